@@ -1,0 +1,70 @@
+"""fpkit: fixed points of deep random and trained networks.
+
+The public API is re-exported here; see the book for a guided tour.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .backend import (
+    BackendUnavailableError,
+    array_namespace,
+    backend_name,
+    get_namespace,
+    make_rng,
+    to_numpy,
+)
+from .sampling import (
+    CONVENTIONS,
+    LAWS,
+    HillEstimate,
+    PowerLawFit,
+    WeightLaw,
+    fit_power_law,
+    hill_estimator,
+    sample_weights,
+    scale_factor,
+    weight_law,
+)
+
+try:
+    __version__ = version("fpkit")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "CONVENTIONS",
+    "LAWS",
+    "BackendUnavailableError",
+    "HillEstimate",
+    "PowerLawFit",
+    "WeightLaw",
+    "__version__",
+    "array_namespace",
+    "backend_name",
+    "fit_power_law",
+    "get_namespace",
+    "hill_estimator",
+    "make_rng",
+    "sample_weights",
+    "scale_factor",
+    "source_hash",
+    "to_numpy",
+    "weight_law",
+]
+
+
+def source_hash() -> str:
+    """SHA-256 (first 16 hex digits) of fpkit's own source files.
+
+    Chapters print it in their first cell so that the book's executed-notebook cache
+    (which keys on cell sources and outputs) is invalidated when the library changes.
+    """
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,180 @@
+"""Array backend: NumPy on the CPU, CuPy on an NVIDIA GPU, one code path.
+
+The backend is chosen by the ``FPKIT_BACKEND`` environment variable or by the
+``backend=`` argument of the functions that create arrays:
+
+``"auto"`` (default)
+    CuPy when it is installed *and* a CUDA device answers, NumPy otherwise.
+``"numpy"``
+    Always NumPy.
+``"cupy"``
+    CuPy; asking for it where it cannot run raises :class:`BackendUnavailableError`
+    instead of falling back silently.
+
+Functions that receive arrays dispatch on them with
+:func:`array_api_compat.array_namespace`, so the same code serves both backends.
+Random numbers come from a per-backend generator built by :func:`make_rng` from
+``seed: int | Generator``; nothing is seeded globally.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "BACKENDS",
+    "BackendUnavailableError",
+    "array_namespace",
+    "backend_name",
+    "device_description",
+    "get_namespace",
+    "make_rng",
+    "to_numpy",
+]
+
+#: Names accepted by ``FPKIT_BACKEND`` and by ``backend=`` arguments.
+BACKENDS = ("auto", "numpy", "cupy")
+
+
+class BackendUnavailableError(RuntimeError):
+    """Raised when the CuPy backend is requested where it cannot run."""
+
+
+@functools.cache
+def _cupy_or_reason() -> tuple[ModuleType | None, str]:
+    """Import CuPy and touch a device; return ``(cupy, "")`` or ``(None, why)``."""
+    try:
+        import cupy  # type: ignore[import-not-found]
+    except Exception as exc:  # ImportError, or a broken CUDA install
+        return None, f"CuPy is not importable ({exc.__class__.__name__}: {exc})"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        return None, f"CuPy is installed but no CUDA device answers ({exc})"
+    if count < 1:
+        return None, "CuPy is installed but no CUDA device is present"
+    return cupy, ""
+
+
+def _resolve_name(backend: str | None) -> str:
+    name = os.environ.get("FPKIT_BACKEND", "auto") if backend is None else backend
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a str, one of {BACKENDS}; got {type(name).__name__}")
+    name = name.strip().lower()
+    if name not in BACKENDS:
+        source = "FPKIT_BACKEND" if backend is None else "backend"
+        raise ValueError(f"{source} must be one of {BACKENDS}; got {name!r}")
+    if name == "auto":
+        cupy, _ = _cupy_or_reason()
+        return "cupy" if cupy is not None else "numpy"
+    return name
+
+
+def backend_name(backend: str | None = None) -> str:
+    """Resolve a backend request (``None`` reads ``FPKIT_BACKEND``) to ``"numpy"`` or ``"cupy"``."""
+    return _resolve_name(backend)
+
+
+def get_namespace(backend: str | None = None) -> ModuleType:
+    """Return the array module (``numpy`` or ``cupy``) for a backend request.
+
+    Raises
+    ------
+    BackendUnavailableError
+        If ``"cupy"`` is requested explicitly but CuPy or a CUDA device is missing.
+    """
+    name = _resolve_name(backend)
+    if name == "numpy":
+        return np
+    cupy, why = _cupy_or_reason()
+    if cupy is None:
+        raise BackendUnavailableError(
+            f"backend 'cupy' was requested but cannot run: {why}. "
+            "Install the extra `pip install fpkit[gpu]` on a machine with an NVIDIA GPU, "
+            "or use FPKIT_BACKEND=numpy."
+        )
+    return cupy
+
+
+def array_namespace(*arrays: Any) -> ModuleType:
+    """Array-API namespace of the given arrays (NumPy or CuPy), via ``array_api_compat``."""
+    return array_api_compat.array_namespace(*arrays)
+
+
+def _is_cupy_module(xp: ModuleType) -> bool:
+    return xp.__name__.split(".")[0] == "cupy" or array_api_compat.is_cupy_namespace(xp)
+
+
+def make_rng(seed: Any, backend: str | ModuleType | None = None):
+    """A random generator for a backend from ``seed: int | Generator``.
+
+    Parameters
+    ----------
+    seed : int, numpy.random.Generator or cupy.random.Generator
+        A non-negative integer seeds a fresh generator; a generator of the
+        right backend is returned unchanged (so callers can thread one
+        generator through several draws). A NumPy generator passed to the
+        CuPy backend seeds a CuPy generator from one draw of it, which is
+        deterministic.
+    backend : str, module or None
+        ``"numpy"``, ``"cupy"``, ``"auto"``, an array module, or ``None``
+        (read ``FPKIT_BACKEND``).
+
+    Returns
+    -------
+    numpy.random.Generator or cupy.random.Generator
+    """
+    xp = backend if isinstance(backend, ModuleType) else get_namespace(backend)
+    if isinstance(seed, (bool, np.bool_)) or seed is None:
+        raise TypeError(
+            "seed must be a non-negative int or a Generator; got "
+            f"{seed!r} (no implicit global or time-based seeding)"
+        )
+    if _is_cupy_module(xp):
+        cupy = xp
+        if isinstance(seed, cupy.random.Generator):
+            return seed
+        if isinstance(seed, np.random.Generator):
+            seed = int(seed.integers(0, 2**63 - 1))
+        return cupy.random.default_rng(_check_seed_int(seed))
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if type(seed).__module__.split(".")[0] == "cupy":
+        raise TypeError("seed is a CuPy generator but the backend is NumPy; pass an int seed")
+    return np.random.default_rng(_check_seed_int(seed))
+
+
+def _check_seed_int(seed: Any) -> int:
+    if not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative int or a Generator; got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed}")
+    return int(seed)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy an array of any backend to a NumPy array on the host (no-op for NumPy)."""
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    return np.asarray(x)
+
+
+def device_description(backend: str | None = None) -> str:
+    """One line naming the device the backend runs on."""
+    name = _resolve_name(backend)
+    if name == "numpy":
+        import platform
+
+        return f"CPU ({platform.machine()}, {os.cpu_count()} logical cores)"
+    cupy = get_namespace("cupy")
+    dev = cupy.cuda.Device()
+    props = cupy.cuda.runtime.getDeviceProperties(dev.id)
+    gpu = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    mem = props["totalGlobalMem"] / 2**30
+    return f"GPU {dev.id}: {gpu} ({mem:.0f} GiB)"
