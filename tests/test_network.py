@@ -1,0 +1,109 @@
+import numpy as np
+import pytest
+
+from fpkit.network import ACTIVATIONS, Ensemble, NetworkConfig, get_activation, lipschitz_bound
+
+
+def reference_forward(W, b, phi, x):
+    """Plain per-network, per-point loop: the definition of F."""
+    out = np.empty_like(x)
+    for e in range(W.shape[0]):
+        for m in range(x.shape[1]):
+            h = x[e, m]
+            for layer in range(W.shape[1]):
+                h = phi(W[e, layer] @ h + b[e, layer])
+            out[e, m] = h
+    return out
+
+
+REFERENCE_PHI = {
+    "logistic": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+    "algebraic": lambda z: z / np.sqrt(1.0 + z * z),
+}
+
+
+@pytest.mark.parametrize("activation", ["logistic", "tanh", "algebraic"])
+def test_forward_matches_reference_loop(activation):
+    cfg = NetworkConfig(N=5, L=3, law="gaussian", scale=2.0, activation=activation)
+    ens = Ensemble.sample(cfg, 4, seed=0)
+    x = np.random.default_rng(1).uniform(-1, 1, (4, 7, 5))
+    expected = reference_forward(ens.weights, ens.biases, REFERENCE_PHI[activation], x)
+    np.testing.assert_allclose(ens.forward(x), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_jacobian_matches_finite_differences(activation):
+    cfg = NetworkConfig(N=4, L=3, law="cauchy", scale=1.0, activation=activation)
+    ens = Ensemble.sample(cfg, 3, seed=2)
+    x = np.random.default_rng(3).uniform(-0.5, 0.5, (3, 2, 4))
+    jac = ens.jacobian(x)
+    h = 1e-6
+    for j in range(4):
+        dx = np.zeros(4)
+        dx[j] = h
+        fd = (ens.forward(x + dx) - ens.forward(x - dx)) / (2 * h)
+        np.testing.assert_allclose(jac[..., :, j], fd, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_activations_are_stable_at_huge_inputs(activation):
+    phi = get_activation(activation)
+    z = np.array([-1e308, -1e200, -800.0, 0.0, 800.0, 1e200, 1e308])
+    y, d = phi(z), phi.derivative(z)  # RuntimeWarnings are errors in this suite
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(d))
+    assert np.all((y >= phi.low) & (y <= phi.high))
+    assert y[0] == pytest.approx(phi.low) and y[-1] == pytest.approx(phi.high)
+    assert np.all(d >= 0)
+
+
+def test_heavy_tailed_weights_give_no_nan_or_warning():
+    cfg = NetworkConfig(N=50, L=6, law="cauchy", scale=1000.0, convention="absolute", activation="logistic")
+    ens = Ensemble.sample(cfg, 3, seed=5)
+    x = np.random.default_rng(0).random((3, 10, 50))
+    fx, jac = ens.forward_with_jacobian(x)
+    assert np.all(np.isfinite(fx)) and np.all(np.isfinite(jac))
+
+
+def test_same_seed_same_networks():
+    cfg = NetworkConfig(N=3, L=2, law="cauchy")
+    a, b = Ensemble.sample(cfg, 2, seed=4), Ensemble.sample(cfg, 2, seed=4)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    np.testing.assert_array_equal(a.biases, b.biases)
+
+
+def test_bias_options():
+    assert np.all(Ensemble.sample(NetworkConfig(N=3, L=2, bias_law=None), 2, seed=0).biases == 0)
+    ens = Ensemble.sample(NetworkConfig(N=3, L=2, law="cauchy", bias_law="gaussian", bias_scale=0.1), 2, seed=0)
+    assert 0 < np.abs(ens.biases).max() < 1.0
+
+
+def test_contraction_bound_is_a_bound():
+    """The Lipschitz bound dominates |F(x) - F(y)| / |x - y| on random pairs."""
+    ens = Ensemble.sample(NetworkConfig(N=6, L=3, scale=1.0), 5, seed=1)
+    rng = np.random.default_rng(2)
+    x, y = rng.random((5, 50, 6)), rng.random((5, 50, 6))
+    ratio = np.linalg.norm(ens.forward(x) - ens.forward(y), axis=-1) / np.linalg.norm(x - y, axis=-1)
+    assert np.all(ratio.max(axis=1) <= lipschitz_bound(ens) * (1 + 1e-12))
+
+
+@pytest.mark.parametrize(
+    "make,exc,match",
+    [
+        (lambda: NetworkConfig(N=3, L=0), ValueError, "L must be an integer >= 1"),
+        (lambda: NetworkConfig(N=0, L=1), ValueError, "N must be an integer >= 1"),
+        (lambda: NetworkConfig(N=3, L=1, activation="relu"), ValueError, "activation must be one of"),
+        (lambda: NetworkConfig(N=3, L=1, bias_law="uniform"), ValueError, "bias_law must be one of"),
+        (lambda: NetworkConfig(N=3, L=1, scale=-1.0), ValueError, "scale must be in"),
+        (lambda: NetworkConfig(N=2.5, L=1), TypeError, "N must be an integer"),
+        (lambda: Ensemble(np.zeros((2, 1, 3, 4))), ValueError, r"weights must have shape \(E, L, N, N\)"),
+        (lambda: Ensemble(np.full((1, 1, 2, 2), np.nan)), ValueError, "weights must be finite"),
+        (lambda: Ensemble(np.zeros((1, 1, 2, 2)), np.zeros((1, 2, 2))), ValueError, "biases must have shape"),
+        (lambda: Ensemble(np.zeros((1, 0, 2, 2))), ValueError, "E, L, N >= 1"),
+        (lambda: Ensemble(np.zeros((1, 1, 2, 2))).forward(np.zeros((1, 3, 3))), ValueError, r"x must have shape"),
+        (lambda: Ensemble.sample({"N": 2}, 1, seed=0), TypeError, "config must be a NetworkConfig"),
+    ],
+)
+def test_bad_input_is_named(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
