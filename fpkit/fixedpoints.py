@@ -40,7 +40,9 @@ from .network import Ensemble
 __all__ = [
     "STATUS",
     "FixedPoints",
+    "attractors_near",
     "basin_fractions",
+    "basin_map",
     "find_fixed_points",
     "grid_starts",
     "iterate_map",
@@ -811,3 +813,95 @@ def basin_fractions(result: FixedPoints, confidence: float = 0.95) -> pd.DataFra
             rows.append({"network": e, "attractor": int(lab), "count": int(cnt),
                          "fraction": cnt / result.n_starts, "ci_low": ci.low, "ci_high": ci.high})
     return pd.DataFrame(rows)
+
+
+def basin_map(
+    ensemble: Ensemble,
+    network: int,
+    origin,
+    u,
+    v_dir,
+    *,
+    extent=(-0.5, 1.5, -0.5, 1.5),
+    resolution: int = 101,
+    reference=None,
+    **engine: Any,
+):
+    """Label the points of a 2-D slice ``origin + a u + b v`` of one network's input space.
+
+    Parameters
+    ----------
+    network : int
+        Which network of the ensemble.
+    origin, u, v_dir : arrays (N,)
+        The slice; for N = 2 use ``origin = (low, low)``, ``u = (high - low, 0)``, ... to cover
+        the full square.
+    reference : array (K, N), optional
+        Known attractors: a point converging to ``reference[k]`` (within ``merge_tol``) gets
+        label k; attractors not in ``reference`` get labels K, K+1, ...
+    **engine
+        Passed to :func:`find_fixed_points`.
+
+    Returns
+    -------
+    labels : int array (resolution, resolution)
+        ``labels[i_b, i_a]``; -1 not converged, -2 cycle.
+    result : FixedPoints
+        The engine's result for the slice's starts (one network).
+    """
+    one = ensemble.subset(slice(network, network + 1))
+    xp = one.xp
+    starts = plane_starts(xp.asarray(np.asarray(origin, dtype=float)[None]),
+                          xp.asarray(np.asarray(u, dtype=float)[None]),
+                          xp.asarray(np.asarray(v_dir, dtype=float)[None]),
+                          extent=extent, resolution=resolution)
+    res = find_fixed_points(one, starts, **engine)
+    tol = res.settings["merge_tol"]
+    ref = np.zeros((0, one.width)) if reference is None else np.asarray(reference, dtype=float)
+    ids = np.full(res.x.shape[0], -1, dtype=np.int64)
+    extra = 0
+    for k, p in enumerate(res.x):
+        d = np.max(np.abs(ref - p), axis=1) if ref.shape[0] else np.zeros(0)
+        if d.size and d.min() <= 100 * tol:
+            ids[k] = int(d.argmin())
+        else:
+            ids[k] = ref.shape[0] + extra
+            extra += 1
+    labels = np.where(res.attractor >= 0, ids[np.maximum(res.attractor, 0)], -1)
+    labels[res.status == STATUS["cycle"]] = -2
+    return labels.reshape(resolution, resolution), res
+
+
+def attractors_near(
+    ensemble: Ensemble,
+    points: np.ndarray,
+    networks: np.ndarray,
+    *,
+    radius: float = 1e-3,
+    n_probe: int = 32,
+    seed: Any = 0,
+    **engine: Any,
+) -> np.ndarray:
+    """How many distinct attractors are reached from a small ball around each point.
+
+    A fixed point on the boundary between basins has at least two attractors in every
+    neighbourhood; an unstable point inside one basin has one. For each ``points[k]`` (of
+    network ``networks[k]``), ``n_probe`` starts uniform in the max-norm ball of ``radius`` are
+    iterated and the distinct stable limits counted.
+
+    Returns
+    -------
+    counts : int array (K,)
+    """
+    radius = v.check_real(radius, "radius", low=0.0, low_open=True)
+    n_probe = v.check_int(n_probe, "n_probe", minimum=1)
+    points = np.asarray(points, dtype=float)
+    networks = np.asarray(networks, dtype=np.int64)
+    rng = make_rng(seed, "numpy")
+    counts = np.zeros(points.shape[0], dtype=np.int64)
+    for k, (p, e) in enumerate(zip(points, networks)):
+        one = ensemble.subset(slice(int(e), int(e) + 1))
+        probe = p + radius * (2.0 * rng.random((1, n_probe, p.size)) - 1.0)
+        res = find_fixed_points(one, one.xp.asarray(probe), seed=rng, **engine)
+        counts[k] = int(np.sum(res.stable & (res.basin_count > 0)))
+    return counts

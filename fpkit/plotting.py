@@ -62,11 +62,16 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     """Glue a value for the prose (``{glue:text}`name:.2f```), as a plain Python number.
 
     NumPy scalars are converted first: their repr (``np.float64(1.0)``) cannot be
-    formatted by ``{glue:text}``. Non-finite numbers are refused, so a NaN can never
-    reach the text.
+    formatted by ``{glue:text}``. Strings are glued as Markdown: reference them with
+    ``{glue:md}`name```. Non-finite numbers are refused, so a NaN can never reach the text.
     """
     from myst_nb import glue as _glue
 
+    if isinstance(value, str):
+        from IPython.display import Markdown
+
+        _glue(name, Markdown(value), display=display)
+        return value
     value = _plain(value)
     if isinstance(value, float) and not np.isfinite(value):
         raise ValueError(f"glue value {name!r} is not finite: {value}")
