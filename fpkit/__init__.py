@@ -13,6 +13,18 @@ from .backend import (
     make_rng,
     to_numpy,
 )
+from .fixedpoints import (
+    STATUS,
+    FixedPoints,
+    basin_fractions,
+    basin_map,
+    find_fixed_points,
+    grid_starts,
+    newton_search,
+    uniform_starts,
+)
+from .network import ACTIVATIONS, Ensemble, NetworkConfig, lipschitz_bound
+from .regimes import CAUCHY_REGIME, GAUSSIAN_REGIME
 from .sampling import (
     CONVENTIONS,
     LAWS,
@@ -32,6 +44,20 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "ACTIVATIONS",
+    "CAUCHY_REGIME",
+    "GAUSSIAN_REGIME",
+    "STATUS",
+    "Ensemble",
+    "FixedPoints",
+    "NetworkConfig",
+    "basin_fractions",
+    "basin_map",
+    "find_fixed_points",
+    "grid_starts",
+    "lipschitz_bound",
+    "newton_search",
+    "uniform_starts",
     "CONVENTIONS",
     "LAWS",
     "BackendUnavailableError",

@@ -58,7 +58,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
+def glue(name: str, value: Any, display: bool = False) -> None:
     """Glue a value for the prose (``{glue:text}`name:.2f```), as a plain Python number.
 
     NumPy scalars are converted first: their repr (``np.float64(1.0)``) cannot be
@@ -71,9 +71,8 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         from IPython.display import Markdown
 
         _glue(name, Markdown(value), display=display)
-        return value
+        return
     value = _plain(value)
     if isinstance(value, float) and not np.isfinite(value):
         raise ValueError(f"glue value {name!r} is not finite: {value}")
     _glue(name, value, display=display)
-    return value

@@ -1,0 +1,458 @@
+"""Mean-field kernel map of a deep network (after Joudaki & Hofmann, arXiv 2410.20107).
+
+For an activation phi normalised so that E[phi(X)^2] = 1 (X ~ N(0, 1)), the correlation
+rho_l between the pre-activations of two inputs evolves, in the infinite-width limit of an
+MLP with weights N(0, 1/d), by the **kernel map**
+
+    rho_{l+1} = kappa(rho_l),   kappa(rho) = E[phi(X) phi(Y)] = sum_k c_k^2 rho^k,
+
+where (X, Y) are standard normal with correlation rho and c_k = E[phi(X) He_k(X)] / sqrt(k!)
+are the normalised Hermite coefficients (He_k the probabilists' Hermite polynomials). Since
+sum_k c_k^2 = E[phi^2] = 1, kappa(1) = 1 and kappa is increasing and convex on [0, 1].
+
+Everything here is computed two ways where it can be: from the Hermite series (truncated,
+with a bound on the tail) and directly by quadrature, so truncation error is visible.
+
+Cases (Theorem 1 of the paper, as classified by :func:`classify`; case 0, a linear phi with
+kappa(rho) = rho, is excluded by the theorem and reported separately):
+
+1. ``kappa(0) = 0`` (c_0 = 0, a zero-mean activation): rho* = 0 attracts every rho in (-1, 1);
+2. ``kappa'(1) < 1``: rho* = 1 (all inputs collapse), geometric rate kappa'(1);
+3. ``kappa'(1) = 1``: rho* = 1, sub-geometric rate ~ 2 / (kappa''(1) l);
+4. ``kappa'(1) > 1``: a unique rho* in (0, 1), geometric rate kappa'(rho*).
+
+The bounds of :func:`convergence_bound` are derived here from convexity (see its docstring);
+they are checked against the exact iteration in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import integrate, optimize, special
+
+from . import _validate as v
+from .backend import make_rng
+
+__all__ = [
+    "MEANFIELD_ACTIVATIONS",
+    "KernelMapInfo",
+    "classify",
+    "convergence_bound",
+    "gaussian_expectation",
+    "hermite_coefficients",
+    "kernel_map",
+    "kernel_map_derivative",
+    "kernel_map_direct",
+    "kernel_fixed_point",
+    "kernel_sequence",
+    "q_map_fixed_point",
+    "simulate_correlations",
+    "truncation_bound",
+]
+
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+
+
+def _gelu(x):
+    return 0.5 * x * (1.0 + special.erf(x / math.sqrt(2.0)))
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _elu(x, a=1.0):
+    return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0)))
+
+
+#: Activations for the mean-field chapter (vectorised NumPy callables); unnormalised.
+MEANFIELD_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda x: x,
+    "tanh": np.tanh,
+    "erf": special.erf,
+    "sigmoid": special.expit,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),
+    "selu": lambda x: _SELU_SCALE * _elu(x, _SELU_ALPHA),
+    "elu": _elu,
+    "celu": lambda x: _elu(x, 1.0),  # CELU with alpha = 1 coincides with ELU
+    "gelu": _gelu,
+    "silu": lambda x: x * special.expit(x),
+    "softplus": _softplus,
+    "exp": np.exp,
+    "sin": np.sin,
+}
+
+#: Points where an activation is not smooth (quadrature splits there).
+_KINKS = {"relu": [0.0], "leaky_relu": [0.0], "selu": [0.0], "elu": [0.0], "celu": [0.0]}
+#: Activations whose c_0 is exactly 0 (odd functions), used by :func:`classify`.
+_ODD = {"identity", "tanh", "erf", "sin"}
+#: kappa'(1) = E[phi'^2] / E[phi^2] = 1 exactly: positively homogeneous activations (Euler),
+#: and exp (phi' = phi).
+_KAPPA_PRIME1_ONE = {"identity", "relu", "leaky_relu", "exp"}
+
+
+def _resolve(phi) -> tuple[Callable, str | None]:
+    if isinstance(phi, str):
+        return MEANFIELD_ACTIVATIONS[v.check_choice(phi, "phi", tuple(MEANFIELD_ACTIVATIONS))], phi
+    if not callable(phi):
+        raise TypeError(f"phi must be an activation name or a callable; got {type(phi).__name__}")
+    return phi, None
+
+
+def gaussian_expectation(f: Callable, *, kinks=(), tol: float = 1e-11) -> tuple[float, float]:
+    """E[f(X)] for X ~ N(0, 1) by adaptive quadrature on [-40, 40], split at ``kinks``.
+
+    The Gaussian mass beyond |x| = 40 is below 1e-348, so truncating there loses nothing for
+    activations growing at most like exp(c x) with c < 19, and keeps exp(2x) finite.
+    Returns ``(value, error_estimate)``.
+    """
+    density = lambda x: f(np.asarray(x, dtype=float)) * math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    edges = [-40.0, *sorted(k for k in kinks if -40.0 < k < 40.0), 40.0]
+    total, err = 0.0, 0.0
+    with warnings.catch_warnings():
+        # quad's "roundoff"/"slow convergence" notes are reflected in the returned error estimate
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        for a, b in zip(edges[:-1], edges[1:]):
+            val, e = integrate.quad(lambda x: float(density(x)), a, b, epsabs=tol, epsrel=tol, limit=500)
+            total += val
+            err += e
+    return total, err
+
+
+def hermite_coefficients(phi, n: int = 30, *, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised Hermite coefficients c_0..c_{n-1} of phi, with quadrature error estimates.
+
+    ``c_k = E[phi(X) He_k(X)] / sqrt(k!)``; with ``normalize`` phi is first divided by
+    sqrt(E[phi(X)^2]) so that sum_k c_k^2 = 1.
+
+    Returns
+    -------
+    c : (n,) array
+    err : (n,) array, absolute error estimates of the quadrature
+    """
+    n = v.check_int(n, "n", minimum=1)
+    f, name = _resolve(phi)
+    kinks = _KINKS.get(name, ())
+    norm = 1.0
+    if normalize:
+        second, _ = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
+        if not second > 0:
+            raise ValueError("phi must not vanish almost everywhere (E[phi^2] = 0)")
+        norm = math.sqrt(second)
+    c = np.zeros(n)
+    err = np.zeros(n)
+    for k in range(n):
+        # eval_hermitenorm uses the three-term recurrence: stable where the monomial form is not
+        val, e = gaussian_expectation(lambda x, k=k: f(x) * special.eval_hermitenorm(k, x), kinks=kinks)
+        scale = norm * math.sqrt(math.factorial(k))
+        c[k], err[k] = val / scale, e / scale
+    return c, err
+
+
+def kernel_map(rho, c: np.ndarray):
+    """Series kappa(rho) = sum_k c_k^2 rho^k from coefficients ``c`` (e.g. of hermite_coefficients)."""
+    rho = np.asarray(rho, dtype=float)
+    _check_rho(rho)
+    return np.polynomial.polynomial.polyval(rho, np.asarray(c) ** 2)
+
+
+def kernel_map_derivative(rho, c: np.ndarray):
+    """Series kappa'(rho) = sum_k k c_k^2 rho^(k-1)."""
+    rho = np.asarray(rho, dtype=float)
+    _check_rho(rho)
+    coeffs = np.asarray(c) ** 2
+    return np.polynomial.polynomial.polyval(rho, np.polynomial.polynomial.polyder(coeffs))
+
+
+def truncation_bound(rho, c: np.ndarray):
+    """Bound on |kappa(rho) - series(rho)|: (1 - sum c_k^2) |rho|^n for normalised coefficients."""
+    tail = max(0.0, 1.0 - float(np.sum(np.asarray(c) ** 2)))
+    return tail * np.abs(np.asarray(rho, dtype=float)) ** len(c)
+
+
+def kernel_map_direct(rho, phi, *, normalize: bool = True, tol: float = 1e-10):
+    """kappa(rho) = E[phi(X) phi(Y)] computed directly, without the Hermite series.
+
+    Smooth activations: 2-D Gauss-Hermite quadrature with 200 nodes per axis (error estimate:
+    the change from 100 nodes). Activations with kinks: nested adaptive quadrature
+    E_X[ phi(X) E_Z[ phi(rho X + sqrt(1 - rho^2) Z) ] ], the inner integral split where its
+    argument crosses a kink, so ReLU-type activations are integrated as accurately as smooth
+    ones. Returns ``(value, error_estimate)`` arrays.
+    """
+    f, name = _resolve(phi)
+    rho = np.atleast_1d(np.asarray(rho, dtype=float))
+    _check_rho(rho)
+    kinks = _KINKS.get(name, ())
+    norm = 1.0
+    if normalize:
+        norm, _ = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
+    if not kinks:
+        return _kernel_gauss_hermite(rho, f, norm)
+    values, errors = [], []
+    for r in rho:
+        s = math.sqrt(max(0.0, 1.0 - r * r))
+        if s == 0.0:
+            val, err = gaussian_expectation(lambda x: f(x) * f(r * x), kinks=kinks, tol=tol)
+        else:
+            def inner(x, r=r, s=s):
+                zk = [(k - r * x) / s for k in kinks]
+                return gaussian_expectation(lambda z: f(r * x + s * z), kinks=zk, tol=tol)[0]
+
+            val, err = gaussian_expectation(lambda x: f(x) * inner(float(x)), kinks=kinks, tol=tol)
+        values.append(val / norm)
+        errors.append(err / norm)
+    return np.array(values), np.array(errors)
+
+
+def _kernel_gauss_hermite(rho, f, norm):
+    def quad(m):
+        x, w = np.polynomial.hermite_e.hermegauss(m)
+        w = w / math.sqrt(2 * math.pi)
+        X, Z = x[:, None], x[None, :]
+        W = w[:, None] * w[None, :]
+        fx = f(X)
+        return np.array([float(np.sum(W * fx * f(r * X + math.sqrt(max(0.0, 1 - r * r)) * Z)))
+                         for r in rho]) / norm
+
+    fine = quad(200)
+    return fine, np.abs(fine - quad(100))
+
+
+def _check_rho(rho):
+    if not np.all(np.isfinite(rho)) or np.any(np.abs(rho) > 1.0 + 1e-12):
+        raise ValueError("rho must be a correlation in [-1, 1]")
+
+
+@dataclass(frozen=True)
+class KernelMapInfo:
+    """Facts about an activation's kernel map (see :func:`classify`)."""
+
+    name: str
+    normalization: float  #: sqrt(E[phi(X)^2]) of the raw activation
+    kappa0: float  #: kappa(0) = c_0^2
+    kappa_prime0: float  #: kappa'(0) = c_1^2
+    kappa_prime1: float  #: kappa'(1) = E[phi'(X)^2] / E[phi(X)^2]
+    case: int  #: 1..4 as in the module docstring (0: linear)
+    rho_star: float  #: the globally attracting fixed point
+    kappa_prime_star: float  #: kappa'(rho*)
+    rate: str  #: description of the convergence rate
+
+
+def _derivative(f: Callable, name: str | None) -> Callable:
+    exact = {
+        "identity": lambda x: np.ones_like(x),
+        "tanh": lambda x: 1.0 - np.tanh(x) ** 2,
+        "erf": lambda x: 2.0 / math.sqrt(math.pi) * np.exp(-x * x),
+        "sigmoid": lambda x: special.expit(x) * (1.0 - special.expit(x)),
+        "relu": lambda x: (x > 0).astype(float),
+        "leaky_relu": lambda x: np.where(x > 0, 1.0, 0.01),
+        "exp": np.exp,
+        "sin": np.cos,
+    }
+    if name in exact:
+        return exact[name]
+    h = 1e-6
+    return lambda x: (f(x + h) - f(x - h)) / (2 * h)
+
+
+def classify(phi, *, tol: float = 1e-8, n: int = 40) -> KernelMapInfo:
+    """Classify an activation into the four cases of Theorem 1, robustly.
+
+    The case boundaries are decided on quantities computed *without* the Hermite series:
+    kappa(0) = (E phi)^2 / E phi^2 and kappa'(1) = E[phi'^2] / E[phi^2] (Gaussian integration
+    by parts), each by adaptive quadrature with an error estimate; "= 0" and "= 1" mean
+    "within ``tol`` plus the quadrature error". Exact facts override the numerics where known:
+    odd activations have kappa(0) = 0; positively homogeneous ones and exp have kappa'(1) = 1.
+    """
+    f, name = _resolve(phi)
+    label = name or getattr(phi, "__name__", "phi")
+    kinks = _KINKS.get(name, ())
+    m2, e2 = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
+    m1, e1 = gaussian_expectation(f, kinks=kinks)
+    d2, ed = gaussian_expectation(lambda x: _derivative(f, name)(x) ** 2, kinks=kinks)
+    kappa0 = 0.0 if name in _ODD else m1 * m1 / m2
+    kp1 = 1.0 if name in _KAPPA_PRIME1_ONE else d2 / m2
+    c, cerr = hermite_coefficients(f if name is None else name, n)
+    kp0 = float(c[1] ** 2) if len(c) > 1 else 0.0
+    err0 = 2 * abs(m1) * e1 / m2 + tol
+    err1 = (ed + e2) / m2 + tol
+    if abs(kp0 - 1.0) <= tol + 2 * float(cerr[1]) and kappa0 <= err0:
+        case, rho_star = 0, math.nan
+        rate = "none: phi is linear, kappa(rho) = rho and every rho is a fixed point"
+    elif kappa0 <= err0:
+        case, rho_star = 1, 0.0
+        rate = f"geometric, |rho_l| <= |rho_0| (kappa(|rho_0|)/|rho_0|)^l; kappa'(0) = {kp0:.3g}"
+    elif abs(kp1 - 1.0) <= err1:
+        case, rho_star = 3, 1.0
+        rate = "sub-geometric, 1 - rho_l ~ 2 / (kappa''(1) l)"
+    elif kp1 < 1.0:
+        case, rho_star = 2, 1.0
+        rate = f"geometric, 1 - rho_l <= (1 - rho_0) kappa'(1)^l, kappa'(1) = {kp1:.3g}"
+    else:
+        case = 4
+        rho_star = kernel_fixed_point(c)
+        rate = "geometric at rate kappa'(rho*)"
+    if case == 0:
+        kstar = 1.0
+    elif case in (2, 3):
+        kstar = kp1
+    else:
+        kstar = float(kernel_map_derivative(rho_star, c))
+    return KernelMapInfo(label, math.sqrt(m2), kappa0, kp0, kp1, case, rho_star, kstar, rate)
+
+
+def kernel_fixed_point(c: np.ndarray) -> float:
+    """The fixed point of kappa in [0, 1) when kappa(0) > 0 and kappa'(1) > 1 (else 0 or 1)."""
+    c = np.asarray(c)
+    k0 = float(c[0] ** 2)
+    kp1 = float(kernel_map_derivative(1.0, c))
+    if k0 <= 0:
+        return 0.0
+    if kp1 <= 1.0:
+        return 1.0
+    g = lambda r: float(kernel_map(r, c)) - r
+    # g(0) = kappa(0) > 0 and g < 0 just below 1 (since kappa'(1) > 1): one root in between.
+    hi = 1.0 - 1e-9
+    while g(hi) >= 0 and hi > 0.5:
+        hi = 1.0 - (1.0 - hi) * 10
+    return optimize.brentq(g, 0.0, hi, xtol=1e-14)
+
+
+def kernel_sequence(rho0: float, depth: int, kappa: Callable[[float], float]) -> np.ndarray:
+    """rho_0, rho_1 = kappa(rho_0), ..., rho_depth for any kernel map ``kappa``."""
+    depth = v.check_int(depth, "depth", minimum=0)
+    rho0 = v.check_real(rho0, "rho0", low=-1.0, high=1.0)
+    out = np.empty(depth + 1)
+    out[0] = rho0
+    for l in range(depth):
+        out[l + 1] = float(kappa(out[l]))
+    return out
+
+
+def convergence_bound(rho0: float, depth: int, c: np.ndarray, info: KernelMapInfo) -> np.ndarray:
+    """Upper bound on |rho_l - rho*| for l = 0..depth, for rho0 in [0, 1] (case 1: any |rho0| < 1).
+
+    Derived from the convexity of kappa on [0, 1] (all c_k^2 >= 0):
+
+    * case 1: kappa(r)/r is increasing, so |rho_{l+1}| <= |rho_l| q with q = kappa(|rho0|)/|rho0|;
+    * case 2: 1 - kappa(rho) <= kappa'(1) (1 - rho) (tangent at 1 lies below kappa);
+    * case 3: 1 - kappa(rho) <= e - a e^2 with e = 1 - rho, a = kappa''(rho0)/2, which gives
+      1 - rho_l <= 1 / (1/e_0 + a l);
+    * case 4: below rho*, kappa' <= kappa'(rho*) gives rate kappa'(rho*); above rho*, the secant
+      slope s = (kappa(rho0) - rho*)/(rho0 - rho*) < 1 bounds the rate.
+    """
+    rho0 = v.check_real(rho0, "rho0", low=-1.0, high=1.0)
+    depth = v.check_int(depth, "depth", minimum=0)
+    l = np.arange(depth + 1)
+    star = info.rho_star
+    e0 = abs(rho0 - star)
+    if info.case == 1:
+        r = abs(rho0)
+        q = float(kernel_map(r, c)) / r if r > 0 else 0.0
+        return e0 * q**l
+    if rho0 < 0:
+        raise ValueError("rho0 must be in [0, 1] for cases 2-4")
+    if info.case == 2:
+        return e0 * info.kappa_prime1**l
+    if info.case == 3:
+        coeffs = np.asarray(c) ** 2
+        second = np.polynomial.polynomial.polyder(coeffs, 2)
+        a = float(np.polynomial.polynomial.polyval(rho0, second)) / 2.0
+        if e0 == 0:
+            return np.zeros(depth + 1)
+        return 1.0 / (1.0 / e0 + a * l)
+    if rho0 <= star:
+        return e0 * info.kappa_prime_star**l
+    s = (float(kernel_map(rho0, c)) - star) / (rho0 - star)
+    return e0 * s**l
+
+
+def q_map_fixed_point(phi, sigma_w: float, sigma_b: float, *, q0: float = 1.0, iters: int = 500):
+    """Fixed point q* of the length map q -> sigma_w^2 E[phi(sqrt(q) X)^2] + sigma_b^2 and
+    chi_1 = sigma_w^2 E[phi'(sqrt(q*) X)^2] (Poole et al. 2016; Schoenholz et al. 2017).
+
+    chi_1 < 1: ordered phase; chi_1 > 1: chaotic. For a normalised phi with sigma_w = 1,
+    sigma_b = 0 and q* = 1, chi_1 equals kappa'(1) of the kernel map.
+    """
+    f, name = _resolve(phi)
+    sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0)
+    sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0)
+    kinks = _KINKS.get(name, ())
+    q = v.check_real(q0, "q0", low=0.0, low_open=True)
+    for _ in range(iters):
+        qs = math.sqrt(q)
+        new = sigma_w**2 * gaussian_expectation(lambda x: f(qs * x) ** 2, kinks=kinks)[0] + sigma_b**2
+        if abs(new - q) < 1e-12 * max(1.0, q):
+            q = new
+            break
+        q = new
+    qs = math.sqrt(q)
+    d = _derivative(f, name)
+    chi = sigma_w**2 * gaussian_expectation(lambda x: d(qs * x) ** 2, kinks=kinks)[0]
+    return q, chi
+
+
+def simulate_correlations(
+    phi,
+    *,
+    width: int,
+    depth: int,
+    rho0: float,
+    n_inputs: int = 8,
+    seed,
+    residual: float = 0.0,
+    norm: str = "none",
+) -> np.ndarray:
+    """Finite-width check: a random MLP of width d on n inputs with pairwise correlation rho0.
+
+    Layer: h_{l+1} = sqrt(1 - r^2) W phi_n(h_l) + r h_l with W ~ N(0, 1/d), phi_n the
+    normalised activation (E phi_n(X)^2 = 1), optionally followed by a normalisation of
+    the post-activations across units (``norm="layer"``: centre and scale; ``"rms"``: scale).
+
+    Returns
+    -------
+    corr : (depth + 1, n_inputs * (n_inputs - 1) / 2) array
+        The off-diagonal correlations of the pre-activations at every layer.
+    """
+    width = v.check_int(width, "width", minimum=2)
+    depth = v.check_int(depth, "depth", minimum=0)
+    n_inputs = v.check_int(n_inputs, "n_inputs", minimum=2)
+    rho0 = v.check_real(rho0, "rho0", low=-1.0 / (n_inputs - 1), high=1.0)
+    residual = v.check_real(residual, "residual", low=0.0, high=1.0, high_open=True)
+    v.check_choice(norm, "norm", ("none", "rms", "layer"))
+    f, name = _resolve(phi)
+    scale = math.sqrt(gaussian_expectation(lambda x: f(x) ** 2, kinks=_KINKS.get(name, ()))[0])
+    rng = make_rng(seed, "numpy")
+    # inputs with unit norm per coordinate and pairwise correlation rho0
+    gram = np.full((n_inputs, n_inputs), rho0) + (1 - rho0) * np.eye(n_inputs)
+    h = rng.standard_normal((width, n_inputs)) @ np.linalg.cholesky(gram).T
+    iu = np.triu_indices(n_inputs, 1)
+    out = np.empty((depth + 1, iu[0].size))
+
+    def corr(a):  # mean-field rho: cosine of the pre-activation vectors (they have mean 0)
+        return _cosine(a)[iu]
+
+    out[0] = corr(h)
+    for l in range(depth):
+        post = f(h) / scale
+        if norm == "layer":
+            post = post - post.mean(axis=0, keepdims=True)
+        if norm in ("layer", "rms"):
+            post = post / np.sqrt(np.mean(post**2, axis=0, keepdims=True))
+        W = rng.standard_normal((width, width)) / math.sqrt(width)
+        h = math.sqrt(1 - residual**2) * (W @ post) + residual * h
+        out[l + 1] = corr(h)
+    return out
+
+
+def _cosine(a: np.ndarray) -> np.ndarray:
+    g = a.T @ a
+    d = np.sqrt(np.diag(g))
+    return g / np.outer(d, d)

@@ -1,0 +1,133 @@
+import math
+
+import numpy as np
+import pytest
+
+from fpkit import meanfield as mf
+
+
+def test_hermite_coefficients_of_polynomials_are_exact():
+    # x^2 = He_0 + He_2: raw c_0 = 1, c_2 = E[x^2 He_2] / sqrt(2) = sqrt(2)
+    c, err = mf.hermite_coefficients(lambda x: x**2, 6, normalize=False)
+    np.testing.assert_allclose(c, [1.0, 0.0, math.sqrt(2), 0.0, 0.0, 0.0], atol=1e-10)
+    # x^3 = 3 He_1 + He_3, E[x^6] = 15
+    c, _ = mf.hermite_coefficients(lambda x: x**3, 6)
+    np.testing.assert_allclose(c, np.array([0, 3, 0, math.sqrt(6), 0, 0]) / math.sqrt(15), atol=1e-10)
+    assert np.sum(c**2) == pytest.approx(1.0, abs=1e-10)
+
+
+def test_relu_matches_arc_cosine_kernel():
+    rho = np.linspace(-1, 1, 9)
+    exact = (np.sqrt(1 - rho**2) + (np.pi - np.arccos(rho)) * rho) / np.pi  # normalised arc-cosine
+    direct, err = mf.kernel_map_direct(rho, "relu")
+    np.testing.assert_allclose(direct, exact, atol=1e-9)
+    c, _ = mf.hermite_coefficients("relu", 60)
+    series = mf.kernel_map(rho, c)
+    assert np.all(np.abs(series - exact) <= mf.truncation_bound(rho, c) + 1e-9)
+    # closed-form coefficients: c0 = 1/sqrt(pi), c1 = 1/sqrt(2), c2 = 1/sqrt(2 pi)  (normalised by sqrt(1/2))
+    np.testing.assert_allclose(c[:3], [1 / math.sqrt(math.pi), 1 / math.sqrt(2), 1 / math.sqrt(2 * math.pi)],
+                               atol=1e-10)
+
+
+def test_erf_matches_arcsine_kernel():
+    rho = np.linspace(-1, 1, 9)
+    exact = np.arcsin(2 * rho / 3) / np.arcsin(2 / 3)
+    direct, _ = mf.kernel_map_direct(rho, "erf")
+    np.testing.assert_allclose(direct, exact, atol=1e-12)
+    c, _ = mf.hermite_coefficients("erf", 40)
+    np.testing.assert_allclose(mf.kernel_map(rho, c), exact, atol=mf.truncation_bound(1.0, c) + 1e-10)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu", "selu", "softplus", "silu", "exp"])
+def test_series_and_direct_agree_and_kappa_one_is_one(name):
+    rho = np.linspace(-1, 1, 11)
+    c, cerr = mf.hermite_coefficients(name, 40)
+    direct, derr = mf.kernel_map_direct(rho, name)
+    bound = mf.truncation_bound(rho, c) + derr + 40 * cerr.max() + 1e-9
+    assert np.all(np.abs(mf.kernel_map(rho, c) - direct) <= bound)
+    assert direct[-1] == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "name,case",
+    [("identity", 0), ("tanh", 1), ("erf", 1), ("sin", 1), ("sigmoid", 2), ("softplus", 2),
+     ("relu", 3), ("leaky_relu", 3), ("exp", 3), ("gelu", 4), ("elu", 4), ("silu", 4)],
+)
+def test_classification_of_known_cases(name, case):
+    info = mf.classify(name)
+    assert info.case == case
+    if case == 4:
+        c, _ = mf.hermite_coefficients(name, 40)
+        assert 0 < info.rho_star < 1
+        assert float(mf.kernel_map(info.rho_star, c)) == pytest.approx(info.rho_star, abs=1e-10)
+        assert info.kappa_prime_star < 1
+
+
+def test_exp_kernel_is_exp_rho_minus_one():
+    """exp: c_k^2 = e^-1 / k!, so kappa(rho) = exp(rho - 1) and kappa'(1) = 1 exactly (case 3)."""
+    c, _ = mf.hermite_coefficients("exp", 25)
+    np.testing.assert_allclose(c**2, np.exp(-1) / np.array([math.factorial(k) for k in range(25)], dtype=float), atol=1e-12)
+
+
+@pytest.mark.parametrize("name,rho0", [("tanh", 0.9), ("sigmoid", 0.1), ("relu", 0.2), ("gelu", 0.1), ("gelu", 0.99)])
+def test_convergence_bounds_dominate_the_iteration(name, rho0):
+    info = mf.classify(name)
+    c, _ = mf.hermite_coefficients(name, 60)
+    kappa = lambda r: float(mf.kernel_map_direct(r, name)[0][0])
+    seq = mf.kernel_sequence(rho0, 30, kappa)
+    bound = mf.convergence_bound(rho0, 30, c, info)
+    assert np.all(np.abs(seq - info.rho_star) <= bound + 1e-9)
+    assert abs(seq[-1] - info.rho_star) < abs(seq[0] - info.rho_star)
+
+
+def test_chi1_equals_kappa_prime_one_for_normalised_phi():
+    info = mf.classify("gelu")
+    scaled = lambda x: mf.MEANFIELD_ACTIVATIONS["gelu"](x) / info.normalization
+    q, chi = mf.q_map_fixed_point(scaled, 1.0, 0.0)
+    assert q == pytest.approx(1.0, abs=1e-8)
+    assert chi == pytest.approx(info.kappa_prime1, rel=1e-5)
+
+
+def test_finite_width_agrees_with_theory_and_improves_with_width():
+    depth, rho0 = 6, 0.3
+    kappa = lambda r: float(mf.kernel_map_direct(r, "gelu")[0][0])
+    theory = mf.kernel_sequence(rho0, depth, kappa)
+    errs = []
+    for width in (100, 1600):
+        sims = [mf.simulate_correlations("gelu", width=width, depth=depth, rho0=rho0, n_inputs=6, seed=s)
+                for s in range(4)]
+        mean = np.mean([s.mean(axis=1) for s in sims], axis=0)
+        errs.append(np.abs(mean - theory)[1:].max())
+    assert errs[1] < 0.02
+    assert errs[1] < errs[0]
+
+
+def test_residual_and_layer_norm_variants_in_simulation():
+    """Residual: rho' = (1 - r^2) kappa(rho) + r^2 rho; LayerNorm removes c_0: (kappa - c0^2)/(1 - c0^2)."""
+    c, _ = mf.hermite_coefficients("relu", 60)
+    kap = lambda r: float(mf.kernel_map_direct(r, "relu")[0][0])
+    rho0, r = 0.2, 0.8
+    sim = mf.simulate_correlations("relu", width=2000, depth=1, rho0=rho0, n_inputs=6, seed=1, residual=r)
+    assert sim[1].mean() == pytest.approx((1 - r**2) * kap(rho0) + r**2 * rho0, abs=0.02)
+    sim = mf.simulate_correlations("relu", width=2000, depth=1, rho0=rho0, n_inputs=6, seed=1, norm="layer")
+    c0 = c[0] ** 2
+    assert sim[1].mean() == pytest.approx((kap(rho0) - c0) / (1 - c0), abs=0.03)
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: mf.hermite_coefficients("swish2"), ValueError, "phi must be one of"),
+        (lambda: mf.hermite_coefficients(3), TypeError, "phi must be"),
+        (lambda: mf.hermite_coefficients("tanh", 0), ValueError, "n must be an integer >= 1"),
+        (lambda: mf.kernel_map(1.5, [1.0]), ValueError, "rho must be a correlation"),
+        (lambda: mf.kernel_sequence(0.5, -1, lambda r: r), ValueError, "depth"),
+        (lambda: mf.simulate_correlations("tanh", width=1, depth=2, rho0=0.1, seed=0), ValueError, "width"),
+        (lambda: mf.simulate_correlations("tanh", width=10, depth=2, rho0=0.1, seed=0, norm="batch"),
+         ValueError, "norm must be one of"),
+        (lambda: mf.hermite_coefficients(lambda x: 0 * x), ValueError, "must not vanish"),
+    ],
+)
+def test_meanfield_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
