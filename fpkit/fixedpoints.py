@@ -898,10 +898,12 @@ def attractors_near(
     points = np.asarray(points, dtype=float)
     networks = np.asarray(networks, dtype=np.int64)
     rng = make_rng(seed, "numpy")
-    counts = np.zeros(points.shape[0], dtype=np.int64)
-    for k, (p, e) in enumerate(zip(points, networks)):
-        one = ensemble.subset(slice(int(e), int(e) + 1))
-        probe = p + radius * (2.0 * rng.random((1, n_probe, p.size)) - 1.0)
-        res = find_fixed_points(one, one.xp.asarray(probe), seed=rng, **engine)
-        counts[k] = int(np.sum(res.stable & (res.basin_count > 0)))
-    return counts
+    K = points.shape[0]
+    if K == 0:
+        return np.zeros(0, dtype=np.int64)
+    # One batched run: network k of the sub-ensemble is a copy of networks[k], probed around points[k].
+    sub = ensemble.subset(networks)
+    probe = points[:, None, :] + radius * (2.0 * rng.random((K, n_probe, points.shape[1])) - 1.0)
+    res = find_fixed_points(sub, sub.xp.asarray(probe), seed=rng, **engine)
+    reached = res.stable & (res.basin_count > 0)
+    return np.bincount(res.fp_network[reached], minlength=K).astype(np.int64)

@@ -241,3 +241,14 @@ def test_engine_invariants(ens, seed):
         assert len(a) == len(b)
         for p in a:
             assert np.abs(b - p).max(axis=1).min() < 1e-8
+
+
+def test_attractors_near_detects_a_basin_boundary():
+    """x -> sigma(8x - 4): the repelling 1/2 separates the two basins; the attractors do not."""
+    from fpkit.fixedpoints import attractors_near
+
+    ens = one_unit(8.0, -4.0)
+    res = find_fixed_points(ens, n_starts=64, seed=0, newton=True)
+    counts = attractors_near(ens, res.x, res.fp_network, radius=1e-3, n_probe=16, seed=0)
+    assert counts[~res.stable].tolist() == [2]
+    assert counts[res.stable].tolist() == [1, 1]
