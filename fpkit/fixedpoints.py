@@ -649,7 +649,7 @@ def find_fixed_points(
     if newton:
         n_new = v.check_int(newton_starts if newton_starts is not None else M, "newton_starts", minimum=1)
         for _round in range(newton_rounds):
-            known = _padded_by_network(fp_pts, fp_net, E, N, xp)
+            known = xp.asarray(_group_padded(fp_pts, fp_net, E, N, fill=np.nan)[0])
             nstarts = uniform_starts(ensemble, n_new, seed=rng)
             x_n, r_n = newton_search(ensemble, nstarts, known=known, tol=polish_tol)
             x_n, r_n = to_numpy(x_n), to_numpy(r_n)
@@ -705,20 +705,22 @@ def find_fixed_points(
     )
 
 
-def _group_padded(points: np.ndarray, nets: np.ndarray, E: int, N: int):
-    """Pack flat (P, N) points into (E, K, N) padded with each network's first point."""
+def _group_padded(points: np.ndarray, nets: np.ndarray, E: int, N: int, fill: float | None = None):
+    """Pack flat (P, N) points into (E, K, N): padding is each network's first point, or
+    ``fill`` (e.g. NaN) where given. Returns the packed array and each point's slot."""
     counts = np.bincount(nets, minlength=E)
     K = max(int(counts.max()) if counts.size else 0, 1)
-    packed = np.full((E, K, N), 0.5)
+    packed = np.full((E, K, N), 0.5 if fill is None else fill)
     pos = np.zeros(points.shape[0], dtype=np.int64)
     seen = np.zeros(E, dtype=np.int64)
     for i, e in enumerate(nets):
         pos[i] = seen[e]
         seen[e] += 1
     packed[nets, pos] = points
-    for e in range(E):
-        if counts[e]:
-            packed[e, counts[e]:] = packed[e, 0]
+    if fill is None:
+        for e in range(E):
+            if counts[e]:
+                packed[e, counts[e]:] = packed[e, 0]
     return packed, pos
 
 
@@ -740,17 +742,6 @@ def _eigenvalues_flat(ensemble, pts, nets):
     packed, pos = _group_padded(pts, nets, E, N)
     jac = to_numpy(ensemble.jacobian(ensemble.xp.asarray(packed)))
     return np.linalg.eigvals(jac[nets, pos])
-
-
-def _padded_by_network(pts, nets, E, N, xp):
-    counts = np.bincount(nets, minlength=E) if nets.size else np.zeros(E, dtype=np.int64)
-    R = int(counts.max()) if counts.size else 0
-    out = np.full((E, R, N), np.nan)
-    seen = np.zeros(E, dtype=np.int64)
-    for p, e in zip(pts, nets):
-        out[e, seen[e]] = p
-        seen[e] += 1
-    return xp.asarray(out)
 
 
 def _new_roots(known_pts, known_net, pts, nets, res, tol):
