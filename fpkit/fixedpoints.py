@@ -197,12 +197,19 @@ def iterate_map(
     period = xp.zeros((E, M), dtype=xp.int64)
     step = xp.full((E, M), xp.inf, dtype=xp.float64)
 
+    # The active set is packed into a dense (E', M', N) block: rows are the networks that still
+    # have unfinished starts (``net``), columns their unfinished starts (``idx``; padding
+    # columns are marked invalid). Both shrink as starts finish, so a few slow orbits do not
+    # keep the whole ensemble busy.
+    net = xp.arange(E)  # active row -> network
     idx = xp.broadcast_to(xp.arange(M)[None, :], (E, M))  # active column -> start index
     valid = xp.ones((E, M), dtype=bool)
+    active = ensemble
     xa = x0
+    last_step = step
     history: list = []  # x_{k-1}, x_{k-2}, ... (most recent last), at most max_period states
     for k in range(1, max_iter + 1):
-        new = ensemble.forward(xa)
+        new = active.forward(xa)
         d1 = xp.max(xp.abs(new - xa), axis=-1)
         done_conv = valid & (d1 < tol)
         done_cyc = xp.zeros_like(valid)
@@ -219,12 +226,12 @@ def iterate_map(
         finished = done_conv | done_cyc
         if bool(xp.any(finished)):
             rows, cols = xp.nonzero(finished)
-            starts_idx = idx[rows, cols]
-            limit[rows, starts_idx] = new[rows, cols]
-            iterations[rows, starts_idx] = k
-            status[rows, starts_idx] = xp.where(done_conv[rows, cols], STATUS["converged"], STATUS["cycle"])
-            period[rows, starts_idx] = xp.where(done_conv[rows, cols], 1, cyc_period[rows, cols])
-            step[rows, starts_idx] = d1[rows, cols]
+            nets, starts_idx = net[rows], idx[rows, cols]
+            limit[nets, starts_idx] = new[rows, cols]
+            iterations[nets, starts_idx] = k
+            status[nets, starts_idx] = xp.where(done_conv[rows, cols], STATUS["converged"], STATUS["cycle"])
+            period[nets, starts_idx] = xp.where(done_conv[rows, cols], 1, cyc_period[rows, cols])
+            step[nets, starts_idx] = d1[rows, cols]
             valid = valid & ~finished
         history.append(xa)
         if len(history) > max_period - 1:
@@ -234,17 +241,24 @@ def iterate_map(
         width = int(xp.max(counts)) if valid.size else 0
         if width == 0:
             break
-        if width <= valid.shape[1] // 2:  # re-pack: keep the active starts, drop the rest
-            order = xp.argsort(~valid, axis=1, stable=True)[:, :width]
-            idx = xp.take_along_axis(idx, order, axis=1)
-            valid = xp.take_along_axis(valid, order, axis=1)
-            xa = xp.take_along_axis(xa, order[..., None], axis=1)
-            history = [xp.take_along_axis(h, order[..., None], axis=1) for h in history]
+        live = counts > 0
+        n_live = int(xp.sum(live))
+        if n_live <= valid.shape[0] // 2 or width <= valid.shape[1] // 2:
+            # re-pack: keep the rows with active starts, and in them the active starts first
+            keep = xp.nonzero(live)[0]
+            order = xp.argsort(~valid[keep], axis=1, stable=True)[:, :width]
+            net = net[keep]
+            idx = xp.take_along_axis(idx[keep], order, axis=1)
+            valid = xp.take_along_axis(valid[keep], order, axis=1)
+            xa = xp.take_along_axis(xa[keep], order[..., None], axis=1)
+            last_step = xp.take_along_axis(last_step[keep], order, axis=1)
+            history = [xp.take_along_axis(h[keep], order[..., None], axis=1) for h in history]
+            active = ensemble.subset(net)
     if bool(xp.any(valid)):
         rows, cols = xp.nonzero(valid)
-        starts_idx = idx[rows, cols]
-        limit[rows, starts_idx] = xa[rows, cols]
-        step[rows, starts_idx] = last_step[rows, cols]
+        nets, starts_idx = net[rows], idx[rows, cols]
+        limit[nets, starts_idx] = xa[rows, cols]
+        step[nets, starts_idx] = last_step[rows, cols]
     return IterationResult(limit, iterations, status, period, step)
 
 
@@ -317,6 +331,7 @@ def newton_search(
     deflation_power: float = 2.0,
     deflation_shift: float = 1.0,
     max_halvings: int = 8,
+    patience: int | None = 10,
 ):
     """Damped, deflated Newton from every start; finds stable *and unstable* fixed points.
 
@@ -324,13 +339,17 @@ def newton_search(
     known roots r of the same network has the same other roots but repels the iteration from
     the known ones; its Newton step is the plain step d scaled by ``1 / (1 - d . grad log m)``
     (Farrell, Birkisson & Funke 2015). Steps are halved until |G| decreases (at most
-    ``max_halvings`` times).
+    ``max_halvings`` times). A start whose best ``|G|`` has not dropped by 1 % for ``patience``
+    consecutive steps is abandoned (``None``: never); with deflation most starts wander
+    without finding a new root, and this keeps them from costing ``max_iter`` steps each.
 
     Parameters
     ----------
     starts : array (E, M, N)
     known : array (E, R, N) or None
         Roots to deflate, per network; rows of NaN are padding.
+    patience : int or None
+        Steps without progress after which a start is abandoned.
 
     Returns
     -------
@@ -344,16 +363,51 @@ def newton_search(
     eye = xp.eye(N, dtype=xp.float64)
     if known is not None and known.shape[1] == 0:
         known = None
-    fx, jac = ensemble.forward_with_jacobian(x)
+    out_x = xp.asarray(x, copy=True)
+    out_res = xp.full((E, M), xp.inf, dtype=xp.float64)
+    if patience is not None:
+        patience = v.check_int(patience, "patience", minimum=1)
+    # Active block, packed like iterate_map's: rows = networks with unfinished starts (``net``),
+    # columns = their unfinished starts (``idx``); finished starts are written out and dropped.
+    net = xp.arange(E)
+    idx = xp.broadcast_to(xp.arange(M)[None, :], (E, M))
+    valid = xp.ones((E, M), dtype=bool)
+    sub, sub_known = ensemble, known
+    fx, jac = sub.forward_with_jacobian(x)
     g = fx - x
     gnorm = xp.sqrt(xp.sum(g * g, axis=-1))
+    best = gnorm
+    since = xp.zeros((E, M), dtype=xp.int64)  # steps since ``best`` last dropped by 1 %
     for _ in range(max_iter):
-        active = xp.max(xp.abs(g), axis=-1) > tol
-        if not bool(xp.any(active)):
+        gmax = xp.max(xp.abs(g), axis=-1)
+        done = valid & (gmax <= tol)
+        if patience is not None:
+            done = done | (valid & (since >= patience))
+        if bool(xp.any(done)):
+            rows, cols = xp.nonzero(done)
+            out_x[net[rows], idx[rows, cols]] = x[rows, cols]
+            out_res[net[rows], idx[rows, cols]] = gmax[rows, cols]
+            valid = valid & ~done
+        counts = xp.sum(valid, axis=1)
+        width = int(xp.max(counts)) if valid.size else 0
+        if width == 0:
             break
+        live = counts > 0
+        if int(xp.sum(live)) <= valid.shape[0] // 2 or width <= valid.shape[1] // 2:
+            keep = xp.nonzero(live)[0]
+            order = xp.argsort(~valid[keep], axis=1, stable=True)[:, :width]
+            net = net[keep]
+            idx = xp.take_along_axis(idx[keep], order, axis=1)
+            valid = xp.take_along_axis(valid[keep], order, axis=1)
+            x, g = (xp.take_along_axis(a[keep], order[..., None], axis=1) for a in (x, g))
+            jac = xp.take_along_axis(jac[keep], order[..., None, None], axis=1)
+            gnorm, best, since = (xp.take_along_axis(a[keep], order, axis=1) for a in (gnorm, best, since))
+            sub = ensemble.subset(net)
+            sub_known = known[net] if known is not None else None
+        active = valid
         d = _solve(jac - eye, -g, xp)
-        if known is not None:
-            diff = x[:, :, None, :] - known[:, None, :, :]  # (E, M, R, N)
+        if sub_known is not None:
+            diff = x[:, :, None, :] - sub_known[:, None, :, :]  # (E', M', R, N)
             dist2 = xp.sum(diff * diff, axis=-1)
             pad = xp.isnan(dist2)
             dist2 = xp.where(pad, 1.0, xp.maximum(dist2, 1e-300))
@@ -364,12 +418,12 @@ def newton_search(
             denom = 1.0 - xp.sum(grad_log_m * d, axis=-1)
             tau = xp.where(xp.abs(denom) > 1e-12, 1.0 / denom, 1.0)
             d = tau[..., None] * d
-        t = xp.ones((E, M), dtype=xp.float64)
-        accepted = xp.zeros((E, M), dtype=bool)
+        t = xp.ones(valid.shape, dtype=xp.float64)
+        accepted = xp.zeros(valid.shape, dtype=bool)
         x_new, g_new, gn_new = x, g, gnorm
         for _h in range(max_halvings + 1):
             trial = x + t[..., None] * d
-            f_trial = ensemble.forward(trial)
+            f_trial = sub.forward(trial)
             g_trial = f_trial - trial
             gn_trial = xp.sqrt(xp.sum(g_trial * g_trial, axis=-1))
             ok = active & ~accepted & xp.isfinite(gn_trial) & (gn_trial < gnorm)
@@ -387,10 +441,17 @@ def newton_search(
             finite = xp.all(xp.isfinite(trial), axis=-1) & stuck
             x_new = xp.where(finite[..., None], trial, x_new)
         x = x_new
-        fx, jac = ensemble.forward_with_jacobian(x)
+        fx, jac = sub.forward_with_jacobian(x)
         g = fx - x
         gnorm = xp.sqrt(xp.sum(g * g, axis=-1))
-    return x, xp.max(xp.abs(g), axis=-1)
+        improved = gnorm < 0.99 * best
+        best = xp.where(improved, gnorm, best)
+        since = xp.where(improved, 0, since + 1)
+    if bool(xp.any(valid)):
+        rows, cols = xp.nonzero(valid)
+        out_x[net[rows], idx[rows, cols]] = x[rows, cols]
+        out_res[net[rows], idx[rows, cols]] = xp.max(xp.abs(g[rows, cols]), axis=-1)
+    return out_x, out_res
 
 
 # --------------------------------------------------------------------------- merging
