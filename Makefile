@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.fpkit-installed
 
-.PHONY: all book test test-unit test-chapters test-nbval info clean clean-book
+.PHONY: all book test test-unit test-chapters test-nbval bench bench-quick info clean clean-book
 
 all: test
 
@@ -22,14 +22,23 @@ book: $(STAMP)
 ## Run the whole test suite: unit tests, every chapter at quick size (papermill), then nbval on the results.
 test: test-unit test-nbval
 
+# Two pytest workers on two cores: one BLAS thread each (oversubscribed OpenBLAS threads spin
+# and made the suite several times slower).
 test-unit: $(STAMP)
 	rm -rf _build/quick
-	$(PY) -m pytest -n 2 --dist loadgroup tests
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup tests
 
 # nbval re-runs the notebooks that the chapter tests executed and compares every output.
 test-nbval: test-unit
-	$(PY) -m pytest -n 2 --dist loadfile -p no:cacheprovider --nbval \
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile -p no:cacheprovider --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg _build/quick -o testpaths=
+
+## Benchmarks: prints each speed ratio next to its target (add --gpu on a CUDA machine).
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run.py --quick
 
 info: $(STAMP)
 	$(VENV)/bin/fpkit info

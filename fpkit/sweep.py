@@ -2,17 +2,43 @@
 
 :func:`config_grid` expands a dict of lists into :class:`~fpkit.network.NetworkConfig` objects;
 :func:`run_sweep` runs each through :func:`~fpkit.fixedpoints.find_fixed_points` and returns a
-tidy :class:`pandas.DataFrame`, one row per network and configuration. Each configuration's
-random stream is derived from ``(seed, config)`` alone, so adding or reordering
-configurations does not change the numbers of the others.
+tidy :class:`pandas.DataFrame`, one row per network and configuration.
+
+Reproducibility
+    Each configuration's random stream is derived from ``(seed, config)`` alone, so adding or
+    reordering configurations does not change the numbers of the others. A configuration's
+    networks are processed in chunks (to bound memory); chunk ``i`` draws its networks and
+    starts from child ``i`` of the configuration's seed sequence, so the table depends on the
+    chunk size, which is therefore part of the cache key and fixed by the configuration
+    (:func:`chunk_size`) unless given.
+
+Disk cache and resume
+    With ``cache_dir``, every finished configuration is written to its own file, atomically
+    (temporary file, then :func:`os.replace`), keyed by the configuration, the run's settings
+    and the fpkit version and source hash. A rerun reads what is done and computes only the
+    rest, so an interrupted sweep (Ctrl-C, a killed process) loses only the configurations in
+    flight. A file that is truncated, corrupted or not a cache file is detected by its
+    checksum, reported with a warning, and recomputed; it is never read as data.
+
+Dask
+    With ``scheduler`` (an address, or a :class:`distributed.Client`), the chunks are run as
+    one task each on a Dask cluster; the client assembles configurations and writes the
+    cache, so workers need no shared disk. The table is the same as the local run's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
+import json
+import os
+import pickle
+import tempfile
 import time
+import warnings
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,10 +46,20 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import _validate as v
-from .fixedpoints import find_fixed_points
+from .fixedpoints import find_fixed_points, grid_starts, uniform_starts
 from .network import Ensemble, NetworkConfig
 
-__all__ = ["config_grid", "config_seed", "run_config", "run_sweep"]
+__all__ = [
+    "SweepCache",
+    "chunk_size",
+    "config_grid",
+    "config_seed",
+    "run_config",
+    "run_sweep",
+]
+
+#: Default memory budget of one chunk (bytes); see :func:`chunk_size`.
+DEFAULT_CHUNK_BYTES = 512 * 2**20
 
 
 def config_grid(base: Mapping[str, Any] | None = None, **axes: Iterable[Any]) -> list[NetworkConfig]:
@@ -50,6 +86,57 @@ def config_seed(seed: int, config: NetworkConfig) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, int.from_bytes(digest[:8], "little")])
 
 
+def chunk_size(config: NetworkConfig, n_starts: int, *, newton_starts: int | None = None,
+               max_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+    """Networks per engine call so that one call stays within about ``max_bytes``.
+
+    Per network the engine holds its weights (L N^2 floats), about 16 arrays of its starts
+    (M N floats: starts, limits, iterates, the cycle-detection history) and, for the Newton
+    search, about 6 Jacobian-sized arrays (M' N^2 floats).
+    """
+    max_bytes = v.check_int(max_bytes, "max_bytes", minimum=1)
+    N, L = config.N, config.L
+    per_net = 8 * (L * N * N + 16 * n_starts * N + 6 * (newton_starts or 0) * N * N)
+    return max(1, max_bytes // per_net)
+
+
+def _run_chunk(config: NetworkConfig, seq: np.random.SeedSequence, n_networks: int, n_starts: int,
+               seeding: str, backend: str | None, engine: dict) -> pd.DataFrame:
+    """One engine call on ``n_networks`` networks of ``config`` (a Dask task)."""
+    net_seed, start_seed = (np.random.default_rng(s) for s in seq.spawn(2))
+    start = time.perf_counter()
+    ens = Ensemble.sample(config, n_networks, seed=net_seed, backend=backend)
+    if seeding == "grid":
+        per_axis = max(2, round(n_starts ** (1.0 / config.N)))
+        starts = grid_starts(ens, per_axis)
+    else:
+        starts = uniform_starts(ens, n_starts, seed=start_seed)
+    res = find_fixed_points(ens, starts, seed=start_seed, **engine)
+    table = res.per_network()
+    table["seconds"] = (time.perf_counter() - start) / n_networks
+    table["n_starts"] = res.n_starts
+    return table
+
+
+def _chunks(config, n_networks, n_starts, seed, chunk, engine):
+    ss = config_seed(seed, config)
+    size = chunk or chunk_size(config, n_starts,
+                               newton_starts=(engine.get("newton_starts") or n_starts)
+                               if engine.get("newton") else None)
+    sizes = [min(size, n_networks - i) for i in range(0, n_networks, size)]
+    return list(zip(ss.spawn(len(sizes)), sizes)), size
+
+
+def _assemble(config: NetworkConfig, parts: list[pd.DataFrame], sizes: list[int], seeding: str) -> pd.DataFrame:
+    offsets = np.cumsum([0, *sizes[:-1]])
+    frames = [p.assign(network=p["network"] + off) for p, off in zip(parts, offsets)]
+    table = pd.concat(frames, ignore_index=True)
+    for key, value in config.as_dict().items():
+        table[key] = value
+    table["seeding"] = seeding
+    return table
+
+
 def run_config(
     config: NetworkConfig,
     *,
@@ -58,34 +145,93 @@ def run_config(
     seed: int,
     seeding: str = "uniform",
     backend: str | None = None,
+    chunk: int | None = None,
     **engine: Any,
 ) -> pd.DataFrame:
     """Sample ``n_networks`` networks of ``config`` and summarise each (one row per network).
 
     ``seeding`` is ``"uniform"`` (random starts in the activation's range) or ``"grid"``
-    (a regular grid with ``round(n_starts ** (1/N))`` points per axis). Other keyword
-    arguments go to :func:`~fpkit.fixedpoints.find_fixed_points`.
+    (a regular grid with ``round(n_starts ** (1/N))`` points per axis). ``chunk`` is the number
+    of networks per engine call (default: :func:`chunk_size`). Other keyword arguments go to
+    :func:`~fpkit.fixedpoints.find_fixed_points`.
     """
+    n_networks, n_starts = _check_sizes(n_networks, n_starts, chunk)
     v.check_choice(seeding, "seeding", ("uniform", "grid"))
-    ss = config_seed(seed, config)
-    net_seed, start_seed = (np.random.default_rng(s) for s in ss.spawn(2))
-    start = time.perf_counter()
-    ens = Ensemble.sample(config, n_networks, seed=net_seed, backend=backend)
-    starts = None
-    if seeding == "grid":
-        from .fixedpoints import grid_starts
+    jobs, _ = _chunks(config, n_networks, n_starts, seed, chunk, engine)
+    parts = [_run_chunk(config, seq, size, n_starts, seeding, backend, engine) for seq, size in jobs]
+    return _assemble(config, parts, [size for _, size in jobs], seeding)
 
-        per_axis = max(2, round(n_starts ** (1.0 / config.N)))
-        starts = grid_starts(ens, per_axis)
-    res = find_fixed_points(ens, starts, n_starts=n_starts, seed=start_seed, **engine)
-    table = res.per_network()
-    seconds = time.perf_counter() - start
-    for key, value in config.as_dict().items():
-        table[key] = value
-    table["seeding"] = seeding
-    table["n_starts"] = res.n_starts
-    table["seconds"] = seconds / n_networks
-    return table
+
+def _check_sizes(n_networks, n_starts, chunk):
+    n_networks = v.check_int(n_networks, "n_networks", minimum=1)
+    n_starts = v.check_int(n_starts, "n_starts", minimum=1)
+    if chunk is not None:
+        v.check_int(chunk, "chunk", minimum=1)
+    return n_networks, n_starts
+
+
+# --------------------------------------------------------------------------- cache
+
+
+class SweepCache:
+    """One file per finished configuration in ``directory``; see the module doc.
+
+    File layout: an 8-byte magic, the SHA-256 of the payload, then the payload (a pickled
+    dict with the key's description and the table). A file whose magic or checksum does not
+    match is treated as missing.
+    """
+
+    MAGIC = b"FPKSWP1\n"
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def key(config: NetworkConfig, settings: Mapping[str, Any]) -> tuple[str, str]:
+        """(hex key, JSON description) of a configuration under the run's ``settings``."""
+        from . import __version__, source_hash
+
+        desc = json.dumps({"config": config.as_dict(), "settings": dict(settings),
+                           "fpkit": __version__, "source": source_hash()}, sort_keys=True, default=repr)
+        return hashlib.sha256(desc.encode()).hexdigest()[:32], desc
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{key}.fpsweep"
+
+    def load(self, key: str) -> pd.DataFrame | None:
+        """The cached table, or None if absent; a damaged file warns and counts as absent."""
+        path = self.path(key)
+        if not path.exists():
+            return None
+        blob = path.read_bytes()
+        head = len(self.MAGIC) + 32
+        if len(blob) < head or blob[: len(self.MAGIC)] != self.MAGIC or \
+                hashlib.sha256(blob[head:]).digest() != blob[len(self.MAGIC):head]:
+            warnings.warn(f"sweep cache file {path} is damaged (bad header or checksum); recomputing",
+                          UserWarning, stacklevel=3)
+            return None
+        return pickle.loads(blob[head:])["table"]
+
+    def store(self, key: str, desc: str, table: pd.DataFrame) -> Path:
+        """Write atomically: a temporary file in the same directory, then os.replace."""
+        buf = io.BytesIO()
+        pickle.dump({"key": desc, "table": table}, buf, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = buf.getvalue()
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".fpsweep")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(self.MAGIC + hashlib.sha256(payload).digest() + payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path(key))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return self.path(key)
+
+
+# --------------------------------------------------------------------------- sweep
 
 
 def run_sweep(
@@ -97,18 +243,113 @@ def run_sweep(
     seeding: str = "uniform",
     progress: bool = True,
     backend: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    chunk: int | None = None,
+    scheduler: Any = None,
     **engine: Any,
 ) -> pd.DataFrame:
     """Run every configuration; a tidy table with one row per network and configuration.
 
-    Columns: the configuration's fields, ``network``, ``Q`` (stable fixed points reached by
-    iteration), ``unstable_fixed_points`` (with ``newton=True``), ``cycle_starts``,
-    ``not_converged_starts``, ``basin_entropy``, ``mean_iterations``, ``seconds`` and more
-    (see :meth:`fpkit.fixedpoints.FixedPoints.per_network`).
+    Parameters
+    ----------
+    configs : iterable of NetworkConfig
+    n_networks, n_starts : int
+        Networks per configuration, starts per network.
+    seed : int
+        Root seed; each configuration's stream is ``config_seed(seed, config)``.
+    seeding : {"uniform", "grid"}
+    progress : bool
+        A tqdm bar over configurations.
+    backend : str, optional
+        ``"numpy"`` or ``"cupy"`` (default: the active backend).
+    cache_dir : path, optional
+        Directory of the per-configuration disk cache (see the module doc).
+    chunk : int, optional
+        Networks per engine call (default :func:`chunk_size`, about 512 MiB per call).
+    scheduler : str or distributed.Client, optional
+        Run the chunks on this Dask cluster instead of in-process.
+    **engine
+        Passed to :func:`~fpkit.fixedpoints.find_fixed_points` (``max_iter``, ``newton``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The configuration's fields, ``seeding``, ``network``, ``Q`` (stable fixed points reached
+        by iteration), ``unstable_fixed_points`` (with ``newton=True``), ``cycle_starts``,
+        ``not_converged_starts``, ``basin_entropy``, ``mean_iterations``, ``seconds`` (per
+        network) and more (see :meth:`fpkit.fixedpoints.FixedPoints.per_network`), in the
+        order of ``configs``.
     """
     configs = list(configs)
-    frames = []
-    for config in tqdm(configs, desc="configurations", disable=not progress):
-        frames.append(run_config(config, n_networks=n_networks, n_starts=n_starts, seed=seed,
-                                 seeding=seeding, backend=backend, **engine))
+    for i, c in enumerate(configs):
+        if not isinstance(c, NetworkConfig):
+            raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
+    n_networks, n_starts = _check_sizes(n_networks, n_starts, chunk)
+    seed = v.check_int(seed, "seed", minimum=0)
+    v.check_choice(seeding, "seeding", ("uniform", "grid"))
+    cache = SweepCache(cache_dir) if cache_dir is not None else None
+
+    plans = []  # (config, jobs, chunk size used, cache key, description)
+    for config in configs:
+        jobs, size = _chunks(config, n_networks, n_starts, seed, chunk, engine)
+        settings = dict(n_networks=n_networks, n_starts=n_starts, seed=seed, seeding=seeding,
+                        chunk=size, backend=backend, engine=engine)
+        key, desc = SweepCache.key(config, settings) if cache else (None, None)
+        plans.append((config, jobs, key, desc))
+
+    tables: dict[int, pd.DataFrame] = {}
+    todo = []
+    for i, (config, jobs, key, desc) in enumerate(plans):
+        cached = cache.load(key) if cache else None
+        if cached is not None:
+            tables[i] = cached
+        else:
+            todo.append(i)
+
+    bar = tqdm(total=len(configs), initial=len(tables), desc="configurations", disable=not progress)
+
+    def finish(i, parts):
+        config, jobs, key, desc = plans[i]
+        tables[i] = _assemble(config, parts, [size for _, size in jobs], seeding)
+        if cache:
+            cache.store(key, desc, tables[i])
+        bar.update(1)
+
+    try:
+        if scheduler is None:
+            for i in todo:
+                config, jobs, _, _ = plans[i]
+                parts = [_run_chunk(config, seq, size, n_starts, seeding, backend, engine) for seq, size in jobs]
+                finish(i, parts)
+        else:
+            _run_dask(scheduler, plans, todo, n_starts, seeding, backend, engine, finish)
+    finally:
+        bar.close()
+    frames = [tables[i] for i in range(len(configs))]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _run_dask(scheduler, plans, todo, n_starts, seeding, backend, engine, finish):
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - dask is in the dev extra
+        raise ImportError("scheduler= needs dask.distributed: pip install 'fpkit[dist]'") from exc
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures, owner = [], {}
+        for i in todo:
+            config, jobs, _, _ = plans[i]
+            for j, (seq, size) in enumerate(jobs):
+                fut = client.submit(_run_chunk, config, seq, size, n_starts, seeding, backend, engine,
+                                    pure=False)
+                futures.append(fut)
+                owner[fut.key] = (i, j)
+        pending = {i: [None] * len(plans[i][1]) for i in todo}
+        for fut in as_completed(futures):
+            i, j = owner[fut.key]
+            pending[i][j] = fut.result()
+            if all(p is not None for p in pending[i]):
+                finish(i, pending.pop(i))
+    finally:
+        if client is not scheduler:
+            client.close()

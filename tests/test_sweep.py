@@ -56,3 +56,119 @@ def test_regime_exploration_summary():
 def test_default_regimes_are_documented_configs():
     assert CAUCHY_REGIME.law == "cauchy" and GAUSSIAN_REGIME.law == "gaussian"
     assert CAUCHY_REGIME.activation == GAUSSIAN_REGIME.activation
+
+
+# --------------------------------------------------------------------------- chunks, cache, Dask
+
+import tracemalloc  # noqa: E402
+
+import fpkit.sweep as sweep_mod  # noqa: E402
+from fpkit.sweep import SweepCache, chunk_size  # noqa: E402
+
+SMALL = config_grid({"N": 3, "law": "cauchy", "activation": "tanh", "scale": 4.0}, L=[1, 2, 3, 4])
+COLS = ["L", "network", "Q", "cycle_starts", "not_converged_starts", "basin_entropy", "mean_iterations"]
+
+
+def _sweep(**kw):
+    return run_sweep(SMALL, n_networks=5, n_starts=8, seed=7, progress=False, chunk=2, **kw)
+
+
+def test_chunks_cover_all_networks_and_are_reproducible():
+    df = _sweep()
+    assert df.groupby("L")["network"].apply(sorted).tolist() == [list(range(5))] * 4
+    pd.testing.assert_frame_equal(df[COLS], _sweep()[COLS])
+
+
+def test_chunk_size_respects_the_memory_budget():
+    cfg = NetworkConfig(N=64, L=8)
+    per_net = 8 * (8 * 64 * 64 + 16 * 256 * 64)
+    assert chunk_size(cfg, 256, max_bytes=100 * per_net) == 100
+    assert chunk_size(cfg, 256, max_bytes=1) == 1
+    assert chunk_size(cfg, 256, newton_starts=128) < chunk_size(cfg, 256)
+    with pytest.raises(ValueError, match="max_bytes"):
+        chunk_size(cfg, 256, max_bytes=0)
+
+
+def test_peak_memory_is_bounded_by_chunking():
+    cfg = [NetworkConfig(N=32, L=4, law="gaussian", activation="tanh")]
+    budget = 4 * 2**20
+    size = chunk_size(cfg[0], 64, max_bytes=budget)
+    n_networks = 8 * size  # the whole sweep would need ~8x the budget at once
+    tracemalloc.start()
+    try:
+        df = run_sweep(cfg, n_networks=n_networks, n_starts=64, seed=0, progress=False, chunk=size,
+                       max_iter=50)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(df) == n_networks
+    assert peak < 3 * budget, f"peak {peak / 2**20:.1f} MiB for a {budget / 2**20:.0f} MiB chunk budget"
+
+
+def test_cache_resumes_after_an_interrupt(tmp_path, monkeypatch):
+    full = _sweep()
+    calls = []
+    real = sweep_mod._run_chunk
+
+    def flaky(config, *args):
+        calls.append(config.L)
+        if config.L == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the third configuration runs
+        return real(config, *args)
+
+    monkeypatch.setattr(sweep_mod, "_run_chunk", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        _sweep(cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.fpsweep"))) == 2  # L = 1, 2 finished and were written
+    assert not list(tmp_path.glob(".tmp-*"))  # no partial file left behind
+    monkeypatch.setattr(sweep_mod, "_run_chunk", lambda config, *a: (calls.append(config.L), real(config, *a))[1])
+    calls.clear()
+    resumed = _sweep(cache_dir=tmp_path)
+    assert set(calls) == {3, 4}  # only the unfinished configurations ran
+    pd.testing.assert_frame_equal(resumed[COLS], full[COLS])
+    calls.clear()
+    again = _sweep(cache_dir=tmp_path)
+    assert calls == [] and len(again) == len(full)
+
+
+def test_damaged_cache_file_is_recomputed(tmp_path):
+    first = _sweep(cache_dir=tmp_path)
+    files = sorted(tmp_path.glob("*.fpsweep"))
+    assert len(files) == 4
+    blob = files[0].read_bytes()
+    files[0].write_bytes(blob[: len(blob) // 2])  # truncated, as by a crash of a non-atomic writer
+    files[1].write_bytes(blob[:40] + bytes([blob[40] ^ 0xFF]) + blob[41:])  # one flipped byte
+    with pytest.warns(UserWarning, match="damaged"):
+        second = _sweep(cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(second[COLS], first[COLS])
+    assert SweepCache(tmp_path).load(files[0].stem) is not None  # rewritten
+
+
+def test_cache_key_depends_on_settings(tmp_path):
+    a = SweepCache.key(SMALL[0], {"n_networks": 5})[0]
+    assert a == SweepCache.key(SMALL[0], {"n_networks": 5})[0]
+    assert a != SweepCache.key(SMALL[0], {"n_networks": 6})[0]
+    assert a != SweepCache.key(SMALL[1], {"n_networks": 5})[0]
+
+
+def test_bad_sweep_arguments():
+    with pytest.raises(ValueError, match="n_networks"):
+        run_sweep(SMALL, n_networks=0, n_starts=4, progress=False)
+    with pytest.raises(TypeError, match="configs\\[0\\]"):
+        run_sweep([{"N": 3}], n_networks=1, n_starts=4, progress=False)
+    with pytest.raises(ValueError, match="chunk"):
+        run_sweep(SMALL, n_networks=2, n_starts=4, chunk=0, progress=False)
+
+
+@pytest.mark.xdist_group("dask")
+def test_dask_local_cluster_gives_the_same_table(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            remote = _sweep(scheduler=client, cache_dir=tmp_path)
+            by_address = _sweep(scheduler=cluster.scheduler_address)
+    local = _sweep()
+    pd.testing.assert_frame_equal(remote[COLS], local[COLS])
+    pd.testing.assert_frame_equal(by_address[COLS], local[COLS])
+    assert len(list(tmp_path.glob("*.fpsweep"))) == 4

@@ -1,0 +1,162 @@
+"""Benchmarks of the fixed-point engine; prints each ratio next to its target.
+
+    make bench                                  # all CPU benchmarks (a few minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick  # smaller sizes, same checks
+    .venv/bin/python benchmarks/run.py --gpu    # also CuPy vs NumPy and vs PyTorch on CUDA
+
+Both sides of a comparison run in this one process, interleaved, best of --repeats; every
+comparison first checks that both sides give the same answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from fpkit import GAUSSIAN_REGIME
+from fpkit.bench import (compare, flops_per_step, iteration_agreement, matmul_roofline,
+                         python_loop_iterate, steady_iteration, torch_iterate)
+from fpkit.backend import to_numpy
+from fpkit.fixedpoints import iterate_map, uniform_starts
+from fpkit.network import Ensemble
+
+ROWS: list[dict] = []
+
+
+def report(name, ratio, target, detail):
+    ok = "meets" if ratio >= target else "BELOW"
+    ROWS.append({"benchmark": name, "ratio": ratio, "target": target, "verdict": ok, "detail": detail})
+    print(f"{name:<44s} {ratio:9.2f}x   target >= {target:g}x   {ok:5s}  {detail}", flush=True)
+
+
+def setup(N, L, E, M, seed=0, backend="numpy"):
+    ens = Ensemble.sample(GAUSSIAN_REGIME.replace(N=N, L=L), E, seed=seed, backend=backend)
+    return ens, uniform_starts(ens, M, seed=seed + 1)
+
+
+def bench_loop(args):
+    E, M, N, L = 32, 256, 32, 8
+    ens, x0 = setup(N, L, E, M)
+    n_sub = 64 if args.quick else 256
+    subset = np.random.default_rng(2).choice(E * M, n_sub, replace=False)
+    t, out = compare({"engine": lambda: iterate_map(ens, x0),
+                      "loop": lambda: python_loop_iterate(ens, x0, subset=subset)}, repeats=args.repeats)
+    diff = iteration_agreement(to_numpy(out["engine"].limit).reshape(E * M, N)[subset], out["loop"])
+    assert diff < 1e-8, f"engine and loop disagree by {diff:.2e}"
+    loop_total = t["loop"] * (E * M) / n_sub
+    report("1. engine vs per-start Python loop", loop_total / t["engine"], 50,
+           f"E={E} M={M} N={N} L={L}: engine {t['engine']:.3f} s, loop {loop_total:.1f} s "
+           f"(timed on {n_sub} starts, scaled to {E * M}); limits agree to {diff:.1e}")
+
+
+def bench_roofline(args):
+    E, M, L, steps = 16, 256, 8, 10 if args.quick else 20
+    for N in ((64, 128) if args.quick else (64, 128, 256)):
+        ens, x0 = setup(N, L, E, M)
+        t, _ = compare({"engine": lambda: steady_iteration(ens, x0, steps),
+                        "matmul": lambda: matmul_roofline(ens, x0, steps)}, repeats=args.repeats)
+        gf = flops_per_step(E, M, N, L) * steps / 1e9
+        report(f"2. engine rate / matmul rate, N={N}", t["matmul"] / t["engine"], 0.5,
+               f"E={E} M={M} L={L}: engine {gf / t['engine']:.1f} GFLOP/s, matmul {gf / t['matmul']:.1f} GFLOP/s")
+
+
+def bench_torch(args):
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    for N in (32, 64):
+        E, M, L = 32, 256, 8
+        ens, x0 = setup(N, L, E, M)
+        t, out = compare({"numpy": lambda: iterate_map(ens, x0, max_period=1),
+                          "numpy+cycles": lambda: iterate_map(ens, x0),
+                          "torch": lambda: torch_iterate(ens, x0)}, repeats=args.repeats)
+        diff = iteration_agreement(to_numpy(out["numpy"].limit), out["torch"][0])
+        same_iters = bool(np.array_equal(to_numpy(out["numpy"].iterations), out["torch"][1]))
+        assert diff < 1e-8, f"numpy and torch disagree by {diff:.2e}"
+        report(f"3. numpy engine vs torch CPU, N={N}", t["torch"] / t["numpy"], 0.8,
+               f"E={E} M={M} L={L}: numpy {t['numpy']:.3f} s (with cycle detection {t['numpy+cycles']:.3f} s), "
+               f"torch {t['torch']:.3f} s ({torch.get_num_threads()} threads); limits agree to {diff:.1e}, "
+               f"same iteration counts: {same_iters}")
+
+
+def bench_gpu(args):
+    from fpkit.backend import BackendUnavailableError, get_namespace
+
+    try:
+        get_namespace("cupy")
+    except BackendUnavailableError as exc:
+        print(f"4. GPU benchmarks skipped: {exc}")
+        return
+    import cupy
+    import torch
+
+    N, L, E, M, steps = 256, 8, 128, 1024, 5
+    ens_np, x_np = setup(N, L, E, M)
+    ens_cp = Ensemble(cupy.asarray(ens_np.weights), cupy.asarray(ens_np.biases), ens_np.activation)
+    x_cp = cupy.asarray(x_np)
+
+    def run_cp():
+        out = steady_iteration(ens_cp, x_cp, steps)
+        cupy.cuda.get_current_stream().synchronize()
+        return out
+
+    t, out = compare({"numpy": lambda: steady_iteration(ens_np, x_np, steps), "cupy": run_cp},
+                     repeats=args.repeats)
+    diff = iteration_agreement(out["numpy"], cupy.asnumpy(out["cupy"]))
+    assert diff < 1e-8, f"numpy and cupy disagree by {diff:.2e}"
+    report(f"4a. cupy engine vs numpy engine, N={N}", t["numpy"] / t["cupy"], 20,
+           f"E*M={E * M} L={L}, {steps} steady steps: numpy {t['numpy']:.2f} s, cupy {t['cupy']:.4f} s; agree to {diff:.1e}")
+    E2, M2 = 64, 2048  # full iteration to convergence on the GPU, both sides
+    ens_np, x_np = setup(N, L, E2, M2)
+    ens_cp = Ensemble(cupy.asarray(ens_np.weights), cupy.asarray(ens_np.biases), ens_np.activation)
+    x_cp = cupy.asarray(x_np)
+
+    def run_cp_full():
+        out = iterate_map(ens_cp, x_cp, max_period=1)
+        cupy.cuda.get_current_stream().synchronize()
+        return out
+
+    def run_torch():
+        out = torch_iterate(ens_np, x_np, device="cuda")
+        torch.cuda.synchronize()
+        return out
+
+    t, out = compare({"cupy": run_cp_full, "torch": run_torch}, repeats=args.repeats)
+    diff = iteration_agreement(cupy.asnumpy(out["cupy"].limit), out["torch"][0])
+    assert diff < 1e-8, f"cupy and torch disagree by {diff:.2e}"
+    report(f"4b. cupy engine vs torch CUDA, N={N}", t["torch"] / t["cupy"], 0.8,
+           f"E*M={E2 * M2} L={L}, to convergence: cupy {t['cupy']:.3f} s, torch {t['torch']:.3f} s; agree to {diff:.1e}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--gpu", action="store_true", help="also run the GPU benchmarks (needs CuPy and CUDA)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats per comparison (best kept)")
+    parser.add_argument("--out", default=None, help="write the table of ratios to this CSV file")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    import fpkit
+
+    start = time.perf_counter()
+    print(f"fpkit {fpkit.__version__} (source {fpkit.source_hash()}), {os.cpu_count()} CPUs", flush=True)
+    bench_loop(args)
+    bench_roofline(args)
+    bench_torch(args)
+    if args.gpu:
+        bench_gpu(args)
+    table = pd.DataFrame(ROWS)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    print(f"done in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Benchmarks of the fixed-point engine (used by ``benchmarks/run.py`` and the book's appendix).
+
+Every comparison runs both sides in one process, interleaved (A, B, A, B, ...), and keeps
+each side's best time, so that the machine's noise affects both alike; each comparison also
+checks that both sides give the same answer before a ratio is reported.
+
+* :func:`python_loop_iterate` - what a paper script does: one network and one start at a
+  time, a Python loop over iterations and layers.
+* :func:`torch_iterate` - the engine's batched iteration (convergence test, finished starts
+  dropped from the active block) written in PyTorch, for a CPU or CUDA comparison.
+* :func:`steady_iteration` / :func:`matmul_roofline` - the engine's forward iteration on a
+  block where nothing finishes, and the plain batched matrix products of the same shapes:
+  the floating-point rate the iteration cannot beat.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import _validate as v
+from .backend import to_numpy
+from .fixedpoints import iterate_map, uniform_starts
+from .network import Ensemble
+
+__all__ = [
+    "compare",
+    "cost_law",
+    "matmul_roofline",
+    "python_loop_iterate",
+    "steady_iteration",
+    "torch_iterate",
+]
+
+
+def _best_times(funcs: dict[str, Callable[[], object]], repeats: int) -> tuple[dict, dict]:
+    """Run every function ``repeats`` times, interleaved; best seconds and last result of each."""
+    best = {k: np.inf for k in funcs}
+    out = {}
+    for _ in range(repeats):
+        for name, fn in funcs.items():
+            t0 = time.perf_counter()
+            out[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best, out
+
+
+def compare(funcs: dict[str, Callable[[], object]], *, repeats: int = 3) -> tuple[dict, dict]:
+    """Public form of the interleaved best-of-``repeats`` timer: ``(seconds, results)``."""
+    repeats = v.check_int(repeats, "repeats", minimum=1)
+    return _best_times(funcs, repeats)
+
+
+def python_loop_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: int = 5000,
+                        subset: np.ndarray | None = None) -> np.ndarray:
+    """Per-network, per-start Python loop of ``x <- F(x)`` until ``|F(x) - x|_inf < tol``.
+
+    ``subset``: flat indices ``e * M + m`` of the starts to run (default: all).
+    Returns the limits of the starts run, shape (len(subset), N).
+    """
+    W, b = to_numpy(ensemble.weights), to_numpy(ensemble.biases)
+    x0 = np.asarray(to_numpy(starts))
+    E, M, N = x0.shape
+    phi = ensemble.activation
+    idx = np.arange(E * M) if subset is None else np.asarray(subset)
+    out = np.empty((idx.size, N))
+    for row, flat in enumerate(idx):
+        e, m = divmod(int(flat), M)
+        x = x0[e, m].copy()
+        for _ in range(max_iter):
+            y = x
+            for layer in range(W.shape[1]):
+                y = phi(W[e, layer] @ y + b[e, layer], np)
+            done = np.max(np.abs(y - x)) < tol
+            x = y
+            if done:
+                break
+        out[row] = x
+    return out
+
+
+def torch_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: int = 5000,
+                  device: str = "cpu"):
+    """The engine's batched iteration in PyTorch (float64): returns (limits, iterations) as NumPy.
+
+    Same algorithm as :func:`fpkit.fixedpoints.iterate_map` with ``max_period=1``: every
+    step evaluates F on the active block, finished starts are written out, and the block is
+    re-packed (rows and columns) when at most half of it is still active.
+    """
+    import torch
+
+    act = {"tanh": torch.tanh, "logistic": torch.sigmoid, "erf": lambda z: torch.erf(z / np.sqrt(2.0)),
+           "algebraic": lambda z: z / torch.sqrt(1.0 + z.clamp(-1e150, 1e150) ** 2)}[ensemble.activation.name]
+    W = torch.as_tensor(to_numpy(ensemble.weights), device=device)
+    b = torch.as_tensor(to_numpy(ensemble.biases), device=device)
+    x = torch.as_tensor(np.asarray(to_numpy(starts)), device=device)
+    E, M, N = x.shape
+    limit = x.clone()
+    iterations = torch.full((E, M), max_iter, dtype=torch.int64, device=device)
+    net = torch.arange(E, device=device)
+    idx = torch.arange(M, device=device).expand(E, M)
+    valid = torch.ones((E, M), dtype=torch.bool, device=device)
+    Wt = W.transpose(-1, -2)
+    Wa, ba = Wt, b
+    for k in range(1, max_iter + 1):
+        new = x
+        for layer in range(W.shape[1]):
+            new = act(torch.matmul(new, Wa[:, layer]) + ba[:, layer, None, :])
+        d1 = (new - x).abs().amax(dim=-1)
+        done = valid & (d1 < tol)
+        if bool(done.any()):
+            r, c = torch.nonzero(done, as_tuple=True)
+            limit[net[r], idx[r, c]] = new[r, c]
+            iterations[net[r], idx[r, c]] = k
+            valid = valid & ~done
+        x = new
+        counts = valid.sum(dim=1)
+        width = int(counts.max())
+        if width == 0:
+            break
+        live = counts > 0
+        if int(live.sum()) <= valid.shape[0] // 2 or width <= valid.shape[1] // 2:
+            keep = torch.nonzero(live, as_tuple=True)[0]
+            order = torch.argsort((~valid[keep]).to(torch.int8), dim=1, stable=True)[:, :width]
+            net = net[keep]
+            idx = torch.take_along_dim(idx[keep], order, dim=1)
+            valid = torch.take_along_dim(valid[keep], order, dim=1)
+            x = torch.take_along_dim(x[keep], order[..., None], dim=1)
+            Wa, ba = Wt[net], b[net]
+    if bool(valid.any()):
+        r, c = torch.nonzero(valid, as_tuple=True)
+        limit[net[r], idx[r, c]] = x[r, c]
+    return limit.cpu().numpy(), iterations.cpu().numpy()
+
+
+def steady_iteration(ensemble: Ensemble, starts, steps: int):
+    """``steps`` engine iterations on the full block (nothing can finish: ``tol`` is tiny)."""
+    return iterate_map(ensemble, starts, tol=1e-300, max_iter=steps, max_period=1).limit
+
+
+def matmul_roofline(ensemble: Ensemble, starts, steps: int):
+    """The batched products alone: ``steps * L`` times ``x @ W_l^T`` on the same shapes."""
+    xp = ensemble.xp
+    W = ensemble.weights
+    x = starts
+    Wt = xp.swapaxes(W, -1, -2)
+    for _ in range(steps):
+        for layer in range(W.shape[1]):
+            y = xp.matmul(x, Wt[:, layer])
+    return y
+
+
+def flops_per_step(E: int, M: int, N: int, L: int) -> float:
+    """Floating-point operations of the products of one iteration: ``2 E M L N^2``."""
+    return 2.0 * E * M * L * N * N
+
+
+def cost_law(*, widths=(8, 16, 32, 64), depths=(2, 4, 8, 16), sizes=(256, 1024, 4096, 16384),
+             base_N: int = 32, base_L: int = 8, base_size: int = 2048, steps: int = 20,
+             repeats: int = 3, seed=0, backend: str | None = None) -> pd.DataFrame:
+    """Time per steady iteration against N, L and E*M (one axis varied, the others at base).
+
+    Returns a table with columns ``axis`` (``"N"``, ``"L"`` or ``"EM"``), ``N``, ``L``,
+    ``EM``, ``seconds_per_step`` and ``gflops`` (rate of the products, ``2 E M L N^2`` per step).
+    """
+    from .network import NetworkConfig
+
+    rows = []
+    E = 16
+    points = ([("N", n, base_L, base_size) for n in widths] + [("L", base_N, d, base_size) for d in depths]
+              + [("EM", base_N, base_L, s) for s in sizes])
+    for axis, N, L, size in points:
+        M = max(1, size // E)
+        ens = Ensemble.sample(NetworkConfig(N=N, L=L, law="gaussian", activation="tanh"), E,
+                              seed=seed, backend=backend)
+        x0 = uniform_starts(ens, M, seed=seed)
+        t, _ = _best_times({"engine": lambda: _sync(steady_iteration(ens, x0, steps))}, repeats)
+        sec = t["engine"] / steps
+        rows.append({"axis": axis, "N": N, "L": L, "EM": E * M, "seconds_per_step": sec,
+                     "gflops": flops_per_step(E, M, N, L) / sec / 1e9})
+    return pd.DataFrame(rows)
+
+
+def _sync(x):
+    """Force completion of asynchronous (CuPy) work before a timer stops."""
+    if hasattr(x, "device") and type(x).__module__.startswith("cupy"):
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+    return x
+
+
+def iteration_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest max-norm difference between two sets of limits."""
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) if np.size(a) else 0.0
+
