@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from . import _validate as v
 from .fixedpoints import find_fixed_points, grid_starts, uniform_starts
