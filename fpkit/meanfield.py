@@ -39,6 +39,7 @@ from . import _validate as v
 from .backend import make_rng
 
 __all__ = [
+    "variance_map_slope",
     "MEANFIELD_ACTIVATIONS",
     "KernelMapInfo",
     "classify",
@@ -397,6 +398,23 @@ def q_map_fixed_point(phi, sigma_w: float, sigma_b: float, *, q0: float = 1.0, i
     d = _derivative(f, name)
     chi = sigma_w**2 * gaussian_expectation(lambda x: d(qs * x) ** 2, kinks=kinks)[0]
     return q, chi
+
+
+def variance_map_slope(phi) -> float:
+    """Slope at q = 1 of the variance map q -> E[phi_n(sqrt(q) X)^2] of the normalised activation.
+
+    Normalisation (E phi_n(X)^2 = 1) makes q = 1 a fixed point of the variance map, which the
+    kernel map takes for granted. Its slope ``E[phi_n(X) phi_n'(X) X]`` decides whether that
+    fixed point is stable: below 1, finite-width fluctuations of the pre-activation variance
+    die out with depth; above 1 (e.g. GELU, SiLU) they grow geometrically, and a finite network
+    leaves the kernel map's regime after about ``log(sqrt(width)) / log(slope)`` layers.
+    Homogeneous activations (ReLU, leaky ReLU, linear) have slope exactly 1.
+    """
+    f, name = _resolve(phi)
+    kinks = _KINKS.get(name, ())
+    norm = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)[0]
+    d = _derivative(f, name)
+    return float(gaussian_expectation(lambda x: f(x) * d(x) * x, kinks=kinks)[0] / norm)
 
 
 def simulate_correlations(

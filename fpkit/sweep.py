@@ -14,10 +14,10 @@ Reproducibility
 
 Disk cache and resume
     With ``cache_dir``, every finished configuration is written to its own file, atomically
-    (temporary file, then :func:`os.replace`), keyed by the configuration, the run's settings
-    and the fpkit version and source hash. A rerun reads what is done and computes only the
-    rest, so an interrupted sweep (Ctrl-C, a killed process) loses only the configurations in
-    flight. A file that is truncated, corrupted or not a cache file is detected by its
+    (temporary file, then :func:`os.replace`), keyed by the configuration, the run's settings,
+    the fpkit version and the engine's source hash (:func:`engine_hash`). A rerun reads what
+    is done and computes only the rest, so an interrupted sweep (Ctrl-C, a killed process)
+    loses only the configurations in flight. A file that is truncated, corrupted or not a cache file is detected by its
     checksum, reported with a warning, and recomputed; it is never read as data.
 
 Dask
@@ -50,7 +50,9 @@ from .fixedpoints import find_fixed_points, grid_starts, uniform_starts
 from .network import Ensemble, NetworkConfig
 
 __all__ = [
+    "ENGINE_MODULES",
     "SweepCache",
+    "engine_hash",
     "chunk_size",
     "config_grid",
     "config_seed",
@@ -172,6 +174,24 @@ def _check_sizes(n_networks, n_starts, chunk):
 
 # --------------------------------------------------------------------------- cache
 
+#: The modules whose source determines a sweep's numbers (part of every cache key).
+ENGINE_MODULES = ("_validate", "backend", "sampling", "network", "fixedpoints", "sweep")
+
+
+def engine_hash() -> str:
+    """SHA-256 (16 hex digits) of the source of :data:`ENGINE_MODULES`.
+
+    A change to the engine invalidates cached sweeps; a change elsewhere in fpkit (a chapter
+    helper, the mean-field module) does not.
+    """
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ENGINE_MODULES:
+        digest.update(name.encode())
+        digest.update((root / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 
 class SweepCache:
     """One file per finished configuration in ``directory``; see the module doc.
@@ -188,12 +208,15 @@ class SweepCache:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
-    def key(config: NetworkConfig, settings: Mapping[str, Any]) -> tuple[str, str]:
-        """(hex key, JSON description) of a configuration under the run's ``settings``."""
-        from . import __version__, source_hash
+    def key(config: NetworkConfig, settings: Mapping[str, Any], code: str | None = None) -> tuple[str, str]:
+        """(hex key, JSON description) of a configuration under the run's ``settings``.
+
+        ``code`` identifies the code that computes the table (default :func:`engine_hash`).
+        """
+        from . import __version__
 
         desc = json.dumps({"config": config.as_dict(), "settings": dict(settings),
-                           "fpkit": __version__, "source": source_hash()}, sort_keys=True, default=repr)
+                           "fpkit": __version__, "code": code or engine_hash()}, sort_keys=True, default=repr)
         return hashlib.sha256(desc.encode()).hexdigest()[:32], desc
 
     def path(self, key: str) -> Path:
@@ -289,12 +312,13 @@ def run_sweep(
     v.check_choice(seeding, "seeding", ("uniform", "grid"))
     cache = SweepCache(cache_dir) if cache_dir is not None else None
 
-    plans = []  # (config, jobs, chunk size used, cache key, description)
+    plans = []  # (config, jobs, cache key, description)
+    code = engine_hash() if cache else None  # once per run: edits during a run do not mix keys
     for config in configs:
         jobs, size = _chunks(config, n_networks, n_starts, seed, chunk, engine)
         settings = dict(n_networks=n_networks, n_starts=n_starts, seed=seed, seeding=seeding,
                         chunk=size, backend=backend, engine=engine)
-        key, desc = SweepCache.key(config, settings) if cache else (None, None)
+        key, desc = SweepCache.key(config, settings, code) if cache else (None, None)
         plans.append((config, jobs, key, desc))
 
     tables: dict[int, pd.DataFrame] = {}

@@ -131,3 +131,16 @@ def test_residual_and_layer_norm_variants_in_simulation():
 def test_meanfield_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_variance_map_slope_closed_forms_and_finite_difference():
+    import math
+
+    assert abs(mf.variance_map_slope("relu") - 1.0) < 1e-8  # homogeneous: E relu(sqrt(q)X)^2 = q/2
+    assert abs(mf.variance_map_slope("exp") - 2.0) < 1e-7  # E e^{2 sqrt(q) X} / E e^{2X} = e^{2q - 2}
+    f = np.tanh
+    norm = mf.gaussian_expectation(lambda x: f(x) ** 2)[0]
+    g = lambda q: mf.gaussian_expectation(lambda x: f(math.sqrt(q) * x) ** 2)[0] / norm  # noqa: E731
+    fd = (g(1 + 1e-4) - g(1 - 1e-4)) / 2e-4
+    assert abs(mf.variance_map_slope("tanh") - fd) < 1e-6
+    assert mf.variance_map_slope("gelu") > 1.0 > mf.variance_map_slope("tanh")

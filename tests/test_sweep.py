@@ -172,3 +172,12 @@ def test_dask_local_cluster_gives_the_same_table(tmp_path):
     pd.testing.assert_frame_equal(remote[COLS], local[COLS])
     pd.testing.assert_frame_equal(by_address[COLS], local[COLS])
     assert len(list(tmp_path.glob("*.fpsweep"))) == 4
+
+
+def test_cache_key_follows_the_engine_code():
+    from fpkit.sweep import engine_hash
+
+    h = engine_hash()
+    assert len(h) == 16 and h == engine_hash()
+    assert SweepCache.key(SMALL[0], {}, "a")[0] != SweepCache.key(SMALL[0], {}, "b")[0]
+    assert SweepCache.key(SMALL[0], {})[0] == SweepCache.key(SMALL[0], {}, h)[0]
