@@ -85,6 +85,9 @@ class TrainConfig:
     checkpoints : int
         Number of checkpoints, spaced geometrically from step 0 to ``steps``.
     seed : int
+    n_train : int or None
+        Train on the first ``n_train`` images of the (seeded) training split only; small sets
+        are memorised (chapter 8). None: all of them.
     """
 
     L: int = 4
@@ -97,6 +100,7 @@ class TrainConfig:
     batch_size: int = 64
     checkpoints: int = 8
     seed: int = 0
+    n_train: int | None = None
 
     def __post_init__(self) -> None:
         v.check_int(self.L, "L", minimum=1)
@@ -109,14 +113,17 @@ class TrainConfig:
         v.check_int(self.batch_size, "batch_size", minimum=1)
         v.check_int(self.checkpoints, "checkpoints", minimum=2)
         v.check_int(self.seed, "seed", minimum=0)
+        if self.n_train is not None:
+            v.check_int(self.n_train, "n_train", minimum=1)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def checkpoint_steps(self) -> list[int]:
         """Steps at which weights are recorded: 0, then geometric up to ``steps``."""
-        geo = np.unique(np.round(np.geomspace(1, self.steps, self.checkpoints - 1)).astype(int))
-        return [0, *geo.tolist()]
+        n = self.checkpoints - 1
+        geo = [self.steps] if n == 1 else np.unique(np.round(np.geomspace(1, self.steps, n)).astype(int)).tolist()
+        return [0, *geo]
 
 
 @dataclass
@@ -167,12 +174,15 @@ def train(config: TrainConfig, *, cache_dir: str | os.PathLike | None = None, pr
     """Train one network; returns its loss history and checkpoints (see the module doc).
 
     ``data``: ``(x_train, x_test)``; default :func:`digits` for the configuration's activation
-    (split seeded by ``config.seed``).
+    (split seeded by ``config.seed``, the first ``config.n_train`` training images). Custom
+    ``data`` cannot be combined with ``cache_dir``.
     """
     import torch
 
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
+    if data is not None and cache_dir is not None:
+        raise ValueError("cache_dir needs the default data (the cache key does not cover data=)")
     path = _cache_path(cache_dir, config) if cache_dir is not None else None
     if path is not None and path.exists():
         try:
@@ -183,6 +193,7 @@ def train(config: TrainConfig, *, cache_dir: str | os.PathLike | None = None, pr
             path.unlink(missing_ok=True)
     if data is None:
         x_train, x_test, _, _ = digits(config.activation, seed=config.seed)
+        x_train = x_train[: config.n_train]
     else:
         x_train, x_test = data
     threads = torch.get_num_threads()
@@ -228,7 +239,7 @@ def _train(config, x_train, x_test, progress):
     hist.append((0, *losses()))
     log_every = max(1, config.steps // 50)
     for step in tqdm(range(1, config.steps + 1), desc=f"training L={config.L}", disable=not progress):
-        idx = torch.randint(0, xt.shape[0], (config.batch_size,), generator=g_data)
+        idx = torch.randint(0, xt.shape[0], (min(config.batch_size, xt.shape[0]),), generator=g_data)
         batch = xt[idx]
         noisy = batch + config.noise * torch.randn(batch.shape, generator=g_data, dtype=torch.float64)
         loss = ((_forward(Ws, bs, noisy, act) - batch) ** 2).mean()

@@ -83,3 +83,20 @@ def test_layer_statistics_and_bad_config(tiny):
         TrainConfig(checkpoints=1)
     with pytest.raises(TypeError, match="TrainConfig"):
         train({"L": 2})
+
+
+@pytest.mark.parametrize("checkpoints", [2, 3, 10])
+def test_checkpoints_start_at_zero_and_end_at_the_last_step(checkpoints):
+    steps = TrainConfig(steps=500, checkpoints=checkpoints).checkpoint_steps()
+    assert steps[0] == 0 and steps[-1] == 500 and steps == sorted(set(steps))
+
+
+def test_n_train_and_custom_data_rules(tmp_path):
+    cfg = TINY.replace(n_train=5, steps=5)
+    r = train(cfg, progress=False)
+    assert r.weights.shape[0] == len(cfg.checkpoint_steps())
+    x_tr, x_te, *_ = digits("tanh", seed=0)
+    with pytest.raises(ValueError, match="cache_dir"):
+        train(cfg, data=(x_tr, x_te), cache_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="n_train"):
+        TrainConfig(n_train=0)

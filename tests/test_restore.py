@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from fpkit.restore import CORRUPTIONS, basin_radius, corrupt, median_baseline, psnr, restore
+
+LOW, HIGH = -0.8, 0.8
+
+
+@pytest.fixture
+def images():
+    return np.random.default_rng(0).uniform(LOW, HIGH, (200, 64))
+
+
+@pytest.mark.parametrize("kind", list(CORRUPTIONS))
+def test_corruptions_stay_in_range_are_seeded_and_scale_with_strength(images, kind):
+    a = corrupt(images, kind, 0.3, low=LOW, high=HIGH, seed=1)
+    assert a.shape == images.shape and a.min() >= LOW and a.max() <= HIGH
+    assert np.array_equal(a, corrupt(images, kind, 0.3, low=LOW, high=HIGH, seed=1))
+    assert np.array_equal(corrupt(images, kind, 0.0, low=LOW, high=HIGH, seed=1), images)
+    weak = np.mean((corrupt(images, kind, 0.1, low=LOW, high=HIGH, seed=2) - images) ** 2)
+    strong = np.mean((corrupt(images, kind, 0.5, low=LOW, high=HIGH, seed=2) - images) ** 2)
+    assert strong > weak > 0
+
+
+def test_pixel_fractions(images):
+    changed = np.mean(corrupt(images, "missing", 0.25, low=LOW, high=HIGH, seed=3) != images)
+    assert abs(changed - 0.25) < 0.02
+    occ = corrupt(np.full((5, 64), HIGH), "occlusion", 0.25, low=LOW, high=HIGH, seed=3)
+    assert np.all((occ == LOW).sum(axis=1) == 16)  # a 4 x 4 block of an 8 x 8 image
+
+
+def test_psnr_known_value_and_median_filter():
+    x = np.zeros((1, 64))
+    y = x + 0.1
+    assert psnr(y, x, data_range=1.0)[0] == pytest.approx(20.0)
+    assert np.isinf(psnr(x, x, data_range=1.0)[0])
+    img = np.zeros((1, 64))
+    img[0, 27] = 1.0  # one isolated bright pixel is removed by a 3 x 3 median
+    assert np.all(median_baseline(img) == 0)
+
+
+def test_bad_arguments(images):
+    with pytest.raises(ValueError, match="kind"):
+        corrupt(images, "blur", 0.1, low=LOW, high=HIGH, seed=0)
+    with pytest.raises(ValueError, match="strength"):
+        corrupt(images, "gaussian", 1.5, low=LOW, high=HIGH, seed=0)
+    with pytest.raises(ValueError, match="high must be > low"):
+        corrupt(images, "gaussian", 0.1, low=1.0, high=0.0, seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        corrupt(images[:, :10], "gaussian", 0.1, low=LOW, high=HIGH, seed=0)
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(images, images[:3], data_range=1.0)
+
+
+def test_memorising_network_restores_better_than_the_damage():
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    from fpkit.train import TrainConfig, checkpoint_ensemble, digits, train
+
+    x_tr, *_ = digits("tanh", seed=0)
+    run = train(TrainConfig(L=2, steps=3000, checkpoints=2, lr=3e-3, seed=0, n_train=10), progress=False)
+    ens = checkpoint_ensemble(run)
+    clean = x_tr[:10]
+    bad = corrupt(clean, "gaussian", 0.15, low=LOW, high=HIGH, seed=5)
+    fixed, status = restore(ens, bad, network=1)
+    assert psnr(fixed.reshape(1, -1), clean.reshape(1, -1), data_range=1.6)[0] > \
+        psnr(bad.reshape(1, -1), clean.reshape(1, -1), data_range=1.6)[0] + 3.0
+    lim, _ = restore(ens, clean, network=1)
+    stored = np.sqrt(np.mean((lim - clean) ** 2, axis=1)) < 0.05
+    assert stored.sum() >= 5  # most of the 10 training digits are attractors
+    radii = basin_radius(ens, lim[stored], [0.05, 0.2], network=1, n_probe=4, seed=0)
+    assert radii.shape == (stored.sum(),) and set(np.unique(radii)) <= {0.0, 0.05, 0.2}
+    with pytest.raises(ValueError, match="network"):
+        restore(ens, clean, network=5)
+    with pytest.raises(ValueError, match="radii"):
+        basin_radius(ens, lim[stored], [0.2, 0.1], network=1, seed=0)
