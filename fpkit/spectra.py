@@ -1,0 +1,644 @@
+"""Spectra of the input-output Jacobian J_F = D_L W_L ... D_1 W_1: sampled, and in theory.
+
+Empirical side
+    :func:`jacobian_spectrum` gives the (complex) eigenvalues of J_F and the eigenvalues of
+    J_F J_F^T (squared singular values) at given points, batched over an :class:`Ensemble`.
+
+Finite-variance theory (free probability)
+    For i.i.d. weights of variance sigma_w^2 / N the factors W_l W_l^T and D_l^2 are
+    asymptotically free, and the S-transform of J J^T is the product of theirs (Pennington,
+    Schoenholz & Ganguli 2017, 2018; Pastur & Slavin 2020, 2022 for i.i.d. entries)::
+
+        S_{JJ^T}(w) = prod_l S_{WW^T}(w) S_{D_l^2}(w),   S_{WW^T}(w) = 1 / (sigma_w^2 (1 + w)),
+
+    where D_l^2 has the law of phi'(h)^2 with h ~ N(0, q_l) and q_l follows the mean-field
+    length map. :class:`FreeJacobianLaw` turns this into the density of J J^T (Stieltjes
+    transform solved on a grid by Newton's method, tracked from far above the real axis down
+    to it), its first two moments in closed form, and - because a product of Gaussian layers
+    is R-diagonal - the law of the eigenvalues of J itself by the Haagerup-Larsen theorem:
+    rotation invariant, with ``P(|lambda| <= r) = t`` where ``S_{JJ^T}(t - 1) = 1 / r^2``.
+    The mass of that law outside the unit circle is the theory's count of unstable directions.
+
+Heavy tails (Cauchy weights, fan-in scaling s / N)
+    Free probability needs finite variance and fails here. Two results that do hold:
+    :func:`cauchy_scale_sequence` - a sum of independent Cauchy variables is Cauchy, so each
+    pre-activation is exactly Cauchy with scale ``s mean|x| + beta`` (the heavy-tailed
+    analogue of the length map); and :func:`cavity_jjt_density`, the population-dynamics
+    solution of the cavity equations on the bipartite Poisson weighted infinite tree, the
+    local limit of a heavy-tailed matrix (Cizeau & Bouchaud 1994; Bordenave, Caputo & Chafai
+    2011), for one layer J = D W, with the correlation between a unit's derivative and its
+    own large weights kept.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize, special
+
+from . import _validate as v
+from .backend import make_rng, to_numpy
+from .network import Ensemble, NetworkConfig, get_activation
+
+__all__ = [
+    "FreeJacobianLaw",
+    "JacobianSpectrum",
+    "cauchy_scale_sequence",
+    "cavity_jjt_density",
+    "fixed_point_index",
+    "fuss_catalan_moment",
+    "jacobian_spectrum",
+    "marchenko_pastur_density",
+    "mass_outside",
+    "preactivation_variances",
+    "smoothed_esd",
+]
+
+
+# ---------------------------------------------------------------------------
+# Empirical spectra
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JacobianSpectrum:
+    """Spectra of J_F at a batch of points.
+
+    Attributes
+    ----------
+    eigenvalues : complex ndarray, shape (E, M, N)
+        Eigenvalues of J_F(x[e, m]).
+    sv2 : ndarray, shape (E, M, N)
+        Eigenvalues of J_F J_F^T (squared singular values), descending.
+    """
+
+    eigenvalues: np.ndarray
+    sv2: np.ndarray
+
+    @property
+    def spectral_radius(self) -> np.ndarray:
+        """max |lambda| per point, shape (E, M)."""
+        return np.abs(self.eigenvalues).max(axis=-1)
+
+    def pooled(self) -> tuple[np.ndarray, np.ndarray]:
+        """All eigenvalues and all squared singular values, flattened."""
+        return self.eigenvalues.ravel(), self.sv2.ravel()
+
+
+def jacobian_spectrum(ensemble: Ensemble, x) -> JacobianSpectrum:
+    """Eigenvalues of J_F(x) and of J_F(x) J_F(x)^T for every network and point.
+
+    Parameters
+    ----------
+    ensemble : Ensemble
+    x : array, shape (E, M, N)
+        Points (random inputs, or fixed points from the engine).
+    """
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
+    jac = to_numpy(ensemble.jacobian(x))
+    eig = np.linalg.eigvals(jac)
+    sv = np.linalg.svd(jac, compute_uv=False)
+    return JacobianSpectrum(eigenvalues=eig, sv2=sv**2)
+
+
+def fixed_point_index(eigenvalues) -> np.ndarray:
+    """Index ``sign det(I - J)`` of fixed points from the eigenvalues of J, shape (..., N) -> (...).
+
+    ``det(I - J) = prod_i (1 - lambda_i)`` is real; it is negative exactly when J has an odd
+    number of real eigenvalues above 1. Because F maps R^N into the open box of the activation's
+    range, x - F(x) has degree 1 on that box, so the indices of all (non-degenerate) fixed points
+    of a network sum to 1: ``Q_all = 1 + 2 * #(index -1)``. A network can only have several fixed
+    points if J has real eigenvalues above 1 somewhere; a sum other than 1 means the search
+    missed some. NaN rows (padding) give 0.
+    """
+    ev = np.asarray(eigenvalues)
+    if ev.ndim < 1:
+        raise ValueError("eigenvalues must have at least one axis (the N eigenvalues)")
+    det = np.prod(1.0 - ev, axis=-1).real
+    return np.where(np.isnan(det), 0, np.sign(det)).astype(int)
+
+
+def mass_outside(eigenvalues, radius: float = 1.0) -> float:
+    """Fraction of the eigenvalues with modulus above ``radius`` (the ESD's mass outside the circle)."""
+    radius = v.check_real(radius, "radius", low=0.0)
+    ev = np.asarray(eigenvalues).ravel()
+    if ev.size == 0:
+        raise ValueError("eigenvalues must not be empty")
+    return float(np.mean(np.abs(ev) > radius))
+
+
+def smoothed_esd(values, x, eta: float = 0.05) -> np.ndarray:
+    """The empirical ESD of ``values`` seen at ``z = x (1 + i eta)``: ``Im mean 1/(v - z) / pi``.
+
+    This is what :func:`cavity_jjt_density` returns for the theory, so the two compare at the
+    same spectral parameter (the ESD convolved with the same Lorentzian), without binning.
+    """
+    vals = np.asarray(values, dtype=float).ravel()
+    x = np.asarray(x, dtype=float)
+    if vals.size == 0:
+        raise ValueError("values must not be empty")
+    if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError("x must be a non-empty array of finite numbers > 0")
+    eta = v.check_real(eta, "eta", low=0.0, low_open=True)
+    z = x.ravel() * (1.0 + 1j * eta)
+    out = np.array([np.mean(1.0 / (vals - zi)).imag / np.pi for zi in z])
+    return out.reshape(x.shape)
+
+
+# ---------------------------------------------------------------------------
+# Closed forms used as checks
+# ---------------------------------------------------------------------------
+
+
+def marchenko_pastur_density(x, sigma2: float = 1.0):
+    """Density of W W^T for square W with i.i.d. entries of variance sigma2 / N (ratio 1).
+
+    ``rho(x) = sqrt(x (4 sigma2 - x)) / (2 pi sigma2 x)`` on (0, 4 sigma2].
+    """
+    sigma2 = v.check_real(sigma2, "sigma2", low=0.0, low_open=True)
+    x = np.asarray(x, dtype=float)
+    inside = (x > 0) & (x < 4 * sigma2)
+    out = np.zeros_like(x)
+    xi = x[inside]
+    out[inside] = np.sqrt(xi * (4 * sigma2 - xi)) / (2 * np.pi * sigma2 * xi)
+    return out
+
+
+def fuss_catalan_moment(L: int, k: int) -> float:
+    """k-th moment of J J^T for a product of L square Gaussian matrices of unit variance scale.
+
+    ``FC_L(k) = binom((L + 1) k, k) / (L k + 1)`` (Fuss-Catalan numbers).
+    """
+    L = v.check_int(L, "L", minimum=1)
+    k = v.check_int(k, "k", minimum=0)
+    return math.comb((L + 1) * k, k) / (L * k + 1)
+
+
+# ---------------------------------------------------------------------------
+# Mean-field statistics of the layers
+# ---------------------------------------------------------------------------
+
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(201)
+_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
+
+
+def _gauss(f, q: float) -> float:
+    """E[f(sqrt(q) Z)], Z standard normal (201-node Gauss-Hermite)."""
+    return float(np.dot(_GH_WEIGHTS, f(math.sqrt(q) * _GH_NODES)))
+
+
+def preactivation_variances(activation: str, L: int, sigma_w: float, sigma_b: float, input_second_moment: float):
+    """Mean-field pre-activation variances q_1 .. q_L of a Gaussian network at a typical input.
+
+    ``q_1 = sigma_w^2 m_x + sigma_b^2`` with ``m_x = |x|^2 / N``, and
+    ``q_{l+1} = sigma_w^2 E[phi(sqrt(q_l) Z)^2] + sigma_b^2`` (Poole et al. 2016).
+    """
+    phi = get_activation(activation)
+    L = v.check_int(L, "L", minimum=1)
+    sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0, low_open=True)
+    sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0)
+    mx = v.check_real(input_second_moment, "input_second_moment", low=0.0)
+    q = np.empty(L)
+    q[0] = sigma_w**2 * mx + sigma_b**2
+    for layer in range(1, L):
+        q[layer] = sigma_w**2 * _gauss(lambda h: phi(h, np) ** 2, q[layer - 1]) + sigma_b**2
+    return q
+
+
+def _uniform_second_moment(low: float, high: float) -> float:
+    return (low * low + low * high + high * high) / 3.0
+
+
+def _uniform_mean_abs(low: float, high: float) -> float:
+    if low >= 0.0:
+        return (low + high) / 2.0
+    return (low * low + high * high) / (2.0 * (high - low))
+
+
+# ---------------------------------------------------------------------------
+# Free-probability theory for finite-variance weights
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _DiscreteLaw:
+    """A law on [0, inf) given by atoms (values, probabilities): the law of D_l^2."""
+
+    values: np.ndarray
+    probs: np.ndarray
+
+    def psi(self, u):
+        """psi(u) = E[u d / (1 - u d)] and its derivative E[d / (1 - u d)^2]."""
+        ud = np.multiply.outer(u, self.values)
+        den = 1.0 - ud
+        return (ud / den) @ self.probs, (self.values / den**2) @ self.probs
+
+    @property
+    def atom_at_zero(self) -> float:
+        return float(self.probs[self.values == 0].sum())
+
+    def inverse_psi_real(self, w: float) -> float:
+        """The u < 0 with psi(u) = w, for w in (-1 + P(d = 0), 0)."""
+        if w == 0.0:
+            return 0.0
+        lo = -1.0 / max(self.values.max(), 1e-300)
+        while self.psi(np.array(lo))[0] > w:
+            lo *= 4.0
+            if lo < -1e300:
+                raise ValueError(f"psi^-1({w}) is out of range")
+        return optimize.brentq(lambda u: float(self.psi(np.array(u))[0]) - w, lo, 0.0, xtol=1e-300, rtol=1e-14)
+
+
+@dataclass
+class FreeJacobianLaw:
+    """Asymptotic (N -> infinity) spectral law of J J^T and J for i.i.d. finite-variance weights.
+
+    Parameters
+    ----------
+    sigma_w2 : sequence of float, length L
+        Weight variance times N, per layer.
+    d2_laws : list of (values, probs), length L
+        Law of the squared derivative D_l^2 of each layer, as atoms. ``[(1.0, 1.0)]`` for a
+        linear layer.
+
+    Use :meth:`from_config` for a network of fpkit and :meth:`linear` for products of
+    Gaussian matrices.
+    """
+
+    sigma_w2: np.ndarray
+    d2_laws: list = field(repr=False)
+    _layers: list = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.sigma_w2 = np.asarray(self.sigma_w2, dtype=float).ravel()
+        if self.sigma_w2.size < 1 or not np.all(self.sigma_w2 > 0):
+            raise ValueError("sigma_w2 must be a non-empty sequence of positive numbers")
+        if len(self.d2_laws) != self.sigma_w2.size:
+            raise ValueError(f"d2_laws must have one law per layer ({self.sigma_w2.size}); got {len(self.d2_laws)}")
+        self._layers = []
+        for values, probs in self.d2_laws:
+            values = np.atleast_1d(np.asarray(values, dtype=float))
+            probs = np.atleast_1d(np.asarray(probs, dtype=float))
+            if values.shape != probs.shape or np.any(values < 0) or np.any(probs < 0):
+                raise ValueError("each d2 law needs non-negative values and probabilities of the same shape")
+            if not math.isclose(probs.sum(), 1.0, rel_tol=1e-9):
+                raise ValueError(f"d2 law probabilities must sum to 1; got {probs.sum()}")
+            if np.all(values == 0):
+                raise ValueError("a d2 law with all its mass at 0 gives J = 0")
+            self._layers.append(_DiscreteLaw(values, probs))
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def linear(cls, L: int, sigma_w: float = 1.0) -> FreeJacobianLaw:
+        """Product of L square Gaussian matrices of variance sigma_w^2 / N (Fuss-Catalan law)."""
+        L = v.check_int(L, "L", minimum=1)
+        sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0, low_open=True)
+        return cls(np.full(L, sigma_w**2), [(1.0, 1.0)] * L)
+
+    @classmethod
+    def from_config(cls, config: NetworkConfig, input_second_moment: float | None = None) -> FreeJacobianLaw:
+        """Theory for random networks of ``config`` (Gaussian weights and biases, or no biases).
+
+        Parameters
+        ----------
+        config : NetworkConfig
+            Must have ``law="gaussian"``; biases Gaussian or absent.
+        input_second_moment : float, optional
+            ``|x|^2 / N`` at the points where J is taken; default: inputs uniform on the
+            activation's range (1/3 for tanh on [-1, 1] and for logistic on [0, 1]).
+        """
+        if not isinstance(config, NetworkConfig):
+            raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+        if config.law != "gaussian":
+            raise ValueError(
+                f"FreeJacobianLaw needs finite-variance (law='gaussian') weights; got law={config.law!r}. "
+                "For Cauchy weights use cavity_jjt_density."
+            )
+        blaw = config._bias_law()
+        if blaw is not None and blaw.name != "gaussian":
+            raise ValueError(f"FreeJacobianLaw needs Gaussian or no biases; got bias law {blaw.name!r}")
+        sigma_b = 0.0 if blaw is None else config.bias_scale
+        sigma_w = config.scale * (math.sqrt(config.N) if config.convention == "absolute" else 1.0)
+        phi = get_activation(config.activation)
+        if input_second_moment is None:
+            input_second_moment = _uniform_second_moment(phi.low, phi.high)
+        q = preactivation_variances(config.activation, config.L, sigma_w, sigma_b, input_second_moment)
+        laws = [(phi.derivative(math.sqrt(ql) * _GH_NODES, np) ** 2, _GH_WEIGHTS) for ql in q]
+        return cls(np.full(config.L, sigma_w**2), laws)
+
+    # ------------------------------------------------------------------ closed forms
+    @property
+    def depth(self) -> int:
+        return int(self.sigma_w2.size)
+
+    def moments(self) -> tuple[float, float]:
+        """(m1, m2) of J J^T in closed form.
+
+        ``m1 = prod_l sigma_l^2 E[d_l]`` and, since the normalised variance m2/m1^2 - 1 adds
+        over free factors (it is minus the linear coefficient of S, times m1),
+        ``m2 / m1^2 = 1 + sum_l (1 + E[d_l^2] / E[d_l]^2 - 1)`` (the 1 per layer is the
+        Marchenko-Pastur factor).
+        """
+        m1 = 1.0
+        excess = 0.0
+        for s2, law in zip(self.sigma_w2, self._layers):
+            e1 = float(law.values @ law.probs)
+            e2 = float(law.values**2 @ law.probs)
+            m1 *= s2 * e1
+            excess += 1.0 + (e2 / e1**2 - 1.0)
+        return m1, m1 * m1 * (1.0 + excess)
+
+    @property
+    def atom_at_zero(self) -> float:
+        """Mass of J J^T at 0: max over layers of P(D_l^2 = 0) (free multiplicative convolution)."""
+        return max(law.atom_at_zero for law in self._layers)
+
+    def s_transform(self, w: float) -> float:
+        """S_{JJ^T}(w) for real w in (-1, 0]."""
+        w = v.check_real(w, "w", low=-1.0, high=0.0, low_open=True)
+        out = 1.0
+        for s2, law in zip(self.sigma_w2, self._layers):
+            if w == 0.0:
+                s_d = 1.0 / float(law.values @ law.probs)
+            else:
+                s_d = (1.0 + w) / w * law.inverse_psi_real(w)
+            out *= s_d / (s2 * (1.0 + w))
+        return out
+
+    # ------------------------------------------------------------------ eigenvalues of J
+    def eigenvalue_cdf(self, r) -> np.ndarray:
+        """P(|lambda| <= r) for the eigenvalues of J (Haagerup-Larsen; rotation invariant law).
+
+        ``t = P(|lambda| <= r)`` solves ``S_{JJ^T}(t - 1) = 1 / r^2`` for r inside the ring
+        (inner radius 0 for square Gaussian factors, outer radius ``sqrt(m1)``).
+        """
+        r = np.atleast_1d(np.asarray(r, dtype=float))
+        if np.any(~np.isfinite(r)) or np.any(r < 0):
+            raise ValueError("r must be finite and >= 0")
+        m1 = self.moments()[0]
+        t_min = self.atom_at_zero
+        out = np.empty_like(r)
+        for i, ri in enumerate(r):
+            if ri * ri >= m1:
+                out[i] = 1.0
+                continue
+            if ri == 0.0:
+                out[i] = t_min
+                continue
+            target = 1.0 / (ri * ri)
+            lo, hi = t_min + 1e-15, 1.0
+
+            def g(t):
+                return math.log(self.s_transform(t - 1.0)) - math.log(target)
+
+            if g(lo) < 0:  # inside the inner radius
+                out[i] = t_min
+                continue
+            out[i] = optimize.brentq(g, lo, hi, xtol=1e-13)
+        return out
+
+    def mass_outside(self, radius: float = 1.0) -> float:
+        """Theory's fraction of eigenvalues of J with modulus above ``radius``."""
+        radius = v.check_real(radius, "radius", low=0.0)
+        return float(1.0 - self.eigenvalue_cdf(radius)[0])
+
+    @property
+    def outer_radius(self) -> float:
+        """sqrt(m1): the spectral radius of J in the limit (the edge of the eigenvalue ring)."""
+        return math.sqrt(self.moments()[0])
+
+    # ------------------------------------------------------------------ density of J J^T
+    def density(self, x, *, eta_final: float = 1e-10, steps: int = 120, newton: int = 30):
+        """Density of J J^T at the points ``x`` > 0 (the atom at 0, if any, is not included).
+
+        Solves, for every x at once, the system in (w, u_1 .. u_L)::
+
+            w / (1 + w) * prod_l u_l / (sigma_l^2 w) = z,    psi_{D_l^2}(u_l) = w,
+
+        with ``z = 1 / (x + i eta)`` (``w = psi_{JJ^T}(z)``), by Newton's method, tracking the
+        root continuously (geometric steps) from ``eta = 10 max(x)``, where it is the small-z
+        branch, down to ``eta = eta_final * x`` (relative, so that the density is resolved
+        at every scale: products of many layers spread it over many decades). The density is ``-Im G(x + i eta) / pi`` with
+        ``G(zeta) = (1 + psi(1 / zeta)) / zeta``.
+
+        Returns
+        -------
+        ndarray, shape like ``x``
+        """
+        x = np.asarray(x, dtype=float)
+        if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
+            raise ValueError("x must be a non-empty array of finite numbers > 0")
+        eta_final = v.check_real(eta_final, "eta_final", low=0.0, low_open=True)
+        steps = v.check_int(steps, "steps", minimum=1)
+        flat = x.ravel()
+        scale = float(flat.max())
+        m1 = self.moments()[0]
+        eta0, eta1 = 10.0 * scale, eta_final * flat  # per point: from far away to eta_final * x
+        z = 1.0 / (flat + 1j * eta0)
+        w = m1 * z
+        u = [w / float(law.values @ law.probs) for law in self._layers]
+        for t in np.linspace(0.0, 1.0, steps):
+            z = 1.0 / (flat + 1j * eta0 ** (1.0 - t) * eta1**t)
+            w, u = self._newton(z, w, u, newton)
+        G = (1.0 + w) * z
+        return (-G.imag / np.pi).reshape(x.shape)
+
+    def _newton(self, z, w, u, iters):
+        L = self.depth
+        for _ in range(iters):
+            ratio = w / (1.0 + w) / z
+            for s2, ul in zip(self.sigma_w2, u):
+                ratio = ratio * ul / (s2 * w)
+            r0 = ratio - 1.0
+            a = ratio * (1.0 / w - 1.0 / (1.0 + w) - L / w)
+            num = r0
+            den = a
+            res, dpsi = [], []
+            for law, ul in zip(self._layers, u):
+                p, dp = law.psi(ul)
+                res.append(p - w)
+                dpsi.append(dp)
+                b = ratio / ul
+                num = num - b * (p - w) / dp
+                den = den + b / dp
+            dw = -num / den
+            # damp steps that would move w by more than half its size
+            big = np.abs(dw) > 0.5 * np.abs(w) + 1e-300
+            dw = np.where(big, dw * 0.5 * np.abs(w) / np.maximum(np.abs(dw), 1e-300), dw)
+            u = [ul + (-rl + dw) / dp for ul, rl, dp in zip(u, res, dpsi)]
+            w = w + dw
+            if np.max(np.abs(dw) / np.maximum(np.abs(w), 1e-300)) < 1e-13:
+                break
+        return w, u
+
+    def support_hint(self) -> float:
+        """An upper bound for the right edge of the support, for plotting grids: 3 m2 / m1."""
+        m1, m2 = self.moments()
+        return 3.0 * m2 / m1
+
+
+# ---------------------------------------------------------------------------
+# Heavy tails: Cauchy weights
+# ---------------------------------------------------------------------------
+
+
+def _check_cauchy(config: NetworkConfig) -> tuple[float, float]:
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+    if config.law != "cauchy" or config.convention != "fan_in":
+        raise ValueError(
+            f"this theory needs law='cauchy' with convention='fan_in'; got law={config.law!r}, "
+            f"convention={config.convention!r}"
+        )
+    blaw = config._bias_law()
+    if blaw is not None and blaw.name != "cauchy":
+        raise ValueError(f"this theory needs Cauchy biases or none; got bias law {blaw.name!r}")
+    return config.scale, (0.0 if blaw is None else config.bias_scale)
+
+
+def _cauchy_expectation(f, gamma: float, n: int = 4001) -> float:
+    """E[f(gamma C)] for standard Cauchy C, by the substitution C = tan(pi (U - 1/2))."""
+    u = (np.arange(n) + 0.5) / n
+    return float(np.mean(f(gamma * np.tan(np.pi * (u - 0.5)))))
+
+
+def cauchy_scale_sequence(config: NetworkConfig, input_mean_abs: float | None = None) -> np.ndarray:
+    """Cauchy scales gamma_1 .. gamma_L of the pre-activations of a Cauchy network.
+
+    With W_ij = (s / N) C_ij and b_i = beta C_i, the pre-activation ``h_i = sum_j W_ij x_j + b_i``
+    is, given x, exactly Cauchy with scale ``s mean_j |x_j| + beta`` (stability of the Cauchy
+    law, at every N). Deeper layers use the law of large numbers for mean_j |x_j|::
+
+        gamma_1 = s m + beta,    gamma_{l+1} = s E|phi(gamma_l C)| + beta.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+        ``law="cauchy"``, ``convention="fan_in"``, Cauchy biases or none.
+    input_mean_abs : float, optional
+        ``mean_j |x_j|`` of the input; default: inputs uniform on the activation's range.
+    """
+    s, beta = _check_cauchy(config)
+    phi = get_activation(config.activation)
+    if input_mean_abs is None:
+        input_mean_abs = _uniform_mean_abs(phi.low, phi.high)
+    m = v.check_real(input_mean_abs, "input_mean_abs", low=0.0)
+    gam = np.empty(config.L)
+    gam[0] = s * m + beta
+    for layer in range(1, config.L):
+        gam[layer] = s * _cauchy_expectation(lambda h: np.abs(phi(h, np)), gam[layer - 1]) + beta
+    return gam
+
+
+def cavity_jjt_density(
+    config: NetworkConfig,
+    x,
+    *,
+    eta: float = 0.05,
+    population: int = 4000,
+    sweeps: int = 40,
+    burn_in: int = 15,
+    cutoff: float = 0.02,
+    seed: Any,
+):
+    """Density of J J^T for ONE Cauchy layer J = D W (N -> infinity), by population dynamics.
+
+    The local limit of W = (s/N) C is the bipartite Poisson weighted infinite tree: a unit
+    has O(1) weights |w| >= t with intensity ``(2 s / pi) t^-2``. On a tree the resolvent of
+    the Hermitisation H = [[0, J], [J^T, 0]] obeys ``G_v = -1 / (zeta + sum_c J_vc^2 G_c)``
+    over the children c of v. A row unit i has ``J_ic = d_i w_ic`` with
+    ``d_i = phi'(h_i)``, ``h_i = sum_c w_ic x_c + b_i``: its derivative depends on its own
+    large weights, a correlation free probability ignores and which matters here (a large
+    weight saturates the unit). Rows carry ``(S, h)`` = (sum over children of w^2 G, sum of
+    w x + bias), columns carry ``(T, x)``; weights below ``cutoff`` are summed in the mean
+    (their number is large, each is small).
+
+    Parameters
+    ----------
+    config : NetworkConfig
+        ``law="cauchy"``, ``convention="fan_in"``; only layer 1 is modelled (inputs uniform on
+        the activation's range).
+    x : array of float > 0
+        Where the density is evaluated.
+    eta : float
+        Imaginary part of the spectral parameter relative to x: the density at x is smoothed
+        over a relative width eta (the spectrum spans many decades, so a relative width).
+    population, sweeps, burn_in : int
+        Population size, number of sweeps, sweeps discarded before averaging.
+    cutoff : float
+        Smallest weight kept explicitly.
+    seed : int or Generator
+
+    Returns
+    -------
+    ndarray, shape like ``x``
+    """
+    s, beta = _check_cauchy(config)
+    phi = get_activation(config.activation)
+    x = np.asarray(x, dtype=float)
+    if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError("x must be a non-empty array of finite numbers > 0")
+    eta = v.check_real(eta, "eta", low=0.0, low_open=True)
+    P = v.check_int(population, "population", minimum=10)
+    sweeps = v.check_int(sweeps, "sweeps", minimum=2)
+    burn_in = v.check_int(burn_in, "burn_in", minimum=0)
+    if burn_in >= sweeps:
+        raise ValueError(f"burn_in must be < sweeps ({sweeps}); got {burn_in}")
+    cutoff = v.check_real(cutoff, "cutoff", low=0.0, low_open=True)
+    rng = make_rng(seed, np)
+
+    flat = x.ravel()
+    zeta = np.sqrt(flat * (1.0 + 1j * eta))  # (K,), Im > 0
+    K = flat.size
+    lam = 2.0 * s / (np.pi * cutoff)  # mean number of weights above the cutoff
+    small = 2.0 * s * cutoff / np.pi  # sum of w^2 over the weights below the cutoff (per unit)
+    lo, hi = phi.low, phi.high
+    ex2 = _uniform_second_moment(lo, hi)
+
+    def weights(n_items):
+        counts = rng.poisson(lam, n_items)
+        owner = np.repeat(np.arange(n_items), counts)
+        w = cutoff / rng.uniform(size=owner.size) * rng.choice([-1.0, 1.0], size=owner.size)
+        return owner, w
+
+    def bias(n):
+        return beta * rng.standard_cauchy(n) if beta > 0 else np.zeros(n)
+
+    def csum(owner, vals):  # per-owner sum of a complex vector
+        return np.bincount(owner, vals.real, P) + 1j * np.bincount(owner, vals.imag, P)
+
+    S = np.zeros((K, P), dtype=complex)  # rows: sum over children of w^2 G_child
+    T = np.zeros((K, P), dtype=complex)  # columns: sum over children of (d w)^2 G_child
+    xcol = rng.uniform(lo, hi, P)
+    hrow = s * _uniform_mean_abs(lo, hi) * rng.standard_cauchy(P) + bias(P)
+    acc = np.zeros(K, dtype=complex)
+    n_acc = 0
+    for sweep in range(sweeps):
+        # new rows: their children are columns
+        owner_r, w_r = weights(P)
+        pick_r = rng.integers(0, P, owner_r.size)
+        hrow = np.bincount(owner_r, w_r * xcol[pick_r], P) + math.sqrt(small * ex2) * rng.standard_normal(P) + bias(P)
+        d2_root = phi.derivative(hrow, np) ** 2  # a row without parent (the root)
+        # new columns: their children are rows, whose h includes the edge to this column
+        owner_c, w_c = weights(P)
+        pick_c = rng.integers(0, P, owner_c.size)
+        xnew = rng.uniform(lo, hi, P)
+        d2_child = phi.derivative(w_c * xnew[owner_c] + hrow[pick_c], np) ** 2
+        for k in range(K):
+            Gc = -1.0 / (zeta[k] + T[k])
+            S[k] = csum(owner_r, w_r**2 * Gc[pick_r]) + small * Gc.mean()
+            G_root = -1.0 / (zeta[k] + d2_root * S[k])
+            if sweep >= burn_in:
+                acc[k] += G_root.mean()
+            Gr = -1.0 / (zeta[k] + d2_child * S[k][pick_c])
+            T[k] = csum(owner_c, d2_child * w_c**2 * Gr) + small * (d2_root * G_root).mean()
+        xcol = xnew
+        if sweep >= burn_in:
+            n_acc += 1
+    g_row = acc / n_acc  # diagonal resolvent of H at a row unit
+    g = g_row / zeta  # E (JJ^T - zeta^2)^-1_ii
+    return (g.imag / np.pi).reshape(x.shape)

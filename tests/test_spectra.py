@@ -1,0 +1,136 @@
+import math
+
+import numpy as np
+import pytest
+
+from fpkit import spectra as sp
+from fpkit.fixedpoints import find_fixed_points
+from fpkit.network import Ensemble, NetworkConfig
+
+
+def _cdf_from_density(x, d, L):
+    """CDF on a log grid from density values (trapezoid in log x; rho ~ x^(-L/(L+1)) below it)."""
+    lx = np.log(x)
+    inc = 0.5 * (d[1:] * x[1:] + d[:-1] * x[:-1]) * np.diff(lx)
+    return (L + 1) * x[0] * d[0] + np.concatenate([[0.0], np.cumsum(inc)])
+
+
+def test_linear_one_layer_is_marchenko_pastur():
+    law = sp.FreeJacobianLaw.linear(1, sigma_w=1.3)
+    x = np.linspace(0.01, 4 * 1.69 - 0.01, 200)
+    np.testing.assert_allclose(law.density(x), sp.marchenko_pastur_density(x, 1.69), atol=1e-10)
+
+
+@pytest.mark.parametrize("L", [1, 2, 3, 6])
+def test_linear_products_have_fuss_catalan_moments(L):
+    law = sp.FreeJacobianLaw.linear(L)
+    m1, m2 = law.moments()
+    assert m1 == pytest.approx(sp.fuss_catalan_moment(L, 1), rel=1e-12)
+    assert m2 == pytest.approx(sp.fuss_catalan_moment(L, 2), rel=1e-12)
+    if L <= 3:  # the density's own moments and mass (x^(-L/(L+1)) at 0 is integrable on a log grid)
+        x = np.geomspace(1e-14, law.support_hint(), 4000)
+        d = law.density(x)
+        lx = np.log(x)
+        below = (L + 1) * x[0] * d[0]  # rho ~ c x^(-L/(L+1)) below the grid
+        assert np.trapezoid(d * x, lx) + below == pytest.approx(1.0, abs=1e-3)
+        assert np.trapezoid(d * x**2, lx) == pytest.approx(sp.fuss_catalan_moment(L, 1), rel=1e-3)
+        assert np.trapezoid(d * x**3, lx) == pytest.approx(sp.fuss_catalan_moment(L, 2), rel=1e-3)
+        right_edge = (L + 1) ** (L + 1) / L**L  # the support of the Fuss-Catalan law ends here
+        assert x[d > 1e-4].max() == pytest.approx(right_edge, rel=0.02)
+
+
+@pytest.mark.parametrize("L", [1, 2, 5])
+def test_haagerup_larsen_gives_ginibre_product_radii(L):
+    # eigenvalues of a product of L Ginibre matrices: P(|lambda| <= r) = r^(2/L) on [0, 1]
+    law = sp.FreeJacobianLaw.linear(L)
+    r = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(law.eigenvalue_cdf(r), r ** (2 / L), atol=1e-8)
+    assert law.mass_outside(1.0) == 0.0
+    assert law.mass_outside(0.5) == pytest.approx(1 - 0.5 ** (2 / L), abs=1e-8)
+
+
+def test_network_theory_matches_sampled_jacobians_at_n_1000():
+    cfg = NetworkConfig(N=1000, L=3, law="gaussian", scale=1.5, bias_scale=0.5, activation="tanh")
+    law = sp.FreeJacobianLaw.from_config(cfg)
+    ens = Ensemble.sample(cfg, 1, seed=3)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 2, 1000))
+    spec = sp.jacobian_spectrum(ens, x)
+    ev, sv2 = spec.pooled()
+    m1, m2 = law.moments()
+    assert sv2.mean() == pytest.approx(m1, rel=0.05)
+    assert (sv2**2).mean() == pytest.approx(m2, rel=0.15)
+    # eigenvalues of J: ring law of Haagerup-Larsen, mass outside radii, and the edge
+    for r in (0.5, 0.8, 1.0):
+        assert sp.mass_outside(ev, r) == pytest.approx(law.mass_outside(r), abs=0.03)
+    assert spec.spectral_radius.mean() == pytest.approx(law.outer_radius, rel=0.1)
+    # density of J J^T against the sampled values: Kolmogorov-Smirnov distance
+    grid = np.geomspace(1e-9, law.support_hint(), 3000)
+    cdf = _cdf_from_density(grid, law.density(grid), cfg.L)
+    ks = np.max(np.abs(np.interp(np.sort(sv2), grid, cdf) - np.arange(1, sv2.size + 1) / sv2.size))
+    assert ks < 0.03
+    print(f"KS distance {ks:.4f}")
+
+
+def test_cauchy_preactivations_are_cauchy_with_the_predicted_scale():
+    cfg = NetworkConfig(N=1000, L=2, law="cauchy", scale=4.0, bias_law="same", bias_scale=1.0, activation="tanh")
+    gam = sp.cauchy_scale_sequence(cfg)
+    assert gam[0] == pytest.approx(4.0 * 0.5 + 1.0)  # s E|x| + beta for x uniform on [-1, 1]
+    ens = Ensemble.sample(cfg, 4, seed=1)
+    x = np.random.default_rng(2).uniform(-1, 1, (4, 1, 1000))
+    W, b = ens.weights, ens.biases
+    h1 = np.einsum("eij,emj->emi", W[:, 0], x) + b[:, 0, None]
+    h2 = np.einsum("eij,emj->emi", W[:, 1], np.tanh(h1)) + b[:, 1, None]
+    # the median of |C| is the Cauchy scale
+    assert np.median(np.abs(h1)) == pytest.approx(gam[0], rel=0.06)
+    assert np.median(np.abs(h2)) == pytest.approx(gam[1], rel=0.06)
+
+
+def test_cavity_matches_sampled_cauchy_layer_and_is_seeded():
+    cfg = NetworkConfig(N=1000, L=1, law="cauchy", scale=4.0, bias_law="same", bias_scale=1.0, activation="tanh")
+    ens = Ensemble.sample(cfg, 3, seed=1)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 1, 1000))
+    sv2 = sp.jacobian_spectrum(ens, x).sv2
+    grid = np.geomspace(1e-6, 1e2, 9)
+    kw = dict(eta=0.2, population=1500, sweeps=20, burn_in=8)
+    theory = sp.cavity_jjt_density(cfg, grid, seed=5, **kw)
+    sampled = sp.smoothed_esd(sv2, grid, eta=0.2)
+    np.testing.assert_allclose(theory * grid, sampled * grid, rtol=0.15)
+    np.testing.assert_array_equal(theory, sp.cavity_jjt_density(cfg, grid, seed=5, **kw))
+
+
+def test_index_of_fixed_points_sums_to_one():
+    # N = 1, x -> tanh(2 x): fixed points 0 (slope 2, index -1) and +-0.9575 (slope < 1, index +1)
+    ens = Ensemble(np.array([[[[2.0]]]]), activation="tanh")
+    res = find_fixed_points(ens, n_starts=32, seed=0, newton=True)
+    assert len(res.x) == 3
+    idx = sp.fixed_point_index(res.eigenvalues)
+    assert sorted(idx.tolist()) == [-1, 1, 1]
+    assert idx.sum() == 1
+    np.testing.assert_array_equal(sp.fixed_point_index(np.array([[0.5, 3.0], [np.nan, 0.1]])), [-1, 0])
+
+
+def test_spectra_bad_input_errors():
+    cauchy = NetworkConfig(N=10, L=2, law="cauchy")
+    gauss = NetworkConfig(N=10, L=2, law="gaussian")
+    with pytest.raises(ValueError, match="law='gaussian'"):
+        sp.FreeJacobianLaw.from_config(cauchy)
+    with pytest.raises(ValueError, match="law='cauchy'"):
+        sp.cavity_jjt_density(gauss, [1.0], seed=0)
+    with pytest.raises(ValueError, match="x must be"):
+        sp.FreeJacobianLaw.linear(2).density([0.0, 1.0])
+    with pytest.raises(ValueError, match="burn_in"):
+        sp.cavity_jjt_density(cauchy, [1.0], seed=0, sweeps=5, burn_in=5)
+    with pytest.raises(ValueError, match="radius"):
+        sp.mass_outside([1.0], radius=-1)
+    with pytest.raises(ValueError, match="values"):
+        sp.smoothed_esd([], [1.0])
+    with pytest.raises(ValueError, match="sigma_w2"):
+        sp.FreeJacobianLaw([-1.0], [(1.0, 1.0)])
+    with pytest.raises(ValueError, match="sum to 1"):
+        sp.FreeJacobianLaw([1.0], [([1.0, 2.0], [0.5, 0.6])])
+    with pytest.raises(TypeError, match="Ensemble"):
+        sp.jacobian_spectrum("net", np.zeros((1, 1, 1)))
+    with pytest.raises(ValueError, match="L"):
+        sp.fuss_catalan_moment(0, 1)
+    with pytest.raises(ValueError, match="w"):
+        sp.FreeJacobianLaw.linear(1).s_transform(-1.5)
