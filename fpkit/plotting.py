@@ -68,6 +68,9 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     from myst_nb import glue as _glue
 
     if isinstance(value, str):
+        if "$" in value:
+            raise ValueError(f"glued text {name!r} contains '$': math does not render inside glued text; "
+                             "write it as plain text")
         from IPython.display import Markdown
 
         _glue(name, Markdown(value), display=display)
