@@ -25,6 +25,7 @@ from .fixedpoints import (
 )
 from .network import ACTIVATIONS, Ensemble, NetworkConfig, lipschitz_bound
 from .regimes import CAUCHY_REGIME, GAUSSIAN_REGIME
+from .spectra import FreeJacobianLaw, JacobianSpectrum, jacobian_spectrum
 from .sampling import (
     CONVENTIONS,
     LAWS,
@@ -50,11 +51,14 @@ __all__ = [
     "STATUS",
     "Ensemble",
     "FixedPoints",
+    "FreeJacobianLaw",
+    "JacobianSpectrum",
     "NetworkConfig",
     "basin_fractions",
     "basin_map",
     "find_fixed_points",
     "grid_starts",
+    "jacobian_spectrum",
     "lipschitz_bound",
     "newton_search",
     "uniform_starts",

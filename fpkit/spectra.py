@@ -253,6 +253,9 @@ class _DiscreteLaw:
         return optimize.brentq(lambda u: float(self.psi(np.array(u))[0]) - w, lo, 0.0, xtol=1e-300, rtol=1e-14)
 
 
+_MIN_RELATIVE_X = 1e-100  # density() is reliable down to this fraction of the support's edge
+
+
 @dataclass
 class FreeJacobianLaw:
     """Asymptotic (N -> infinity) spectral law of J J^T and J for i.i.d. finite-variance weights.
@@ -327,7 +330,14 @@ class FreeJacobianLaw:
         if input_second_moment is None:
             input_second_moment = _uniform_second_moment(phi.low, phi.high)
         q = preactivation_variances(config.activation, config.L, sigma_w, sigma_b, input_second_moment)
-        laws = [(phi.derivative(math.sqrt(ql) * _GH_NODES, np) ** 2, _GH_WEIGHTS) for ql in q]
+        # The law of D_l^2 as atoms phi'(sqrt(q) z)^2 on a uniform z-grid (step 0.04 on [0, 10];
+        # phi' is even for every activation here). Gauss-Hermite nodes would be spaced too
+        # widely in the tails: saturated units give d ~ exp(-2 sqrt(q) |z|), and sparse atoms
+        # there put spurious bumps into the density at small x.
+        z = np.linspace(0.0, 10.0, 251)
+        p = np.exp(-0.5 * z * z) * np.where(z == 0, 1.0, 2.0)
+        p /= p.sum()
+        laws = [(phi.derivative(math.sqrt(ql) * z, np) ** 2, p) for ql in q]
         return cls(np.full(config.L, sigma_w**2), laws)
 
     # ------------------------------------------------------------------ closed forms
@@ -357,17 +367,23 @@ class FreeJacobianLaw:
         """Mass of J J^T at 0: max over layers of P(D_l^2 = 0) (free multiplicative convolution)."""
         return max(law.atom_at_zero for law in self._layers)
 
-    def s_transform(self, w: float) -> float:
-        """S_{JJ^T}(w) for real w in (-1, 0]."""
+    def log_s_transform(self, w: float) -> float:
+        """log S_{JJ^T}(w) for real w in (-1, 0].
+
+        Per layer ``S_{WW^T}(w) S_{D^2}(w) = u / (sigma^2 w)`` with ``u = psi_{D^2}^{-1}(w)`` (the
+        factors 1 + w cancel), so ``log S = sum_l log(u_l / (sigma_l^2 w))``: a sum of logs, which
+        cannot overflow for deep networks.
+        """
         w = v.check_real(w, "w", low=-1.0, high=0.0, low_open=True)
-        out = 1.0
+        out = 0.0
         for s2, law in zip(self.sigma_w2, self._layers):
-            if w == 0.0:
-                s_d = 1.0 / float(law.values @ law.probs)
-            else:
-                s_d = (1.0 + w) / w * law.inverse_psi_real(w)
-            out *= s_d / (s2 * (1.0 + w))
+            ratio = 1.0 / float(law.values @ law.probs) if w == 0.0 else law.inverse_psi_real(w) / w
+            out += math.log(ratio) - math.log(s2)
         return out
+
+    def s_transform(self, w: float) -> float:
+        """S_{JJ^T}(w) for real w in (-1, 0] (may overflow for deep networks: see log_s_transform)."""
+        return math.exp(self.log_s_transform(w))
 
     # ------------------------------------------------------------------ eigenvalues of J
     def eigenvalue_cdf(self, r) -> np.ndarray:
@@ -393,7 +409,7 @@ class FreeJacobianLaw:
             lo, hi = t_min + 1e-15, 1.0
 
             def g(t):
-                return math.log(self.s_transform(t - 1.0)) - math.log(target)
+                return self.log_s_transform(t - 1.0) - math.log(target)
 
             if g(lo) < 0:  # inside the inner radius
                 out[i] = t_min
@@ -420,7 +436,7 @@ class FreeJacobianLaw:
             w / (1 + w) * prod_l u_l / (sigma_l^2 w) = z,    psi_{D_l^2}(u_l) = w,
 
         with ``z = 1 / (x + i eta)`` (``w = psi_{JJ^T}(z)``), by Newton's method, tracking the
-        root continuously (geometric steps) from ``eta = 10 max(x)``, where it is the small-z
+        root continuously (geometric steps) from ``eta = 10 max(x, support_hint())``, where it is the small-z
         branch, down to ``eta = eta_final * x`` (relative, so that the density is resolved
         at every scale: products of many layers spread it over many decades). The density is ``-Im G(x + i eta) / pi`` with
         ``G(zeta) = (1 + psi(1 / zeta)) / zeta``.
@@ -433,9 +449,14 @@ class FreeJacobianLaw:
         if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
             raise ValueError("x must be a non-empty array of finite numbers > 0")
         eta_final = v.check_real(eta_final, "eta_final", low=0.0, low_open=True)
-        steps = v.check_int(steps, "steps", minimum=1)
+        steps = v.check_int(steps, "steps", minimum=2)
         flat = x.ravel()
-        scale = float(flat.max())
+        scale = max(float(flat.max()), self.support_hint())  # |z| * support << 1 at the start
+        if flat.min() < _MIN_RELATIVE_X * self.support_hint():
+            raise ValueError(
+                f"x must be >= {_MIN_RELATIVE_X:g} * support_hint() = {_MIN_RELATIVE_X * self.support_hint():.3g}: "
+                "below that, 1 + psi(1/x) underflows in float64"
+            )
         m1 = self.moments()[0]
         eta0, eta1 = 10.0 * scale, eta_final * flat  # per point: from far away to eta_final * x
         z = 1.0 / (flat + 1j * eta0)
@@ -443,37 +464,86 @@ class FreeJacobianLaw:
         u = [w / float(law.values @ law.probs) for law in self._layers]
         for t in np.linspace(0.0, 1.0, steps):
             z = 1.0 / (flat + 1j * eta0 ** (1.0 - t) * eta1**t)
-            w, u = self._newton(z, w, u, newton)
+            w, u = self._newton(z, w, u, newton, 1e-13 if t == 1.0 else 1e-9)
         G = (1.0 + w) * z
         return (-G.imag / np.pi).reshape(x.shape)
 
-    def _newton(self, z, w, u, iters):
+    def _newton(self, z, w, u, iters, tol):
+        """Newton steps on the (arrow-shaped) system, each point until its own step is < tol."""
         L = self.depth
+        w = w.copy()
+        u = [ul.copy() for ul in u]
+        act = np.arange(w.size)
         for _ in range(iters):
-            ratio = w / (1.0 + w) / z
-            for s2, ul in zip(self.sigma_w2, u):
-                ratio = ratio * ul / (s2 * w)
-            r0 = ratio - 1.0
-            a = ratio * (1.0 / w - 1.0 / (1.0 + w) - L / w)
-            num = r0
-            den = a
+            wa, za = w[act], z[act]
+            ua = [ul[act] for ul in u]
+            ratio = wa / (1.0 + wa) / za
+            for s2, ul in zip(self.sigma_w2, ua):
+                ratio = ratio * ul / (s2 * wa)
+            num = ratio - 1.0
+            den = ratio * (1.0 / wa - 1.0 / (1.0 + wa) - L / wa)
             res, dpsi = [], []
-            for law, ul in zip(self._layers, u):
+            for law, ul in zip(self._layers, ua):
                 p, dp = law.psi(ul)
-                res.append(p - w)
+                res.append(p - wa)
                 dpsi.append(dp)
                 b = ratio / ul
-                num = num - b * (p - w) / dp
+                num = num - b * (p - wa) / dp
                 den = den + b / dp
             dw = -num / den
             # damp steps that would move w by more than half its size
-            big = np.abs(dw) > 0.5 * np.abs(w) + 1e-300
-            dw = np.where(big, dw * 0.5 * np.abs(w) / np.maximum(np.abs(dw), 1e-300), dw)
-            u = [ul + (-rl + dw) / dp for ul, rl, dp in zip(u, res, dpsi)]
-            w = w + dw
-            if np.max(np.abs(dw) / np.maximum(np.abs(w), 1e-300)) < 1e-13:
+            big = np.abs(dw) > 0.5 * np.abs(wa)
+            dw = np.where(big, dw * 0.5 * np.abs(wa) / np.maximum(np.abs(dw), 1e-300), dw)
+            for ul, rl, dp in zip(u, res, dpsi):
+                ul[act] = ul[act] + (dw - rl) / dp
+            w[act] = wa + dw
+            act = act[np.abs(dw) > tol * np.abs(w[act])]
+            if act.size == 0:
                 break
         return w, u
+
+    def cdf(self, x, *, per_decade: int = 15) -> np.ndarray:
+        """P(JJ^T <= x), as ``1 - integral of the density from x to the right edge``.
+
+        Integrated from the top (trapezoid rule in log x on a grid from ``min(x)`` to
+        :meth:`support_hint`, ``per_decade`` points per decade), so it stays right however much
+        mass lies at tiny x (saturated units put a lot there: the spectrum can span dozens of
+        decades).
+        """
+        x = np.asarray(x, dtype=float)
+        if x.size == 0 or np.any(~np.isfinite(x)):
+            raise ValueError("x must be a non-empty array of finite numbers")
+        per_decade = v.check_int(per_decade, "per_decade", minimum=2)
+        top = self.support_hint()
+        pos = x[x > 0]
+        bottom = min(float(pos.min()) if pos.size else top, top) * 0.5
+        bottom = max(bottom, _MIN_RELATIVE_X * top)  # below: the value there (all mass above it)
+        n = int(math.ceil(per_decade * math.log10(top / bottom))) + 2
+        grid = np.geomspace(bottom, top, n)
+        d = self.density(grid)
+        inc = 0.5 * (d[1:] * grid[1:] + d[:-1] * grid[:-1]) * np.diff(np.log(grid))
+        upper = np.concatenate([np.cumsum(inc[::-1])[::-1], [0.0]])  # mass in (grid_k, top]
+        cdf = np.clip(1.0 - upper, 0.0, 1.0)
+        out = np.interp(x, grid, cdf, left=cdf[0], right=1.0)
+        return np.where(x <= 0, self.atom_at_zero, out)
+
+    def ks_distance(self, samples) -> float:
+        """Kolmogorov-Smirnov distance between the law of JJ^T and the ESD of ``samples``.
+
+        The supremum is taken over ``x >= 1e-100 * support_hint()``, where :meth:`density` is
+        resolved in float64; the mass below that point still enters, through the CDF there.
+        """
+        s = np.sort(np.asarray(samples, dtype=float).ravel())
+        if s.size == 0:
+            raise ValueError("samples must not be empty")
+        n = s.size
+        keep = s >= _MIN_RELATIVE_X * self.support_hint()
+        if not keep.any():
+            raise ValueError("every sample lies below the resolved range 1e-100 * support_hint()")
+        F = self.cdf(s[keep])
+        above = np.arange(1, n + 1)[keep] / n  # empirical CDF at the sample, and just below it
+        below = np.arange(n)[keep] / n
+        return float(max(np.max(above - F), np.max(F - below)))
 
     def support_hint(self) -> float:
         """An upper bound for the right edge of the support, for plotting grids: 3 m2 / m1."""
