@@ -338,7 +338,7 @@ def newton_search(
     The deflated residual ``m(x) G(x)`` with ``m(x) = prod_r (|x - r|^-p + shift)`` over the
     known roots r of the same network has the same other roots but repels the iteration from
     the known ones; its Newton step is the plain step d scaled by ``1 / (1 - d . grad log m)``
-    (Farrell, Birkisson & Funke 2015). Steps are halved until |G| decreases (at most
+    (Farrell, Birkisson & Funke 2015). Steps are halved until ``|G|`` decreases (at most
     ``max_halvings`` times). A start whose best ``|G|`` has not dropped by 1 % for ``patience``
     consecutive steps is abandoned (``None``: never); with deflation most starts wander
     without finding a new root, and this keeps them from costing ``max_iter`` steps each.

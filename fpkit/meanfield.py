@@ -94,8 +94,8 @@ MEANFIELD_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 _KINKS = {"relu": [0.0], "leaky_relu": [0.0], "selu": [0.0], "elu": [0.0], "celu": [0.0]}
 #: Activations whose c_0 is exactly 0 (odd functions), used by :func:`classify`.
 _ODD = {"identity", "tanh", "erf", "sin"}
-#: kappa'(1) = E[phi'^2] / E[phi^2] = 1 exactly: positively homogeneous activations (Euler),
-#: and exp (phi' = phi).
+#: Activations with kappa'(1) = E[phi'^2] / E[phi^2] = 1 exactly (the positively homogeneous
+#: ones, by Euler's theorem, and exp, whose derivative is itself).
 _KAPPA_PRIME1_ONE = {"identity", "relu", "leaky_relu", "exp"}
 
 
@@ -110,7 +110,7 @@ def _resolve(phi) -> tuple[Callable, str | None]:
 def gaussian_expectation(f: Callable, *, kinks=(), tol: float = 1e-11) -> tuple[float, float]:
     """E[f(X)] for X ~ N(0, 1) by adaptive quadrature on [-40, 40], split at ``kinks``.
 
-    The Gaussian mass beyond |x| = 40 is below 1e-348, so truncating there loses nothing for
+    The Gaussian mass beyond ``|x| = 40`` is below 1e-348, so truncating there loses nothing for
     activations growing at most like exp(c x) with c < 19, and keeps exp(2x) finite.
     Returns ``(value, error_estimate)``.
     """
@@ -173,7 +173,7 @@ def kernel_map_derivative(rho, c: np.ndarray):
 
 
 def truncation_bound(rho, c: np.ndarray):
-    """Bound on |kappa(rho) - series(rho)|: (1 - sum c_k^2) |rho|^n for normalised coefficients."""
+    """Bound on ``|kappa(rho) - series(rho)|``, namely ``(1 - sum c_k^2) |rho|^n`` for normalised coefficients."""
     tail = max(0.0, 1.0 - float(np.sum(np.asarray(c) ** 2)))
     return tail * np.abs(np.asarray(rho, dtype=float)) ** len(c)
 
@@ -240,7 +240,7 @@ class KernelMapInfo:
     kappa0: float  #: kappa(0) = c_0^2
     kappa_prime0: float  #: kappa'(0) = c_1^2
     kappa_prime1: float  #: kappa'(1) = E[phi'(X)^2] / E[phi(X)^2]
-    case: int  #: 1..4 as in the module docstring (0: linear)
+    case: int  #: the case 1..4 of the module docstring, or 0 for a linear activation
     rho_star: float  #: the globally attracting fixed point
     kappa_prime_star: float  #: kappa'(rho*)
     rate: str  #: description of the convergence rate
@@ -338,11 +338,11 @@ def kernel_sequence(rho0: float, depth: int, kappa: Callable[[float], float]) ->
 
 
 def convergence_bound(rho0: float, depth: int, c: np.ndarray, info: KernelMapInfo) -> np.ndarray:
-    """Upper bound on |rho_l - rho*| for l = 0..depth, for rho0 in [0, 1] (case 1: any |rho0| < 1).
+    """Upper bound on ``|rho_l - rho*|`` for l = 0..depth, for rho0 in [0, 1] (case 1: any ``|rho0| < 1``).
 
     Derived from the convexity of kappa on [0, 1] (all c_k^2 >= 0):
 
-    * case 1: kappa(r)/r is increasing, so |rho_{l+1}| <= |rho_l| q with q = kappa(|rho0|)/|rho0|;
+    * case 1: kappa(r)/r is increasing, so ``|rho_{l+1}| <= |rho_l| q`` with ``q = kappa(|rho0|)/|rho0|``;
     * case 2: 1 - kappa(rho) <= kappa'(1) (1 - rho) (tangent at 1 lies below kappa);
     * case 3: 1 - kappa(rho) <= e - a e^2 with e = 1 - rho, a = kappa''(rho0)/2, which gives
       1 - rho_l <= 1 / (1/e_0 + a l);

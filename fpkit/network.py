@@ -52,7 +52,7 @@ class Activation:
         return zc / xp.sqrt(1.0 + zc * zc)
 
     def derivative(self, z, xp=None):
-        """phi'(z), evaluated stably (no overflow for |z| up to the float64 maximum)."""
+        """phi'(z), evaluated stably (no overflow for ``|z|`` up to the float64 maximum)."""
         xp = xp or array_namespace(z)
         if self.name == "logistic":
             e = xp.exp(-xp.abs(z))
@@ -76,7 +76,7 @@ def _erf(z, xp):
     return erf(z)
 
 
-#: Activations known to fpkit: name -> Activation. ``erf`` is erf(z / sqrt 2), the odd
+#: Activations known to fpkit, by name. ``erf`` is erf(z / sqrt 2), the odd
 #: sigmoid with phi'(0) = sqrt(2/pi); ``algebraic`` is z / sqrt(1 + z^2).
 ACTIVATIONS = {
     "logistic": Activation("logistic", 0.0, 1.0),

@@ -27,12 +27,12 @@ from .sweep import config_grid, run_sweep
 
 __all__ = ["CAUCHY_REGIME", "GAUSSIAN_REGIME", "explore_regimes", "summarize_regimes"]
 
-#: Heavy-tailed default: tanh, Cauchy weights of scale 4/N, Cauchy biases of scale 1, N = 10, L = 8.
+#: The heavy-tailed default (tanh, Cauchy weights of scale 4/N, Cauchy biases of scale 1, N = 10, L = 8).
 CAUCHY_REGIME = NetworkConfig(
     N=10, L=8, law="cauchy", scale=4.0, convention="fan_in", bias_law="same", bias_scale=1.0,
     activation="tanh",
 )
-#: Light-tailed default: tanh, Gaussian weights of scale 1/sqrt(N), Gaussian biases of scale 0.5.
+#: The light-tailed default (tanh, Gaussian weights of scale 1/sqrt(N), Gaussian biases of scale 0.5).
 GAUSSIAN_REGIME = NetworkConfig(
     N=10, L=8, law="gaussian", scale=1.0, convention="fan_in", bias_law="same", bias_scale=0.5,
     activation="tanh",

@@ -5,12 +5,12 @@ Laws (all symmetric about 0, i.i.d. entries)
 ``"gaussian"``
     Standard normal, N(0, 1). Tail index infinite (light tail).
 ``"cauchy"``
-    Standard Cauchy, density 1 / (pi (1 + x^2)). Tail index 1: P(|X| > x) ~ (2/pi) / x.
+    Standard Cauchy, density 1 / (pi (1 + x^2)). Tail index 1: ``P(|X| > x) ~ (2/pi) / x``.
 ``"student_t"`` (needs ``df > 0``)
     Student's t with ``df`` degrees of freedom, scale 1. Tail index ``df``.
 ``"alpha_stable"`` (needs ``0 < alpha <= 2``)
     Symmetric alpha-stable S(alpha, beta=0, gamma=1) in Nolan's S1 (= S0 for beta = 0)
-    parameterisation, i.e. characteristic function exp(-|t|^alpha), drawn by the
+    parameterisation, i.e. characteristic function ``exp(-|t|^alpha)``, drawn by the
     Chambers-Mallows-Stuck method. ``alpha = 1`` is the standard Cauchy law;
     ``alpha = 2`` is N(0, 2). Tail index ``alpha`` for ``alpha < 2``.
 
@@ -37,7 +37,7 @@ Tail diagnostics
 :func:`hill_estimator` (Hill 1975) and :func:`fit_power_law` (Clauset, Shalizi & Newman
 2009: continuous maximum likelihood with ``xmin`` chosen by the Kolmogorov-Smirnov
 distance). Both act on ``|x|`` and report the *tail index* ``alpha`` of the survival
-function, P(|X| > x) ~ x^(-alpha); the density exponent of Clauset et al. is ``alpha + 1``.
+function, ``P(|X| > x) ~ x^(-alpha)``; the density exponent of Clauset et al. is ``alpha + 1``.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class WeightLaw:
 
     @property
     def tail_index(self) -> float:
-        """Exponent of P(|X| > x) ~ x^(-a); ``inf`` for a light (Gaussian) tail."""
+        """Exponent of ``P(|X| > x) ~ x^(-a)``; ``inf`` for a light (Gaussian) tail."""
         if self.name == "gaussian":
             return math.inf
         if self.name == "cauchy":
@@ -141,11 +141,11 @@ class WeightLaw:
         return stats.levy_stable(self.alpha, 0.0)
 
     def survival(self, x: Any) -> np.ndarray:
-        """Two-sided survival function P(|X| > x) of the standard law, for x >= 0.
+        """Two-sided survival function ``P(|X| > x)`` of the standard law, for x >= 0.
 
         Exact (SciPy) for every law, except that for alpha-stable laws with alpha < 2 and
         x > 100, where SciPy's numerical integration returns 0, the tail asymptote
-        P(|X| > x) ~ 2 Gamma(alpha) sin(pi alpha / 2) / pi * x^(-alpha) is used
+        ``P(|X| > x) ~ 2 Gamma(alpha) sin(pi alpha / 2) / pi * x^(-alpha)`` is used
         (Nolan 2020, Theorem 1.2); its relative error at x = 100 is below 1e-3 for alpha <= 1.9.
         """
         x = np.abs(np.asarray(x, dtype=np.float64))

@@ -2,7 +2,7 @@
 
 Empirical side
     :func:`jacobian_spectrum` gives the (complex) eigenvalues of J_F and the eigenvalues of
-    J_F J_F^T (squared singular values) at given points, batched over an :class:`Ensemble`.
+    J_F J_F^T (squared singular values) at given points, batched over an :class:`~fpkit.network.Ensemble`.
 
 Finite-variance theory (free probability)
     For i.i.d. weights of variance sigma_w^2 / N the factors W_l W_l^T and D_l^2 are
@@ -67,12 +67,8 @@ __all__ = [
 class JacobianSpectrum:
     """Spectra of J_F at a batch of points.
 
-    Attributes
-    ----------
-    eigenvalues : complex ndarray, shape (E, M, N)
-        Eigenvalues of J_F(x[e, m]).
-    sv2 : ndarray, shape (E, M, N)
-        Eigenvalues of J_F J_F^T (squared singular values), descending.
+    ``eigenvalues`` (complex, shape (E, M, N)) holds the eigenvalues of J_F(x[e, m]); ``sv2``
+    (shape (E, M, N)) those of J_F J_F^T (squared singular values), descending.
     """
 
     eigenvalues: np.ndarray
@@ -80,7 +76,7 @@ class JacobianSpectrum:
 
     @property
     def spectral_radius(self) -> np.ndarray:
-        """max |lambda| per point, shape (E, M)."""
+        """The largest ``|lambda|`` per point, shape (E, M)."""
         return np.abs(self.eigenvalues).max(axis=-1)
 
     def pooled(self) -> tuple[np.ndarray, np.ndarray]:
@@ -364,7 +360,7 @@ class FreeJacobianLaw:
 
     @property
     def atom_at_zero(self) -> float:
-        """Mass of J J^T at 0: max over layers of P(D_l^2 = 0) (free multiplicative convolution)."""
+        """The mass of J J^T at 0, the largest over layers of P(D_l^2 = 0) (free multiplicative convolution)."""
         return max(law.atom_at_zero for law in self._layers)
 
     def log_s_transform(self, w: float) -> float:
@@ -387,7 +383,7 @@ class FreeJacobianLaw:
 
     # ------------------------------------------------------------------ eigenvalues of J
     def eigenvalue_cdf(self, r) -> np.ndarray:
-        """P(|lambda| <= r) for the eigenvalues of J (Haagerup-Larsen; rotation invariant law).
+        """``P(|lambda| <= r)`` for the eigenvalues of J (Haagerup-Larsen; rotation invariant law).
 
         ``t = P(|lambda| <= r)`` solves ``S_{JJ^T}(t - 1) = 1 / r^2`` for r inside the ring
         (inner radius 0 for square Gaussian factors, outer radius ``sqrt(m1)``).
@@ -424,7 +420,7 @@ class FreeJacobianLaw:
 
     @property
     def outer_radius(self) -> float:
-        """sqrt(m1): the spectral radius of J in the limit (the edge of the eigenvalue ring)."""
+        """The edge sqrt(m1) of the eigenvalue law, the spectral radius of J in the limit."""
         return math.sqrt(self.moments()[0])
 
     # ------------------------------------------------------------------ density of J J^T
@@ -581,7 +577,7 @@ def cauchy_scale_sequence(config: NetworkConfig, input_mean_abs: float | None = 
 
     With W_ij = (s / N) C_ij and b_i = beta C_i, the pre-activation ``h_i = sum_j W_ij x_j + b_i``
     is, given x, exactly Cauchy with scale ``s mean_j |x_j| + beta`` (stability of the Cauchy
-    law, at every N). Deeper layers use the law of large numbers for mean_j |x_j|::
+    law, at every N). Deeper layers use the law of large numbers for ``mean_j |x_j|``::
 
         gamma_1 = s m + beta,    gamma_{l+1} = s E|phi(gamma_l C)| + beta.
 
@@ -618,7 +614,7 @@ def cavity_jjt_density(
     """Density of J J^T for ONE Cauchy layer J = D W (N -> infinity), by population dynamics.
 
     The local limit of W = (s/N) C is the bipartite Poisson weighted infinite tree: a unit
-    has O(1) weights |w| >= t with intensity ``(2 s / pi) t^-2``. On a tree the resolvent of
+    has O(1) weights ``|w| >= t`` with intensity ``(2 s / pi) t^-2``. On a tree the resolvent of
     the Hermitisation H = [[0, J], [J^T, 0]] obeys ``G_v = -1 / (zeta + sum_c J_vc^2 G_c)``
     over the children c of v. A row unit i has ``J_ic = d_i w_ic`` with
     ``d_i = phi'(h_i)``, ``h_i = sum_c w_ic x_c + b_i``: its derivative depends on its own

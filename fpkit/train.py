@@ -281,9 +281,9 @@ def checkpoint_ensemble(result: TrainResult, *, backend: str | None = None) -> E
 
 
 def layer_statistics(result: TrainResult, *, tail_fraction: float = 0.1) -> pd.DataFrame:
-    """Per checkpoint and layer: Hill tail index of |W| (top ``tail_fraction`` of the entries),
-    spectral norm, Frobenius norm, the largest |entry| over the entries' standard deviation,
-    and the mean |diagonal entry| over the mean |off-diagonal entry| (``diagonal_ratio``: a
+    """Per checkpoint and layer: Hill tail index of ``|W|`` (top ``tail_fraction`` of the entries),
+    spectral norm, Frobenius norm, the largest ``|entry|`` over the entries' standard deviation,
+    and the mean ``|diagonal entry|`` over the mean ``|off-diagonal entry|`` (``diagonal_ratio``: a
     layer that learns a near-identity map has a few large entries on its diagonal, which the
     tail index alone would read as a heavy tail)."""
     tail_fraction = v.check_real(tail_fraction, "tail_fraction", low=0.0, high=0.5, low_open=True)
