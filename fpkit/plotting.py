@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["chapter_setup", "glue", "law_palette"]
+__all__ = ["chapter_setup", "glue", "glued", "law_palette"]
 
 #: Colours by law label, shared by all chapters so a law looks the same everywhere.
 _LAW_COLOURS = {
@@ -58,15 +58,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def glue(name: str, value: Any, display: bool = False) -> None:
+#: Every value glued in this kernel, by name (see :func:`glued`).
+_GLUED: dict[str, Any] = {}
+
+
+def glue(name: str, value: Any, display: bool = False, *, markdown: bool = True) -> None:
     """Glue a value for the prose (``{glue:text}`name:.2f```), as a plain Python number.
 
     NumPy scalars are converted first: their repr (``np.float64(1.0)``) cannot be
     formatted by ``{glue:text}``. Strings are glued as Markdown: reference them with
     ``{glue:md}`name```. Non-finite numbers are refused, so a NaN can never reach the text.
+    The value is also kept for :func:`glued`. ``markdown=False`` glues a string as plain text,
+    which other pages can paste with ``{glue:text}`chapter.md::name:s``` (myst-nb pastes plain
+    text, not Markdown, across documents).
     """
     from myst_nb import glue as _glue
 
+    if isinstance(value, str) and not markdown:
+        _glue(name, value, display=display)
+        _GLUED[name] = value
+        return
     if isinstance(value, str):
         if "$" in value:
             raise ValueError(f"glued text {name!r} contains '$': math does not render inside glued text; "
@@ -74,8 +85,22 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         from IPython.display import Markdown
 
         _glue(name, Markdown(value), display=display)
+        _GLUED[name] = value
         return
     value = _plain(value)
     if isinstance(value, float) and not np.isfinite(value):
         raise ValueError(f"glue value {name!r} is not finite: {value}")
     _glue(name, value, display=display)
+    _GLUED[name] = value
+
+
+def glued(name: str) -> Any:
+    """The value glued under ``name`` earlier in this kernel.
+
+    Chapters build their one-line verdict (glued as ``claim_status`` and pasted into the
+    introduction's claim table) from the very numbers their prose shows, so the two cannot drift.
+    """
+    try:
+        return _GLUED[name]
+    except KeyError:
+        raise KeyError(f"nothing was glued under {name!r} in this kernel; glued so far: {sorted(_GLUED)}") from None
