@@ -523,19 +523,23 @@ class FreeJacobianLaw:
         out = np.interp(x, grid, cdf, left=cdf[0], right=1.0)
         return np.where(x <= 0, self.atom_at_zero, out)
 
-    def ks_distance(self, samples) -> float:
+    def ks_distance(self, samples, *, rel_floor: float = 1e-20) -> float:
         """Kolmogorov-Smirnov distance between the law of JJ^T and the ESD of ``samples``.
 
-        The supremum is taken over ``x >= 1e-100 * support_hint()``, where :meth:`density` is
-        resolved in float64; the mass below that point still enters, through the CDF there.
+        The supremum is taken over ``x >= rel_floor * max(samples)`` (and over the range where
+        :meth:`density` is resolved, ``x >= 1e-100 * support_hint()``). The floor is where
+        sampled values stop being data: the singular values of a float64 matrix are computed
+        with an absolute error of about ``1e-16 * sigma_max``, so squared singular values far
+        below ``1e-20 * max`` (singular values below ``1e-10 sigma_max``) are rounding noise,
+        the more so for a product of many layers. The mass below the floor still enters
+        through the CDF at the floor.
         """
         s = np.sort(np.asarray(samples, dtype=float).ravel())
         if s.size == 0:
             raise ValueError("samples must not be empty")
+        rel_floor = v.check_real(rel_floor, "rel_floor", low=0.0, high=1.0)
         n = s.size
-        keep = s >= _MIN_RELATIVE_X * self.support_hint()
-        if not keep.any():
-            raise ValueError("every sample lies below the resolved range 1e-100 * support_hint()")
+        keep = s >= max(_MIN_RELATIVE_X * self.support_hint(), rel_floor * s[-1])
         F = self.cdf(s[keep])
         above = np.arange(1, n + 1)[keep] / n  # empirical CDF at the sample, and just below it
         below = np.arange(n)[keep] / n
