@@ -5,7 +5,7 @@ driver is installed (``apt-get install chromium chromium-driver``; nothing is do
 time). Otherwise every test here is skipped with the reason. Each page is served over HTTP from
 ``_build/html`` (``FPKIT_BOOK_HTML`` overrides) and checked: it loads without console errors
 (failed loads from CDNs excepted: the machine is offline, so MathJax is not checked), every
-image has loaded, every
+image has loaded, no page is wider than a phone's screen, every
 internal link points at an existing page and anchor; the search page finds results; a
 screenshot of each page at a desktop and a phone width goes to ``_build/screenshots``.
 """
@@ -129,6 +129,8 @@ def test_page_loads_cleanly(browser, server, page):
     stem = page.replace("/", "_").removesuffix(".html")
     for name, size in SIZES.items():
         browser.set_window_size(*size)
+        width, inner = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
+        assert width <= inner, f"{page}: wider than the {name} window ({width} > {inner} px): sideways scrolling"
         height = browser.execute_script("return document.body.scrollHeight;")
         browser.set_window_size(size[0], min(max(height, size[1]), 6000))
         assert browser.save_screenshot(str(SHOTS / f"{stem}-{name}.png"))
