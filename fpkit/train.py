@@ -34,7 +34,8 @@ from . import _validate as v
 from .network import Ensemble, get_activation
 from .sampling import hill_estimator
 
-__all__ = ["TrainConfig", "TrainResult", "checkpoint_ensemble", "digits", "layer_statistics", "train"]
+__all__ = ["Bottleneck", "TrainConfig", "TrainResult", "checkpoint_ensemble", "digits", "layer_statistics", "train",
+           "train_bottleneck"]
 
 N_PIXELS = 64
 
@@ -300,3 +301,111 @@ def layer_statistics(result: TrainResult, *, tail_fraction: float = 0.1) -> pd.D
                          "max_over_std": float(np.abs(W).max() / W.std()),
                          "diagonal_ratio": float(np.abs(np.diag(W)).mean() / off.mean())})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# Bottleneck autoencoder 64 -> k -> 64 (encoding / decoding)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Bottleneck:
+    """A trained bottleneck autoencoder ``x -> z = phi(W_e x + b_e) -> phi(W_d z + b_d)``.
+
+    ``W_e`` (k, 64), ``b_e`` (k,), ``W_d`` (64, k), ``b_d`` (64,); ``history`` has one row per
+    logged step (``step``, ``train_loss``, ``test_loss``). Encoding and decoding run in NumPy.
+    """
+
+    k: int
+    activation: str
+    W_e: np.ndarray
+    b_e: np.ndarray
+    W_d: np.ndarray
+    b_d: np.ndarray
+    history: pd.DataFrame
+
+    def encode(self, x) -> np.ndarray:
+        """Codes z, shape (M, k), of images x, shape (M, 64)."""
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 2 or x.shape[1] != self.W_e.shape[1]:
+            raise ValueError(f"x must have shape (M, {self.W_e.shape[1]}); got {x.shape}")
+        return get_activation(self.activation)(x @ self.W_e.T + self.b_e, np)
+
+    def decode(self, z) -> np.ndarray:
+        """Images, shape (M, 64), of codes z, shape (M, k)."""
+        z = np.asarray(z, dtype=float)
+        if z.ndim != 2 or z.shape[1] != self.k:
+            raise ValueError(f"z must have shape (M, {self.k}); got {z.shape}")
+        return get_activation(self.activation)(z @ self.W_d.T + self.b_d, np)
+
+    def reconstruct(self, x) -> np.ndarray:
+        return self.decode(self.encode(x))
+
+
+def train_bottleneck(k: int, *, activation: str = "tanh", steps: int = 3000, lr: float = 3e-3,
+                     batch_size: int = 64, noise: float = 0.0, seed: int = 0, data=None,
+                     progress: bool = True) -> Bottleneck:
+    """Train a 64 -> k -> 64 autoencoder on the digits (Adam, CPU, deterministic given ``seed``).
+
+    Parameters
+    ----------
+    k : int
+        Code size, 1 <= k <= 64.
+    data : (x_train, x_test), optional
+        Default :func:`digits` for ``activation``, split seeded by ``seed``.
+    noise : float
+        Standard deviation of Gaussian input noise (0: plain autoencoder).
+    """
+    import torch
+
+    get_activation(activation)
+    k = v.check_int(k, "k", minimum=1)
+    if k > N_PIXELS:
+        raise ValueError(f"k must be between 1 and {N_PIXELS} (a bottleneck); got {k}")
+    steps = v.check_int(steps, "steps", minimum=1)
+    lr = v.check_real(lr, "lr", low=0.0, low_open=True)
+    batch_size = v.check_int(batch_size, "batch_size", minimum=1)
+    noise = v.check_real(noise, "noise", low=0.0)
+    seed = v.check_int(seed, "seed", minimum=0)
+    if data is None:
+        x_train, x_test, _, _ = digits(activation, seed=seed)
+    else:
+        x_train, x_test = (np.asarray(a, dtype=float) for a in data)
+    n = x_train.shape[1]
+    act = _torch_act(activation)
+    g_init = torch.Generator().manual_seed(seed)
+    g_data = torch.Generator().manual_seed(seed + 1)
+    W_e = torch.nn.Parameter(torch.randn(k, n, generator=g_init, dtype=torch.float64) / np.sqrt(n))
+    W_d = torch.nn.Parameter(torch.randn(n, k, generator=g_init, dtype=torch.float64) / np.sqrt(k))
+    b_e = torch.nn.Parameter(torch.zeros(k, dtype=torch.float64))
+    b_d = torch.nn.Parameter(torch.zeros(n, dtype=torch.float64))
+    params = [W_e, b_e, W_d, b_d]
+    opt = torch.optim.Adam(params, lr=lr)
+    xt, xv = torch.as_tensor(x_train), torch.as_tensor(x_test)
+
+    def net(x):
+        return _forward([W_e, W_d], [b_e, b_d], x, act)
+
+    def losses():
+        with torch.no_grad():
+            return float(((net(xt) - xt) ** 2).mean()), float(((net(xv) - xv) ** 2).mean())
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        hist = [(0, *losses())]
+        log_every = max(1, steps // 50)
+        for step in tqdm(range(1, steps + 1), desc=f"bottleneck k={k}", disable=not progress):
+            idx = torch.randint(0, xt.shape[0], (min(batch_size, xt.shape[0]),), generator=g_data)
+            batch = xt[idx]
+            noisy = batch + noise * torch.randn(batch.shape, generator=g_data, dtype=torch.float64)
+            loss = ((net(noisy) - batch) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % log_every == 0 or step == steps:
+                hist.append((step, *losses()))
+    finally:
+        torch.set_num_threads(threads)
+    history = pd.DataFrame(hist, columns=["step", "train_loss", "test_loss"])
+    return Bottleneck(k, activation, *(p.detach().numpy().copy() for p in (W_e, b_e, W_d, b_d)), history)

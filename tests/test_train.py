@@ -100,3 +100,27 @@ def test_n_train_and_custom_data_rules(tmp_path):
         train(cfg, data=(x_tr, x_te), cache_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="n_train"):
         TrainConfig(n_train=0)
+
+
+def test_bottleneck_trains_is_seeded_and_matches_torch():
+    import torch
+
+    from fpkit.train import _forward, _torch_act, train_bottleneck
+
+    x_train, x_test, _, _ = digits("tanh", seed=0)
+    data = (x_train[:200], x_test[:100])
+    a = train_bottleneck(8, steps=300, seed=1, data=data, progress=False)
+    b = train_bottleneck(8, steps=300, seed=1, data=data, progress=False)
+    assert a.history["test_loss"].iloc[-1] < 0.5 * a.history["test_loss"].iloc[0]
+    np.testing.assert_array_equal(a.W_e, b.W_e)
+    assert a.encode(x_test[:5]).shape == (5, 8)
+    ref = _forward([torch.as_tensor(a.W_e), torch.as_tensor(a.W_d)], [torch.as_tensor(a.b_e), torch.as_tensor(a.b_d)],
+                   torch.as_tensor(x_test[:5]), _torch_act("tanh")).numpy()
+    np.testing.assert_allclose(a.reconstruct(x_test[:5]), ref, atol=1e-12)
+    # a wider code reconstructs better (same seed, same steps)
+    wide = train_bottleneck(32, steps=300, seed=1, data=data, progress=False)
+    assert wide.history["test_loss"].iloc[-1] < a.history["test_loss"].iloc[-1]
+    with pytest.raises(ValueError, match="k must be between 1 and 64"):
+        train_bottleneck(65, data=data)
+    with pytest.raises(ValueError, match="z must have shape"):
+        a.decode(np.zeros((2, 3)))
