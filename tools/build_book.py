@@ -2,7 +2,8 @@
 
 The executed-notebook cache of Jupyter Book keys on the cells' source only. A change in
 fpkit must re-execute the chapters too, so this script stores a hash of fpkit's source next
-to the cache and clears the cache when the hash changes. At the end it prints the build
+to the cache and, when the hash changes, clears the cache and rebuilds every page (``--all``:
+Sphinx alone would re-read only pages whose source changed). At the end it prints the build
 time and each chapter's execution time from the cache.
 """
 
@@ -26,12 +27,17 @@ def main() -> int:
 
     current = fpkit.source_hash()
     previous = STAMP.read_text().strip() if STAMP.exists() else None
-    if CACHE.exists() and previous != current:
+    rebuild_all = previous != current
+    if CACHE.exists() and rebuild_all:
         print(f"fpkit source changed ({previous} -> {current}): clearing the execution cache")
         shutil.rmtree(CACHE)
     start = time.perf_counter()
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going"]
+    if rebuild_all:
+        # Sphinx re-reads only pages whose source changed; without --all a chapter whose
+        # text is unchanged would keep the outputs of the old fpkit despite the cleared cache.
+        cmd.append("--all")
     result = subprocess.run(cmd, cwd=ROOT)
     elapsed = time.perf_counter() - start
     if result.returncode == 0:
