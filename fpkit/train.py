@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,15 +198,59 @@ def train(config: TrainConfig, *, cache_dir: str | os.PathLike | None = None, pr
         x_train = x_train[: config.n_train]
     else:
         x_train, x_test = data
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 64 x 64 layers: more threads only spin (30x slower on a busy 2-core machine)
-    try:
+    with _one_torch_thread():
         result = _train(config, x_train, x_test, progress)
-    finally:
-        torch.set_num_threads(threads)
     if path is not None:
         _store(path, result)
     return result
+
+
+@contextmanager
+def _one_torch_thread():
+    """Run torch on one thread (64-wide layers: more threads only spin, 30x slower on a busy 2-core machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(Ws, bs, xt, xv, act, *, steps, optimizer, lr, batch_size, noise, g_data, desc, progress,
+         on_step=None) -> pd.DataFrame:
+    """Minimise the (denoising) reconstruction loss of the layer stack ``Ws, bs`` on ``xt``.
+
+    Mini-batches and input noise come from ``g_data``; ``on_step(step)`` runs after every
+    update. Returns the loss history (``step``, ``train_loss``, ``test_loss``; about 50 rows).
+    """
+    import torch
+
+    params = Ws + bs
+    opt = (torch.optim.Adam(params, lr=lr) if optimizer == "adam"
+           else torch.optim.SGD(params, lr=lr, momentum=0.9))
+
+    def losses():
+        with torch.no_grad():
+            return (float(((_forward(Ws, bs, xt, act) - xt) ** 2).mean()),
+                    float(((_forward(Ws, bs, xv, act) - xv) ** 2).mean()))
+
+    hist = [(0, *losses())]
+    log_every = max(1, steps // 50)
+    for step in tqdm(range(1, steps + 1), desc=desc, disable=not progress):
+        idx = torch.randint(0, xt.shape[0], (min(batch_size, xt.shape[0]),), generator=g_data)
+        batch = xt[idx]
+        noisy = batch + noise * torch.randn(batch.shape, generator=g_data, dtype=torch.float64)
+        loss = ((_forward(Ws, bs, noisy, act) - batch) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if on_step is not None:
+            on_step(step)
+        if step % log_every == 0 or step == steps:
+            hist.append((step, *losses()))
+    return pd.DataFrame(hist, columns=["step", "train_loss", "test_loss"])
 
 
 def _train(config, x_train, x_test, progress):
@@ -217,41 +262,19 @@ def _train(config, x_train, x_test, progress):
     Ws = [torch.nn.Parameter(torch.randn(N, N, generator=g_init, dtype=torch.float64) * config.init_scale / np.sqrt(N))
           for _ in range(config.L)]
     bs = [torch.nn.Parameter(torch.zeros(N, dtype=torch.float64)) for _ in range(config.L)]
-    params = Ws + bs
-    opt = (torch.optim.Adam(params, lr=config.lr) if config.optimizer == "adam"
-           else torch.optim.SGD(params, lr=config.lr, momentum=0.9))
-    xt = torch.as_tensor(x_train)
-    xv = torch.as_tensor(x_test)
     ckpt_steps = config.checkpoint_steps()
-    weights, biases, hist = [], [], []
+    weights, biases = [], []
 
     def record(step):
-        with torch.no_grad():
-            weights.append(np.stack([W.detach().numpy().copy() for W in Ws]))
-            biases.append(np.stack([b.detach().numpy().copy() for b in bs]))
-
-    def losses():
-        with torch.no_grad():
-            tr = float(((_forward(Ws, bs, xt, act) - xt) ** 2).mean())
-            te = float(((_forward(Ws, bs, xv, act) - xv) ** 2).mean())
-        return tr, te
+        if step in ckpt_steps:
+            with torch.no_grad():
+                weights.append(np.stack([W.detach().numpy().copy() for W in Ws]))
+                biases.append(np.stack([b.detach().numpy().copy() for b in bs]))
 
     record(0)
-    hist.append((0, *losses()))
-    log_every = max(1, config.steps // 50)
-    for step in tqdm(range(1, config.steps + 1), desc=f"training L={config.L}", disable=not progress):
-        idx = torch.randint(0, xt.shape[0], (min(config.batch_size, xt.shape[0]),), generator=g_data)
-        batch = xt[idx]
-        noisy = batch + config.noise * torch.randn(batch.shape, generator=g_data, dtype=torch.float64)
-        loss = ((_forward(Ws, bs, noisy, act) - batch) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step in ckpt_steps:
-            record(step)
-        if step % log_every == 0 or step == config.steps:
-            hist.append((step, *losses()))
-    history = pd.DataFrame(hist, columns=["step", "train_loss", "test_loss"])
+    history = _fit(Ws, bs, torch.as_tensor(x_train), torch.as_tensor(x_test), act, steps=config.steps,
+                   optimizer=config.optimizer, lr=config.lr, batch_size=config.batch_size, noise=config.noise,
+                   g_data=g_data, desc=f"training L={config.L}", progress=progress, on_step=record)
     return TrainResult(config, history, np.array(ckpt_steps), np.stack(weights), np.stack(biases))
 
 
@@ -379,33 +402,8 @@ def train_bottleneck(k: int, *, activation: str = "tanh", steps: int = 3000, lr:
     W_d = torch.nn.Parameter(torch.randn(n, k, generator=g_init, dtype=torch.float64) / np.sqrt(k))
     b_e = torch.nn.Parameter(torch.zeros(k, dtype=torch.float64))
     b_d = torch.nn.Parameter(torch.zeros(n, dtype=torch.float64))
-    params = [W_e, b_e, W_d, b_d]
-    opt = torch.optim.Adam(params, lr=lr)
-    xt, xv = torch.as_tensor(x_train), torch.as_tensor(x_test)
-
-    def net(x):
-        return _forward([W_e, W_d], [b_e, b_d], x, act)
-
-    def losses():
-        with torch.no_grad():
-            return float(((net(xt) - xt) ** 2).mean()), float(((net(xv) - xv) ** 2).mean())
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        hist = [(0, *losses())]
-        log_every = max(1, steps // 50)
-        for step in tqdm(range(1, steps + 1), desc=f"bottleneck k={k}", disable=not progress):
-            idx = torch.randint(0, xt.shape[0], (min(batch_size, xt.shape[0]),), generator=g_data)
-            batch = xt[idx]
-            noisy = batch + noise * torch.randn(batch.shape, generator=g_data, dtype=torch.float64)
-            loss = ((net(noisy) - batch) ** 2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if step % log_every == 0 or step == steps:
-                hist.append((step, *losses()))
-    finally:
-        torch.set_num_threads(threads)
-    history = pd.DataFrame(hist, columns=["step", "train_loss", "test_loss"])
+    with _one_torch_thread():
+        history = _fit([W_e, W_d], [b_e, b_d], torch.as_tensor(x_train), torch.as_tensor(x_test), act,
+                       steps=steps, optimizer="adam", lr=lr, batch_size=batch_size, noise=noise, g_data=g_data,
+                       desc=f"bottleneck k={k}", progress=progress)
     return Bottleneck(k, activation, *(p.detach().numpy().copy() for p in (W_e, b_e, W_d, b_d)), history)
