@@ -22,7 +22,7 @@ from fpkit import GAUSSIAN_REGIME
 from fpkit.bench import (compare, flops_per_step, iteration_agreement, matmul_roofline,
                          python_loop_iterate, steady_iteration, torch_iterate)
 from fpkit.backend import to_numpy
-from fpkit.fixedpoints import iterate_map, uniform_starts
+from fpkit.engine import iterate_map, uniform_starts
 from fpkit.network import Ensemble
 
 ROWS: list[dict] = []

@@ -13,17 +13,21 @@ from .backend import (
     make_rng,
     to_numpy,
 )
-from .fixedpoints import (
+from .activations import ACTIVATIONS, SIGMOID_ACTIVATIONS, Activation, get_activation
+from .engine import (
     STATUS,
+    EngineSettings,
     FixedPoints,
     basin_fractions,
     basin_map,
     find_fixed_points,
+    fixed_point_index,
     grid_starts,
+    iterate_map,
     newton_search,
     uniform_starts,
 )
-from .network import ACTIVATIONS, Ensemble, NetworkConfig, lipschitz_bound
+from .network import Ensemble, NetworkConfig, lipschitz_bound, log_lipschitz_bound
 from .regimes import CAUCHY_REGIME, GAUSSIAN_REGIME
 from .spectra import FreeJacobianLaw, JacobianSpectrum, jacobian_spectrum
 from .sampling import (
@@ -46,6 +50,13 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "ACTIVATIONS",
+    "SIGMOID_ACTIVATIONS",
+    "Activation",
+    "EngineSettings",
+    "fixed_point_index",
+    "get_activation",
+    "iterate_map",
+    "log_lipschitz_bound",
     "CAUCHY_REGIME",
     "GAUSSIAN_REGIME",
     "STATUS",

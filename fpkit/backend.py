@@ -178,3 +178,52 @@ def device_description(backend: str | None = None) -> str:
     gpu = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
     mem = props["totalGlobalMem"] / 2**30
     return f"GPU {dev.id}: {gpu} ({mem:.0f} GiB)"
+
+
+# --------------------------------------------------------------------------- CPU threads
+
+
+def cpu_threads() -> int:
+    """Threads the NumPy engine splits its work over: ``FPKIT_NUM_THREADS`` or the usable cores.
+
+    The engine runs the networks of a block in this many threads (NumPy releases the GIL in its
+    products and ufuncs), each network in one thread, so the numbers do not depend on it.
+    """
+    raw = os.environ.get("FPKIT_NUM_THREADS")
+    if raw is not None:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"FPKIT_NUM_THREADS must be a positive integer; got {raw!r}") from None
+        if value < 1:
+            raise ValueError(f"FPKIT_NUM_THREADS must be a positive integer; got {raw!r}")
+        return value
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@functools.cache
+def _pool(threads: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpkit")
+
+
+def split_rows(fn, n_rows: int, *, work: float, min_work: float = 2e5) -> None:
+    """Call ``fn(start, stop)`` on contiguous row ranges covering ``range(n_rows)``, in threads.
+
+    Runs in the calling thread when there is one CPU thread, one row, or less than ``min_work``
+    (floating-point operations) to share. ``fn`` must only write to its own rows.
+    """
+    threads = min(cpu_threads(), n_rows)
+    if threads <= 1 or work < min_work:
+        fn(0, n_rows)
+        return
+    edges = [round(i * n_rows / threads) for i in range(threads + 1)]
+    pool = _pool(threads)
+    futures = [pool.submit(fn, a, b) for a, b in zip(edges[1:-1], edges[2:])]
+    fn(edges[0], edges[1])
+    for f in futures:
+        f.result()

@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import _validate as v
 from .backend import to_numpy
-from .fixedpoints import iterate_map, uniform_starts
+from .engine import iterate_map, uniform_starts
 from .network import Ensemble
 
 __all__ = [
@@ -86,14 +86,13 @@ def torch_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: i
                   device: str = "cpu"):
     """The engine's batched iteration in PyTorch (float64): returns (limits, iterations) as NumPy.
 
-    Same algorithm as :func:`fpkit.fixedpoints.iterate_map` with ``max_period=1``: every
+    Same algorithm as :func:`fpkit.engine.iterate_map` with ``max_period=1``: every
     step evaluates F on the active block, finished starts are written out, and the block is
     re-packed (rows and columns) when at most half of it is still active.
     """
     import torch
 
-    act = {"tanh": torch.tanh, "logistic": torch.sigmoid, "erf": lambda z: torch.erf(z / np.sqrt(2.0)),
-           "algebraic": lambda z: z / torch.sqrt(1.0 + z.clamp(-1e150, 1e150) ** 2)}[ensemble.activation.name]
+    act = ensemble.activation.torch
     W = torch.as_tensor(to_numpy(ensemble.weights), device=device)
     b = torch.as_tensor(to_numpy(ensemble.biases), device=device)
     x = torch.as_tensor(np.asarray(to_numpy(starts)), device=device)

@@ -47,7 +47,7 @@ SWEEP_KEYS = {
     "seed": "root seed (int, default 0)",
     "seeding": "'uniform' or 'grid' (default 'uniform')",
     "chunk": "networks per engine call (int, default: a ~512 MiB memory budget)",
-    "engine": "keyword arguments of find_fixed_points, e.g. max_iter, newton (mapping)",
+    "engine": "options of fpkit.engine.EngineSettings, e.g. max_iter, newton (mapping)",
 }
 
 
@@ -75,9 +75,17 @@ def load_sweep_spec(path) -> dict:
         configs = config_grid(spec.get("base") or {}, **axes)
     except TypeError as exc:
         raise ValueError(f"{path}: bad configuration field: {exc}") from exc
-    return dict(configs=configs, n_networks=spec["n_networks"], n_starts=spec["n_starts"],
-                seed=spec.get("seed", 0), seeding=spec.get("seeding", "uniform"),
-                chunk=spec.get("chunk"), engine=spec.get("engine") or {})
+    from .engine import EngineSettings
+
+    engine = dict(spec.get("engine") or {})
+    for key in ("n_starts", "seeding"):
+        if key in engine:
+            raise ValueError(f"{path}: give {key!r} at the top level, not under 'engine'")
+    settings = EngineSettings.from_mapping(
+        {**engine, "n_starts": spec["n_starts"], "seeding": spec.get("seeding", "uniform")},
+        source=f"{path}: engine")
+    return dict(configs=configs, n_networks=spec["n_networks"], seed=spec.get("seed", 0),
+                chunk=spec.get("chunk"), settings=settings)
 
 
 def sweep(config_file, out_dir, scheduler=None, progress=True, out=None) -> "pd.DataFrame":
@@ -90,10 +98,9 @@ def sweep(config_file, out_dir, scheduler=None, progress=True, out=None) -> "pd.
     spec = load_sweep_spec(config_file)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = run_sweep(spec["configs"], n_networks=spec["n_networks"], n_starts=spec["n_starts"],
-                      seed=spec["seed"], seeding=spec["seeding"], chunk=spec["chunk"],
-                      cache_dir=out_dir / "cache", scheduler=scheduler, progress=progress,
-                      **spec["engine"])
+    table = run_sweep(spec["configs"], n_networks=spec["n_networks"], settings=spec["settings"],
+                      seed=spec["seed"], chunk=spec["chunk"],
+                      cache_dir=out_dir / "cache", scheduler=scheduler, progress=progress)
     csv = out_dir / "results.csv"
     table.to_csv(csv, index=False)
     varying = [k for k in (spec["configs"][0].as_dict() if spec["configs"] else {})

@@ -36,11 +36,11 @@ import numpy as np
 from scipy import integrate, optimize, special
 
 from . import _validate as v
+from .activations import ACTIVATIONS, Activation, get_activation
 from .backend import make_rng
 
 __all__ = [
     "variance_map_slope",
-    "MEANFIELD_ACTIVATIONS",
     "KernelMapInfo",
     "classify",
     "convergence_bound",
@@ -56,55 +56,19 @@ __all__ = [
     "truncation_bound",
 ]
 
-_SELU_ALPHA = 1.6732632423543772
-_SELU_SCALE = 1.0507009873554805
-
-
-def _gelu(x):
-    return 0.5 * x * (1.0 + special.erf(x / math.sqrt(2.0)))
-
-
-def _softplus(x):
-    return np.logaddexp(0.0, x)
-
-
-def _elu(x, a=1.0):
-    return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0)))
-
-
-#: Activations for the mean-field chapter (vectorised NumPy callables); unnormalised.
-MEANFIELD_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "identity": lambda x: x,
-    "tanh": np.tanh,
-    "erf": special.erf,
-    "sigmoid": special.expit,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),
-    "selu": lambda x: _SELU_SCALE * _elu(x, _SELU_ALPHA),
-    "elu": _elu,
-    "celu": lambda x: _elu(x, 1.0),  # CELU with alpha = 1 coincides with ELU
-    "gelu": _gelu,
-    "silu": lambda x: x * special.expit(x),
-    "softplus": _softplus,
-    "exp": np.exp,
-    "sin": np.sin,
-}
-
-#: Points where an activation is not smooth (quadrature splits there).
-_KINKS = {"relu": [0.0], "leaky_relu": [0.0], "selu": [0.0], "elu": [0.0], "celu": [0.0]}
-#: Activations whose c_0 is exactly 0 (odd functions), used by :func:`classify`.
-_ODD = {"identity", "tanh", "erf", "sin"}
-#: Activations with kappa'(1) = E[phi'^2] / E[phi^2] = 1 exactly (the positively homogeneous
-#: ones, by Euler's theorem, and exp, whose derivative is itself).
-_KAPPA_PRIME1_ONE = {"identity", "relu", "leaky_relu", "exp"}
-
-
 def _resolve(phi) -> tuple[Callable, str | None]:
-    if isinstance(phi, str):
-        return MEANFIELD_ACTIVATIONS[v.check_choice(phi, "phi", tuple(MEANFIELD_ACTIVATIONS))], phi
+    """(a NumPy callable, its registry name or None) for an activation name or a callable."""
+    if isinstance(phi, (str, Activation)):
+        act = get_activation(phi, argument="phi")
+        return act.numpy, act.name
     if not callable(phi):
         raise TypeError(f"phi must be an activation name or a callable; got {type(phi).__name__}")
     return phi, None
+
+
+def _kinks(name: str | None) -> tuple[float, ...]:
+    """Points where the activation is not smooth (quadrature splits there)."""
+    return ACTIVATIONS[name].kinks if name is not None else ()
 
 
 def gaussian_expectation(f: Callable, *, kinks=(), tol: float = 1e-11) -> tuple[float, float]:
@@ -140,7 +104,7 @@ def hermite_coefficients(phi, n: int = 30, *, normalize: bool = True) -> tuple[n
     """
     n = v.check_int(n, "n", minimum=1)
     f, name = _resolve(phi)
-    kinks = _KINKS.get(name, ())
+    kinks = _kinks(name)
     norm = 1.0
     if normalize:
         second, _ = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
@@ -190,7 +154,7 @@ def kernel_map_direct(rho, phi, *, normalize: bool = True, tol: float = 1e-10):
     f, name = _resolve(phi)
     rho = np.atleast_1d(np.asarray(rho, dtype=float))
     _check_rho(rho)
-    kinks = _KINKS.get(name, ())
+    kinks = _kinks(name)
     norm = 1.0
     if normalize:
         norm, _ = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
@@ -247,18 +211,10 @@ class KernelMapInfo:
 
 
 def _derivative(f: Callable, name: str | None) -> Callable:
-    exact = {
-        "identity": lambda x: np.ones_like(x),
-        "tanh": lambda x: 1.0 - np.tanh(x) ** 2,
-        "erf": lambda x: 2.0 / math.sqrt(math.pi) * np.exp(-x * x),
-        "sigmoid": lambda x: special.expit(x) * (1.0 - special.expit(x)),
-        "relu": lambda x: (x > 0).astype(float),
-        "leaky_relu": lambda x: np.where(x > 0, 1.0, 0.01),
-        "exp": np.exp,
-        "sin": np.cos,
-    }
-    if name in exact:
-        return exact[name]
+    """phi' from the registry for a named activation; central differences for a callable."""
+    if name is not None:
+        act = ACTIVATIONS[name]
+        return lambda x: act.derivative(np.asarray(x, dtype=float), np)
     h = 1e-6
     return lambda x: (f(x + h) - f(x - h)) / (2 * h)
 
@@ -274,12 +230,12 @@ def classify(phi, *, tol: float = 1e-8, n: int = 40) -> KernelMapInfo:
     """
     f, name = _resolve(phi)
     label = name or getattr(phi, "__name__", "phi")
-    kinks = _KINKS.get(name, ())
+    kinks = _kinks(name)
     m2, e2 = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
     m1, e1 = gaussian_expectation(f, kinks=kinks)
     d2, ed = gaussian_expectation(lambda x: _derivative(f, name)(x) ** 2, kinks=kinks)
-    kappa0 = 0.0 if name in _ODD else m1 * m1 / m2
-    kp1 = 1.0 if name in _KAPPA_PRIME1_ONE else d2 / m2
+    kappa0 = 0.0 if name is not None and ACTIVATIONS[name].odd else m1 * m1 / m2
+    kp1 = 1.0 if name is not None and ACTIVATIONS[name].kappa_prime1_is_one else d2 / m2
     c, cerr = hermite_coefficients(f if name is None else name, n)
     kp0 = float(c[1] ** 2) if len(c) > 1 else 0.0
     err0 = 2 * abs(m1) * e1 / m2 + tol
@@ -385,7 +341,7 @@ def q_map_fixed_point(phi, sigma_w: float, sigma_b: float, *, q0: float = 1.0, i
     f, name = _resolve(phi)
     sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0)
     sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0)
-    kinks = _KINKS.get(name, ())
+    kinks = _kinks(name)
     q = v.check_real(q0, "q0", low=0.0, low_open=True)
     for _ in range(iters):
         qs = math.sqrt(q)
@@ -411,7 +367,7 @@ def variance_map_slope(phi) -> float:
     Homogeneous activations (ReLU, leaky ReLU, linear) have slope exactly 1.
     """
     f, name = _resolve(phi)
-    kinks = _KINKS.get(name, ())
+    kinks = _kinks(name)
     norm = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)[0]
     d = _derivative(f, name)
     return float(gaussian_expectation(lambda x: f(x) * d(x) * x, kinks=kinks)[0] / norm)
@@ -446,7 +402,7 @@ def simulate_correlations(
     residual = v.check_real(residual, "residual", low=0.0, high=1.0, high_open=True)
     v.check_choice(norm, "norm", ("none", "rms", "layer"))
     f, name = _resolve(phi)
-    scale = math.sqrt(gaussian_expectation(lambda x: f(x) ** 2, kinks=_KINKS.get(name, ()))[0])
+    scale = math.sqrt(gaussian_expectation(lambda x: f(x) ** 2, kinks=_kinks(name))[0])
     rng = make_rng(seed, "numpy")
     # inputs with unit norm per coordinate and pairwise correlation rho0
     gram = np.full((n_inputs, n_inputs), rho0) + (1 - rho0) * np.eye(n_inputs)

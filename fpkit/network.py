@@ -16,82 +16,18 @@ from typing import Any
 import numpy as np
 
 from . import _validate as v
-from .backend import array_namespace, get_namespace, make_rng, to_numpy
+from .activations import ACTIVATIONS, Activation
+from .activations import get_activation as _lookup
+from .backend import array_namespace, get_namespace, make_rng, split_rows, to_numpy
 from .sampling import CONVENTIONS, LAWS, sample_weights, weight_law
-
-__all__ = ["ACTIVATIONS", "Activation", "Ensemble", "NetworkConfig", "get_activation"]
-
-# Inputs beyond this magnitude are clipped before x**2 is formed: the algebraic sigmoid
-# is then +-1 to within 1e-300 and x**2 cannot overflow.
-_ALGEBRAIC_CLIP = 1e150
-
-
-@dataclass(frozen=True)
-class Activation:
-    """A sigmoid-type activation: name, value, derivative and the interval its values fill.
-
-    Every activation here is monotone and bounded, so F maps R^N into ``range**N``: all
-    fixed points, and all attractors, lie in that box.
-    """
-
-    name: str
-    low: float
-    high: float
-
-    def __call__(self, z, xp=None):
-        xp = xp or array_namespace(z)
-        if self.name == "logistic":
-            # Stable: exp(-|z|) never overflows.
-            e = xp.exp(-xp.abs(z))
-            return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        if self.name == "tanh":
-            return xp.tanh(z)
-        if self.name == "erf":
-            return _erf(z / math.sqrt(2.0), xp)
-        zc = xp.clip(z, -_ALGEBRAIC_CLIP, _ALGEBRAIC_CLIP)
-        return zc / xp.sqrt(1.0 + zc * zc)
-
-    def derivative(self, z, xp=None):
-        """phi'(z), evaluated stably (no overflow for ``|z|`` up to the float64 maximum)."""
-        xp = xp or array_namespace(z)
-        if self.name == "logistic":
-            e = xp.exp(-xp.abs(z))
-            return e / (1.0 + e) ** 2
-        if self.name == "tanh":
-            t = xp.tanh(z)
-            return 1.0 - t * t
-        if self.name == "erf":
-            # d/dz erf(z/sqrt2) = sqrt(2/pi) exp(-z^2/2); clip so z*z cannot overflow.
-            zc = xp.clip(z, -1e100, 1e100)
-            return math.sqrt(2.0 / math.pi) * xp.exp(-0.5 * zc * zc)
-        zc = xp.clip(z, -_ALGEBRAIC_CLIP, _ALGEBRAIC_CLIP)
-        return (1.0 + zc * zc) ** -1.5
-
-
-def _erf(z, xp):
-    if xp.__name__.split(".")[0] == "cupy":
-        from cupyx.scipy.special import erf  # type: ignore[import-not-found]
-    else:
-        from scipy.special import erf
-    return erf(z)
-
-
-#: Activations known to fpkit, by name. ``erf`` is erf(z / sqrt 2), the odd
-#: sigmoid with phi'(0) = sqrt(2/pi); ``algebraic`` is z / sqrt(1 + z^2).
-ACTIVATIONS = {
-    "logistic": Activation("logistic", 0.0, 1.0),
-    "tanh": Activation("tanh", -1.0, 1.0),
-    "erf": Activation("erf", -1.0, 1.0),
-    "algebraic": Activation("algebraic", -1.0, 1.0),
-}
 
 
 def get_activation(name: str | Activation) -> Activation:
-    """Look up an activation by name (one of :data:`ACTIVATIONS`)."""
-    if isinstance(name, Activation):
-        return name
-    return ACTIVATIONS[v.check_choice(name, "activation", tuple(ACTIVATIONS))]
+    """A sigmoid-type activation by name (one of :data:`fpkit.activations.SIGMOID_ACTIVATIONS`)."""
+    return _lookup(name, sigmoid_type=True)
 
+__all__ = ["ACTIVATIONS", "Activation", "Ensemble", "NetworkConfig", "get_activation", "lipschitz_bound",
+           "log_lipschitz_bound"]
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -116,7 +52,7 @@ class NetworkConfig:
     bias_scale : float
         Biases are ``bias_scale * Z`` (absolute scale: a bias is not a sum over inputs).
     activation : str
-        One of :data:`ACTIVATIONS`.
+        One of :data:`fpkit.activations.SIGMOID_ACTIVATIONS`.
     """
 
     N: int
@@ -148,7 +84,12 @@ class NetworkConfig:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def _bias_law(self):
+    def weights_law(self):
+        """The :class:`~fpkit.sampling.WeightLaw` of the weights (standard form)."""
+        return weight_law(self.law, df=self.df, alpha=self.alpha)
+
+    def biases_law(self):
+        """The :class:`~fpkit.sampling.WeightLaw` of the biases, or None when there are none."""
         if self.bias_law is None or self.bias_scale == 0.0:
             return None
         if self.bias_law == "same":
@@ -171,37 +112,48 @@ class Ensemble:
     biases : array, shape (E, L, N), optional
         Zeros when omitted.
     activation : str or Activation
+        A sigmoid-type activation (:data:`fpkit.activations.SIGMOID_ACTIVATIONS`).
     config : NetworkConfig, optional
         The law the networks were drawn from (``None`` for given weights).
 
     Use :meth:`sample` for random networks and the constructor for given (e.g. trained)
-    weights. Arrays stay on their backend (NumPy or CuPy).
+    weights. Arrays stay on their backend (NumPy or CuPy); integer arrays are converted to
+    float64, complex ones are refused.
     """
 
     def __init__(self, weights, biases=None, activation: str | Activation = "logistic", config=None):
         if isinstance(weights, (list, tuple)):
-            weights = np.asarray(weights, dtype=np.float64)
+            weights = np.asarray(weights)
+        _check_array(weights, "weights")
         xp = array_namespace(weights)
+        weights = _as_float64(weights, "weights", xp)
         if weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]:
             raise ValueError(f"weights must have shape (E, L, N, N); got {tuple(weights.shape)}")
         E, L, N, _ = weights.shape
         if E < 1 or L < 1 or N < 1:
             raise ValueError(f"weights must have E, L, N >= 1; got shape {tuple(weights.shape)}")
         if biases is None:
-            biases = xp.zeros((E, L, N), dtype=weights.dtype)
-        elif isinstance(biases, (list, tuple)) or array_namespace(biases) is not xp:
-            biases = xp.asarray(to_numpy(biases) if xp is not np else biases, dtype=weights.dtype)
+            biases = xp.zeros((E, L, N), dtype=xp.float64)
+        else:
+            if isinstance(biases, (list, tuple)):
+                biases = np.asarray(biases)
+            _check_array(biases, "biases")
+            if array_namespace(biases) is not xp:
+                biases = xp.asarray(to_numpy(biases) if xp is not np else biases)
+            biases = _as_float64(biases, "biases", xp)
         if tuple(biases.shape) != (E, L, N):
             raise ValueError(f"biases must have shape (E, L, N) = {(E, L, N)}; got {tuple(biases.shape)}")
         if not bool(xp.all(xp.isfinite(weights))):
             raise ValueError("weights must be finite (found NaN or inf)")
         if not bool(xp.all(xp.isfinite(biases))):
             raise ValueError("biases must be finite (found NaN or inf)")
-        self.weights = xp.astype(weights, xp.float64) if weights.dtype != xp.float64 else weights
-        self.biases = xp.astype(biases, xp.float64) if biases.dtype != xp.float64 else biases
+        self.weights = weights
+        self.biases = biases
         self.activation = get_activation(activation)
         self.config = config
         self.xp = xp
+        self._m = _plain_module(xp)
+        self._wt = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -215,12 +167,11 @@ class Ensemble:
         E = v.check_int(n_networks, "n_networks", minimum=1)
         xp = get_namespace(backend)
         rng = make_rng(seed, xp)
-        law = weight_law(config.law, df=config.df, alpha=config.alpha)
         W = sample_weights(
-            law, (E, config.L, config.N, config.N), seed=rng, scale=config.scale,
+            config.weights_law(), (E, config.L, config.N, config.N), seed=rng, scale=config.scale,
             convention=config.convention, fan_in=config.N, backend=backend,
         )
-        blaw = config._bias_law()
+        blaw = config.biases_law()
         if blaw is None:
             b = xp.zeros((E, config.L, config.N), dtype=xp.float64)
         else:
@@ -247,27 +198,57 @@ class Ensemble:
         return self.shape[2]
 
     @property
+    def backend(self) -> str:
+        """``"numpy"`` or ``"cupy"``."""
+        return "cupy" if self._m is not np else "numpy"
+
+    @property
     def domain(self) -> tuple[float, float]:
         """The interval (low, high) whose N-th power contains F(R^N), hence every fixed point."""
         return self.activation.low, self.activation.high
 
+    @property
+    def weights_t(self):
+        """The transposed weights ``W_l^T`` as one contiguous (E, L, N, N) array (cached)."""
+        if self._wt is None:
+            self._wt = self._m.ascontiguousarray(self._m.swapaxes(self.weights, -1, -2))
+        return self._wt
+
     def __repr__(self) -> str:
         E, L, N = self.shape
-        backend = "cupy" if self.xp.__name__.split(".")[0] == "cupy" else "numpy"
-        return f"Ensemble(E={E}, L={L}, N={N}, activation={self.activation.name!r}, backend={backend!r})"
+        return f"Ensemble(E={E}, L={L}, N={N}, activation={self.activation.name!r}, backend={self.backend!r})"
 
     def subset(self, index) -> Ensemble:
         """Ensemble of the networks selected by ``index`` (int array or slice along axis 0)."""
-        return Ensemble(self.weights[index], self.biases[index], self.activation, self.config)
+        out = Ensemble.__new__(Ensemble)
+        out.weights, out.biases = self.weights[index], self.biases[index]
+        if out.weights.ndim != 4 or out.weights.shape[0] < 1:
+            raise ValueError(f"index must select at least one network of {self.n_networks}; got {index!r}")
+        out.activation, out.config, out.xp, out._m = self.activation, self.config, self.xp, self._m
+        out._wt = self._wt[index] if self._wt is not None else None
+        return out
 
     # ------------------------------------------------------------------ evaluation
-    def _check_points(self, x):
+    def check_points(self, x, name: str = "x"):
+        """Validate a batch of points: shape (E, M, N), real and finite; returns float64 on the backend.
+
+        Integer points are converted to float64 (they must not truncate the iteration);
+        complex or non-numeric points are refused with a TypeError, NaN/inf with a ValueError.
+        """
         xp = self.xp
-        if isinstance(x, (list, tuple)) or (xp is not np and array_namespace(x) is np):
-            x = xp.asarray(x, dtype=xp.float64)
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
+        _check_array(x, name)
+        if self._m is not np and array_namespace(x) is np:
+            x = xp.asarray(x)
+        x = _as_float64(x, name, xp)
         E, _, N = self.shape
         if x.ndim != 3 or x.shape[0] != E or x.shape[2] != N:
-            raise ValueError(f"x must have shape (E, M, N) = ({E}, M, {N}); got {tuple(x.shape)}")
+            raise ValueError(f"{name} must have shape (E, M, N) = ({E}, M, {N}); got {tuple(x.shape)}")
+        if x.shape[1] < 1:
+            raise ValueError(f"{name} must hold at least one point per network (M >= 1); got shape {tuple(x.shape)}")
+        if not bool(xp.all(xp.isfinite(x))):
+            raise ValueError(f"{name} must be finite (found NaN or inf)")
         return x
 
     def forward(self, x, *, networks=None):
@@ -284,15 +265,38 @@ class Ensemble:
         -------
         array, shape like ``x``
         """
-        W, b = self._params(networks)
-        if networks is None:
-            x = self._check_points(x)
-        phi = self.activation
-        xp = self.xp
-        for layer in range(W.shape[1]):
-            z = xp.matmul(x, xp.swapaxes(W[:, layer], -1, -2)) + b[:, layer, None, :]
-            x = phi(z, xp)
-        return x
+        if networks is not None:
+            return self.subset(networks).forward(x)
+        x = self.check_points(x)
+        out = self._m.empty_like(x)
+        return self.forward_into(x, out, self._m.empty_like(x))
+
+    def forward_into(self, x, out, scratch):
+        """F(x) written into ``out``, using ``scratch`` (both shaped like ``x``; neither may be ``x``).
+
+        The engine's hot loop: no validation and no allocation of (E, M, N) arrays (the
+        products and the activation write into the two buffers). ``x`` is not modified. On
+        NumPy the networks are shared among :func:`fpkit.backend.cpu_threads` threads (each
+        network in one thread, so the result does not depend on the number of threads).
+        """
+        E, M, N = x.shape
+        if self._m is np:
+            split_rows(lambda a, b: self._forward_rows(x, out, scratch, a, b), E,
+                       work=2.0 * E * M * N * N * self.depth)
+        else:
+            self._forward_rows(x, out, scratch, 0, E)
+        return out
+
+    def _forward_rows(self, x, out, scratch, a, b):
+        m, wt, bias, phi = self._m, self.weights_t[a:b], self.biases[a:b], self.activation
+        L = wt.shape[1]
+        src = x[a:b]
+        for layer in range(L):
+            dst = (out if (L - layer) % 2 == 1 else scratch)[a:b]  # the last layer writes into out
+            m.matmul(src, wt[:, layer], out=dst)
+            dst += bias[:, layer, None, :]
+            phi.value(dst, m, out=dst)
+            src = dst
 
     def forward_with_jacobian(self, x, *, networks=None):
         """F(x) and J_F(x) = D_L W_L ... D_1 W_1.
@@ -303,40 +307,70 @@ class Ensemble:
         jac : array, shape (E, M, N, N)
             ``jac[e, m, i, j] = dF_i / dx_j`` at ``x[e, m]``.
         """
-        W, b = self._params(networks)
-        if networks is None:
-            x = self._check_points(x)
-        xp = self.xp
-        phi = self.activation
-        E, M, N = x.shape
+        if networks is not None:
+            return self.subset(networks).forward_with_jacobian(x)
+        x = self.check_points(x)
+        m, W, wt, b, phi = self._m, self.weights, self.weights_t, self.biases, self.activation
         jac = None
         for layer in range(W.shape[1]):
             Wl = W[:, layer]  # (E, N, N)
-            z = xp.matmul(x, xp.swapaxes(Wl, -1, -2)) + b[:, layer, None, :]
-            d = phi.derivative(z, xp)  # (E, M, N)
+            z = m.matmul(x, wt[:, layer]) + b[:, layer, None, :]
+            d = phi.derivative(z, m)  # (E, M, N)
             if jac is None:
                 jac = d[..., :, None] * Wl[:, None, :, :]
             else:
-                jac = d[..., :, None] * xp.matmul(Wl[:, None, :, :], jac)
-            x = phi(z, xp)
+                jac = d[..., :, None] * m.matmul(Wl[:, None, :, :], jac)
+            x = phi.value(z, m, out=z)
         return x, jac
 
     def jacobian(self, x, *, networks=None):
         """J_F(x), shape (E, M, N, N); see :meth:`forward_with_jacobian`."""
         return self.forward_with_jacobian(x, networks=networks)[1]
 
-    def _params(self, networks):
-        if networks is None:
-            return self.weights, self.biases
-        return self.weights[networks], self.biases[networks]
+
+def _plain_module(xp):
+    """numpy or cupy behind an array-API namespace (the engine writes in place with ``out=``)."""
+    if "cupy" in xp.__name__.split("."):
+        import cupy  # type: ignore[import-not-found]
+
+        return cupy
+    return np
+
+
+def _check_array(x, name: str) -> None:
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
+        raise TypeError(f"{name} must be an array (NumPy or CuPy); got {type(x).__name__}")
+
+
+def _as_float64(x, name: str, xp):
+    """Real numbers (bool, int, float) as float64; complex or other dtypes are a TypeError."""
+    kind = np.dtype(str(x.dtype)).kind if str(x.dtype) != "object" else "O"
+    if kind == "c":
+        raise TypeError(f"{name} must be real; got a complex array ({x.dtype})")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array; got dtype {x.dtype}")
+    return x if x.dtype == xp.float64 else xp.astype(x, xp.float64)
 
 
 def lipschitz_bound(ensemble: Ensemble) -> np.ndarray:
     """Upper bound on the Lipschitz constant of each network: sup|phi'|^L * prod_l ||W_l||_2.
 
     Returns a NumPy array of shape (E,). A bound < 1 proves F is a contraction, hence has
-    exactly one fixed point (Banach).
+    exactly one fixed point (Banach). Where the bound exceeds the float64 range (deep or
+    heavy-tailed networks) a ValueError points to :func:`log_lipschitz_bound`, which is finite.
     """
-    sup_d = {"logistic": 0.25, "tanh": 1.0, "erf": math.sqrt(2.0 / math.pi), "algebraic": 1.0}
+    logs = log_lipschitz_bound(ensemble)
+    if np.any(logs > math.log(np.finfo(np.float64).max)):
+        raise ValueError(f"the Lipschitz bound exceeds the float64 range (log bound up to {logs.max():.4g}) "
+                         f"for this ensemble (L = {ensemble.depth}); use log_lipschitz_bound")
+    return np.exp(logs)
+
+
+def log_lipschitz_bound(ensemble: Ensemble) -> np.ndarray:
+    """Natural logarithm of :func:`lipschitz_bound`, finite at any depth; shape (E,)."""
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
     norms = np.linalg.norm(to_numpy(ensemble.weights), ord=2, axis=(-2, -1))  # (E, L)
-    return np.prod(norms * sup_d[ensemble.activation.name], axis=1)
+    with np.errstate(divide="ignore"):
+        logs = np.log(norms) + math.log(ensemble.activation.sup_derivative)
+    return logs.sum(axis=1)

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from .network import NetworkConfig
-from .sweep import config_grid, run_sweep
 
 __all__ = ["CAUCHY_REGIME", "GAUSSIAN_REGIME", "explore_regimes", "summarize_regimes"]
 
@@ -60,6 +59,8 @@ def explore_regimes(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Run the regime exploration: one row per network and configuration (see the module doc)."""
+    from .sweep import config_grid, run_sweep  # the sweep machinery (tqdm, pandas) only when used
+
     configs = config_grid({"N": N, "law": law}, **(axes or EXPLORATION_AXES))
     return run_sweep(configs, n_networks=n_networks, n_starts=n_starts, seed=seed,
                      max_iter=max_iter, progress=progress)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _validate as v
 from .backend import make_rng, to_numpy
-from .fixedpoints import iterate_map
+from .engine import iterate_map
 from .network import Ensemble
 
 __all__ = ["CORRUPTIONS", "basin_radius", "corrupt", "median_baseline", "psnr", "restore"]
@@ -87,7 +87,7 @@ def restore(ensemble: Ensemble, x, *, network: int = 0, max_iter: int = 3000, to
     """Iterate network ``network`` of the ensemble from every image of ``x`` (shape (n, N)).
 
     Returns ``(limits, status)``: where each orbit ended (shape (n, N)) and its
-    :data:`fpkit.fixedpoints.STATUS` code (converged, cycle, not converged).
+    :data:`fpkit.engine.STATUS` code (converged, cycle, not converged).
     """
     network = v.check_int(network, "network", minimum=0)
     if network >= ensemble.n_networks:

@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from . import _validate as v
 from .backend import get_namespace, make_rng, to_numpy
@@ -132,6 +131,8 @@ class WeightLaw:
 
     def scipy(self):
         """The law as a frozen :mod:`scipy.stats` distribution (standard form)."""
+        from scipy import stats  # lazy: scipy.stats is slow to import
+
         if self.name == "gaussian":
             return stats.norm()
         if self.name == "cauchy":

@@ -41,6 +41,7 @@ from scipy import optimize, special
 
 from . import _validate as v
 from .backend import make_rng, to_numpy
+from .engine.result import fixed_point_index  # noqa: F401  (re-exported: chapter 5's bridge)
 from .network import Ensemble, NetworkConfig, get_activation
 
 __all__ = [
@@ -99,23 +100,6 @@ def jacobian_spectrum(ensemble: Ensemble, x) -> JacobianSpectrum:
     eig = np.linalg.eigvals(jac)
     sv = np.linalg.svd(jac, compute_uv=False)
     return JacobianSpectrum(eigenvalues=eig, sv2=sv**2)
-
-
-def fixed_point_index(eigenvalues) -> np.ndarray:
-    """Index ``sign det(I - J)`` of fixed points from the eigenvalues of J, shape (..., N) -> (...).
-
-    ``det(I - J) = prod_i (1 - lambda_i)`` is real; it is negative exactly when J has an odd
-    number of real eigenvalues above 1. Because F maps R^N into the open box of the activation's
-    range, x - F(x) has degree 1 on that box, so the indices of all (non-degenerate) fixed points
-    of a network sum to 1: ``Q_all = 1 + 2 * #(index -1)``. A network can only have several fixed
-    points if J has real eigenvalues above 1 somewhere; a sum other than 1 means the search
-    missed some. NaN rows (padding) give 0.
-    """
-    ev = np.asarray(eigenvalues)
-    if ev.ndim < 1:
-        raise ValueError("eigenvalues must have at least one axis (the N eigenvalues)")
-    det = np.prod(1.0 - ev, axis=-1).real
-    return np.where(np.isnan(det), 0, np.sign(det)).astype(int)
 
 
 def mass_outside(eigenvalues, radius: float = 1.0) -> float:
@@ -317,7 +301,7 @@ class FreeJacobianLaw:
                 f"FreeJacobianLaw needs finite-variance (law='gaussian') weights; got law={config.law!r}. "
                 "For Cauchy weights use cavity_jjt_density."
             )
-        blaw = config._bias_law()
+        blaw = config.biases_law()
         if blaw is not None and blaw.name != "gaussian":
             raise ValueError(f"FreeJacobianLaw needs Gaussian or no biases; got bias law {blaw.name!r}")
         sigma_b = 0.0 if blaw is None else config.bias_scale
@@ -564,7 +548,7 @@ def _check_cauchy(config: NetworkConfig) -> tuple[float, float]:
             f"this theory needs law='cauchy' with convention='fan_in'; got law={config.law!r}, "
             f"convention={config.convention!r}"
         )
-    blaw = config._bias_law()
+    blaw = config.biases_law()
     if blaw is not None and blaw.name != "cauchy":
         raise ValueError(f"this theory needs Cauchy biases or none; got bias law {blaw.name!r}")
     return config.scale, (0.0 if blaw is None else config.bias_scale)

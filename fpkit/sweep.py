@@ -1,7 +1,7 @@
 """Sweeps: a grid of network configurations run through the fixed-point engine.
 
 :func:`config_grid` expands a dict of lists into :class:`~fpkit.network.NetworkConfig` objects;
-:func:`run_sweep` runs each through :func:`~fpkit.fixedpoints.find_fixed_points` and returns a
+:func:`run_sweep` runs each through :func:`~fpkit.engine.find_fixed_points` and returns a
 tidy :class:`pandas.DataFrame`, one row per network and configuration.
 
 Reproducibility
@@ -46,7 +46,7 @@ import pandas as pd
 from tqdm import tqdm  # text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from . import _validate as v
-from .fixedpoints import find_fixed_points, grid_starts, uniform_starts
+from .engine import EngineSettings, find_fixed_points, seeded_starts
 from .network import Ensemble, NetworkConfig
 
 __all__ = [
@@ -88,43 +88,40 @@ def config_seed(seed: int, config: NetworkConfig) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, int.from_bytes(digest[:8], "little")])
 
 
-def chunk_size(config: NetworkConfig, n_starts: int, *, newton_starts: int | None = None,
+def chunk_size(config: NetworkConfig, settings: EngineSettings | None = None, *,
                max_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
     """Networks per engine call so that one call stays within about ``max_bytes``.
 
     Per network the engine holds its weights (L N^2 floats), about 16 arrays of its starts
-    (M N floats: starts, limits, iterates, the cycle-detection history) and, for the Newton
-    search, about 6 Jacobian-sized arrays (M' N^2 floats).
+    (M N floats: starts, limits, the ring of recent iterates, buffers; M the starts the seeding
+    gives; the census's adaptive batches have the same size) and, for the Newton stages, about 6 Jacobian-sized arrays (M' N^2 floats).
     """
+    settings = settings or EngineSettings()
     max_bytes = v.check_int(max_bytes, "max_bytes", minimum=1)
     N, L = config.N, config.L
-    per_net = 8 * (L * N * N + 16 * n_starts * N + 6 * (newton_starts or 0) * N * N)
+    M = settings.starts_per_network(N)
+    newton = (settings.newton_starts or M) if (settings.newton or settings.saddle_search) else 0
+    per_net = 8 * (L * N * N + 16 * M * N + 6 * newton * N * N)
     return max(1, max_bytes // per_net)
 
 
-def _run_chunk(config: NetworkConfig, seq: np.random.SeedSequence, n_networks: int, n_starts: int,
-               seeding: str, backend: str | None, engine: dict) -> pd.DataFrame:
+def _run_chunk(config: NetworkConfig, seq: np.random.SeedSequence, n_networks: int,
+               settings: EngineSettings, backend: str | None) -> pd.DataFrame:
     """One engine call on ``n_networks`` networks of ``config`` (a Dask task)."""
     net_seed, start_seed = (np.random.default_rng(s) for s in seq.spawn(2))
     start = time.perf_counter()
     ens = Ensemble.sample(config, n_networks, seed=net_seed, backend=backend)
-    if seeding == "grid":
-        per_axis = max(2, round(n_starts ** (1.0 / config.N)))
-        starts = grid_starts(ens, per_axis)
-    else:
-        starts = uniform_starts(ens, n_starts, seed=start_seed)
-    res = find_fixed_points(ens, starts, seed=start_seed, **engine)
+    starts = seeded_starts(ens, settings, seed=start_seed)
+    res = find_fixed_points(ens, starts, settings=settings, seed=start_seed)
     table = res.per_network()
     table["seconds"] = (time.perf_counter() - start) / n_networks
     table["n_starts"] = res.n_starts
     return table
 
 
-def _chunks(config, n_networks, n_starts, seed, chunk, engine):
+def _chunks(config, n_networks, seed, chunk, settings):
     ss = config_seed(seed, config)
-    size = chunk or chunk_size(config, n_starts,
-                               newton_starts=(engine.get("newton_starts") or n_starts)
-                               if engine.get("newton") else None)
+    size = chunk or chunk_size(config, settings)
     sizes = [min(size, n_networks - i) for i in range(0, n_networks, size)]
     return list(zip(ss.spawn(len(sizes)), sizes)), size
 
@@ -143,43 +140,50 @@ def run_config(
     config: NetworkConfig,
     *,
     n_networks: int,
-    n_starts: int,
     seed: int,
-    seeding: str = "uniform",
+    settings: EngineSettings | None = None,
     backend: str | None = None,
     chunk: int | None = None,
-    **engine: Any,
+    **options: Any,
 ) -> pd.DataFrame:
     """Sample ``n_networks`` networks of ``config`` and summarise each (one row per network).
 
-    ``seeding`` is ``"uniform"`` (random starts in the activation's range) or ``"grid"``
-    (a regular grid with ``round(n_starts ** (1/N))`` points per axis). ``chunk`` is the number
-    of networks per engine call (default: :func:`chunk_size`). Other keyword arguments go to
-    :func:`~fpkit.fixedpoints.find_fixed_points`.
+    ``settings`` (or single options such as ``n_starts=64``, ``seeding="grid"``,
+    ``newton=True``) are the engine's :class:`~fpkit.engine.EngineSettings`. ``chunk`` is the
+    number of networks per engine call (default: :func:`chunk_size`).
     """
-    n_networks, n_starts = _check_sizes(n_networks, n_starts, chunk)
-    v.check_choice(seeding, "seeding", ("uniform", "grid"))
-    jobs, _ = _chunks(config, n_networks, n_starts, seed, chunk, engine)
-    parts = [_run_chunk(config, seq, size, n_starts, seeding, backend, engine) for seq, size in jobs]
-    return _assemble(config, parts, [size for _, size in jobs], seeding)
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+    settings = _settings(settings, options)
+    n_networks = _check_sizes(n_networks, chunk)
+    seed = v.check_int(seed, "seed", minimum=0)
+    settings.starts_per_network(config.N)  # a grid that cannot honour n_starts fails here
+    jobs, _ = _chunks(config, n_networks, seed, chunk, settings)
+    parts = [_run_chunk(config, seq, size, settings, backend) for seq, size in jobs]
+    return _assemble(config, parts, [size for _, size in jobs], settings.seeding)
 
 
-def _check_sizes(n_networks, n_starts, chunk):
+def _settings(settings, options) -> EngineSettings:
+    if settings is not None and not isinstance(settings, EngineSettings):
+        raise TypeError(f"settings must be an EngineSettings; got {type(settings).__name__}")
+    return (settings or EngineSettings()).replace(**options)
+
+
+def _check_sizes(n_networks, chunk):
     n_networks = v.check_int(n_networks, "n_networks", minimum=1)
-    n_starts = v.check_int(n_starts, "n_starts", minimum=1)
     if chunk is not None:
         v.check_int(chunk, "chunk", minimum=1)
-    return n_networks, n_starts
+    return n_networks
 
 
 # --------------------------------------------------------------------------- cache
 
 #: The modules whose source determines a sweep's numbers (part of every cache key).
-ENGINE_MODULES = ("_validate", "backend", "sampling", "network", "fixedpoints", "sweep")
+ENGINE_MODULES = ("_validate", "backend", "activations", "sampling", "network", "engine", "sweep")
 
 
 def engine_hash() -> str:
-    """SHA-256 (16 hex digits) of the source of :data:`ENGINE_MODULES`.
+    """SHA-256 (16 hex digits) of the source of :data:`ENGINE_MODULES` (a package: all its files).
 
     A change to the engine invalidates cached sweeps; a change elsewhere in fpkit (a chapter
     helper, the mean-field module) does not.
@@ -187,10 +191,11 @@ def engine_hash() -> str:
     root = Path(__file__).parent
     digest = hashlib.sha256()
     for name in ENGINE_MODULES:
-        digest.update(name.encode())
-        digest.update((root / f"{name}.py").read_bytes())
+        files = sorted((root / name).rglob("*.py")) if (root / name).is_dir() else [root / f"{name}.py"]
+        for path in files:
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
 
 
 class SweepCache:
@@ -261,26 +266,27 @@ def run_sweep(
     configs: Iterable[NetworkConfig],
     *,
     n_networks: int,
-    n_starts: int,
     seed: int = 0,
-    seeding: str = "uniform",
+    settings: EngineSettings | None = None,
     progress: bool = True,
     backend: str | None = None,
     cache_dir: str | os.PathLike | None = None,
     chunk: int | None = None,
     scheduler: Any = None,
-    **engine: Any,
+    **options: Any,
 ) -> pd.DataFrame:
     """Run every configuration; a tidy table with one row per network and configuration.
 
     Parameters
     ----------
     configs : iterable of NetworkConfig
-    n_networks, n_starts : int
-        Networks per configuration, starts per network.
+    n_networks : int
+        Networks per configuration.
     seed : int
         Root seed; each configuration's stream is ``config_seed(seed, config)``.
-    seeding : {"uniform", "grid"}
+    settings : EngineSettings, optional
+        The engine's settings (starts per network, seeding, tolerances, Newton, census), validated
+        here, before any work, and part of the cache key.
     progress : bool
         A tqdm bar over configurations.
     backend : str, optional
@@ -291,34 +297,35 @@ def run_sweep(
         Networks per engine call (default :func:`chunk_size`, about 512 MiB per call).
     scheduler : str or distributed.Client, optional
         Run the chunks on this Dask cluster instead of in-process.
-    **engine
-        Passed to :func:`~fpkit.fixedpoints.find_fixed_points` (``max_iter``, ``newton``, ...).
+    **options
+        Single settings overriding ``settings`` (``n_starts=64``, ``max_iter=2000``, ``newton=True``).
 
     Returns
     -------
     pandas.DataFrame
         The configuration's fields, ``seeding``, ``network``, ``Q`` (stable fixed points reached
-        by iteration), ``unstable_fixed_points`` (with ``newton=True``), ``cycle_starts``,
+        by iteration), ``fixed_points``, ``index_sum``, ``unseen_mass``, ``cycle_starts``,
         ``not_converged_starts``, ``basin_entropy``, ``mean_iterations``, ``seconds`` (per
-        network) and more (see :meth:`fpkit.fixedpoints.FixedPoints.per_network`), in the
-        order of ``configs``.
+        network) and more (see :meth:`fpkit.engine.FixedPoints.per_network`), in the order of
+        ``configs``.
     """
     configs = list(configs)
     for i, c in enumerate(configs):
         if not isinstance(c, NetworkConfig):
             raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
-    n_networks, n_starts = _check_sizes(n_networks, n_starts, chunk)
+    settings = _settings(settings, options)
+    n_networks = _check_sizes(n_networks, chunk)
     seed = v.check_int(seed, "seed", minimum=0)
-    v.check_choice(seeding, "seeding", ("uniform", "grid"))
+    for config in configs:
+        settings.starts_per_network(config.N)  # a grid that cannot honour n_starts fails up front
     cache = SweepCache(cache_dir) if cache_dir is not None else None
 
     plans = []  # (config, jobs, cache key, description)
     code = engine_hash() if cache else None  # once per run: edits during a run do not mix keys
     for config in configs:
-        jobs, size = _chunks(config, n_networks, n_starts, seed, chunk, engine)
-        settings = dict(n_networks=n_networks, n_starts=n_starts, seed=seed, seeding=seeding,
-                        chunk=size, backend=backend, engine=engine)
-        key, desc = SweepCache.key(config, settings, code) if cache else (None, None)
+        jobs, size = _chunks(config, n_networks, seed, chunk, settings)
+        run = dict(n_networks=n_networks, seed=seed, chunk=size, backend=backend, engine=settings.as_dict())
+        key, desc = SweepCache.key(config, run, code) if cache else (None, None)
         plans.append((config, jobs, key, desc))
 
     tables: dict[int, pd.DataFrame] = {}
@@ -334,7 +341,7 @@ def run_sweep(
 
     def finish(i, parts):
         config, jobs, key, desc = plans[i]
-        tables[i] = _assemble(config, parts, [size for _, size in jobs], seeding)
+        tables[i] = _assemble(config, parts, [size for _, size in jobs], settings.seeding)
         if cache:
             cache.store(key, desc, tables[i])
         bar.update(1)
@@ -343,17 +350,17 @@ def run_sweep(
         if scheduler is None:
             for i in todo:
                 config, jobs, _, _ = plans[i]
-                parts = [_run_chunk(config, seq, size, n_starts, seeding, backend, engine) for seq, size in jobs]
+                parts = [_run_chunk(config, seq, size, settings, backend) for seq, size in jobs]
                 finish(i, parts)
         else:
-            _run_dask(scheduler, plans, todo, n_starts, seeding, backend, engine, finish)
+            _run_dask(scheduler, plans, todo, settings, backend, finish)
     finally:
         bar.close()
     frames = [tables[i] for i in range(len(configs))]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _run_dask(scheduler, plans, todo, n_starts, seeding, backend, engine, finish):
+def _run_dask(scheduler, plans, todo, settings, backend, finish):
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - dask is in the dev extra
@@ -364,8 +371,7 @@ def _run_dask(scheduler, plans, todo, n_starts, seeding, backend, engine, finish
         for i in todo:
             config, jobs, _, _ = plans[i]
             for j, (seq, size) in enumerate(jobs):
-                fut = client.submit(_run_chunk, config, seq, size, n_starts, seeding, backend, engine,
-                                    pure=False)
+                fut = client.submit(_run_chunk, config, seq, size, settings, backend, pure=False)
                 futures.append(fut)
                 owner[fut.key] = (i, j)
         pending = {i: [None] * len(plans[i][1]) for i in todo}

@@ -145,11 +145,7 @@ class TrainResult:
 
 
 def _torch_act(name):
-    import torch
-
-    return {"tanh": torch.tanh, "logistic": torch.sigmoid,
-            "erf": lambda z: torch.erf(z / np.sqrt(2.0)),
-            "algebraic": lambda z: z / torch.sqrt(1.0 + z.clamp(-1e150, 1e150) ** 2)}[name]
+    return get_activation(name).torch
 
 
 def _forward(Ws, bs, x, act):

@@ -7,7 +7,7 @@ from fpkit import CAUCHY_REGIME, GAUSSIAN_REGIME
 from fpkit.backend import to_numpy
 from fpkit.bench import (compare, cost_law, flops_per_step, matmul_roofline, python_loop_iterate,
                          steady_iteration, torch_iterate)
-from fpkit.fixedpoints import iterate_map, uniform_starts
+from fpkit.engine import iterate_map, uniform_starts
 from fpkit.network import Ensemble
 
 

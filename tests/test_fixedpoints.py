@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
-from fpkit.fixedpoints import (
+from fpkit.engine import (
     STATUS,
     basin_fractions,
     find_fixed_points,
@@ -100,7 +100,9 @@ def brute_force_roots_2d(ens, e, resolution=400):
     roots = []
     for i, j in cells:
         x0 = np.array([(ticks[i] + ticks[i + 1]) / 2, (ticks[j] + ticks[j + 1]) / 2])
-        sol = optimize.root(lambda x: sub.forward(x.reshape(1, 1, 2))[0, 0] - x, x0, tol=1e-14)
+        # the root finder may probe non-finite points; F refuses them, the residual is then NaN
+        g = lambda x: sub.forward(x.reshape(1, 1, 2))[0, 0] - x if np.all(np.isfinite(x)) else np.full(2, np.nan)
+        sol = optimize.root(g, x0, tol=1e-14)
         if sol.success and np.abs(sub.forward(sol.x.reshape(1, 1, 2))[0, 0] - sol.x).max() < 1e-10:
             if all(np.abs(sol.x - r).max() > 1e-6 for r in roots):
                 roots.append(sol.x)
@@ -112,12 +114,17 @@ def test_two_dimensional_counts_match_brute_force(seed):
     cfg = NetworkConfig(N=2, L=2, law="cauchy", scale=4.0, activation="tanh", bias_law=None)
     ens = Ensemble.sample(cfg, 3, seed=seed)
     res = find_fixed_points(ens, n_starts=400, seed=seed, newton=True, newton_starts=400, newton_rounds=3)
+    per = res.per_network()
     for e in range(3):
         brute = brute_force_roots_2d(ens, e)
         ours = res.x[res.fp_network == e]
-        assert len(ours) == len(brute), (e, ours, brute)
+        # every root the grid search finds is found, and ours are complete by the index theorem
+        # (the grid search itself can miss a root whose cell the sign test does not flag)
         for r in brute:
-            assert np.abs(ours - r).max(axis=1).min() < 1e-8
+            assert np.abs(ours - r).max(axis=1).min() < 1e-8, (e, r, ours)
+        assert per.loc[e, "index_sum"] == 1, (e, ours, brute)
+        assert len(ours) >= len(brute)
+        assert np.all(res.fp_residual[res.fp_network == e] < 1e-12)
 
 
 @pytest.mark.parametrize("law,activation", [("gaussian", "logistic"), ("cauchy", "tanh"), ("cauchy", "logistic")])
@@ -187,7 +194,7 @@ def test_basin_fractions_with_confidence_intervals():
 @pytest.mark.parametrize(
     "call,exc,match",
     [
-        (lambda e: find_fixed_points(e, np.zeros((2, 3, 4))), ValueError, "x must have shape"),
+        (lambda e: find_fixed_points(e, np.zeros((2, 3, 4))), ValueError, "starts must have shape"),
         (lambda e: find_fixed_points(e, np.full((1, 3, 2), np.nan)), ValueError, "starts must be finite"),
         (lambda e: find_fixed_points(e, tol=-1.0), ValueError, "tol must be in"),
         (lambda e: find_fixed_points(e, max_iter=0), ValueError, "max_iter must be an integer >= 1"),
@@ -245,7 +252,7 @@ def test_engine_invariants(ens, seed):
 
 def test_attractors_near_detects_a_basin_boundary():
     """x -> sigma(8x - 4): the repelling 1/2 separates the two basins; the attractors do not."""
-    from fpkit.fixedpoints import attractors_near
+    from fpkit.engine import attractors_near
 
     ens = one_unit(8.0, -4.0)
     res = find_fixed_points(ens, n_starts=64, seed=0, newton=True)

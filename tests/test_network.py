@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from fpkit.network import ACTIVATIONS, Ensemble, NetworkConfig, get_activation, lipschitz_bound
+from fpkit.activations import ACTIVATIONS, SIGMOID_ACTIVATIONS
+from fpkit.network import Ensemble, NetworkConfig, get_activation, lipschitz_bound
 
 
 def reference_forward(W, b, phi, x):
@@ -32,7 +33,7 @@ def test_forward_matches_reference_loop(activation):
     np.testing.assert_allclose(ens.forward(x), expected, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("activation", SIGMOID_ACTIVATIONS)
 def test_jacobian_matches_finite_differences(activation):
     cfg = NetworkConfig(N=4, L=3, law="cauchy", scale=1.0, activation=activation)
     ens = Ensemble.sample(cfg, 3, seed=2)
@@ -46,7 +47,7 @@ def test_jacobian_matches_finite_differences(activation):
         np.testing.assert_allclose(jac[..., :, j], fd, rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("activation", SIGMOID_ACTIVATIONS)
 def test_activations_are_stable_at_huge_inputs(activation):
     phi = get_activation(activation)
     z = np.array([-1e308, -1e200, -800.0, 0.0, 800.0, 1e200, 1e308])
@@ -92,7 +93,7 @@ def test_contraction_bound_is_a_bound():
     [
         (lambda: NetworkConfig(N=3, L=0), ValueError, "L must be an integer >= 1"),
         (lambda: NetworkConfig(N=0, L=1), ValueError, "N must be an integer >= 1"),
-        (lambda: NetworkConfig(N=3, L=1, activation="relu"), ValueError, "activation must be one of"),
+        (lambda: NetworkConfig(N=3, L=1, activation="relu"), ValueError, "activation must be a sigmoid-type activation"),
         (lambda: NetworkConfig(N=3, L=1, bias_law="uniform"), ValueError, "bias_law must be one of"),
         (lambda: NetworkConfig(N=3, L=1, scale=-1.0), ValueError, "scale must be in"),
         (lambda: NetworkConfig(N=2.5, L=1), TypeError, "N must be an integer"),
@@ -107,3 +108,35 @@ def test_contraction_bound_is_a_bound():
 def test_bad_input_is_named(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_every_registry_activation_is_finite_and_differentiable(name):
+    from fpkit.activations import get_activation
+    """Each registry entry: finite values and derivatives up to |z| = 1e300 (no warnings), the
+    derivative matches central differences, and the declared range and sup |phi'| hold."""
+    phi = get_activation(name)
+    z = np.array([-1e300, -800.0, -3.0, -0.5, 0.5, 3.0, 800.0, 1e300])
+    if name == "exp":
+        z = z[z < 700]
+    assert np.all(np.isfinite(phi.value(z))) and np.all(np.isfinite(phi.derivative(z)))
+    grid = np.linspace(-6, 6, 2401)
+    grid = grid[np.abs(grid - np.array(phi.kinks or [99.0])[:, None]).min(axis=0) > 1e-3]
+    h = 1e-6
+    fd = (phi.value(grid + h) - phi.value(grid - h)) / (2 * h)
+    np.testing.assert_allclose(phi.derivative(grid), fd, rtol=1e-6, atol=1e-7)
+    y = phi.value(grid)
+    assert np.all(y >= phi.low - 1e-12) and np.all(y <= phi.high + 1e-12)
+    assert np.abs(phi.derivative(grid)).max() <= phi.sup_derivative * (1 + 1e-9)
+    if phi.odd:
+        np.testing.assert_allclose(phi.value(-grid), -phi.value(grid), atol=1e-15)
+
+
+def test_activation_names_are_unique_and_old_aliases_are_refused():
+    from fpkit.activations import get_activation
+    with pytest.raises(ValueError, match="called 'logistic'"):
+        get_activation("sigmoid")
+    import math
+    import scipy.special as sp
+    assert get_activation("erf").value(np.array([0.7]))[0] == pytest.approx(sp.erf(0.7))
+    assert get_activation("erf").sup_derivative == pytest.approx(2 / math.sqrt(math.pi))

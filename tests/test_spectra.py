@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fpkit import spectra as sp
-from fpkit.fixedpoints import find_fixed_points
+from fpkit.engine import find_fixed_points
 from fpkit.network import Ensemble, NetworkConfig
 
 

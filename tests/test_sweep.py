@@ -63,6 +63,7 @@ def test_default_regimes_are_documented_configs():
 import tracemalloc  # noqa: E402
 
 import fpkit.sweep as sweep_mod  # noqa: E402
+from fpkit.engine import EngineSettings  # noqa: E402
 from fpkit.sweep import SweepCache, chunk_size  # noqa: E402
 
 SMALL = config_grid({"N": 3, "law": "cauchy", "activation": "tanh", "scale": 4.0}, L=[1, 2, 3, 4])
@@ -82,17 +83,18 @@ def test_chunks_cover_all_networks_and_are_reproducible():
 def test_chunk_size_respects_the_memory_budget():
     cfg = NetworkConfig(N=64, L=8)
     per_net = 8 * (8 * 64 * 64 + 16 * 256 * 64)
-    assert chunk_size(cfg, 256, max_bytes=100 * per_net) == 100
-    assert chunk_size(cfg, 256, max_bytes=1) == 1
-    assert chunk_size(cfg, 256, newton_starts=128) < chunk_size(cfg, 256)
+    s256 = EngineSettings(n_starts=256)
+    assert chunk_size(cfg, s256, max_bytes=100 * per_net) == 100
+    assert chunk_size(cfg, s256, max_bytes=1) == 1
+    assert chunk_size(cfg, s256.replace(newton=True, newton_starts=128)) < chunk_size(cfg, s256)
     with pytest.raises(ValueError, match="max_bytes"):
-        chunk_size(cfg, 256, max_bytes=0)
+        chunk_size(cfg, s256, max_bytes=0)
 
 
 def test_peak_memory_is_bounded_by_chunking():
     cfg = [NetworkConfig(N=32, L=4, law="gaussian", activation="tanh")]
     budget = 4 * 2**20
-    size = chunk_size(cfg[0], 64, max_bytes=budget)
+    size = chunk_size(cfg[0], EngineSettings(n_starts=64), max_bytes=budget)
     n_networks = 8 * size  # the whole sweep would need ~8x the budget at once
     tracemalloc.start()
     try:

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from fpkit.fixedpoints import find_fixed_points  # noqa: E402
+from fpkit.engine import find_fixed_points  # noqa: E402
 from fpkit.train import TrainConfig, checkpoint_ensemble, digits, layer_statistics, train  # noqa: E402
 
 TINY = TrainConfig(L=2, steps=60, checkpoints=3, lr=3e-3, seed=1)

@@ -1,0 +1,331 @@
+"""The one registry of activations: value, derivative, range, sup |phi'|, torch op, mean-field facts.
+
+Every module of fpkit that needs an activation looks it up here (:func:`get_activation`): the
+networks (:mod:`fpkit.network`), the mean-field kernel map (:mod:`fpkit.meanfield`), the spectra
+(:mod:`fpkit.spectra`), training (:mod:`fpkit.train`) and the benchmarks (:mod:`fpkit.bench`).
+Each name means one function everywhere:
+
+========== ======================================== =============== ===========
+name       phi(z)                                   range           sup |phi'|
+========== ======================================== =============== ===========
+logistic   1 / (1 + exp(-z))                        (0, 1)          1/4
+tanh       tanh(z)                                  (-1, 1)         1
+erf        erf(z)                                   (-1, 1)         2/sqrt(pi)
+algebraic  z / sqrt(1 + z^2)                        (-1, 1)         1
+identity   z                                        R               1
+relu       max(z, 0)                                [0, inf)        1
+leaky_relu z if z > 0 else 0.01 z                   R               1
+elu        z if z > 0 else exp(z) - 1               (-1, inf)       1
+celu       CELU with alpha = 1 (equals elu)         (-1, inf)       1
+selu       SELU (Klambauer et al. 2017)             (-1.76, inf)    1.76
+gelu       z Phi(z)                                 [-0.17, inf)    1.13
+silu       z / (1 + exp(-z))                        [-0.28, inf)    1.10
+softplus   log(1 + exp(z))                          (0, inf)        1
+exp        exp(z)                                   (0, inf)        inf
+sin        sin(z)                                   [-1, 1]         1
+========== ======================================== =============== ===========
+
+The first four are *sigmoid-type* (monotone and bounded): only these can define the
+same-dimension networks of the book, because then F maps R^N into the box ``range**N`` and every
+fixed point lies in it. The others serve the mean-field chapter.
+
+Values and derivatives are evaluated stably for every finite input (no overflow warning, no NaN
+for ``|z|`` up to the float64 maximum), on NumPy or CuPy arrays (``xp``), optionally into a
+preallocated ``out`` array (the fixed-point engine's hot loop).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _validate as v
+
+__all__ = ["ACTIVATIONS", "SIGMOID_ACTIVATIONS", "Activation", "get_activation"]
+
+# Inputs beyond this magnitude are clipped before z**2 is formed: the algebraic sigmoid is
+# then +-1 to within 1e-300 and z**2 cannot overflow.
+_ALGEBRAIC_CLIP = 1e150
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+
+
+def _module(xp):
+    """The plain array module (numpy or cupy) behind an array-API namespace."""
+    name = xp.__name__.split(".")
+    if "cupy" in name:
+        import cupy  # type: ignore[import-not-found]
+
+        return cupy
+    return np
+
+
+def _special(xp):
+    if _module(xp) is np:
+        from scipy import special
+    else:  # pragma: no cover - needs a GPU
+        from cupyx.scipy import special  # type: ignore[import-not-found]
+    return special
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def _logistic(z, m, out):
+    # exp(-|z|) never overflows; both branches are exact to rounding.
+    e = m.exp(-m.abs(z))
+    return m.divide(m.where(z >= 0, 1.0, e), 1.0 + e, out=out)
+
+
+def _tanh(z, m, out):
+    return m.tanh(z, out=out)
+
+
+def _erf(z, m, out):
+    return _special(m).erf(z, out=out) if out is not None else _special(m).erf(z)
+
+
+def _algebraic(z, m, out):
+    zc = m.clip(z, -_ALGEBRAIC_CLIP, _ALGEBRAIC_CLIP)
+    return m.divide(zc, m.sqrt(1.0 + zc * zc), out=out)
+
+
+def _elu(z, m, a=1.0):
+    return m.where(z > 0, z, a * m.expm1(m.minimum(z, 0.0)))
+
+
+_VALUES: dict[str, Callable] = {
+    "logistic": _logistic,
+    "tanh": _tanh,
+    "erf": _erf,
+    "algebraic": _algebraic,
+    "identity": lambda z, m, out: z.copy(),
+    "relu": lambda z, m, out: m.maximum(z, 0.0, out=out),
+    "leaky_relu": lambda z, m, out: m.where(z > 0, z, 0.01 * z),
+    "elu": lambda z, m, out: _elu(z, m),
+    "celu": lambda z, m, out: _elu(z, m),
+    "selu": lambda z, m, out: _SELU_SCALE * _elu(z, m, _SELU_ALPHA),
+    "gelu": lambda z, m, out: 0.5 * z * (1.0 + _special(m).erf(z / math.sqrt(2.0))),
+    "silu": lambda z, m, out: z * _logistic(z, m, None),
+    "softplus": lambda z, m, out: m.logaddexp(0.0, z),
+    "exp": lambda z, m, out: m.exp(m.minimum(z, 709.0)),
+    "sin": lambda z, m, out: m.sin(z, out=out),
+}
+
+
+def _d_logistic(z, m):
+    e = m.exp(-m.abs(z))
+    return e / (1.0 + e) ** 2
+
+
+def _d_tanh(z, m):
+    t = m.tanh(z)
+    return 1.0 - t * t
+
+
+def _d_erf(z, m):
+    zc = m.clip(z, -1e100, 1e100)  # z*z cannot overflow; exp(-huge) is 0
+    return (2.0 / math.sqrt(math.pi)) * m.exp(-zc * zc)
+
+
+def _d_algebraic(z, m):
+    zc = m.clip(z, -_ALGEBRAIC_CLIP, _ALGEBRAIC_CLIP)
+    return (1.0 + zc * zc) ** -1.5
+
+
+def _d_gelu(z, m):
+    zc = m.clip(z, -1e100, 1e100)
+    cdf = 0.5 * (1.0 + _special(m).erf(zc / math.sqrt(2.0)))
+    return cdf + zc * m.exp(-0.5 * zc * zc) / math.sqrt(2.0 * math.pi)
+
+
+def _d_silu(z, m):
+    s = _logistic(z, m, None)
+    return s + z * _d_logistic(z, m)
+
+
+_DERIVATIVES: dict[str, Callable] = {
+    "logistic": _d_logistic,
+    "tanh": _d_tanh,
+    "erf": _d_erf,
+    "algebraic": _d_algebraic,
+    "identity": lambda z, m: m.ones_like(z),
+    "relu": lambda z, m: (z > 0).astype(z.dtype),
+    "leaky_relu": lambda z, m: m.where(z > 0, 1.0, 0.01),
+    "elu": lambda z, m: m.where(z > 0, 1.0, m.exp(m.minimum(z, 0.0))),
+    "celu": lambda z, m: m.where(z > 0, 1.0, m.exp(m.minimum(z, 0.0))),
+    "selu": lambda z, m: _SELU_SCALE * m.where(z > 0, 1.0, _SELU_ALPHA * m.exp(m.minimum(z, 0.0))),
+    "gelu": _d_gelu,
+    "silu": _d_silu,
+    "softplus": lambda z, m: _logistic(z, m, None),
+    "exp": lambda z, m: m.exp(m.minimum(z, 709.0)),
+    "sin": lambda z, m: m.cos(z),
+}
+
+
+def _torch_op(name: str) -> Callable:
+    import torch
+
+    ops = {
+        "logistic": torch.sigmoid,
+        "tanh": torch.tanh,
+        "erf": torch.erf,
+        "algebraic": lambda z: z / torch.sqrt(1.0 + z.clamp(-_ALGEBRAIC_CLIP, _ALGEBRAIC_CLIP) ** 2),
+        "identity": lambda z: z,
+        "relu": torch.relu,
+        "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+        "elu": torch.nn.functional.elu,
+        "celu": torch.nn.functional.celu,
+        "selu": torch.selu,
+        "gelu": torch.nn.functional.gelu,
+        "silu": torch.nn.functional.silu,
+        "softplus": torch.nn.functional.softplus,
+        "exp": torch.exp,
+        "sin": torch.sin,
+    }
+    return ops[name]
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation function and the facts fpkit uses about it.
+
+    Attributes
+    ----------
+    name : str
+        Its one name in fpkit (see the table in the module docstring).
+    formula : str
+        phi(z) in words.
+    low, high : float
+        The range of phi (infimum and supremum; infinite for unbounded activations).
+    sup_derivative : float
+        sup_z |phi'(z)| (a Lipschitz constant of phi).
+    odd : bool
+        phi(-z) = -phi(z), so its Gaussian mean is exactly 0 (kappa(0) = 0 in the mean-field map).
+    kinks : tuple of float
+        Points where phi is not differentiable (quadrature splits there).
+    kappa_prime1_is_one : bool
+        kappa'(1) = E[phi'^2] / E[phi^2] = 1 exactly (positively homogeneous activations, exp).
+    """
+
+    name: str
+    formula: str
+    low: float
+    high: float
+    sup_derivative: float
+    odd: bool = False
+    kinks: tuple[float, ...] = ()
+    kappa_prime1_is_one: bool = False
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def sigmoid_type(self) -> bool:
+        """Monotone and bounded: usable in a same-dimension network (F maps R^N into a box)."""
+        return self.name in SIGMOID_ACTIVATIONS
+
+    @property
+    def range(self) -> tuple[float, float]:
+        """``(low, high)``."""
+        return self.low, self.high
+
+    def value(self, z, xp=None, *, out=None):
+        """phi(z) elementwise, stable for every finite z; written into ``out`` when given."""
+        m = _module(xp) if xp is not None else _module(_namespace(z))
+        result = _VALUES[self.name](z, m, out)
+        if out is not None and result is not out:
+            m.copyto(out, result)
+            return out
+        return result
+
+    def __call__(self, z, xp=None):
+        return self.value(z, xp)
+
+    def derivative(self, z, xp=None):
+        """phi'(z) elementwise, stable (no overflow for ``|z|`` up to the float64 maximum)."""
+        m = _module(xp) if xp is not None else _module(_namespace(z))
+        return _DERIVATIVES[self.name](z, m)
+
+    def torch(self, z):
+        """The same function as a differentiable torch operation."""
+        return _torch_op(self.name)(z)
+
+    def numpy(self, z):
+        """phi on NumPy arrays or floats (what the mean-field quadratures call)."""
+        return _VALUES[self.name](np.asarray(z, dtype=float), np, None)
+
+    def meanfield_normalization(self) -> float:
+        """sqrt(E[phi(X)^2]) for X ~ N(0, 1): divide by it to get the mean-field-normalised phi."""
+        if "norm" not in self._cache:
+            from .meanfield import gaussian_expectation
+
+            m2, _ = gaussian_expectation(lambda x: self.numpy(x) ** 2, kinks=self.kinks)
+            self._cache["norm"] = math.sqrt(m2)
+        return self._cache["norm"]
+
+
+def _namespace(z):
+    from .backend import array_namespace
+
+    return array_namespace(z)
+
+
+_INF = math.inf
+#: Every activation known to fpkit, by its one name.
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation("logistic", "1 / (1 + exp(-z))", 0.0, 1.0, 0.25),
+        Activation("tanh", "tanh(z)", -1.0, 1.0, 1.0, odd=True),
+        Activation("erf", "erf(z)", -1.0, 1.0, 2.0 / math.sqrt(math.pi), odd=True),
+        Activation("algebraic", "z / sqrt(1 + z^2)", -1.0, 1.0, 1.0, odd=True),
+        Activation("identity", "z", -_INF, _INF, 1.0, odd=True, kappa_prime1_is_one=True),
+        Activation("relu", "max(z, 0)", 0.0, _INF, 1.0, kinks=(0.0,), kappa_prime1_is_one=True),
+        Activation("leaky_relu", "z if z > 0 else 0.01 z", -_INF, _INF, 1.0, kinks=(0.0,),
+                   kappa_prime1_is_one=True),
+        Activation("elu", "z if z > 0 else exp(z) - 1", -1.0, _INF, 1.0, kinks=(0.0,)),
+        Activation("celu", "CELU with alpha = 1 (equal to elu)", -1.0, _INF, 1.0, kinks=(0.0,)),
+        Activation("selu", "SELU: 1.0507 (z if z > 0 else 1.6733 (exp(z) - 1))",
+                   -_SELU_SCALE * _SELU_ALPHA, _INF, _SELU_SCALE * _SELU_ALPHA, kinks=(0.0,)),
+        Activation("gelu", "z Phi(z), Phi the standard normal CDF", -0.16997120747940217, _INF, 1.1289041451825208),
+        Activation("silu", "z / (1 + exp(-z))", -0.2784645427588263, _INF, 1.0998393201285284),
+        Activation("softplus", "log(1 + exp(z))", 0.0, _INF, 1.0),
+        Activation("exp", "exp(z)", 0.0, _INF, _INF, kappa_prime1_is_one=True),
+        Activation("sin", "sin(z)", -1.0, 1.0, 1.0, odd=True),
+    ]
+}
+
+#: The monotone bounded activations that can define a same-dimension network.
+SIGMOID_ACTIVATIONS = ("logistic", "tanh", "erf", "algebraic")
+
+_RENAMED = {"sigmoid": "logistic", "expit": "logistic", "swish": "silu", "linear": "identity"}
+
+
+def get_activation(name: str | Activation, *, sigmoid_type: bool = False, argument: str = "activation") -> Activation:
+    """Look up an activation by its name (one of :data:`ACTIVATIONS`).
+
+    Parameters
+    ----------
+    name : str or Activation
+    sigmoid_type : bool
+        Only accept the monotone bounded activations of :data:`SIGMOID_ACTIVATIONS` (networks).
+    argument : str
+        The argument name used in error messages.
+    """
+    if isinstance(name, Activation):
+        act = name
+    else:
+        if not isinstance(name, str):
+            raise TypeError(f"{argument} must be a str, one of {tuple(ACTIVATIONS)}; got {type(name).__name__}")
+        if name in _RENAMED:
+            raise ValueError(f"{argument} {name!r} is called {_RENAMED[name]!r} in fpkit (one name per function)")
+        act = ACTIVATIONS[v.check_choice(name, argument, tuple(ACTIVATIONS))]
+    if sigmoid_type and not act.sigmoid_type:
+        raise ValueError(f"{argument} must be a sigmoid-type activation, one of {SIGMOID_ACTIVATIONS}; "
+                         f"got {act.name!r}")
+    return act

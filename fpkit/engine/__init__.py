@@ -1,0 +1,58 @@
+"""The fixed-point engine: attractors by batched iteration, all fixed points by Newton.
+
+Modules, one idea each:
+
+:mod:`~fpkit.engine.settings`
+    :class:`EngineSettings`, every option in one frozen, validated object.
+:mod:`~fpkit.engine.starts`
+    uniform, grid and plane starts in the activation's box.
+:mod:`~fpkit.engine.active`
+    the packed active block shared by the iteration and the Newton search.
+:mod:`~fpkit.engine.iterate`
+    :func:`iterate_map`: x <- F(x) from every start, with convergence and cycle detection.
+:mod:`~fpkit.engine.newton`
+    :func:`polish` and the deflated :func:`newton_search`.
+:mod:`~fpkit.engine.merge`
+    merging points that are one fixed point.
+:mod:`~fpkit.engine.census`
+    :func:`find_fixed_points`, the pipeline of stages, with adaptive starts and the index check.
+:mod:`~fpkit.engine.result`
+    :class:`FixedPoints`, the result; :func:`fixed_point_index`.
+:mod:`~fpkit.engine.basins`
+    basin fractions, basin maps, attractors around a point.
+"""
+
+from .active import ActiveBlock
+from .basins import attractors_near, basin_fractions, basin_map, wilson_interval
+from .census import find_fixed_points, search_saddles
+from .iterate import STATUS, IterationResult, iterate_map
+from .merge import merge_points
+from .newton import newton_search, polish
+from .result import FixedPoints, fixed_point_index
+from .settings import MAX_GRID_STARTS, SEEDINGS, EngineSettings
+from .starts import grid_starts, plane_starts, seeded_starts, uniform_starts
+
+__all__ = [
+    "MAX_GRID_STARTS",
+    "SEEDINGS",
+    "STATUS",
+    "ActiveBlock",
+    "EngineSettings",
+    "FixedPoints",
+    "IterationResult",
+    "attractors_near",
+    "basin_fractions",
+    "basin_map",
+    "find_fixed_points",
+    "fixed_point_index",
+    "grid_starts",
+    "iterate_map",
+    "merge_points",
+    "newton_search",
+    "plane_starts",
+    "polish",
+    "search_saddles",
+    "seeded_starts",
+    "uniform_starts",
+    "wilson_interval",
+]

@@ -1,0 +1,219 @@
+"""The census of fixed points the engine returns: :class:`FixedPoints`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .iterate import STATUS
+
+__all__ = ["FixedPoints", "fixed_point_index"]
+
+_STATUS_NAMES = np.array(list(STATUS))
+
+
+def fixed_point_index(eigenvalues) -> np.ndarray:
+    """Index ``sign det(I - J)`` of fixed points from the eigenvalues of J, shape (..., N) -> (...).
+
+    ``det(I - J) = prod_i (1 - lambda_i)`` is real; it is negative exactly when J has an odd
+    number of real eigenvalues above 1. Because F maps R^N into the open box of the activation's
+    range, x - F(x) has degree 1 on that box, so the indices of all (non-degenerate) fixed points
+    of a network sum to 1: ``Q_all = 1 + 2 * #(index -1)``. A network can only have several fixed
+    points if J has real eigenvalues above 1 somewhere; a sum other than 1 means the search
+    missed some. NaN rows (padding) give 0.
+    """
+    ev = np.asarray(eigenvalues)
+    if ev.ndim < 1:
+        raise ValueError("eigenvalues must have at least one axis (the N eigenvalues)")
+    with np.errstate(invalid="ignore", over="ignore"):
+        # the sign of a product is the product of signs: no overflow for huge |1 - lambda|
+        factors = 1.0 - ev
+        real = np.abs(factors.imag) <= 1e-12 * np.maximum(np.abs(factors.real), 1.0)
+        neg = np.sum(real & (factors.real < 0), axis=-1)
+        zero = np.any(factors == 0, axis=-1)
+        sign = np.where(neg % 2 == 1, -1, 1)
+    return np.where(np.isnan(ev).any(axis=-1) | zero, 0, sign).astype(int)
+
+
+@dataclass
+class FixedPoints:
+    """Result of :func:`~fpkit.engine.find_fixed_points` (NumPy arrays on the host).
+
+    Per start of the first batch (batch axis 0 of length E*M; start ``s`` is start ``s % M`` of
+    network ``s // M``): ``start_network``, ``x0``, ``limit``, ``residual``, ``iterations``,
+    ``status`` (codes of :data:`~fpkit.engine.STATUS`), ``period``, ``attractor`` (row of the
+    fixed-point table the start converged to, -1 for cycles and non-converged starts).
+
+    Per network (length E), over *all* starts including the census's adaptive ones:
+    ``starts_used``, ``converged_count``, ``cycle_count``, ``not_converged_count``,
+    ``iterations_sum`` (of converged starts).
+
+    Per distinct fixed point (batch axis 0 of length P): ``fp_network``, ``x``, ``fp_residual``,
+    ``eigenvalues`` (P, N) complex, ``spectral_radius``, ``n_unstable`` (eigenvalues of modulus
+    > 1), ``stable`` (spectral radius < 1), ``index`` (sign det(I - J)), ``basin_count`` (starts,
+    of all batches, that converged to it), ``found_by`` ("iteration", "newton" or "saddle").
+    """
+
+    n_networks: int
+    n_starts: int
+    width: int
+    start_network: np.ndarray
+    x0: np.ndarray
+    limit: np.ndarray
+    residual: np.ndarray
+    iterations: np.ndarray
+    status: np.ndarray
+    period: np.ndarray
+    attractor: np.ndarray
+    fp_network: np.ndarray
+    x: np.ndarray
+    fp_residual: np.ndarray
+    eigenvalues: np.ndarray
+    spectral_radius: np.ndarray
+    n_unstable: np.ndarray
+    stable: np.ndarray
+    basin_count: np.ndarray
+    found_by: np.ndarray
+    starts_used: np.ndarray = None
+    converged_count: np.ndarray = None
+    cycle_count: np.ndarray = None
+    not_converged_count: np.ndarray = None
+    iterations_sum: np.ndarray = None
+    settings: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        E, M = self.n_networks, self.n_starts
+        st = self.status.reshape(E, M)
+        conv = st == STATUS["converged"]
+        if self.starts_used is None:
+            self.starts_used = np.full(E, M, dtype=np.int64)
+        if self.converged_count is None:
+            self.converged_count = conv.sum(1)
+        if self.cycle_count is None:
+            self.cycle_count = (st == STATUS["cycle"]).sum(1)
+        if self.not_converged_count is None:
+            self.not_converged_count = (st == STATUS["not_converged"]).sum(1)
+        if self.iterations_sum is None:
+            self.iterations_sum = np.where(conv, self.iterations.reshape(E, M), 0).sum(1)
+
+    # -------------------------------------------------------------- derived per point
+    @property
+    def index(self) -> np.ndarray:
+        """sign det(I - J) of every fixed point, shape (P,)."""
+        return fixed_point_index(self.eigenvalues) if self.eigenvalues.size else np.zeros(0, dtype=int)
+
+    # -------------------------------------------------------------- census
+    def index_sum(self) -> np.ndarray:
+        """Per network, the sum of the indices of the fixed points found; 1 for a complete list."""
+        return np.bincount(self.fp_network, weights=self.index, minlength=self.n_networks).round().astype(np.int64)
+
+    def unseen_mass(self) -> np.ndarray:
+        """Per network, the Good-Turing estimate of the basin mass that no start has reached.
+
+        The share of all starts whose attractor was reached by exactly one start (Good 1953):
+        an estimate of the probability that a new uniform start lands in the basin of an
+        attractor not seen yet (cycles and non-converged starts are observed outcomes, not
+        unseen ones).
+        """
+        once = (self.basin_count == 1) & self.stable
+        n1 = np.bincount(self.fp_network[once], minlength=self.n_networks)
+        return n1 / np.maximum(self.starts_used, 1)
+
+    # -------------------------------------------------------------- summaries
+    def per_network(self) -> pd.DataFrame:
+        """One row per network.
+
+        Columns: ``Q`` (stable fixed points reached by iteration), ``stable_fixed_points``,
+        ``unstable_fixed_points``, ``fixed_points`` (all found), ``index_sum`` (1 when the list
+        of fixed points is complete), ``index_complete``, ``unseen_mass`` (Good-Turing),
+        ``n_starts_used``, ``cycle_starts``, ``not_converged_starts``, ``converged_starts``
+        (over all starts), ``cycle_periods`` (of the first batch), ``mean_iterations`` (of
+        converged starts), ``basin_entropy``.
+        """
+        E = self.n_networks
+        reached = self.stable & (self.basin_count > 0)
+        q = np.bincount(self.fp_network[reached], minlength=E)
+        n_all = np.bincount(self.fp_network, minlength=E)
+        n_stable_all = np.bincount(self.fp_network[self.stable], minlength=E)
+        st = self.status.reshape(E, self.n_starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_it = np.where(self.converged_count > 0,
+                               self.iterations_sum / np.maximum(self.converged_count, 1), np.nan)
+        per = self.period.reshape(E, self.n_starts)
+        periods = [sorted(set(per[e][st[e] == STATUS["cycle"]].tolist())) for e in range(E)]
+        isum = self.index_sum()
+        return pd.DataFrame(
+            {
+                "network": np.arange(E),
+                "Q": q,
+                "stable_fixed_points": n_stable_all,
+                "unstable_fixed_points": n_all - n_stable_all,
+                "fixed_points": n_all,
+                "index_sum": isum,
+                "index_complete": isum == 1,
+                "unseen_mass": self.unseen_mass(),
+                "n_starts_used": self.starts_used,
+                "cycle_starts": self.cycle_count,
+                "not_converged_starts": self.not_converged_count,
+                "converged_starts": self.converged_count,
+                "cycle_periods": [",".join(map(str, p)) for p in periods],
+                "mean_iterations": mean_it,
+                "basin_entropy": self._basin_entropy(),
+            }
+        )
+
+    def _basin_entropy(self) -> np.ndarray:
+        out = np.zeros(self.n_networks)
+        for e in range(self.n_networks):
+            counts = self.basin_count[(self.fp_network == e) & (self.basin_count > 0)]
+            if counts.sum() > 0:
+                p = counts / counts.sum()
+                out[e] = float(-(p * np.log(p)).sum())
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table, one row per distinct fixed point."""
+        return pd.DataFrame(
+            {
+                "network": self.fp_network,
+                "residual": self.fp_residual,
+                "spectral_radius": self.spectral_radius,
+                "n_unstable": self.n_unstable,
+                "stable": self.stable,
+                "index": self.index,
+                "basin_count": self.basin_count,
+                "basin_fraction": self.basin_count / np.maximum(self.starts_used[self.fp_network], 1),
+                "found_by": self.found_by,
+            }
+        )
+
+    def starts_frame(self) -> pd.DataFrame:
+        """Tidy table, one row per start of the first batch."""
+        return pd.DataFrame(
+            {
+                "network": self.start_network,
+                "start": np.arange(self.start_network.size) % self.n_starts,
+                "status": _STATUS_NAMES[self.status],
+                "period": self.period,
+                "iterations": self.iterations,
+                "residual": self.residual,
+                "attractor": self.attractor,
+            }
+        )
+
+    def labels(self) -> np.ndarray:
+        """Per start of the first batch, the attractor index *within its network* (0, 1, ... by
+        basin size), -2 for cycles and -1 for non-converged starts; shape (E, M)."""
+        E, M = self.n_networks, self.n_starts
+        out = np.full(E * M, -1, dtype=np.int64)
+        out[self.status == STATUS["cycle"]] = -2
+        local = np.zeros(self.fp_network.size, dtype=np.int64)
+        for e in range(E):
+            rows = np.flatnonzero(self.fp_network == e)
+            order = rows[np.argsort(-self.basin_count[rows], kind="stable")]
+            local[order] = np.arange(order.size)
+        sel = self.attractor >= 0
+        out[sel] = local[self.attractor[sel]]
+        return out.reshape(E, M)

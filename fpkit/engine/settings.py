@@ -1,0 +1,157 @@
+"""Every option of the fixed-point engine in one frozen, validated object.
+
+An :class:`EngineSettings` is checked where it is made, so a bad option fails at once with a
+ValueError/TypeError naming it (not later inside a worker), it is hashable, and its
+:meth:`~EngineSettings.as_dict` is part of every sweep's cache key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .. import _validate as v
+
+__all__ = ["EngineSettings", "SEEDINGS", "MAX_GRID_STARTS"]
+
+#: How the starts are placed in the box: uniformly at random, or on a regular grid.
+SEEDINGS = ("uniform", "grid")
+#: The largest grid of starts per network (:func:`~fpkit.engine.grid_starts`).
+MAX_GRID_STARTS = 10**6
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    """Only real booleans: ``"no"`` or ``"false"`` are not silently true."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Options of :func:`fpkit.engine.find_fixed_points` (all validated on construction).
+
+    Starts
+        ``n_starts`` (M, starts per network, >= 1); ``seeding``: ``"uniform"`` (random in the
+        activation's box) or ``"grid"`` (a regular grid of ``max(2, round(n_starts ** (1/N)))``
+        points per axis; refused where that grid has more than ``2 * n_starts`` points, i.e.
+        where a grid cannot honour ``n_starts``).
+    Iteration (:func:`~fpkit.engine.iterate_map`)
+        ``tol``: a start has converged when ``|F(x) - x|_inf < tol``; ``max_iter``: cap on the
+        steps; ``max_period``: longest cycle period detected (1 disables cycle detection);
+        ``cycle_min_step``: a period-p return counts as a cycle only while the orbit still moves
+        by more than this per step; ``cycle_check_every``: cycles are looked for every this many
+        steps (convergence is tested at every step).
+    Fixed points
+        ``merge_tol``: points closer than this (max norm) are one; ``polish_tol``: Newton target
+        for ``|F(x) - x|_inf``.
+    Newton search (unstable fixed points)
+        ``newton``: run the deflated Newton search; ``newton_starts``: its starts per network and
+        round (default ``n_starts``); ``newton_rounds``: rounds, each deflating every root known.
+    Census (completeness, see :mod:`fpkit.engine.census`)
+        ``max_starts``: adaptive attractor search: add batches of ``n_starts`` fresh starts while
+        the estimated unseen basin mass (Good-Turing) exceeds ``unseen_target``, up to this many
+        starts per network (``None``: no adaptive starts); ``saddle_search``: when the index sum
+        of the fixed points found is not 1, look for the missing ones (Newton from the midpoints
+        and along the segments between attractor pairs, deflation with several powers), up to
+        ``saddle_rounds`` rounds.
+    """
+
+    n_starts: int = 256
+    seeding: str = "uniform"
+    tol: float = 1e-10
+    max_iter: int = 5000
+    max_period: int = 8
+    cycle_min_step: float = 1e-6
+    cycle_check_every: int = 16
+    merge_tol: float = 1e-6
+    polish_tol: float = 1e-12
+    newton: bool = False
+    newton_starts: int | None = None
+    newton_rounds: int = 2
+    max_starts: int | None = None
+    unseen_target: float = 0.01
+    saddle_search: bool = False
+    saddle_rounds: int = 4
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        s(self, "n_starts", v.check_int(self.n_starts, "n_starts", minimum=1))
+        v.check_choice(self.seeding, "seeding", SEEDINGS)
+        s(self, "tol", v.check_real(self.tol, "tol", low=0.0, low_open=True))
+        s(self, "max_iter", v.check_int(self.max_iter, "max_iter", minimum=1))
+        s(self, "max_period", v.check_int(self.max_period, "max_period", minimum=1))
+        s(self, "cycle_min_step", v.check_real(self.cycle_min_step, "cycle_min_step", low=0.0))
+        s(self, "cycle_check_every", v.check_int(self.cycle_check_every, "cycle_check_every", minimum=1))
+        s(self, "merge_tol", v.check_real(self.merge_tol, "merge_tol", low=0.0, low_open=True))
+        s(self, "polish_tol", v.check_real(self.polish_tol, "polish_tol", low=0.0, low_open=True))
+        s(self, "newton", _check_bool(self.newton, "newton"))
+        if self.newton_starts is not None:
+            s(self, "newton_starts", v.check_int(self.newton_starts, "newton_starts", minimum=1))
+        s(self, "newton_rounds", v.check_int(self.newton_rounds, "newton_rounds", minimum=1))
+        if self.max_starts is not None:
+            s(self, "max_starts", v.check_int(self.max_starts, "max_starts", minimum=1))
+            if self.max_starts < self.n_starts:
+                raise ValueError(f"max_starts must be >= n_starts = {self.n_starts}; got {self.max_starts}")
+        s(self, "unseen_target", v.check_real(self.unseen_target, "unseen_target", low=0.0, high=1.0,
+                                               low_open=True, high_open=True))
+        s(self, "saddle_search", _check_bool(self.saddle_search, "saddle_search"))
+        s(self, "saddle_rounds", v.check_int(self.saddle_rounds, "saddle_rounds", minimum=1))
+        if self.merge_tol <= self.polish_tol:
+            raise ValueError(f"merge_tol must be > polish_tol = {self.polish_tol}; got {self.merge_tol}")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any] | None, *, source: str = "engine settings") -> EngineSettings:
+        """Settings from a mapping (e.g. a YAML file); unknown keys are an error naming them."""
+        if options is None:
+            return cls()
+        if isinstance(options, EngineSettings):
+            return options
+        if not isinstance(options, Mapping):
+            raise TypeError(f"{source} must be a mapping of option -> value; got {type(options).__name__}")
+        unknown = sorted(set(options) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(f"{source}: unknown option(s) {unknown}; allowed: {sorted(cls.field_names())}")
+        return cls(**dict(options))
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def replace(self, **changes: Any) -> EngineSettings:
+        """A copy with some options changed (validated again); unknown names are an error."""
+        unknown = sorted(set(changes) - set(self.field_names()))
+        if unknown:
+            raise TypeError(f"unknown engine option(s) {unknown}; allowed: {sorted(self.field_names())}")
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    # ------------------------------------------------------------------ derived
+    def grid_per_axis(self, N: int) -> int:
+        """Points per axis of the ``"grid"`` seeding at width N.
+
+        Refuses (ValueError) a grid with more than ``2 * n_starts`` points: at width N a grid has
+        at least 2**N points, so it cannot honour a smaller ``n_starts``.
+        """
+        N = v.check_int(N, "N", minimum=1)
+        per_axis = max(2, round(self.n_starts ** (1.0 / N)))
+        size = per_axis**N
+        if size > 2 * self.n_starts or size > MAX_GRID_STARTS:
+            smallest = max(2 ** N, per_axis ** N)
+            raise ValueError(
+                f"seeding='grid' at N = {N} gives {per_axis}**{N} = {size} starts per network, more than "
+                f"2 * n_starts = {2 * self.n_starts}; use seeding='uniform', or n_starts >= {smallest // 2} "
+                f"(grids need at least 2**N points; at most {MAX_GRID_STARTS})"
+            )
+        return per_axis
+
+    def starts_per_network(self, N: int) -> int:
+        """The number of starts per network the seeding actually gives at width N."""
+        return self.grid_per_axis(N) ** N if self.seeding == "grid" else self.n_starts
