@@ -100,8 +100,9 @@ def chunk_size(config: NetworkConfig, settings: EngineSettings | None = None, *,
     max_bytes = v.check_int(max_bytes, "max_bytes", minimum=1)
     N, L = config.N, config.L
     M = settings.starts_per_network(N)
-    newton = (settings.newton_starts or M) if (settings.newton or settings.saddle_search) else 0
-    per_net = 8 * (L * N * N + 16 * M * N + 6 * newton * N * N)
+    newton = (settings.newton_starts or M) if settings.newton else 0
+    shooting = (settings.census_starts or M) * L if settings.census else 0  # (K, L, N, N) products
+    per_net = 8 * (L * N * N + 16 * M * N + 6 * max(newton, shooting) * N * N)
     return max(1, max_bytes // per_net)
 
 

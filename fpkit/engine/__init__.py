@@ -24,10 +24,10 @@ Modules, one idea each:
 
 from .active import ActiveBlock
 from .basins import attractors_near, basin_fractions, basin_map, wilson_interval
-from .census import find_fixed_points, search_saddles
+from .census import find_fixed_points
 from .iterate import STATUS, IterationResult, iterate_map
 from .merge import merge_points
-from .newton import newton_search, polish
+from .newton import newton_search, polish, shooting_search
 from .result import FixedPoints, fixed_point_index
 from .settings import MAX_GRID_STARTS, SEEDINGS, EngineSettings
 from .starts import grid_starts, plane_starts, seeded_starts, uniform_starts
@@ -51,8 +51,8 @@ __all__ = [
     "newton_search",
     "plane_starts",
     "polish",
-    "search_saddles",
     "seeded_starts",
+    "shooting_search",
     "uniform_starts",
     "wilson_interval",
 ]

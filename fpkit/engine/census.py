@@ -9,9 +9,10 @@
    seen is above ``unseen_target``, networks get another batch of fresh starts, up to
    ``max_starts`` per network;
 5. **Newton search** (``newton``): deflated Newton from fresh starts finds unstable fixed points;
-6. **saddle search** (``saddle_search``): where the indices of the points found do not sum to 1
-   (the degree of x - F(x) on the box, see :func:`~fpkit.engine.fixed_point_index`), Newton is
-   started where the missing points must be (see :func:`search_saddles`);
+6. **census** (``census``): where the indices of the points found do not sum to 1 (the degree
+   of x - F(x) on the box, see :func:`~fpkit.engine.fixed_point_index`), rounds of the
+   multiple-shooting Newton search (:func:`~fpkit.engine.shooting_search`) from random layer
+   states look for the missing points, until the sum is 1 or ``census_rounds`` have run;
 7. **classify**: eigenvalues of J_F at every point, stability, index.
 
 After Golub & Sussillo's FixedPointFinder (batched starts, per-start stopping, merge keeping the
@@ -28,12 +29,12 @@ from ..backend import make_rng, to_numpy
 from ..network import Ensemble
 from .iterate import STATUS, iterate_map
 from .merge import dedupe, group_padded, merge_points, new_roots
-from .newton import newton_search, polish
+from .newton import newton_search, polish, shooting_search
 from .result import FixedPoints, fixed_point_index
 from .settings import EngineSettings
 from .starts import _check_ensemble, seeded_starts, uniform_starts
 
-__all__ = ["find_fixed_points", "search_saddles"]
+__all__ = ["find_fixed_points"]
 
 
 class _Table:
@@ -100,6 +101,7 @@ def _attractors(ensemble, it, table: _Table, s: EngineSettings, offset_mask=None
 
 
 def _polish_flat(ensemble, pts, nets, tol):
+    """Polish flat (P, N) points of networks ``nets``; returns (points, residual |F(x) - x|_inf)."""
     if pts.shape[0] == 0:
         return pts, np.zeros(0)
     E, _, N = ensemble.shape
@@ -107,6 +109,25 @@ def _polish_flat(ensemble, pts, nets, tol):
     x, res = polish(ensemble, ensemble.xp.asarray(packed), tol=tol)
     x, res = to_numpy(x), to_numpy(res)
     return x[nets, pos], res[nets, pos]
+
+
+def _newton_error(ensemble, pts, nets):
+    """``|(I - J)^-1 (F(x) - x)|_inf`` per point: the Newton estimate of its distance to the
+    exact fixed point. For steep fixed points (|J| ~ 1e6 and more) rounding alone keeps
+    ``|F(x) - x|`` far above ``polish_tol`` while the point is exact to rounding."""
+    E, _, N = ensemble.shape
+    if pts.shape[0] == 0:
+        return np.zeros(0)
+    packed, pos = group_padded(pts, nets, E, N)
+    fx, jac = ensemble.forward_with_jacobian(ensemble.xp.asarray(packed))
+    fx, jac = to_numpy(fx)[nets, pos], to_numpy(jac)[nets, pos]
+    with np.errstate(all="ignore"):
+        try:
+            step = np.linalg.solve(np.eye(N) - jac, (fx - pts)[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = np.full(pts.shape, np.inf)
+    err = np.abs(step).max(axis=1)
+    return np.where(np.isfinite(err), err, np.inf)
 
 
 def _add_roots(ensemble, table: _Table, starts, s: EngineSettings, how: str, **newton_options) -> int:
@@ -131,42 +152,6 @@ def _eigenvalues_flat(ensemble, pts, nets):
     packed, pos = group_padded(pts, nets, E, N)
     jac = to_numpy(ensemble.jacobian(ensemble.xp.asarray(packed)))
     return np.linalg.eigvals(jac[nets, pos])
-
-
-def search_saddles(ensemble: Ensemble, table_x, table_net, stable, *, networks, seed: Any,
-                   settings: EngineSettings, n_segment: int = 8, n_random: int | None = None):
-    """Newton starts where the fixed points missing from an incomplete list must lie.
-
-    For each network in ``networks``, starts are placed (a) at ``n_segment`` points along every
-    segment joining two of its known stable fixed points (their basins meet on the segment, and
-    the stable manifold of an index -1 saddle separates them), (b) near every known unstable
-    point, displaced along random directions (saddles come in chains), and (c) uniformly at
-    random. Returns an (E', K, N) array of starts for the networks, in order.
-    """
-    rng = make_rng(seed, "numpy")
-    low, high = ensemble.domain
-    N = ensemble.width
-    n_random = settings.n_starts if n_random is None else n_random
-    per_net = []
-    for e in networks:
-        mine = table_net == e
-        att = table_x[mine & stable]
-        other = table_x[mine & ~stable]
-        pts = [low + (high - low) * rng.random((n_random, N))]
-        ts = (np.arange(n_segment) + 0.5) / n_segment
-        for i in range(att.shape[0]):
-            for j in range(i + 1, att.shape[0]):
-                pts.append(att[i] + ts[:, None] * (att[j] - att[i]))
-        for p in other:
-            pts.append(p + 0.05 * (high - low) * rng.standard_normal((4, N)))
-        pts = np.clip(np.concatenate(pts), low + 1e-9 * (high - low), high - 1e-9 * (high - low))
-        per_net.append(pts)
-    K = max(p.shape[0] for p in per_net)
-    out = np.empty((len(per_net), K, N))
-    for i, p in enumerate(per_net):
-        out[i, : p.shape[0]] = p
-        out[i, p.shape[0]:] = p[rng.integers(0, p.shape[0], K - p.shape[0])]
-    return out
 
 
 def find_fixed_points(
@@ -224,27 +209,9 @@ def find_fixed_points(
 
     # stage 7 (and 6): classify; where the index sum is not 1, search the missing points
     eig = _eigenvalues_flat(ensemble, table.x, table.net)
-    if s.saddle_search:
-        for _round in range(s.saddle_rounds):
-            isum = np.bincount(table.net, weights=fixed_point_index(eig), minlength=E).round()
-            todo = np.flatnonzero(isum != 1)
-            if todo.size == 0:
-                break
-            stable = np.abs(eig).max(axis=1) < 1.0 if eig.size else np.zeros(0, dtype=bool)
-            sub = ensemble.subset(ensemble.xp.asarray(todo))
-            st = search_saddles(ensemble, table.x, table.net, stable, networks=todo, seed=rng, settings=s)
-            sub_table = _Table(todo.size, N)
-            remap = {int(e): i for i, e in enumerate(todo)}
-            keep = np.isin(table.net, todo)
-            sub_table.add(table.x[keep], np.array([remap[int(e)] for e in table.net[keep]], dtype=np.int64),
-                          table.res[keep], "known")
-            n_known = sub_table.x.shape[0]
-            added = _add_roots(sub, sub_table, sub.xp.asarray(st), s, "saddle", patience=20, max_iter=100)
-            if added == 0:
-                break
-            new = slice(n_known, None)
-            table.add(sub_table.x[new], todo[sub_table.net[new]], sub_table.res[new], "saddle")
-            eig = np.concatenate([eig, _eigenvalues_flat(ensemble, sub_table.x[new], todo[sub_table.net[new]])])
+    census_rounds = np.zeros(E, dtype=np.int64)
+    if s.census:
+        eig = _census(ensemble, table, eig, census_rounds, s, rng)
 
     radius = np.abs(eig).max(axis=1) if eig.size else np.zeros(0)
     n_unstable = (np.abs(eig) > 1.0).sum(axis=1) if eig.size else np.zeros(0, dtype=np.int64)
@@ -268,6 +235,7 @@ def find_fixed_points(
         fp_network=table.net,
         x=table.x,
         fp_residual=table.res,
+        fp_error=_newton_error(ensemble, table.x, table.net),
         eigenvalues=eig,
         spectral_radius=radius,
         n_unstable=n_unstable.astype(np.int64),
@@ -279,6 +247,7 @@ def find_fixed_points(
         cycle_count=counts.cycle,
         not_converged_count=counts.not_converged,
         iterations_sum=counts.iterations,
+        census_rounds=census_rounds,
         settings=s.as_dict(),
     )
 
@@ -335,3 +304,80 @@ def _adaptive_starts(ensemble, table: _Table, counts: _Counts, s: EngineSettings
             table.add(sub_table.x[new], todo[sub_table.net[new]], sub_table.res[new], "iteration",
                       basin=hits[new])
         counts.add(todo, to_numpy(it.status), to_numpy(it.iterations))
+
+
+#: memory budget (bytes) of one multiple-shooting call; networks are searched in groups within it
+_SHOOTING_BYTES = 256 * 2**20
+
+
+def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
+    """Stage 6: rounds of multiple-shooting Newton for the networks whose index sum is not 1.
+
+    Every round gives each such network ``census_starts`` fresh random layer states; the roots
+    found join the table (``found_by = "shooting"``) and the index sums are recomputed. A network
+    leaves the search when its sum is 1, or after ``census_rounds`` rounds (``rounds_used``
+    records how many rounds each network needed). Returns the eigenvalues of the whole table.
+    """
+    E, L, N = ensemble.shape
+    low, high = ensemble.domain
+    K = s.census_starts or s.n_starts
+    group = max(1, _SHOOTING_BYTES // (8 * 6 * K * L * N * N))
+    for _round in range(s.census_rounds):
+        isum = np.bincount(table.net, weights=fixed_point_index(eig), minlength=E).round()
+        todo = np.flatnonzero(isum != 1)
+        if todo.size == 0:
+            break
+        rounds_used[todo] += 1
+        for start in range(0, todo.size, group):
+            nets = todo[start:start + group]
+            sub = ensemble.subset(ensemble.xp.asarray(nets))
+            states = _shooting_starts(sub, table, nets, K, rng)
+            x_s, r_s = shooting_search(sub, states, tol=s.polish_tol, patience=20)
+            x_s, r_s = to_numpy(x_s), to_numpy(r_s)
+            ok = r_s <= s.polish_tol
+            if not ok.any():
+                continue
+            e_idx, k_idx = np.nonzero(ok)
+            # polish in x; a steep root keeps a residual above polish_tol from rounding alone, so
+            # it is accepted when its Newton correction (distance to the exact root) is below it
+            pts, res = _polish_flat(sub, x_s[e_idx, k_idx], e_idx, s.polish_tol)
+            good = (res <= s.polish_tol) | (_newton_error(sub, pts, e_idx) <= s.polish_tol)
+            pts, found_net, res = new_roots(table.x, table.net, pts[good], nets[e_idx[good]], res[good],
+                                            s.merge_tol)
+            if found_net.size:
+                table.add(pts, found_net, res, "shooting")
+                eig = np.concatenate([eig, _eigenvalues_flat(ensemble, pts, found_net)])
+    return eig
+
+
+def _trajectories(ensemble, points):
+    """Layer states (E, K, L, N) of the orbits x -> h_1 -> ... -> h_{L-1} of points (E, K, N)."""
+    m = ensemble._m
+    E, L, N = ensemble.shape
+    out = m.empty(points.shape[:2] + (L, N))
+    h = points
+    for layer in range(L):
+        out[:, :, layer] = h
+        z = m.matmul(h, ensemble.weights_t[:, layer]) + ensemble.biases[:, layer, None, :]
+        h = ensemble.activation.value(z, m)
+    return out
+
+
+def _shooting_starts(sub, table: _Table, nets, K: int, rng):
+    """K layer states per network: half uniform in the box, half the orbits of the network's known
+    fixed points with a random fifth of their coordinates redrawn (missing fixed points tend to
+    share most of their saturation pattern with known ones)."""
+    E, L, N = sub.shape
+    low, high = sub.domain
+    states = low + (high - low) * rng.random((E, K, L, N))
+    for i, e in enumerate(nets):
+        mine = table.x[table.net == e]
+        if mine.shape[0] == 0:
+            continue
+        half = K // 2
+        pick = mine[rng.integers(0, mine.shape[0], half)]
+        one = sub.subset(np.array([i]))
+        orbit = to_numpy(_trajectories(one, one.xp.asarray(pick[None])))[0]
+        redraw = rng.random(orbit.shape) < 0.2
+        states[i, :half] = np.where(redraw, states[i, :half], orbit)
+    return sub.xp.asarray(states)

@@ -16,7 +16,7 @@ from ..network import Ensemble
 from .active import ActiveBlock
 from .starts import _check_ensemble
 
-__all__ = ["newton_search", "polish"]
+__all__ = ["newton_search", "polish", "shooting_search"]
 
 
 def _residual(ensemble, x):
@@ -153,8 +153,8 @@ def newton_search(
     sub, sub_known = ensemble, known
     fx, jac = sub.forward_with_jacobian(x)
     g = fx - x
-    gnorm = m.sqrt((g * g).sum(axis=-1))
-    best = gnorm
+    merit = _merit(g, x, sub_known, deflation_power, deflation_shift, m, axes=(-1,))
+    best = merit
     since = m.zeros((E, M), dtype=m.int64)  # steps since ``best`` last dropped by 1 %
     for _ in range(max_iter):
         gmax = m.abs(g).max(axis=-1)
@@ -169,21 +169,21 @@ def newton_search(
         if plan is False:
             break
         if plan is not None:
-            x, g, jac, gnorm, best, since = (plan.per_item(a) for a in (x, g, jac, gnorm, best, since))
+            x, g, jac, merit, best, since = (plan.per_item(a) for a in (x, g, jac, merit, best, since))
             sub = ensemble.subset(block.net)
             sub_known = plan.per_row(sub_known) if sub_known is not None else None
         active = block.valid
         d = _solve(jac - eye, -g, m)
         if sub_known is not None:
-            d = _deflate(d, x, sub_known, deflation_power, deflation_shift, m)
+            d = _deflation_factor(d, x, sub_known, deflation_power, deflation_shift, m)[..., None] * d
         t = m.ones(active.shape, dtype=m.float64)
         accepted = m.zeros(active.shape, dtype=bool)
         x_new = x
         for _h in range(max_halvings + 1):
             trial = x + t[..., None] * d
             g_trial = sub.forward(trial) - trial
-            gn_trial = m.sqrt((g_trial * g_trial).sum(axis=-1))
-            ok = active & ~accepted & m.isfinite(gn_trial) & (gn_trial < gnorm)
+            mt = _merit(g_trial, trial, sub_known, deflation_power, deflation_shift, m, axes=(-1,))
+            ok = active & ~accepted & m.isfinite(mt) & (mt < merit)
             x_new = m.where(ok[..., None], trial, x_new)
             accepted |= ok
             if bool((accepted | ~active).all()):
@@ -198,9 +198,9 @@ def newton_search(
         x = x_new
         fx, jac = sub.forward_with_jacobian(x)
         g = fx - x
-        gnorm = m.sqrt((g * g).sum(axis=-1))
-        improved = gnorm < 0.99 * best
-        best = m.where(improved, gnorm, best)
+        merit = _merit(g, x, sub_known, deflation_power, deflation_shift, m, axes=(-1,))
+        improved = merit < best + _LOG_PROGRESS
+        best = m.where(improved, merit, best)
         since = m.where(improved, 0, since + 1)
     if bool(block.valid.any()):
         rows, cols, nets, items = block.remaining()
@@ -209,8 +209,27 @@ def newton_search(
     return out_x, out_res
 
 
-def _deflate(d, x, known, power, shift, m):
-    """Scale Newton steps ``d`` (E', M', N) by the deflation factor of the known roots (E', R, N)."""
+#: a start makes progress when its merit drops by 1 % (in log scale)
+_LOG_PROGRESS = float(np.log(0.99))
+
+
+def _merit(residual, x, known, power, shift, m, axes):
+    """log of the deflated residual norm ``m(x) |R|`` (Farrell et al. 2015): the quantity the
+    damped step must decrease (with ``m = prod_r (|x - r|^-p + shift)``; 1 without known roots)."""
+    value = m.log(m.maximum(m.sqrt((residual * residual).sum(axis=axes)), 1e-300))
+    if known is None:
+        return value
+    diff = x[:, :, None, :] - known[:, None, :, :]
+    dist2 = (diff * diff).sum(axis=-1)
+    pad = m.isnan(dist2)
+    dist2 = m.where(pad, 1.0, m.maximum(dist2, 1e-300))
+    terms = m.log(dist2 ** (-power / 2.0) + shift)
+    return value + m.where(pad, 0.0, terms).sum(axis=-1)
+
+
+def _deflation_factor(d, x, known, power, shift, m):
+    """The factor ``1 / (1 - d . grad log m(x))`` that turns Newton steps ``d`` (E', M', N) at
+    ``x`` into steps of the deflated system (Farrell et al. 2015); known roots (E', R, N)."""
     diff = x[:, :, None, :] - known[:, None, :, :]  # (E', M', R, N)
     dist2 = (diff * diff).sum(axis=-1)
     pad = m.isnan(dist2)
@@ -220,5 +239,164 @@ def _deflate(d, x, known, power, shift, m):
     coef = m.where(pad, 0.0, coef)
     grad_log_m = (coef[..., None] * m.where(pad[..., None], 0.0, diff)).sum(axis=2)
     denom = 1.0 - (grad_log_m * d).sum(axis=-1)
-    tau = m.where(m.abs(denom) > 1e-12, 1.0 / denom, 1.0)
-    return tau[..., None] * d
+    return m.where(m.abs(denom) > 1e-12, 1.0 / denom, 1.0)
+
+
+# --------------------------------------------------------------------------- multiple shooting
+
+
+def _shooting_residual(ens, H):
+    """Residuals R_l = phi(W H_{l-1} + b) - H_l of the cyclic layer system, and the pre-activations.
+
+    ``H`` (E, K, L, N) holds the layer states: H[..., 0, :] = x, H[..., l, :] = output of layer
+    l (1-based) for l < L; layer L must map H[..., L-1, :] back onto x.
+    """
+    m = ens._m
+    prev = m.roll(H, 1, axis=2)  # the state each layer reads
+    wt = m.roll(ens.weights_t, 1, axis=1)  # (E, L, N, N): layer feeding state l, transposed
+    b = m.roll(ens.biases, 1, axis=1)  # (E, L, N)
+    Z = m.matmul(prev[:, :, :, None, :], wt[:, None])[..., 0, :] + b[:, None]
+    return ens.activation.value(Z, m) - H, Z
+
+
+def shooting_search(
+    ensemble: Ensemble,
+    states,
+    *,
+    known=None,
+    tol: float = 1e-12,
+    max_iter: int = 60,
+    deflation_power: float = 2.0,
+    deflation_shift: float = 1.0,
+    max_halvings: int = 10,
+    patience: int | None = 12,
+):
+    """Deflated Newton on the multiple-shooting form of x = F(x): finds fixed points that plain
+    Newton on F(x) - x does not reach.
+
+    The unknowns are the states of all layers, ``h_0 = x, h_1, ..., h_{L-1}``, and the equations
+    ``h_l = phi(W_l h_{l-1} + b_l)`` (l = 1..L-1) and ``h_0 = phi(W_L h_{L-1} + b_L)``, which
+    close the cycle. Their solutions are exactly the fixed points (with the states along the
+    orbit), but the layers' states start independently, so the search explores combinations of
+    saturation patterns that no start in x alone reaches (multiple shooting, as for periodic
+    orbits of ODEs). A Newton step costs as much as one on F(x) - x: with ``A_l = D_l W_l`` the
+    linear system ``d_l = A_l d_{l-1} + R_l`` is closed around the cycle by
+    ``(I - A_L ... A_1) d_{L-1} = s``. Steps are damped (halving until the residual norm drops),
+    deflated on x against ``known`` roots (see :func:`newton_search`), and a start without 1 %
+    progress in ``patience`` steps is abandoned.
+
+    Parameters
+    ----------
+    ensemble : Ensemble
+    states : array (E, K, L, N)
+        Initial layer states per network (in the activation's box).
+    known : array (E, R, N), optional
+        Roots to deflate (x only); NaN rows are padding.
+    tol : float
+        A start has found a root when every layer's residual is at most ``tol`` (max norm).
+    max_iter, deflation_power, deflation_shift, max_halvings, patience
+        As in :func:`newton_search`.
+
+    Returns
+    -------
+    x : array (E, K, N)
+        The state h_0 each start ended at.
+    residual : array (E, K)
+        The largest layer residual there; a root where ``residual <= tol``.
+    """
+    _check_ensemble(ensemble)
+    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
+    max_iter = v.check_int(max_iter, "max_iter", minimum=1)
+    deflation_power = v.check_real(deflation_power, "deflation_power", low=0.0, low_open=True)
+    deflation_shift = v.check_real(deflation_shift, "deflation_shift", low=0.0)
+    max_halvings = v.check_int(max_halvings, "max_halvings", minimum=0)
+    if patience is not None:
+        patience = v.check_int(patience, "patience", minimum=1)
+    m = ensemble._m
+    E, L, N = ensemble.shape
+    H = ensemble.xp.asarray(states)
+    if H.ndim != 4 or H.shape[0] != E or H.shape[2] != L or H.shape[3] != N:
+        raise ValueError(f"states must have shape (E, K, L, N) = ({E}, K, {L}, {N}); got {tuple(H.shape)}")
+    H = H.astype(m.float64)
+    if not bool(m.isfinite(H).all()):
+        raise ValueError("states must be finite (found NaN or inf)")
+    K = H.shape[1]
+    low, high = ensemble.domain
+    margin = 1e-15 * (high - low)
+    if known is not None:
+        known = ensemble.xp.asarray(known)
+        if known.shape[1] == 0 or not bool(m.isfinite(known).any()):
+            known = None
+    eye = m.eye(N)
+    out_x = m.array(H[:, :, 0], copy=True)
+    out_res = m.full((E, K), m.inf)
+    block = ActiveBlock(m, E, K, shrink=0.5)
+    sub, sub_known = ensemble, known
+    R, Z = _shooting_residual(sub, H)
+    merit = _merit(R, H[:, :, 0], sub_known, deflation_power, deflation_shift, m, axes=(-1, -2))
+    best = merit
+    since = m.zeros((E, K), dtype=m.int64)
+    for _ in range(max_iter):
+        rmax = m.abs(R).max(axis=(-1, -2))
+        done = block.valid & (rmax <= tol)
+        if patience is not None:
+            done |= block.valid & (since >= patience)
+        if bool(done.any()):
+            rows, cols, nets, items = block.retire(done)
+            out_x[nets, items] = H[rows, cols, 0]
+            out_res[nets, items] = rmax[rows, cols]
+        plan = block.compact()
+        if plan is False:
+            break
+        if plan is not None:
+            H, R, Z, merit, best, since = (plan.per_item(a) for a in (H, R, Z, merit, best, since))
+            sub = ensemble.subset(block.net)
+            sub_known = plan.per_row(sub_known) if sub_known is not None else None
+        active = block.valid
+        # A_l = D_l W_l for the layer feeding state l; unroll d_l = A_l d_{l-1} + R_l around the cycle
+        D = sub.activation.derivative(Z, m)  # (E', K', L, N)
+        W = m.roll(sub.weights, 1, axis=1)  # (E', L, N, N)
+        A = D[..., :, None] * W[:, None]  # (E', K', L, N, N)
+        P = m.broadcast_to(eye, A.shape[:2] + (N, N))
+        s = m.zeros(R.shape[:2] + (N,))
+        for layer in range(L):
+            P = m.matmul(A[:, :, layer], P)
+            s = m.matmul(A[:, :, layer], s[..., None])[..., 0] + R[:, :, layer]
+        base = _solve(eye - P, s, m)  # d_{L-1}
+        dH = m.empty_like(H)
+        prev = base
+        for layer in range(L):
+            prev = m.matmul(A[:, :, layer], prev[..., None])[..., 0] + R[:, :, layer]
+            dH[:, :, layer] = prev
+        if sub_known is not None:
+            # the deflation operator depends on x = h_0 only
+            tau = _deflation_factor(dH[:, :, 0], H[:, :, 0], sub_known, deflation_power, deflation_shift, m)
+            dH = tau[..., None, None] * dH
+        t = m.ones(active.shape)
+        accepted = m.zeros(active.shape, dtype=bool)
+        H_new = H
+        for _h in range(max_halvings + 1):
+            trial = m.clip(H + t[..., None, None] * dH, low + margin, high - margin)
+            Rt, _ = _shooting_residual(sub, trial)
+            mt = _merit(Rt, trial[:, :, 0], sub_known, deflation_power, deflation_shift, m, axes=(-1, -2))
+            ok = active & ~accepted & m.isfinite(mt) & (mt < merit)
+            H_new = m.where(ok[..., None, None], trial, H_new)
+            accepted |= ok
+            if bool((accepted | ~active).all()):
+                break
+            t = m.where(accepted, t, 0.5 * t)
+        stuck = active & ~accepted
+        if bool(stuck.any()):
+            trial = m.clip(H + t[..., None, None] * dH, low + margin, high - margin)
+            H_new = m.where(stuck[..., None, None], trial, H_new)
+        H = H_new
+        R, Z = _shooting_residual(sub, H)
+        merit = _merit(R, H[:, :, 0], sub_known, deflation_power, deflation_shift, m, axes=(-1, -2))
+        improved = merit < best + _LOG_PROGRESS
+        best = m.where(improved, merit, best)
+        since = m.where(improved, 0, since + 1)
+    if bool(block.valid.any()):
+        rows, cols, nets, items = block.remaining()
+        out_x[nets, items] = H[rows, cols, 0]
+        out_res[nets, items] = m.abs(R[rows, cols]).max(axis=(-1, -2))
+    return out_x, out_res

@@ -48,12 +48,15 @@ class FixedPoints:
 
     Per network (length E), over *all* starts including the census's adaptive ones:
     ``starts_used``, ``converged_count``, ``cycle_count``, ``not_converged_count``,
-    ``iterations_sum`` (of converged starts).
+    ``iterations_sum`` (of converged starts), ``census_rounds`` (rounds of the multiple-shooting
+    search the network needed; 0 when its index sum was 1 at once or the census was off).
 
-    Per distinct fixed point (batch axis 0 of length P): ``fp_network``, ``x``, ``fp_residual``,
+    Per distinct fixed point (batch axis 0 of length P): ``fp_network``, ``x``, ``fp_residual``
+    (``|F(x) - x|_inf``), ``fp_error`` (the Newton estimate of the distance to the exact fixed
+    point; what certifies steep points, whose residual rounding keeps large),
     ``eigenvalues`` (P, N) complex, ``spectral_radius``, ``n_unstable`` (eigenvalues of modulus
     > 1), ``stable`` (spectral radius < 1), ``index`` (sign det(I - J)), ``basin_count`` (starts,
-    of all batches, that converged to it), ``found_by`` ("iteration", "newton" or "saddle").
+    of all batches, that converged to it), ``found_by`` ("iteration", "newton" or "shooting").
     """
 
     n_networks: int
@@ -81,6 +84,8 @@ class FixedPoints:
     cycle_count: np.ndarray = None
     not_converged_count: np.ndarray = None
     iterations_sum: np.ndarray = None
+    census_rounds: np.ndarray = None
+    fp_error: np.ndarray = None
     settings: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -97,6 +102,10 @@ class FixedPoints:
             self.not_converged_count = (st == STATUS["not_converged"]).sum(1)
         if self.iterations_sum is None:
             self.iterations_sum = np.where(conv, self.iterations.reshape(E, M), 0).sum(1)
+        if self.census_rounds is None:
+            self.census_rounds = np.zeros(E, dtype=np.int64)
+        if self.fp_error is None:
+            self.fp_error = np.full(self.fp_network.size, np.nan)
 
     # -------------------------------------------------------------- derived per point
     @property
@@ -155,6 +164,7 @@ class FixedPoints:
                 "index_complete": isum == 1,
                 "unseen_mass": self.unseen_mass(),
                 "n_starts_used": self.starts_used,
+                "census_rounds": self.census_rounds,
                 "cycle_starts": self.cycle_count,
                 "not_converged_starts": self.not_converged_count,
                 "converged_starts": self.converged_count,
@@ -179,6 +189,7 @@ class FixedPoints:
             {
                 "network": self.fp_network,
                 "residual": self.fp_residual,
+                "error": self.fp_error,
                 "spectral_radius": self.spectral_radius,
                 "n_unstable": self.n_unstable,
                 "stable": self.stable,

@@ -55,10 +55,10 @@ class EngineSettings:
     Census (completeness, see :mod:`fpkit.engine.census`)
         ``max_starts``: adaptive attractor search: add batches of ``n_starts`` fresh starts while
         the estimated unseen basin mass (Good-Turing) exceeds ``unseen_target``, up to this many
-        starts per network (``None``: no adaptive starts); ``saddle_search``: when the index sum
-        of the fixed points found is not 1, look for the missing ones (Newton from the midpoints
-        and along the segments between attractor pairs, deflation with several powers), up to
-        ``saddle_rounds`` rounds.
+        starts per network (``None``: no adaptive starts). ``census``: while the indices of the
+        fixed points found in a network do not sum to 1, run rounds of the multiple-shooting
+        Newton search (:func:`~fpkit.engine.shooting_search`) from ``census_starts`` random
+        layer states (default ``n_starts``), at most ``census_rounds`` rounds.
     """
 
     n_starts: int = 256
@@ -75,8 +75,9 @@ class EngineSettings:
     newton_rounds: int = 2
     max_starts: int | None = None
     unseen_target: float = 0.01
-    saddle_search: bool = False
-    saddle_rounds: int = 4
+    census: bool = False
+    census_starts: int | None = None
+    census_rounds: int = 8
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -99,8 +100,10 @@ class EngineSettings:
                 raise ValueError(f"max_starts must be >= n_starts = {self.n_starts}; got {self.max_starts}")
         s(self, "unseen_target", v.check_real(self.unseen_target, "unseen_target", low=0.0, high=1.0,
                                                low_open=True, high_open=True))
-        s(self, "saddle_search", _check_bool(self.saddle_search, "saddle_search"))
-        s(self, "saddle_rounds", v.check_int(self.saddle_rounds, "saddle_rounds", minimum=1))
+        s(self, "census", _check_bool(self.census, "census"))
+        if self.census_starts is not None:
+            s(self, "census_starts", v.check_int(self.census_starts, "census_starts", minimum=1))
+        s(self, "census_rounds", v.check_int(self.census_rounds, "census_rounds", minimum=1))
         if self.merge_tol <= self.polish_tol:
             raise ValueError(f"merge_tol must be > polish_tol = {self.polish_tol}; got {self.merge_tol}")
 
