@@ -46,7 +46,7 @@ import pandas as pd
 from tqdm import tqdm  # text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from . import _validate as v
-from .fixedpoints import find_fixed_points, grid_starts, uniform_starts
+from .fixedpoints import FixedPoints, find_fixed_points, grid_starts, uniform_starts
 from .network import Ensemble, NetworkConfig
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "config_seed",
     "run_config",
     "run_sweep",
+    "sample_and_solve",
 ]
 
 #: Default memory budget of one chunk (bytes); see :func:`chunk_size`.
@@ -102,18 +103,77 @@ def chunk_size(config: NetworkConfig, n_starts: int, *, newton_starts: int | Non
     return max(1, max_bytes // per_net)
 
 
-def _run_chunk(config: NetworkConfig, seq: np.random.SeedSequence, n_networks: int, n_starts: int,
-               seeding: str, backend: str | None, engine: dict) -> pd.DataFrame:
-    """One engine call on ``n_networks`` networks of ``config`` (a Dask task)."""
+def sample_and_solve(
+    config: NetworkConfig,
+    n_networks: int,
+    *,
+    n_starts: int,
+    seed: int | np.random.SeedSequence,
+    seeding: str = "uniform",
+    backend: str | None = None,
+    **engine: Any,
+) -> tuple[Ensemble, FixedPoints]:
+    """Sample ``n_networks`` networks of ``config`` and find their fixed points: the sweep's recipe.
+
+    One engine call of a sweep: ``seed`` (an int) gives the configuration's seed sequence
+    :func:`config_seed` ``(seed, config)``, whose two children seed the networks and the starts
+    (and the Newton search), so the result depends only on ``seed`` and the configuration, not
+    on what a chapter computed before. A :class:`numpy.random.SeedSequence` is used as it is:
+    :func:`run_sweep` passes the child of the configuration's sequence that belongs to each chunk
+    of networks, so its tables hold other networks than ``sample_and_solve(config, ...,
+    seed=seed)``. Spawning changes a SeedSequence: pass a fresh one per call.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    n_networks : int
+        E, the networks sampled.
+    n_starts : int
+        M, starts per network: uniform in the activation's range, or a grid of
+        ``round(n_starts ** (1/N))`` points per axis (``seeding="grid"``).
+    seed : int or numpy.random.SeedSequence
+    seeding : {"uniform", "grid"}
+    backend : str, optional
+        ``"numpy"`` or ``"cupy"`` (default: the active backend).
+    **engine
+        Passed to :func:`~fpkit.fixedpoints.find_fixed_points` (``max_iter``, ``newton``, ...).
+
+    Returns
+    -------
+    ensemble : Ensemble
+        The E networks, shapes (E, L, N, N) and (E, L, N).
+    result : FixedPoints
+        Their fixed points (per start: E*M rows; per fixed point: P rows).
+
+    Examples
+    --------
+    >>> from fpkit.regimes import GAUSSIAN_REGIME
+    >>> ens, res = sample_and_solve(GAUSSIAN_REGIME.replace(N=3, L=2), 4, n_starts=8, seed=0)
+    >>> res.per_network()["Q"].tolist()
+    [1, 1, 1, 1]
+    """
+    n_networks, n_starts = _check_sizes(n_networks, n_starts, None)
+    v.check_choice(seeding, "seeding", ("uniform", "grid"))
+    if isinstance(seed, np.random.SeedSequence):
+        seq = seed
+    else:
+        seq = config_seed(seed, config)
     net_seed, start_seed = (np.random.default_rng(s) for s in seq.spawn(2))
-    start = time.perf_counter()
     ens = Ensemble.sample(config, n_networks, seed=net_seed, backend=backend)
     if seeding == "grid":
         per_axis = max(2, round(n_starts ** (1.0 / config.N)))
         starts = grid_starts(ens, per_axis)
     else:
         starts = uniform_starts(ens, n_starts, seed=start_seed)
-    res = find_fixed_points(ens, starts, seed=start_seed, **engine)
+    return ens, find_fixed_points(ens, starts, seed=start_seed, **engine)
+
+
+def _run_chunk(config: NetworkConfig, seq: np.random.SeedSequence, n_networks: int, n_starts: int,
+               seeding: str, backend: str | None, engine: dict) -> pd.DataFrame:
+    """One engine call on ``n_networks`` networks of ``config`` (a Dask task)."""
+    start = time.perf_counter()
+    _, res = sample_and_solve(config, n_networks, n_starts=n_starts, seed=seq, seeding=seeding,
+                              backend=backend, **engine)
     table = res.per_network()
     table["seconds"] = (time.perf_counter() - start) / n_networks
     table["n_starts"] = res.n_starts
