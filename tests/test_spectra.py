@@ -189,3 +189,20 @@ def test_spectra_bad_input_errors():
         sp.fuss_catalan_moment(0, 1)
     with pytest.raises(ValueError, match="w"):
         sp.FreeJacobianLaw.linear(1).s_transform(-1.5)
+
+
+@pytest.mark.gpu
+def test_preactivations_and_spectra_on_cupy_equal_numpy():
+    cupy = pytest.importorskip("cupy")
+    from fpkit.backend import to_numpy
+
+    cfg = NetworkConfig(N=6, L=3, law="cauchy", scale=4.0, bias_law="same", activation="logistic")
+    ens = Ensemble.sample(cfg, 3, seed=0, backend="numpy")
+    on_gpu = Ensemble(cupy.asarray(ens.weights), cupy.asarray(ens.biases), activation=cfg.activation)
+    x = np.random.default_rng(1).uniform(0, 1, (3, 4, 6))
+    h = sp.preactivations(on_gpu, cupy.asarray(x))
+    assert type(h).__module__.startswith("cupy")
+    np.testing.assert_allclose(to_numpy(h), sp.preactivations(ens, x), rtol=1e-10, atol=1e-12)
+    stats_gpu = sp.spectrum_statistics(sp.jacobian_spectrum(on_gpu, cupy.asarray(x)))
+    stats_cpu = sp.spectrum_statistics(sp.jacobian_spectrum(ens, x))
+    np.testing.assert_allclose(stats_gpu.to_numpy(float), stats_cpu.to_numpy(float), rtol=1e-8)
