@@ -44,6 +44,7 @@ __all__ = [
     "KernelMapInfo",
     "classify",
     "convergence_bound",
+    "critical_sigma_w",
     "gaussian_expectation",
     "hermite_coefficients",
     "kernel_map",
@@ -51,7 +52,9 @@ __all__ = [
     "kernel_map_direct",
     "kernel_fixed_point",
     "kernel_sequence",
+    "layer_norm_kernel_map",
     "q_map_fixed_point",
+    "residual_kernel_map",
     "simulate_correlations",
     "truncation_bound",
 ]
@@ -293,6 +296,60 @@ def kernel_sequence(rho0: float, depth: int, kappa: Callable[[float], float]) ->
     return out
 
 
+def residual_kernel_map(kappa: Callable[[float], float], residual: float) -> Callable[[float], float]:
+    """The kernel map of a residual block ``h_{l+1} = sqrt(1 - r^2) W phi(h_l) + r h_l``.
+
+    Its branch and skip are independent at infinite width and each carries unit variance, so
+    ``kappa_res(rho) = (1 - r^2) kappa(rho) + r^2 rho``: the fixed points of ``kappa`` stay, and
+    the rate ``kappa_res'(rho*) = (1 - r^2) kappa'(rho*) + r^2`` moves towards 1. As r -> 1, with
+    depth counted in units of ``1 - r^2``, the iteration becomes the kernel ODE
+    ``d rho / dt = kappa(rho) - rho``. :func:`simulate_correlations` (``residual=r``) simulates it.
+
+    Parameters
+    ----------
+    kappa : callable
+        The kernel map, float -> float (e.g. ``lambda r: float(kernel_map(r, c))``).
+    residual : float in [0, 1)
+        The skip weight r.
+
+    Returns
+    -------
+    callable
+        rho -> kappa_res(rho), for :func:`kernel_sequence`.
+    """
+    if not callable(kappa):
+        raise TypeError(f"kappa must be a callable kernel map; got {type(kappa).__name__}")
+    r = v.check_real(residual, "residual", low=0.0, high=1.0, high_open=True)
+    return lambda rho: (1.0 - r * r) * float(kappa(rho)) + r * r * rho
+
+
+def layer_norm_kernel_map(kappa: Callable[[float], float]) -> Callable[[float], float]:
+    """The kernel map with LayerNorm after phi: ``(kappa(rho) - kappa(0)) / (1 - kappa(0))``.
+
+    Centring the post-activations across units removes their mean, the c_0 term of the
+    Hermite series (``kappa(0) = c_0^2``), and rescaling restores ``kappa(1) = 1``: so
+    ``kappa_LN(0) = 0`` and every activation falls into case 1. (RMSNorm only rescales, which
+    the normalisation of phi already does, and leaves kappa unchanged.)
+    :func:`simulate_correlations` (``norm="layer"``) simulates it.
+
+    Parameters
+    ----------
+    kappa : callable
+        The kernel map of a normalised activation, float -> float.
+
+    Returns
+    -------
+    callable
+        rho -> kappa_LN(rho), for :func:`kernel_sequence`.
+    """
+    if not callable(kappa):
+        raise TypeError(f"kappa must be a callable kernel map; got {type(kappa).__name__}")
+    k0 = float(kappa(0.0))
+    if not k0 < 1.0 - 1e-12:
+        raise ValueError(f"kappa(0) must be below 1 (a non-constant activation); got {k0}")
+    return lambda rho: (float(kappa(rho)) - k0) / (1.0 - k0)
+
+
 def convergence_bound(rho0: float, depth: int, c: np.ndarray, info: KernelMapInfo) -> np.ndarray:
     """Upper bound on ``|rho_l - rho*|`` for l = 0..depth, for rho0 in [0, 1] (case 1: any ``|rho0| < 1``).
 
@@ -354,6 +411,44 @@ def q_map_fixed_point(phi, sigma_w: float, sigma_b: float, *, q0: float = 1.0, i
     d = _derivative(f, name)
     chi = sigma_w**2 * gaussian_expectation(lambda x: d(qs * x) ** 2, kinks=kinks)[0]
     return q, chi
+
+
+def critical_sigma_w(phi, sigma_b: float, *, bracket: tuple[float, float] = (0.5, 4.0),
+                     xtol: float = 1e-6) -> float:
+    """The weight scale sigma_w of the order-to-chaos transition, where chi_1 = 1.
+
+    chi_1 (from :func:`q_map_fixed_point`) grows with sigma_w at fixed sigma_b; below the root
+    the network is ordered (nearby inputs converge: chi_1 < 1), above it chaotic (Poole et al.
+    2016; Schoenholz et al. 2017). Found by Brent's method in ``bracket``.
+
+    Parameters
+    ----------
+    phi : str or callable
+        Activation (a name of :data:`MEANFIELD_ACTIVATIONS`, or a function).
+    sigma_b : float >= 0
+        Bias standard deviation.
+    bracket : (float, float)
+        An interval of sigma_w whose ends lie on the two sides of the transition.
+    xtol : float
+        Absolute tolerance on sigma_w.
+
+    Returns
+    -------
+    float
+        sigma_w with chi_1(sigma_w, sigma_b) = 1 (to ``xtol``).
+    """
+    sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0)
+    xtol = v.check_real(xtol, "xtol", low=0.0, low_open=True)
+    if not (isinstance(bracket, (tuple, list)) and len(bracket) == 2):
+        raise TypeError(f"bracket must be a pair (low, high); got {bracket!r}")
+    lo = v.check_real(bracket[0], "bracket[0]", low=0.0, low_open=True)
+    hi = v.check_real(bracket[1], "bracket[1]", low=lo, low_open=True)
+    g = lambda s: q_map_fixed_point(phi, s, sigma_b)[1] - 1.0  # noqa: E731
+    g_lo, g_hi = g(lo), g(hi)
+    if not g_lo < 0.0 < g_hi:
+        raise ValueError(f"bracket must enclose the transition: chi_1 - 1 is {g_lo:.3g} at sigma_w = {lo} "
+                         f"and {g_hi:.3g} at sigma_w = {hi}; it must be negative, then positive")
+    return float(optimize.brentq(g, lo, hi, xtol=xtol))
 
 
 def variance_map_slope(phi) -> float:

@@ -1,4 +1,11 @@
-"""One figure style for the book, and the helpers every chapter shares."""
+"""One figure style for the book, and the helpers the chapters share.
+
+* :func:`chapter_setup` - the book's seaborn style, warnings as errors, what a chapter prints first;
+* :func:`law_palette` - one colour per weight law, the same in every chapter;
+* :func:`plot_bootstrap_bands` - curves of :func:`fpkit.stats.bootstrap_curve` with their bands;
+* :func:`plot_basin_map` - a basin map of :func:`fpkit.engine.basin_map` with its fixed points;
+* :func:`glue`, :func:`glued` - numbers for the prose.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["chapter_setup", "glue", "glued", "law_palette"]
+__all__ = ["chapter_setup", "glue", "glued", "law_palette", "plot_basin_map", "plot_bootstrap_bands"]
 
 #: Colours by law label, shared by all chapters so a law looks the same everywhere.
 _LAW_COLOURS = {
@@ -36,13 +43,118 @@ def chapter_setup() -> dict[str, str]:
     return {"fpkit": __version__, "source": source_hash(), "backend": backend_name()}
 
 
-def law_palette(labels: list[str]) -> dict[str, Any]:
-    """Colours for law labels: fixed ones for Gaussian/Cauchy, the colorblind palette otherwise."""
+def law_palette(labels) -> dict[str, Any]:
+    """Colours for law labels: fixed ones for Gaussian and Cauchy, the colorblind palette otherwise.
+
+    Labels are matched without regard to case (``"cauchy"`` and ``"Cauchy"`` get the same
+    colour); the returned dict is keyed by the labels as given.
+
+    Examples
+    --------
+    >>> law_palette(["Cauchy", "gaussian"])
+    {'Cauchy': '#d62728', 'gaussian': '#1f77b4'}
+    """
     import seaborn as sns
 
-    others = [lab for lab in labels if lab not in _LAW_COLOURS]
+    labels = list(labels)
+    fixed = {k.lower(): c for k, c in _LAW_COLOURS.items()}
+    others = [lab for lab in labels if str(lab).lower() not in fixed]
     spare = iter(sns.color_palette("colorblind", len(others) + 4)[2:])
-    return {lab: _LAW_COLOURS.get(lab) or next(spare) for lab in labels}
+    return {lab: fixed.get(str(lab).lower()) or next(spare) for lab in labels}
+
+
+def plot_bootstrap_bands(ax, curves, x: str, *, hue: str | None = None, color=None, label=None,
+                         xticks=None, log_x: bool = False, marker_size: float = 4):
+    """Draw curves of :func:`fpkit.stats.bootstrap_curve` as lines with their confidence bands.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    curves : pandas.DataFrame
+        Columns ``x``, ``mean``, ``low``, ``high`` (and ``hue``): one row per point.
+    x : str
+        The column on the horizontal axis.
+    hue : str, optional
+        One curve per value of this column; its colours come from :func:`law_palette` (laws
+        keep their colours), unless ``color`` is given.
+    color : colour, optional
+        One colour for every curve.
+    label : str, optional
+        Legend label; a format string with ``{hue}`` for the group's value. Default: the group's
+        value (no label without ``hue``).
+    xticks : sequence, optional
+        Tick positions on the x axis, labelled with their values (minor ticks off).
+    log_x : bool
+        Logarithmic x axis.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    missing = [c for c in (x, "mean", "low", "high", *([hue] if hue else [])) if c not in curves.columns]
+    if missing:
+        raise ValueError(f"curves lacks the columns {missing}; columns: {list(curves.columns)}")
+    groups = list(curves.groupby(hue, sort=True)) if hue else [(None, curves)]
+    palette = law_palette([g for g, _ in groups]) if hue else {}
+    for group, c in groups:
+        c = c.sort_values(x)
+        colour = color if color is not None else palette.get(group, "C0")
+        text = (label or "{hue}").format(hue=group) if (hue or label) else None
+        ax.plot(c[x], c["mean"], "o-", color=colour, label=text, ms=marker_size)
+        ax.fill_between(c[x], c["low"], c["high"], color=colour, alpha=0.2, lw=0)
+    if log_x:
+        ax.set_xscale("log")
+    if xticks is not None:
+        ax.set_xticks(list(xticks), [f"{t:g}" for t in xticks])
+        ax.minorticks_off()
+    return ax
+
+
+#: Basin-map colours: not converged (-1) black, cycles (-2) grey, attractor k the k-th of Set2.
+_NOT_CONVERGED, _CYCLE = "black", "0.6"
+
+
+def plot_basin_map(ax, labels, extent, *, stable=None, unstable=None, palette: str = "Set2"):
+    """Draw a basin map of :func:`fpkit.engine.basin_map` with the fixed points on it.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    labels : int array, shape (resolution, resolution)
+        ``labels[i_b, i_a]``: the attractor each pixel's orbit reaches (0, 1, ...), -1 where it
+        did not settle, -2 where it ended on a cycle.
+    extent : (left, right, bottom, top)
+        The square the map covers, in the coordinates of the plot.
+    stable, unstable : arrays (K, 2), optional
+        Fixed points in the same coordinates: stable ones as white dots, unstable ones as black
+        crosses.
+    palette : str
+        Seaborn palette of the attractors' colours (attractor k gets its k-th colour, cyclically).
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+    """
+    import seaborn as sns
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a 2-D integer array; got {labels.dtype} of shape {labels.shape}")
+    if labels.size and labels.min() < -2:
+        raise ValueError(f"labels must be >= -2 (-2 cycle, -1 not settled); got {labels.min()}")
+    k = max(int(labels.max()) + 1, 1) if labels.size else 1
+    colours = sns.color_palette(palette, 8)
+    cmap = ListedColormap([_CYCLE, _NOT_CONVERGED] + [colours[i % len(colours)] for i in range(k)])
+    norm = BoundaryNorm(np.arange(-2.5, k), cmap.N)
+    image = ax.imshow(labels, origin="lower", extent=tuple(extent), cmap=cmap, norm=norm,
+                      interpolation="nearest")
+    for points, style in ((stable, dict(c="white", edgecolor="black", s=40)),
+                          (unstable, dict(c="black", marker="x", s=40))):
+        if points is not None and len(points):
+            pts = np.asarray(points, dtype=float)
+            ax.scatter(pts[:, 0], pts[:, 1], zorder=3, **style)
+    return image
 
 
 def _plain(value: Any) -> Any:

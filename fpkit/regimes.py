@@ -10,6 +10,9 @@ over activation x convention x scale x bias law x depth (one call, seeded) and
 * ``p_none`` - fraction of networks with Q = 0 (no attracting fixed point at all);
 * ``cycle_fraction`` - fraction of starts that end on a cycle or do not settle.
 
+The per-network indicators behind them (``multi``, ``none``, ``unsettled``) come from
+:func:`attractor_flags`, which the chapters use for their own curves too.
+
 The defaults below were chosen from that sweep (chapter 3 of the book re-runs it):
 :data:`CAUCHY_REGIME` is the setting with the largest ``p_multi`` among those whose
 ``cycle_fraction`` stays below 10 % at depth 8, i.e. where the picture "several attractors
@@ -24,7 +27,7 @@ import pandas as pd
 
 from .network import NetworkConfig
 
-__all__ = ["CAUCHY_REGIME", "GAUSSIAN_REGIME", "explore_regimes", "summarize_regimes"]
+__all__ = ["CAUCHY_REGIME", "GAUSSIAN_REGIME", "attractor_flags", "explore_regimes", "summarize_regimes"]
 
 #: The heavy-tailed default (tanh, Cauchy weights of scale 4/N, Cauchy biases of scale 1, N = 10, L = 8).
 CAUCHY_REGIME = NetworkConfig(
@@ -66,15 +69,47 @@ def explore_regimes(
                      max_iter=max_iter, progress=progress)
 
 
-def summarize_regimes(table: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
-    """Per configuration: mean_Q, p_multi, p_none, cycle_fraction and the number of networks."""
-    by = by or ["activation", "convention", "scale", "bias_law", "L"]
-    t = table.assign(
-        bias_law=table["bias_law"].fillna("none"),
-        multi=table["Q"] >= 2,
-        none=table["Q"] == 0,
-        unsettled=(table["cycle_starts"] + table["not_converged_starts"]) / table["n_starts"],
+def attractor_flags(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-network indicators next to Q: a copy of ``table`` with three more columns.
+
+    * ``multi`` - 1.0 where Q >= 2 (several attractors), else 0.0;
+    * ``none`` - 1.0 where Q = 0 (no attracting fixed point: every start ends on a cycle or does
+      not settle), else 0.0;
+    * ``unsettled`` - the network's fraction of starts that end on a cycle or do not settle.
+
+    Floats, so that their means (:func:`summarize_regimes`, :func:`fpkit.stats.bootstrap_curve`)
+    are the fractions of networks. A ``bias_law`` column of None (no biases) reads ``"none"``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per network with the columns ``Q``, ``converged_starts``, ``cycle_starts`` and
+        ``not_converged_starts`` of :meth:`fpkit.engine.FixedPoints.per_network` (a
+        :func:`fpkit.sweep.run_sweep` table has them).
+    """
+    missing = [c for c in ("Q", "converged_starts", "cycle_starts", "not_converged_starts")
+               if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the columns {missing} (a per-network table of the engine has them)")
+    starts = table["converged_starts"] + table["cycle_starts"] + table["not_converged_starts"]
+    out = table.assign(
+        multi=(table["Q"] >= 2).astype(float),
+        none=(table["Q"] == 0).astype(float),
+        unsettled=(table["cycle_starts"] + table["not_converged_starts"]) / starts,
     )
+    if "bias_law" in out.columns:
+        out["bias_law"] = out["bias_law"].fillna("none")
+    return out
+
+
+def summarize_regimes(table: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Per configuration: mean_Q, sem_Q, p_multi, p_none, cycle_fraction and the number of networks.
+
+    ``by`` defaults to the exploration's axes (activation, convention, scale, bias_law, L); the
+    fractions are means of the indicators of :func:`attractor_flags`.
+    """
+    by = by or ["activation", "convention", "scale", "bias_law", "L"]
+    t = attractor_flags(table)
     out = t.groupby(by, dropna=False).agg(
         mean_Q=("Q", "mean"),
         sem_Q=("Q", lambda q: q.std(ddof=1) / np.sqrt(len(q)) if len(q) > 1 else np.nan),

@@ -2,7 +2,12 @@
 
 Empirical side
     :func:`jacobian_spectrum` gives the (complex) eigenvalues of J_F and the eigenvalues of
-    J_F J_F^T (squared singular values) at given points, batched over an :class:`~fpkit.network.Ensemble`.
+    J_F J_F^T (squared singular values) at given points, batched over an :class:`~fpkit.network.Ensemble`
+    (:func:`matrix_spectrum` for any stack of matrices); :func:`spectrum_statistics` reduces
+    them per network to the quantities that bear on fixed points (mass outside the unit circle,
+    real eigenvalues above 1, spectral radius); :func:`preactivations` gives the layers'
+    pre-activations h_l, whose law the theory predicts; :func:`fixed_point_index_sums` checks
+    the degree argument on a network's fixed points.
 
 Finite-variance theory (free probability)
     For i.i.d. weights of variance sigma_w^2 / N the factors W_l W_l^T and D_l^2 are
@@ -37,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, special
 
 from . import _validate as v
@@ -50,12 +56,17 @@ __all__ = [
     "cauchy_scale_sequence",
     "cavity_jjt_density",
     "fixed_point_index",
+    "fixed_point_index_sums",
     "fuss_catalan_moment",
     "jacobian_spectrum",
     "marchenko_pastur_density",
     "mass_outside",
+    "matrix_spectrum",
     "preactivation_variances",
+    "preactivations",
+    "real_eigenvalue_mask",
     "smoothed_esd",
+    "spectrum_statistics",
 ]
 
 
@@ -85,6 +96,21 @@ class JacobianSpectrum:
         return self.eigenvalues.ravel(), self.sv2.ravel()
 
 
+def matrix_spectrum(matrices) -> JacobianSpectrum:
+    """Eigenvalues of real square matrices ``A`` and of ``A A^T``, shape (..., N, N) -> (..., N).
+
+    LAPACK on the host (:func:`numpy.linalg.eigvals`, :func:`numpy.linalg.svd`); the squared
+    singular values are sorted in descending order.
+    """
+    a = np.asarray(to_numpy(matrices))
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"matrices must have shape (..., N, N); got {a.shape}")
+    if np.iscomplexobj(a):
+        raise ValueError("matrices must be real (Jacobians of real networks)")
+    sv = np.linalg.svd(a, compute_uv=False)
+    return JacobianSpectrum(eigenvalues=np.linalg.eigvals(a), sv2=sv**2)
+
+
 def jacobian_spectrum(ensemble: Ensemble, x) -> JacobianSpectrum:
     """Eigenvalues of J_F(x) and of J_F(x) J_F(x)^T for every network and point.
 
@@ -93,13 +119,124 @@ def jacobian_spectrum(ensemble: Ensemble, x) -> JacobianSpectrum:
     ensemble : Ensemble
     x : array, shape (E, M, N)
         Points (random inputs, or fixed points from the engine).
+
+    Returns
+    -------
+    JacobianSpectrum
+        ``eigenvalues`` and ``sv2`` of shape (E, M, N).
     """
     if not isinstance(ensemble, Ensemble):
         raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
-    jac = to_numpy(ensemble.jacobian(x))
-    eig = np.linalg.eigvals(jac)
-    sv = np.linalg.svd(jac, compute_uv=False)
-    return JacobianSpectrum(eigenvalues=eig, sv2=sv**2)
+    return matrix_spectrum(ensemble.jacobian(x))
+
+
+def preactivations(ensemble: Ensemble, x):
+    """The pre-activations ``h_l = W_l x_{l-1} + b_l`` of every layer, for points ``x``.
+
+    Computed on the ensemble's backend with its own activation (``x_l = phi(h_l)``), the same
+    layer map as :meth:`~fpkit.network.Ensemble.forward`.
+
+    Parameters
+    ----------
+    ensemble : Ensemble
+        E networks of depth L and width N.
+    x : array, shape (E, M, N)
+        M inputs per network.
+
+    Returns
+    -------
+    array, shape (E, L, M, N)
+        ``h[:, l]`` is the pre-activation of layer ``l + 1``; the last layer's output is
+        ``phi(h[:, -1])``, which equals ``ensemble.forward(x)``.
+    """
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
+    xp = ensemble.xp
+    E, L, N = ensemble.shape
+    x = xp.asarray(x, dtype=xp.float64)
+    if x.ndim != 3 or x.shape[0] != E or x.shape[2] != N:
+        raise ValueError(f"x must have shape (E, M, N) = ({E}, M, {N}); got {tuple(x.shape)}")
+    out = []
+    for layer in range(L):
+        h = xp.matmul(x, xp.swapaxes(ensemble.weights[:, layer], -1, -2)) + ensemble.biases[:, layer, None, :]
+        out.append(h)
+        x = ensemble.activation(h, xp)
+    return xp.stack(out, axis=1)
+
+
+def real_eigenvalue_mask(eigenvalues) -> np.ndarray:
+    """Which eigenvalues of real matrices are real: ``imag == 0``, exactly, no tolerance.
+
+    For a real matrix LAPACK (``dgeev``, behind :func:`numpy.linalg.eigvals` and
+    :func:`jacobian_spectrum`) reduces to the real Schur form: a real eigenvalue is a 1 x 1
+    block and gets an imaginary part of exactly 0; the 2 x 2 blocks give conjugate pairs with
+    non-zero imaginary parts. So the test is exact for eigenvalues computed that way, and it is
+    consistent with the sign of ``det(I - J)`` (see :func:`fixed_point_index`): the parity of
+    the number of real eigenvalues above 1 is that sign (checked in the tests). A tolerance such
+    as ``|imag| < 1e-12`` would instead depend on the scale of J.
+    """
+    ev = np.asarray(eigenvalues)
+    if not np.iscomplexobj(ev):
+        return np.ones(ev.shape, dtype=bool)
+    return ev.imag == 0
+
+
+def spectrum_statistics(spectrum: JacobianSpectrum) -> pd.DataFrame:
+    """Per network, the statistics of J's eigenvalues that bear on fixed points.
+
+    Parameters
+    ----------
+    spectrum : JacobianSpectrum
+        Eigenvalues of shape (E, M, N): M points (e.g. random inputs) per network.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per network (E rows): ``network``; ``mass_outside_unit_circle``, the fraction of
+        its eigenvalues with modulus above 1 (the ESD's mass outside the unit circle, the
+        unstable directions); ``p_real_eigenvalue_above_1``, the fraction of its points at which
+        J has a real eigenvalue above 1 (:func:`real_eigenvalue_mask`; an index -1 fixed point
+        needs one); ``mean_spectral_radius``, the largest modulus averaged over its points.
+    """
+    ev = np.asarray(spectrum.eigenvalues)
+    if ev.ndim != 3:
+        raise ValueError(f"spectrum.eigenvalues must have shape (E, M, N); got {ev.shape}")
+    modulus = np.abs(ev)
+    real_above = np.any(real_eigenvalue_mask(ev) & (ev.real > 1.0), axis=-1)
+    return pd.DataFrame({"network": np.arange(ev.shape[0]),
+                         "mass_outside_unit_circle": (modulus > 1.0).mean(axis=(1, 2)),
+                         "p_real_eigenvalue_above_1": real_above.mean(axis=1),
+                         "mean_spectral_radius": modulus.max(axis=-1).mean(axis=1)})
+
+
+def fixed_point_index_sums(result) -> pd.DataFrame:
+    """Per network: the sum of the indices of the fixed points found, and what it says.
+
+    By the degree argument of :func:`fixed_point_index` the indices of *all* fixed points of a
+    network sum to 1, so ``index_sum != 1`` means the search missed some (``index_sum > 1``: one
+    of index -1, a saddle, is missing).
+
+    Parameters
+    ----------
+    result : FixedPoints
+        From :func:`~fpkit.engine.find_fixed_points` (best with ``newton=True``: iteration
+        alone finds only attractors).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per network (all E of them, also those with no fixed point found):
+        ``network``, ``index_sum``, ``index_complete`` (``index_sum == 1``), ``fixed_points``,
+        ``index_minus`` (fixed points of index -1), ``stable_fixed_points``.
+    """
+    idx = result.index
+    E = result.n_networks
+    net = np.asarray(result.fp_network)
+    sums = result.index_sum()
+    return pd.DataFrame({"network": np.arange(E), "index_sum": sums, "index_complete": sums == 1,
+                         "fixed_points": np.bincount(net, minlength=E),
+                         "index_minus": np.bincount(net[idx == -1], minlength=E),
+                         "stable_fixed_points": np.bincount(net[np.asarray(result.stable)], minlength=E)})
 
 
 def mass_outside(eigenvalues, radius: float = 1.0) -> float:

@@ -1,6 +1,7 @@
-"""Bootstrap summaries of sweep tables: curves with confidence bands and a test for a hump.
+"""Bootstrap summaries of sweep tables (curves with confidence bands, a test for a hump) and the
+Wilson interval of a proportion.
 
-Both resample *networks* (rows) within each group, independently per group, with
+The bootstrap functions resample *networks* (rows) within each group, independently per group, with
 :func:`scipy.stats.bootstrap` (percentile intervals); the generator is seeded, so the same
 seed gives the same intervals.
 """
@@ -16,7 +17,7 @@ from scipy import stats
 from . import _validate as v
 from .backend import make_rng
 
-__all__ = ["bootstrap_curve", "hump_test"]
+__all__ = ["bootstrap_curve", "hump_test", "wilson_interval"]
 
 
 def _check(table, by, column):
@@ -91,3 +92,45 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, confidence: float = 0
     return {"peak_x": xs[peak].item(), "peak": float(means[peak]), "first": float(means[0]),
             "last": float(means[-1]), "excess": float(excess(means)), "low": float(low),
             "high": float(high), "hump": bool(low > 0)}
+
+
+def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[Any, Any]:
+    """Wilson score interval of a binomial proportion ``successes / trials``.
+
+    The interval of :func:`scipy.stats.binomtest`'s ``proportion_ci(method="wilson")`` (Wilson
+    1927): unlike the normal approximation it stays inside [0, 1] and keeps close to its nominal
+    coverage for proportions near 0 or 1, where the book's counts usually are (e.g. "exactly one
+    fixed point in 100 of 100 networks").
+
+    Parameters
+    ----------
+    successes, trials : int or array of int, broadcast together
+        ``0 <= successes <= trials`` and ``trials >= 1``.
+    confidence : float in (0, 1)
+
+    Returns
+    -------
+    low, high : float, or arrays of the broadcast shape
+
+    Examples
+    --------
+    >>> low, high = wilson_interval(100, 100)
+    >>> round(low, 3), high
+    (0.963, 1.0)
+    """
+    confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
+    k, n = np.broadcast_arrays(np.asarray(successes), np.asarray(trials))
+    for name, a in (("successes", k), ("trials", n)):
+        if not np.issubdtype(a.dtype, np.integer):
+            raise TypeError(f"{name} must be integers; got dtype {a.dtype}")
+    if np.any(n < 1):
+        raise ValueError(f"trials must be >= 1; got {n.min()}")
+    if np.any((k < 0) | (k > n)):
+        raise ValueError("successes must be in [0, trials]")
+    low, high = np.empty(k.shape), np.empty(k.shape)
+    for i in np.ndindex(k.shape):
+        ci = stats.binomtest(int(k[i]), int(n[i])).proportion_ci(confidence, method="wilson")
+        low[i], high[i] = ci.low, ci.high
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high

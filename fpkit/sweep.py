@@ -46,7 +46,7 @@ import pandas as pd
 from tqdm import tqdm  # text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from . import _validate as v
-from .engine import EngineSettings, find_fixed_points, seeded_starts
+from .engine import EngineSettings, FixedPoints, find_fixed_points, seeded_starts
 from .network import Ensemble, NetworkConfig
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "config_seed",
     "run_config",
     "run_sweep",
+    "sample_and_solve",
 ]
 
 #: Default memory budget of one chunk (bytes); see :func:`chunk_size`.
@@ -106,14 +107,71 @@ def chunk_size(config: NetworkConfig, settings: EngineSettings | None = None, *,
     return max(1, max_bytes // per_net)
 
 
+def sample_and_solve(
+    config: NetworkConfig,
+    n_networks: int,
+    *,
+    seed: int | np.random.SeedSequence,
+    settings: EngineSettings | None = None,
+    backend: str | None = None,
+    **options: Any,
+) -> tuple[Ensemble, FixedPoints]:
+    """Sample ``n_networks`` networks of ``config`` and find their fixed points: the sweep's recipe.
+
+    One engine call of a sweep: ``seed`` (an int) gives the configuration's seed sequence
+    :func:`config_seed` ``(seed, config)``, whose two children seed the networks and the starts
+    (and the Newton stages), so the result depends only on ``seed`` and the configuration, not
+    on what a chapter computed before. A :class:`numpy.random.SeedSequence` is used as it is:
+    :func:`run_sweep` passes the child of the configuration's sequence that belongs to each chunk
+    of networks, so its tables hold other networks than ``sample_and_solve(config, ...,
+    seed=seed)``. Spawning changes a SeedSequence: pass a fresh one per call.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    n_networks : int
+        E, the networks sampled.
+    seed : int or numpy.random.SeedSequence
+    settings : EngineSettings, optional
+        The engine's settings (starts per network, seeding, Newton, census, ...).
+    backend : str, optional
+        ``"numpy"`` or ``"cupy"`` (default: the active backend).
+    **options
+        Single settings overriding ``settings`` (``n_starts=64``, ``newton=True``, ...).
+
+    Returns
+    -------
+    ensemble : Ensemble
+        The E networks, shapes (E, L, N, N) and (E, L, N).
+    result : FixedPoints
+        Their fixed points (per start: E*M rows; per fixed point: P rows).
+
+    Examples
+    --------
+    >>> from fpkit.regimes import GAUSSIAN_REGIME
+    >>> ens, res = sample_and_solve(GAUSSIAN_REGIME.replace(N=3, L=2), 4, n_starts=8, seed=0)
+    >>> res.per_network()["Q"].tolist()
+    [1, 1, 1, 1]
+    """
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+    settings = _settings(settings, options)
+    n_networks = _check_sizes(n_networks, None)
+    if isinstance(seed, np.random.SeedSequence):
+        seq = seed
+    else:
+        seq = config_seed(seed, config)
+    net_seed, start_seed = (np.random.default_rng(s) for s in seq.spawn(2))
+    ens = Ensemble.sample(config, n_networks, seed=net_seed, backend=backend)
+    starts = seeded_starts(ens, settings, seed=start_seed)
+    return ens, find_fixed_points(ens, starts, settings=settings, seed=start_seed)
+
+
 def _run_chunk(config: NetworkConfig, seq: np.random.SeedSequence, n_networks: int,
                settings: EngineSettings, backend: str | None) -> pd.DataFrame:
     """One engine call on ``n_networks`` networks of ``config`` (a Dask task)."""
-    net_seed, start_seed = (np.random.default_rng(s) for s in seq.spawn(2))
     start = time.perf_counter()
-    ens = Ensemble.sample(config, n_networks, seed=net_seed, backend=backend)
-    starts = seeded_starts(ens, settings, seed=start_seed)
-    res = find_fixed_points(ens, starts, settings=settings, seed=start_seed)
+    _, res = sample_and_solve(config, n_networks, seed=seq, settings=settings, backend=backend)
     table = res.per_network()
     table["seconds"] = (time.perf_counter() - start) / n_networks
     table["n_starts"] = res.n_starts

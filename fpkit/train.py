@@ -35,26 +35,37 @@ from . import _validate as v
 from .network import Ensemble, get_activation
 from .sampling import hill_estimator
 
-__all__ = ["Bottleneck", "TrainConfig", "TrainResult", "checkpoint_ensemble", "digits", "layer_statistics", "train",
-           "train_bottleneck"]
+__all__ = ["Bottleneck", "TrainConfig", "TrainResult", "checkpoint_ensemble", "digit_pixel_range", "digits",
+           "layer_statistics", "train", "train_bottleneck"]
 
 N_PIXELS = 64
+
+
+def digit_pixel_range(activation: str = "tanh") -> tuple[float, float]:
+    """The values of a blank and of a full pixel in :func:`digits`: ``(low, high)``.
+
+    The activation's range shrunk by 10 % of its width at each end, so a saturating activation
+    can reach every target; (-0.8, 0.8) for tanh, (0.1, 0.9) for the logistic sigmoid. Damage
+    (:func:`fpkit.restore.corrupt`) and image plots use the same range.
+    """
+    act = get_activation(activation)
+    margin = 0.1 * (act.high - act.low)
+    return act.low + margin, act.high - margin
 
 
 def digits(activation: str = "tanh", *, test_fraction: float = 0.25, seed: Any = 0):
     """scikit-learn's bundled digits, scaled into the activation's range, split train/test.
 
-    Pixels 0..16 map linearly to [low + 10 %, high - 10 %] of the activation's range (so the
-    targets are reachable by a saturating activation). Returns ``x_train, x_test, y_train,
-    y_test`` as float64 / int arrays; the split is a seeded permutation.
+    Pixels 0..16 map linearly to :func:`digit_pixel_range` (the activation's range less 10 % at
+    each end, so the targets are reachable by a saturating activation). Returns ``x_train,
+    x_test, y_train, y_test`` as float64 / int arrays, images of shape (n, 64); the split is a
+    seeded permutation.
     """
     from sklearn.datasets import load_digits
 
-    act = get_activation(activation)
     test_fraction = v.check_real(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
+    lo, hi = digit_pixel_range(activation)
     data = load_digits()
-    lo = act.low + 0.1 * (act.high - act.low)
-    hi = act.high - 0.1 * (act.high - act.low)
     x = lo + (hi - lo) * data.data / 16.0
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
     perm = rng.permutation(len(x))

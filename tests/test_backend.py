@@ -1,3 +1,7 @@
+import sys
+import types
+
+import array_api_compat
 import numpy as np
 import pytest
 
@@ -10,10 +14,59 @@ def test_numpy_backend_is_default_without_gpu(monkeypatch):
     assert backend.backend_name() == "numpy"
 
 
-def test_auto_resolves_to_an_available_backend(monkeypatch):
+class _FakeCupy(types.ModuleType):
+    """Stands in for CuPy: a module whose CUDA runtime reports ``count`` devices (or raises)."""
+
+    class ndarray:  # what array_api_compat.is_cupy_array looks for
+        def __init__(self, data):
+            self.data = np.asarray(data)
+
+        def get(self):
+            return self.data.copy()
+
+    def __init__(self, count):
+        super().__init__("cupy")
+
+        def get_device_count():
+            if isinstance(count, Exception):
+                raise count
+            return count
+
+        self.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=get_device_count))
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    """Install a fake ``cupy`` module; clears the cached probe before and after."""
+    def install(count):
+        monkeypatch.setitem(sys.modules, "cupy", _FakeCupy(count))
+        backend._cupy_or_reason.cache_clear()
+    yield install
+    backend._cupy_or_reason.cache_clear()
+
+
+def test_auto_picks_cupy_only_when_a_device_answers(monkeypatch, fake_cupy):
     monkeypatch.setenv("FPKIT_BACKEND", "auto")
-    cupy, _ = backend._cupy_or_reason()
-    assert backend.backend_name() == ("cupy" if cupy is not None else "numpy")
+    fake_cupy(1)
+    assert backend.backend_name() == "cupy"
+    assert backend.get_namespace().__name__ == "cupy"
+    fake_cupy(0)
+    assert backend.backend_name() == "numpy"
+    assert backend._cupy_or_reason()[1] == "CuPy is installed but no CUDA device is present"
+    fake_cupy(RuntimeError("cudaErrorNoDevice"))
+    assert backend.backend_name() == "numpy"
+    assert "no CUDA device answers (cudaErrorNoDevice)" in backend._cupy_or_reason()[1]
+    with pytest.raises(backend.BackendUnavailableError, match="cudaErrorNoDevice"):
+        backend.get_namespace("cupy")
+
+
+def test_auto_without_cupy_is_numpy(monkeypatch, fake_cupy):
+    monkeypatch.setenv("FPKIT_BACKEND", "auto")
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy raises ImportError
+    backend._cupy_or_reason.cache_clear()
+    assert backend.backend_name() == "numpy"
+    assert backend.get_namespace() is np
+    assert backend._cupy_or_reason()[1].startswith("CuPy is not importable (ModuleNotFoundError")
 
 
 def test_unknown_backend_names_the_variable(monkeypatch):
@@ -47,8 +100,18 @@ def test_make_rng_seed_contract():
         backend.make_rng(-1, "numpy")
 
 
-def test_to_numpy_and_namespace():
+def test_to_numpy_and_namespace(monkeypatch, fake_cupy):
     x = np.arange(3.0)
-    assert backend.to_numpy(x) is x
-    assert backend.array_namespace(x) is not None
+    assert backend.to_numpy(x) is x  # NumPy arrays are not copied
     assert backend.to_numpy([1, 2]).tolist() == [1, 2]
+    # a CuPy array is copied to the host with .get()
+    fake_cupy(1)
+    device = sys.modules["cupy"].ndarray([1.0, 2.0])
+    host = backend.to_numpy(device)
+    assert type(host) is np.ndarray and host.tolist() == [1.0, 2.0] and host is not device.data
+    # the namespace of NumPy arrays is array_api_compat's NumPy wrapper, and it computes
+    xp = backend.array_namespace(x, np.ones(3))
+    assert xp is array_api_compat.numpy
+    assert float(xp.linalg.vector_norm(xp.asarray([3.0, 4.0]))) == 5.0
+    with pytest.raises(TypeError):
+        backend.array_namespace(x, [1.0])  # a list is not an array

@@ -50,16 +50,76 @@ def test_steady_iteration_runs_exactly_the_requested_steps(setup):
     for _ in range(3):
         x = ens.forward(x)
     assert np.allclose(steady_iteration(ens, x0, 3), x, atol=0, rtol=0)
-    assert matmul_roofline(ens, x0, 2).shape == x0.shape
-    assert flops_per_step(2, 3, 4, 5) == 2 * 2 * 3 * 5 * 16
 
 
-def test_cost_law_table_and_compare():
-    law = cost_law(widths=(4, 8), depths=(1, 2), sizes=(32, 64), base_N=4, base_L=2, base_size=32,
-                   steps=2, repeats=1)
-    assert set(law["axis"]) == {"N", "L", "EM"} and len(law) == 6
-    assert (law["seconds_per_step"] > 0).all()
-    secs, out = compare({"a": lambda: 1, "b": lambda: 2}, repeats=2)
-    assert out == {"a": 1, "b": 2} and set(secs) == {"a", "b"}
+class _CountingNumPy:
+    """NumPy, except that matmul counts the floating-point operations of what it multiplies."""
+
+    def __init__(self):
+        self.flops = 0
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def matmul(self, a, b):
+        out = np.matmul(a, b)
+        self.flops += 2 * out.size * a.shape[-1]  # one multiply and one add per inner term
+        return out
+
+
+def test_flops_per_step_counts_the_products_the_roofline_runs(setup):
+    ens, x0 = setup
+    counting = _CountingNumPy()
+    ens.xp = counting  # this ensemble only (the fixture builds a new one per test)
+    steps = 3
+    last = matmul_roofline(ens, x0, steps)
+    E, M, N = x0.shape
+    assert counting.flops == steps * flops_per_step(E, M, N, ens.depth)
+    # and what it computes is the last layer's product, x W_L^T
+    np.testing.assert_allclose(last, np.matmul(x0, np.swapaxes(ens.weights[:, -1], -1, -2)))
+
+
+class _Clock:
+    """A perf_counter that advances by scripted durations, one per timed call."""
+
+    def __init__(self, durations):
+        self.durations = list(durations)
+        self.now = 0.0
+        self.started = False
+
+    def perf_counter(self):
+        if self.started:
+            self.now += self.durations.pop(0)
+        self.started = not self.started
+        return self.now
+
+
+def test_compare_keeps_the_best_of_interleaved_runs(monkeypatch):
+    import fpkit.bench as bench
+
+    order = []
+    # a: 5 then 2 seconds, b: 3 then 4 seconds, called a, b, a, b
+    monkeypatch.setattr(bench, "time", _Clock([5.0, 3.0, 2.0, 4.0]))
+    secs, out = compare({"a": lambda: order.append("a") or 1, "b": lambda: order.append("b") or 2}, repeats=2)
+    assert order == ["a", "b", "a", "b"]
+    assert secs == {"a": 2.0, "b": 3.0} and out == {"a": 1, "b": 2}
     with pytest.raises(ValueError, match="repeats"):
         compare({"a": lambda: 1}, repeats=0)
+
+
+def test_cost_law_table_follows_its_grid_and_the_best_times(monkeypatch):
+    import fpkit.bench as bench
+
+    widths, depths, sizes = (4, 8), (1, 2), (32, 64)
+    n_points = len(widths) + len(depths) + len(sizes)
+    # every point is timed twice; the second run is the faster one (0.5 s for 2 steps)
+    monkeypatch.setattr(bench, "time", _Clock([1.0, 0.5] * n_points))
+    law = cost_law(widths=widths, depths=depths, sizes=sizes, base_N=4, base_L=2, base_size=32,
+                   steps=2, repeats=2)
+    assert law["axis"].tolist() == ["N", "N", "L", "L", "EM", "EM"]
+    assert law["N"].tolist() == [4, 8, 4, 4, 4, 4] and law["L"].tolist() == [2, 2, 1, 2, 2, 2]
+    assert law["EM"].tolist() == [32, 32, 32, 32, 32, 64]
+    np.testing.assert_allclose(law["seconds_per_step"], 0.25)
+    expected = [flops_per_step(16, em // 16, n, depth) / 0.25 / 1e9
+                for n, depth, em in zip(law["N"], law["L"], law["EM"])]
+    np.testing.assert_allclose(law["gflops"], expected)

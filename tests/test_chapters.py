@@ -3,50 +3,24 @@
 Chapters are MyST-markdown notebooks. Each declares its quick parameters in its front
 matter under ``fpkit: quick:``; the test converts the chapter with jupytext, injects
 those parameters with papermill and executes it. The executed notebooks are written to
-``_build/quick/`` where ``make test`` then re-runs them under ``pytest --nbval``, which
-checks that the same seed reproduces every printed output.
+``_build/quick/``, from which ``make test`` then builds the quick HTML book (``tools/build_book.py
+--quick``, checked in a browser by tests/test_browser.py) and which it re-runs under
+``pytest --nbval``, which checks that the same seed reproduces every printed output.
 
 A new chapter is tested by adding it to _toc.yml; nothing here needs editing.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICK_DIR = ROOT / "_build" / "quick"
-
-
-def _toc_files(node) -> list[str]:
-    files = []
-    if isinstance(node, dict):
-        for key in ("root", "file"):
-            if key in node:
-                files.append(node[key])
-        for value in node.values():
-            if isinstance(value, (list, dict)):
-                files.extend(_toc_files(value))
-    elif isinstance(node, list):
-        for item in node:
-            files.extend(_toc_files(item))
-    return files
-
-
-def toc_notebooks() -> list[Path]:
-    """The toc entries that are executable notebooks (jupytext front matter with a kernel)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    notebooks = []
-    for entry in _toc_files(toc):
-        path = ROOT / (entry if entry.endswith(".md") else f"{entry}.md")
-        assert path.exists(), f"_toc.yml lists {entry}, but {path} does not exist"
-        text = path.read_text()
-        if text.startswith("---") and "kernelspec:" in text.split("\n---", 1)[0]:
-            notebooks.append(path)
-    return notebooks
-
+sys.path.insert(0, str(ROOT / "tools"))
+from build_book import QUICK_NOTEBOOKS as QUICK_DIR  # noqa: E402  (the quick book is built from here)
+from build_book import toc_notebooks  # noqa: E402
 
 CHAPTERS = toc_notebooks()
 

@@ -23,9 +23,21 @@ def test_info_with_bad_backend_exits_nonzero(monkeypatch):
     assert exc.value.code == 2
 
 
-def test_main_requires_a_command():
-    with pytest.raises(SystemExit):
+def test_main_requires_a_command(capsys):
+    with pytest.raises(SystemExit) as exc:
         cli.main([])
+    assert exc.value.code == 2  # argparse's usage error, not a crash or a silent success
+    err = capsys.readouterr().err
+    assert err.startswith("usage: fpkit") and "the following arguments are required: command" in err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["frobnicate"])
+    assert exc.value.code == 2 and "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+def test_main_runs_info(monkeypatch, capsys):
+    monkeypatch.setenv("FPKIT_BACKEND", "numpy")
+    cli.main(["info"])
+    assert "backend numpy" in capsys.readouterr().out
 
 
 SPEC = """

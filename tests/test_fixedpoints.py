@@ -51,9 +51,7 @@ def test_one_unit_matches_exact_roots(w, b, activation, n_roots):
     slope = np.abs(w * ens.activation.derivative(w * res.x[:, 0] + b))
     np.testing.assert_array_equal(res.stable, slope < 1)
     # iteration reaches exactly the stable ones
-    assert set(np.flatnonzero(res.found_by == "iteration")) == set(np.flatnonzero(res.stable)) or (
-        not res.stable.any()
-    )
+    assert set(np.flatnonzero(res.found_by == "iteration")) == set(np.flatnonzero(res.stable))
 
 
 def test_two_cycle_is_detected_not_dropped():

@@ -44,7 +44,13 @@ def test_series_and_direct_agree_and_kappa_one_is_one(name):
     rho = np.linspace(-1, 1, 11)
     c, cerr = mf.hermite_coefficients(name, 40)
     direct, derr = mf.kernel_map_direct(rho, name)
-    bound = mf.truncation_bound(rho, c) + derr + 40 * cerr.max() + 1e-9
+    # |series - kappa| <= tail bound + the quadrature errors of both sides: an error d_k in c_k
+    # moves c_k^2 by at most (2|c_k| + d_k) d_k, in the series (weight |rho|^k) and in the tail
+    # bound's missing mass 1 - sum c_k^2 (weight |rho|^n); plus float64 rounding of sums of O(1).
+    moved = (2 * np.abs(c) + cerr) * cerr
+    coefficient_error = (np.polynomial.polynomial.polyval(np.abs(rho), moved)
+                         + moved.sum() * np.abs(rho) ** len(c))
+    bound = mf.truncation_bound(rho, c) + derr + coefficient_error + 16 * np.finfo(float).eps
     assert np.all(np.abs(mf.kernel_map(rho, c) - direct) <= bound)
     assert direct[-1] == pytest.approx(1.0, abs=1e-9)
 
@@ -109,10 +115,50 @@ def test_residual_and_layer_norm_variants_in_simulation():
     kap = lambda r: float(mf.kernel_map_direct(r, "relu")[0][0])
     rho0, r = 0.2, 0.8
     sim = mf.simulate_correlations("relu", width=2000, depth=1, rho0=rho0, n_inputs=6, seed=1, residual=r)
-    assert sim[1].mean() == pytest.approx((1 - r**2) * kap(rho0) + r**2 * rho0, abs=0.02)
+    assert sim[1].mean() == pytest.approx(mf.residual_kernel_map(kap, r)(rho0), abs=0.02)
     sim = mf.simulate_correlations("relu", width=2000, depth=1, rho0=rho0, n_inputs=6, seed=1, norm="layer")
-    c0 = c[0] ** 2
-    assert sim[1].mean() == pytest.approx((kap(rho0) - c0) / (1 - c0), abs=0.03)
+    assert sim[1].mean() == pytest.approx(mf.layer_norm_kernel_map(kap)(rho0), abs=0.03)
+    # LayerNorm removes c_0: kappa(0) is c_0^2, and the normalised map runs from 0 to 1
+    assert kap(0.0) == pytest.approx(c[0] ** 2, abs=1e-9)
+    ln = mf.layer_norm_kernel_map(kap)
+    assert ln(0.0) == 0.0 and ln(1.0) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_residual_map_keeps_the_fixed_point_and_slows_the_rate():
+    info = mf.classify("gelu")
+    c, _ = mf.hermite_coefficients("gelu", 50)
+    kap = lambda x: float(mf.kernel_map(x, c))  # noqa: E731
+    for r in (0.0, 0.5, 0.9):
+        res = mf.residual_kernel_map(kap, r)
+        assert res(info.rho_star) == pytest.approx(info.rho_star, abs=1e-9)
+        h = 1e-6  # its slope at rho* is (1 - r^2) kappa'(rho*) + r^2
+        slope = (res(info.rho_star + h) - res(info.rho_star - h)) / (2 * h)
+        assert slope == pytest.approx((1 - r**2) * info.kappa_prime_star + r**2, abs=1e-6)
+    with pytest.raises(ValueError, match="residual"):
+        mf.residual_kernel_map(kap, 1.0)
+    with pytest.raises(TypeError, match="callable"):
+        mf.layer_norm_kernel_map(0.5)
+    with pytest.raises(ValueError, match="kappa\\(0\\)"):
+        mf.layer_norm_kernel_map(lambda x: 1.0)
+
+
+def test_critical_sigma_w_of_erf_matches_the_closed_form():
+    """For phi = erf: E erf(sqrt(q) X)^2 = (2/pi) arcsin(2q / (1 + 2q)) and
+    E erf'(sqrt(q) X)^2 = (4/pi) / sqrt(1 + 4q); at the transition chi_1 = 1 gives
+    sigma_w^2 = (pi/4) sqrt(1 + 4q) and q - sigma_b^2 = sqrt(1 + 4q) arcsin(2q / (1 + 2q)) / 2."""
+    from scipy.optimize import brentq
+
+    for sigma_b in (0.3, 0.5, 1.0):
+        q = brentq(lambda q: q - sigma_b**2 - 0.5 * np.sqrt(1 + 4 * q) * np.arcsin(2 * q / (1 + 2 * q)),
+                   1e-9, 100.0, xtol=1e-14)
+        exact = np.sqrt(np.pi / 4 * np.sqrt(1 + 4 * q))
+        assert mf.critical_sigma_w("erf", sigma_b, bracket=(0.5, 4.0), xtol=1e-9) == pytest.approx(exact, abs=1e-6)
+    s_c = mf.critical_sigma_w("tanh", 0.5, bracket=(1.0, 3.0))
+    assert mf.q_map_fixed_point("tanh", 0.99 * s_c, 0.5)[1] < 1 < mf.q_map_fixed_point("tanh", 1.01 * s_c, 0.5)[1]
+    with pytest.raises(ValueError, match="bracket must enclose"):
+        mf.critical_sigma_w("tanh", 0.5, bracket=(2.0, 3.0))
+    with pytest.raises(TypeError, match="bracket"):
+        mf.critical_sigma_w("tanh", 0.5, bracket=2.0)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,10 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from fpkit.restore import CORRUPTIONS, basin_radius, corrupt, median_baseline, psnr, restore
+from fpkit.network import Ensemble
+from fpkit.restore import (CORRUPTIONS, REPAIRS, basin_radius, corrupt, evaluate_restoration, median_baseline,
+                           psnr, repairs, restore)
 
 LOW, HIGH = -0.8, 0.8
 
@@ -74,3 +77,62 @@ def test_memorising_network_restores_better_than_the_damage():
         restore(ens, clean, network=5)
     with pytest.raises(ValueError, match="radii"):
         basin_radius(ens, lim[stored], [0.2, 0.1], network=1, seed=0)
+
+
+class _SignClassifier:
+    """Class 1 when the first pixel is bright: stands in for a trained classifier."""
+
+    def score(self, images, labels):
+        return float(np.mean((images[:, 0] > 0) == (labels == 1)))
+
+
+@pytest.fixture
+def bistable():
+    """x -> tanh(3 x) in every pixel: attractors +-0.995 per pixel, 0 unstable."""
+    return Ensemble(3.0 * np.eye(64)[None, None], np.zeros((1, 1, 64)), activation="tanh")
+
+
+def test_repairs_are_one_pass_attractor_and_median(bistable, images):
+    fixed = repairs(bistable, images[:5], network=0)
+    assert tuple(fixed) == REPAIRS
+    np.testing.assert_allclose(fixed["one pass F(x)"], np.tanh(3 * images[:5]))
+    from scipy.optimize import brentq
+
+    x_star = brentq(lambda x: np.tanh(3 * x) - x, 0.5, 1.0, xtol=1e-15)  # the positive root of x = tanh(3x)
+    np.testing.assert_allclose(fixed["attractor"], np.sign(images[:5]) * x_star, atol=1e-9)
+    np.testing.assert_array_equal(fixed["median filter"], median_baseline(images[:5]))
+    with pytest.raises(ValueError, match="network"):
+        repairs(bistable, images[:5], network=1)
+
+
+def test_evaluate_restoration_scores_every_damage_and_repair(bistable):
+    rng = np.random.default_rng(0)
+    clean = np.where(rng.random((30, 64)) < 0.5, LOW, HIGH)
+    labels = (clean[:, 0] > 0).astype(int)
+    strengths = {"gaussian": [0.01, 0.3], "missing": [0.5]}
+    table = evaluate_restoration(bistable, clean, labels, network=0, strengths=strengths,
+                                 classifier=_SignClassifier(), low=LOW, high=HIGH, seed=7)
+    assert len(table) == 3 * 4 and table["method"].tolist()[:4] == ["damaged", *REPAIRS]
+    rows = table.set_index(["kind", "strength", "method"])
+    # the damage is corrupt(...) with seed + 100 k + j
+    bad = corrupt(clean, "missing", 0.5, low=LOW, high=HIGH, seed=7 + 100 * 1 + 0)
+    assert rows.loc[("missing", 0.5, "damaged"), "psnr"] == pytest.approx(
+        psnr(bad.reshape(1, -1), clean.reshape(1, -1), data_range=HIGH - LOW)[0])
+    # weak noise flips no pixel's sign: every damaged image flows to the clean image's attractor
+    assert rows.loc[("gaussian", 0.01, "attractor"), "same attractor as clean"] == 1.0
+    assert rows.loc[("gaussian", 0.01, "attractor"), "accuracy"] == 1.0
+    # a missing pixel sits on the unstable fixed point 0 and stays there
+    assert rows.loc[("missing", 0.5, "attractor"), "same attractor as clean"] == 0.0
+    assert table.loc[table["method"] != "attractor", "same attractor as clean"].isna().all()
+    again = evaluate_restoration(bistable, clean, labels, network=0, strengths=strengths,
+                                 classifier=_SignClassifier(), low=LOW, high=HIGH, seed=7)
+    pd.testing.assert_frame_equal(table, again)
+    with pytest.raises(ValueError, match="strengths key"):
+        evaluate_restoration(bistable, clean, labels, network=0, strengths={"blur": [0.1]},
+                             classifier=_SignClassifier(), low=LOW, high=HIGH, seed=0)
+    with pytest.raises(ValueError, match="labels"):
+        evaluate_restoration(bistable, clean, labels[:3], network=0, strengths=strengths,
+                             classifier=_SignClassifier(), low=LOW, high=HIGH, seed=0)
+    with pytest.raises(TypeError, match="classifier"):
+        evaluate_restoration(bistable, clean, labels, network=0, strengths=strengths,
+                             classifier=None, low=LOW, high=HIGH, seed=0)

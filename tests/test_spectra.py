@@ -69,12 +69,67 @@ def test_cauchy_preactivations_are_cauchy_with_the_predicted_scale():
     assert gam[0] == pytest.approx(4.0 * 0.5 + 1.0)  # s E|x| + beta for x uniform on [-1, 1]
     ens = Ensemble.sample(cfg, 4, seed=1)
     x = np.random.default_rng(2).uniform(-1, 1, (4, 1, 1000))
-    W, b = ens.weights, ens.biases
-    h1 = np.einsum("eij,emj->emi", W[:, 0], x) + b[:, 0, None]
-    h2 = np.einsum("eij,emj->emi", W[:, 1], np.tanh(h1)) + b[:, 1, None]
+    h = sp.preactivations(ens, x)
     # the median of |C| is the Cauchy scale
-    assert np.median(np.abs(h1)) == pytest.approx(gam[0], rel=0.06)
-    assert np.median(np.abs(h2)) == pytest.approx(gam[1], rel=0.06)
+    assert np.median(np.abs(h[:, 0])) == pytest.approx(gam[0], rel=0.06)
+    assert np.median(np.abs(h[:, 1])) == pytest.approx(gam[1], rel=0.06)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "logistic", "erf", "algebraic"])
+def test_preactivations_are_the_layers_of_the_forward_pass(activation):
+    cfg = NetworkConfig(N=5, L=3, law="cauchy", scale=4.0, bias_law="same", activation=activation)
+    ens = Ensemble.sample(cfg, 2, seed=0)
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 4, 5))
+    h = sp.preactivations(ens, x)
+    assert h.shape == (2, 3, 4, 5)
+    W, b = np.asarray(ens.weights), np.asarray(ens.biases)
+    np.testing.assert_allclose(h[:, 0], np.einsum("eij,emj->emi", W[:, 0], x) + b[:, 0, None], rtol=1e-12)
+    np.testing.assert_allclose(h[:, 1], np.einsum("eij,emj->emi", W[:, 1], ens.activation(h[:, 0], np))
+                               + b[:, 1, None], rtol=1e-12)
+    np.testing.assert_array_equal(ens.activation(h[:, -1], np), ens.forward(x))  # the network's own activation
+    with pytest.raises(ValueError, match="shape"):
+        sp.preactivations(ens, x[:1])
+
+
+def test_real_eigenvalues_exactly_and_consistent_with_the_index():
+    rng = np.random.default_rng(0)
+    for scale in (1e-8, 1.0, 1e8):
+        J = scale * rng.standard_normal((400, 7, 7))
+        ev = sp.matrix_spectrum(J).eigenvalues
+        real = sp.real_eigenvalue_mask(ev)
+        # complex eigenvalues of a real matrix come in conjugate pairs: N - #real is even
+        assert np.all((7 - real.sum(axis=-1)) % 2 == 0)
+        np.testing.assert_array_equal(np.sort(ev[~real].imag), np.sort(-ev[~real].imag))
+        # sign det(I - J) < 0 exactly when an odd number of real eigenvalues exceed 1
+        sign, _ = np.linalg.slogdet(np.eye(7) - J)
+        odd = (real & (ev.real > 1.0)).sum(axis=-1) % 2 == 1
+        np.testing.assert_array_equal(odd, sign < 0)
+    rotation = np.array([[0.0, -2.0], [2.0, 0.0]])
+    assert not sp.real_eigenvalue_mask(sp.matrix_spectrum(rotation).eigenvalues).any()
+    assert sp.real_eigenvalue_mask(np.array([0.5, 2.0])).all()  # a real array is all real
+
+
+def test_spectrum_statistics_on_known_eigenvalues():
+    ev = np.array([[[2.0, 0.5], [1 + 1j, 1 - 1j]],
+                   [[0.1, 0.2], [3.0, -3.0]]])
+    stats = sp.spectrum_statistics(sp.JacobianSpectrum(ev, np.abs(ev) ** 2))
+    assert stats["network"].tolist() == [0, 1]
+    assert stats["mass_outside_unit_circle"].tolist() == [0.75, 0.5]
+    assert stats["p_real_eigenvalue_above_1"].tolist() == [0.5, 0.5]
+    assert stats["mean_spectral_radius"].tolist() == pytest.approx([(2 + np.sqrt(2)) / 2, 3.2 / 2])
+    with pytest.raises(ValueError, match="E, M, N"):
+        sp.spectrum_statistics(sp.JacobianSpectrum(ev[0], ev[0]))
+
+
+def test_matrix_spectrum_is_the_jacobian_spectrum_of_a_stack():
+    A = np.diag([3.0, -1.0, 0.5])
+    s = sp.matrix_spectrum(A[None])
+    np.testing.assert_allclose(np.sort(s.eigenvalues.real[0]), [-1.0, 0.5, 3.0])
+    np.testing.assert_allclose(s.sv2[0], [9.0, 1.0, 0.25])  # descending
+    with pytest.raises(ValueError, match="N, N"):
+        sp.matrix_spectrum(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="real"):
+        sp.matrix_spectrum(np.eye(2) * 1j)
 
 
 def test_cavity_matches_sampled_cauchy_layer_and_is_seeded():
@@ -98,6 +153,14 @@ def test_index_of_fixed_points_sums_to_one():
     idx = sp.fixed_point_index(res.eigenvalues)
     assert sorted(idx.tolist()) == [-1, 1, 1]
     assert idx.sum() == 1
+    # per network: complete with Newton; iteration alone misses the saddle, so the sum is 2
+    two = Ensemble(np.array([[[[2.0]]], [[[2.0]]]]), activation="tanh")
+    sums = sp.fixed_point_index_sums(find_fixed_points(two, n_starts=32, seed=0, newton=True))
+    assert sums["index_sum"].tolist() == [1, 1] and sums["index_complete"].all()
+    assert sums["fixed_points"].tolist() == [3, 3] and sums["index_minus"].tolist() == [1, 1]
+    assert sums["stable_fixed_points"].tolist() == [2, 2]
+    partial = sp.fixed_point_index_sums(find_fixed_points(two, n_starts=32, seed=0))
+    assert partial["index_sum"].tolist() == [2, 2] and not partial["index_complete"].any()
     np.testing.assert_array_equal(sp.fixed_point_index(np.array([[0.5, 3.0], [np.nan, 0.1]])), [-1, 0])
 
 
@@ -126,3 +189,20 @@ def test_spectra_bad_input_errors():
         sp.fuss_catalan_moment(0, 1)
     with pytest.raises(ValueError, match="w"):
         sp.FreeJacobianLaw.linear(1).s_transform(-1.5)
+
+
+@pytest.mark.gpu
+def test_preactivations_and_spectra_on_cupy_equal_numpy():
+    cupy = pytest.importorskip("cupy")
+    from fpkit.backend import to_numpy
+
+    cfg = NetworkConfig(N=6, L=3, law="cauchy", scale=4.0, bias_law="same", activation="logistic")
+    ens = Ensemble.sample(cfg, 3, seed=0, backend="numpy")
+    on_gpu = Ensemble(cupy.asarray(ens.weights), cupy.asarray(ens.biases), activation=cfg.activation)
+    x = np.random.default_rng(1).uniform(0, 1, (3, 4, 6))
+    h = sp.preactivations(on_gpu, cupy.asarray(x))
+    assert type(h).__module__.startswith("cupy")
+    np.testing.assert_allclose(to_numpy(h), sp.preactivations(ens, x), rtol=1e-10, atol=1e-12)
+    stats_gpu = sp.spectrum_statistics(sp.jacobian_spectrum(on_gpu, cupy.asarray(x)))
+    stats_cpu = sp.spectrum_statistics(sp.jacobian_spectrum(ens, x))
+    np.testing.assert_allclose(stats_gpu.to_numpy(float), stats_cpu.to_numpy(float), rtol=1e-8)

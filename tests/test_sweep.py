@@ -2,9 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fpkit.network import NetworkConfig
-from fpkit.regimes import CAUCHY_REGIME, GAUSSIAN_REGIME, explore_regimes, summarize_regimes
-from fpkit.sweep import config_grid, config_seed, run_sweep
+from fpkit.engine import find_fixed_points
+from fpkit.network import Ensemble, NetworkConfig
+from fpkit.regimes import (CAUCHY_REGIME, GAUSSIAN_REGIME, attractor_flags, explore_regimes,
+                           summarize_regimes)
+from fpkit.stats import wilson_interval
+from fpkit.sweep import config_grid, config_seed, run_sweep, sample_and_solve
 
 
 def test_config_grid_is_the_product():
@@ -43,19 +46,86 @@ def test_grid_seeding():
         run_sweep(cfgs, n_networks=2, n_starts=16, seed=0, seeding="sobol", progress=False)
 
 
-def test_regime_exploration_summary():
+def test_summarize_regimes_on_a_table_with_known_answers():
+    # two settings; per network Q and how its 8 starts ended
+    table = pd.DataFrame({
+        "setting": ["a"] * 4 + ["b"] * 3,
+        "Q": [0, 1, 2, 3, 1, 1, 1],
+        "converged_starts": [0, 8, 6, 8, 8, 4, 8],
+        "cycle_starts": [6, 0, 2, 0, 0, 2, 0],
+        "not_converged_starts": [2, 0, 0, 0, 0, 2, 0],
+        "bias_law": [None] * 7,
+    })
+    flags = attractor_flags(table)
+    assert flags["multi"].tolist() == [0, 0, 1, 1, 0, 0, 0] and flags["none"].tolist() == [1, 0, 0, 0, 0, 0, 0]
+    assert flags["unsettled"].tolist() == [1.0, 0, 0.25, 0, 0, 0.5, 0] and (flags["bias_law"] == "none").all()
+    s = summarize_regimes(table, by=["setting"]).set_index("setting")
+    assert s.loc["a", "mean_Q"] == 1.5 and s.loc["b", "mean_Q"] == 1.0
+    assert s.loc["a", "sem_Q"] == pytest.approx(np.std([0, 1, 2, 3], ddof=1) / 2)
+    assert s.loc["b", "sem_Q"] == 0.0
+    assert (s["p_multi"].tolist(), s["p_none"].tolist()) == ([0.5, 0.0], [0.25, 0.0])
+    assert s["cycle_fraction"].tolist() == pytest.approx([1.25 / 4, 0.5 / 3])
+    assert s["networks"].tolist() == [4, 3]
+    with pytest.raises(ValueError, match="cycle_starts"):
+        attractor_flags(table.drop(columns="cycle_starts"))
+
+
+def test_regime_exploration_is_the_sweep_of_its_grid():
     axes = {"activation": ["tanh"], "scale": [4.0], "L": [1, 2]}
-    table = explore_regimes(n_networks=4, n_starts=8, seed=0, N=3, axes=axes, progress=False)
-    summary = summarize_regimes(table, by=["activation", "scale", "L"])
-    assert len(summary) == 2
-    assert summary["networks"].tolist() == [4, 4]
-    assert ((summary["p_multi"] >= 0) & (summary["p_multi"] <= 1)).all()
-    assert np.allclose(summary["mean_Q"], table.groupby("L")["Q"].mean().to_numpy())
+    table = explore_regimes(n_networks=4, n_starts=8, seed=0, N=3, axes=axes, max_iter=500, progress=False)
+    direct = run_sweep(config_grid({"N": 3, "law": "cauchy"}, **axes), n_networks=4, n_starts=8, seed=0,
+                       max_iter=500, progress=False)
+    cols = ["L", "network", "Q", "cycle_starts", "not_converged_starts", "basin_entropy"]
+    pd.testing.assert_frame_equal(table[cols], direct[cols])
 
 
-def test_default_regimes_are_documented_configs():
-    assert CAUCHY_REGIME.law == "cauchy" and GAUSSIAN_REGIME.law == "gaussian"
-    assert CAUCHY_REGIME.activation == GAUSSIAN_REGIME.activation
+def test_default_regimes_sample_the_documented_laws():
+    """The regimes' documented weights and biases, checked on samples (Kolmogorov-Smirnov, 1e-3)."""
+    from scipy import stats
+
+    for regime, law, w_scale, b_scale in ((CAUCHY_REGIME, stats.cauchy, 4.0 / 10, 1.0),
+                                          (GAUSSIAN_REGIME, stats.norm, 1.0 / np.sqrt(10), 0.5)):
+        assert (regime.N, regime.L, regime.activation) == (10, 8, "tanh")
+        ens = Ensemble.sample(regime, 20, seed=0)
+        w, b = np.asarray(ens.weights).ravel(), np.asarray(ens.biases).ravel()
+        assert stats.kstest(w, law(scale=w_scale).cdf).pvalue > 1e-3, regime
+        assert stats.kstest(b, law(scale=b_scale).cdf).pvalue > 1e-3, regime
+        assert stats.kstest(w, law(scale=1.5 * w_scale).cdf).pvalue < 1e-3  # the test can tell scales apart
+
+
+def test_default_regimes_show_what_they_were_chosen_for():
+    """GAUSSIAN_REGIME: one attracting fixed point in every network, every start converging
+    (chapter 2); CAUCHY_REGIME: networks with several attractors (99.9 % Wilson interval above 0)."""
+    gauss = summarize_regimes(run_sweep([GAUSSIAN_REGIME], n_networks=100, n_starts=32, seed=0,
+                                        max_iter=2000, progress=False))
+    assert gauss.loc[0, "mean_Q"] == 1.0 and gauss.loc[0, "cycle_fraction"] == 0.0
+    cauchy = run_sweep([CAUCHY_REGIME], n_networks=100, n_starts=32, seed=0, max_iter=2000, progress=False)
+    low, _ = wilson_interval(int((cauchy["Q"] >= 2).sum()), len(cauchy), confidence=0.999)
+    assert low > 0
+
+
+def test_sample_and_solve_is_the_seeded_recipe():
+    cfg = CAUCHY_REGIME.replace(N=3, L=2)
+    ens, res = sample_and_solve(cfg, 5, n_starts=16, seed=4, newton=True, newton_starts=8)
+    # the recipe spelled out: the configuration's seed sequence, one child for the networks, one
+    # for the starts and the Newton search
+    net_seed, start_seed = (np.random.default_rng(s) for s in config_seed(4, cfg).spawn(2))
+    ref_ens = Ensemble.sample(cfg, 5, seed=net_seed)
+    ref = find_fixed_points(ref_ens, n_starts=16, seed=start_seed, newton=True, newton_starts=8)
+    np.testing.assert_array_equal(ens.weights, ref_ens.weights)
+    np.testing.assert_array_equal(res.x, ref.x)
+    pd.testing.assert_frame_equal(res.per_network(), ref.per_network())
+    # the same seed gives the same numbers; another configuration other networks
+    _, again = sample_and_solve(cfg, 5, n_starts=16, seed=4, newton=True, newton_starts=8)
+    np.testing.assert_array_equal(again.x, res.x)
+    other, _ = sample_and_solve(cfg.replace(L=3), 5, n_starts=16, seed=4)
+    assert not np.array_equal(other.weights[:, :2], ens.weights)
+    grid_ens, grid = sample_and_solve(cfg.replace(N=2), 2, n_starts=16, seed=0, seeding="grid")
+    assert grid.n_starts == 16
+    with pytest.raises(ValueError, match="seeding"):
+        sample_and_solve(cfg, 2, n_starts=4, seed=0, seeding="sobol")
+    with pytest.raises(ValueError, match="n_networks"):
+        sample_and_solve(cfg, 0, n_starts=4, seed=0)
 
 
 # --------------------------------------------------------------------------- chunks, cache, Dask

@@ -7,7 +7,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 from fpkit.engine import find_fixed_points  # noqa: E402
-from fpkit.train import TrainConfig, checkpoint_ensemble, digits, layer_statistics, train  # noqa: E402
+from fpkit.train import (TrainConfig, checkpoint_ensemble, digit_pixel_range, digits,  # noqa: E402
+                         layer_statistics, train)
 
 TINY = TrainConfig(L=2, steps=60, checkpoints=3, lr=3e-3, seed=1)
 
@@ -27,6 +28,11 @@ def test_digits_are_bundled_and_scaled(monkeypatch):
     assert x_tr.min() >= -0.8 - 1e-12 and x_tr.max() <= 0.8 + 1e-12
     x_tr2, *_ = digits("logistic", seed=0)
     assert x_tr2.min() >= 0.1 - 1e-12 and x_tr2.max() <= 0.9 + 1e-12
+    # blank and full pixels sit exactly at the ends of digit_pixel_range
+    assert (x_tr.min(), x_tr.max()) == digit_pixel_range("tanh") == pytest.approx((-0.8, 0.8))
+    assert (x_tr2.min(), x_tr2.max()) == digit_pixel_range("logistic") == pytest.approx((0.1, 0.9))
+    with pytest.raises(ValueError, match="activation"):
+        digit_pixel_range("relu")
 
 
 def test_training_reduces_the_loss(tiny):

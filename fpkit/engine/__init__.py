@@ -23,7 +23,7 @@ Modules, one idea each:
 """
 
 from .active import ActiveBlock
-from .basins import attractors_near, basin_fractions, basin_map, wilson_interval
+from .basins import attractors_near, basin_fractions, basin_map
 from .census import find_fixed_points
 from .iterate import STATUS, IterationResult, iterate_map
 from .merge import merge_points
@@ -54,5 +54,4 @@ __all__ = [
     "seeded_starts",
     "shooting_search",
     "uniform_starts",
-    "wilson_interval",
 ]

@@ -16,34 +16,7 @@ from .result import FixedPoints
 from .settings import EngineSettings
 from .starts import _check_ensemble, plane_starts
 
-__all__ = ["attractors_near", "basin_fractions", "basin_map", "wilson_interval"]
-
-
-def wilson_interval(count, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a binomial proportion ``count / n`` (elementwise).
-
-    Parameters
-    ----------
-    count, n : int or int arrays (broadcast)
-        Successes and trials (``0 <= count <= n``, ``n >= 1``).
-    confidence : float
-        In (0, 1).
-
-    Returns
-    -------
-    low, high : float arrays
-    """
-    from scipy import stats  # lazy: scipy.stats is slow to import
-
-    confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
-    count, n = np.broadcast_arrays(np.asarray(count), np.asarray(n))
-    if count.size and (np.any(n < 1) or np.any(count < 0) or np.any(count > n)):
-        raise ValueError("wilson_interval needs 0 <= count <= n and n >= 1")
-    low, high = np.empty(count.shape), np.empty(count.shape)
-    for i in np.ndindex(count.shape):
-        ci = stats.binomtest(int(count[i]), int(n[i])).proportion_ci(confidence, method="wilson")
-        low[i], high[i] = ci.low, ci.high
-    return low, high
+__all__ = ["attractors_near", "basin_fractions", "basin_map"]
 
 
 def basin_fractions(result: FixedPoints, confidence: float = 0.95) -> pd.DataFrame:
@@ -55,6 +28,8 @@ def basin_fractions(result: FixedPoints, confidence: float = 0.95) -> pd.DataFra
     with ``attractor = -2 / -1``; attractors are numbered within their network by basin size, as
     in :meth:`FixedPoints.labels`.
     """
+    from ..stats import wilson_interval  # lazy: fpkit.stats loads scipy.stats
+
     if not isinstance(result, FixedPoints):
         raise TypeError(f"result must be a FixedPoints; got {type(result).__name__}")
     confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)

@@ -1,9 +1,9 @@
 """Small Sphinx fixes for the book (loaded from _config.yml as a local extension).
 
-* sphinx-thebe adds its configuration script on every ``env-before-read-docs`` event; Jupyter
-  Book can fire that event twice in one build, and the page then declares ``THEBE_JS_URL``
-  twice, a JavaScript SyntaxError that the browser test (tests/test_browser.py) catches.
-  Here each page's script list is de-duplicated.
+* Jupyter Book can fire ``env-before-read-docs`` twice in one build, and extensions that add an
+  inline script on that event (sphinx-togglebutton) then put it on every page twice; a second
+  ``const`` declaration in such a script would be a JavaScript SyntaxError, which the browser
+  test (tests/test_browser.py) catches. Here each page's script list is de-duplicated.
 """
 
 from __future__ import annotations
