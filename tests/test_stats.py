@@ -10,6 +10,7 @@ from fpkit.stats import (
     holm_adjust,
     hump_test,
     hump_test_batch,
+    simulate_depth_data,
 )
 
 
@@ -85,26 +86,15 @@ def test_holm_bad_input():
 def _simulate(family, levels, n, reps, seed):
     """Data sets of shape (reps, K, n) whose per-depth mean rises with ``levels`` (in [0, 1]).
 
-    Families: Poisson counts (mean 0.5 + level), 0/1 data (p = 0.1 + 0.2 level), rare 0/1 data
-    (p = 0.03 + 0.03 level) and a skewed mixture like the attractor counts Q: with probability
-    pi = 0.1 + 0.2 level a network is multi-stable with Q = 2 (70 %) or 4 (30 %), else Q = 0 (30 %)
-    or 1 (70 %). Equal levels give the same distribution.
+    Poisson counts (mean 0.5 + level), 0/1 data (p = 0.1 + 0.2 level), rare 0/1 data
+    (p = 0.03 + 0.03 level) and the skewed mixture of values 0, 1, 2, 4 shaped like the attractor
+    counts Q (a multistable fraction 0.1 + 0.2 level); equal levels give equal distributions.
     """
-    rng = np.random.default_rng(seed)
-    lv = np.asarray(levels, dtype=float)[None, :, None]
-    shape = (reps, lv.shape[1], n)
-    if family == "poisson":
-        return rng.poisson(0.5 + lv, size=shape).astype(float)
-    if family == "binary":
-        return (rng.random(shape) < 0.1 + 0.2 * lv).astype(float)
-    if family == "rare binary":
-        return (rng.random(shape) < 0.03 + 0.03 * lv).astype(float)
-    if family == "mixture":
-        multi = rng.random(shape) < 0.1 + 0.2 * lv
-        high = np.where(rng.random(shape) < 0.7, 2.0, 4.0)
-        low = (rng.random(shape) >= 0.3).astype(float)
-        return np.where(multi, high, low)
-    raise AssertionError(family)
+    lv = np.asarray(levels, dtype=float)
+    family, means = {"poisson": ("poisson", 0.5 + lv), "binary": ("binary", 0.1 + 0.2 * lv),
+                     "rare binary": ("binary", 0.03 + 0.03 * lv),
+                     "mixture": ("mixture", 0.7 + 1.9 * (0.1 + 0.2 * lv))}[family]
+    return simulate_depth_data(family, means, n=n, reps=reps, seed=np.random.default_rng(seed))
 
 
 K = 6
@@ -297,5 +287,20 @@ def test_bad_arguments():
         hump_test(t3.assign(Q=t3["Q"].where(t3.index != 0)), "L", "Q")
     with pytest.raises(ValueError, match=r"\(\.\.\., K, n\)"):
         hump_test_batch(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="family"):
+        simulate_depth_data("cauchy", [1.0], n=3, reps=1, seed=0)
+    with pytest.raises(ValueError, match=r"\[0.7, 2.6\]"):
+        simulate_depth_data("mixture", [0.5, 1.0], n=3, reps=1, seed=0)
     with pytest.raises(ValueError, match="64 distinct"):
         bootstrap_max_hump_batch(np.random.default_rng(0).normal(size=(3, 40)))
+
+
+def test_simulated_data_have_the_stated_means_and_are_seeded():
+    means = [0.8, 1.5, 2.4]
+    x = simulate_depth_data("mixture", means, n=4000, reps=3, seed=1)
+    assert x.shape == (3, 3, 4000) and set(np.unique(x)) <= {0.0, 1.0, 2.0, 4.0}
+    np.testing.assert_allclose(x.mean(axis=(0, 2)), means, atol=0.05)
+    np.testing.assert_array_equal(x, simulate_depth_data("mixture", means, n=4000, reps=3, seed=1))
+    b = simulate_depth_data("binary", [0.1, 0.9], n=4000, reps=2, seed=2)
+    assert set(np.unique(b)) <= {0.0, 1.0}
+    np.testing.assert_allclose(b.mean(axis=(0, 2)), [0.1, 0.9], atol=0.02)
