@@ -1,0 +1,131 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fpkit.network import NetworkConfig
+from fpkit.regimes import CAUCHY_REGIME, summarize_regimes
+from fpkit.selection import RegimeChoice, select_regime, setting_label
+
+
+def _summary(rows, L=8):
+    """A summarize_regimes-like table from (activation, convention, scale, bias_law, k, n, cycles[, mean_Q])."""
+    out = []
+    for r in rows:
+        act, conv, s, bias, k, n, cyc, *mq = r
+        out.append({"activation": act, "convention": conv, "scale": s, "bias_law": bias, "L": L,
+                    "mean_Q": mq[0] if mq else 1.0, "sem_Q": 0.1, "p_multi": k / n, "p_none": 0.1,
+                    "cycle_fraction": cyc, "networks": n})
+    return pd.DataFrame(out)
+
+
+def _wilson_low(k, n, z=1.959963984540054):
+    p = k / n
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n)
+
+
+def test_the_rule_picks_the_most_multistable_setting_that_passes_the_cycle_filter():
+    at8 = _summary([
+        ("tanh", "fan_in", 4.0, "same", 12, 24, 0.05),        # passes, 0.50
+        ("tanh", "fan_in", 16.0, "same", 18, 24, 0.20),       # more multistable but too many cycles
+        ("logistic", "fan_in", 4.0, "none", 7, 24, 0.02),     # passes, 0.29
+        ("logistic", "sqrt_fan_in", 1.0, "same", 10, 24, 0.0999),  # passes, 0.42
+    ])
+    other_depth = _summary([("logistic", "fan_in", 4.0, "none", 24, 24, 0.0)], L=4)  # ignored
+    choice = select_regime(pd.concat([other_depth, at8], ignore_index=True))
+    assert isinstance(choice, RegimeChoice)
+    assert choice.chosen == {"activation": "tanh", "convention": "fan_in", "scale": 4.0, "bias_law": "same", "L": 8}
+    assert choice.n_settings == 4 and choice.n_passing == 3
+    assert list(choice.ranking["p_multi"]) == pytest.approx([12 / 24, 10 / 24, 7 / 24])
+    assert choice.ranking["multi_low"].iloc[0] == pytest.approx(_wilson_low(12, 24))
+    assert choice.runner_up["scale"] == 1.0 and choice.tied == ()
+    assert "tanh, fan_in, s = 4, bias same is chosen" in choice.reason and "3 of 4 settings" in choice.reason
+    # the filter is strict: a setting exactly at the threshold is out
+    assert select_regime(at8, max_cycle_fraction=0.05).chosen["activation"] == "logistic"
+
+
+def test_a_fraction_from_few_networks_does_not_beat_a_slightly_smaller_one_from_many():
+    table = _summary([
+        ("tanh", "fan_in", 4.0, "same", 3, 5, 0.01),        # 0.60 from 5 networks: Wilson low ~0.23
+        ("tanh", "fan_in", 16.0, "same", 100, 200, 0.01),   # 0.50 from 200 networks: Wilson low ~0.43
+    ])
+    choice = select_regime(table)
+    assert choice.chosen["scale"] == 16.0
+    np.testing.assert_allclose(choice.ranking["multi_low"], [_wilson_low(100, 200), _wilson_low(3, 5)])
+    # by the point estimate alone the 5-network setting would have won
+    assert table.loc[table["p_multi"].idxmax(), "scale"] == 4.0
+
+
+def test_ties_are_broken_by_cycles_then_mean_q_then_table_order_and_named():
+    tie = _summary([
+        ("tanh", "fan_in", 4.0, "same", 10, 24, 0.08, 1.0),
+        ("tanh", "fan_in", 16.0, "same", 10, 24, 0.03, 1.0),   # same bound, fewer cycles: chosen
+        ("logistic", "fan_in", 4.0, "same", 10, 24, 0.03, 0.9),
+    ])
+    choice = select_regime(tie)
+    assert choice.chosen["scale"] == 16.0 and choice.chosen["activation"] == "tanh"
+    assert len(choice.tied) == 2 and "ties on the bound with" in choice.reason
+    assert choice.separated is False  # equal counts cannot be separated
+    exact = _summary([("tanh", "fan_in", 4.0, "same", 10, 24, 0.05), ("logistic", "fan_in", 4.0, "same", 10, 24, 0.05)])
+    assert select_regime(exact).chosen["activation"] == "tanh"          # table order
+    assert select_regime(exact.iloc[::-1]).chosen["activation"] == "logistic"
+
+
+def test_an_empty_filter_chooses_nothing_and_says_so():
+    table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.35), ("logistic", "fan_in", 16.0, "none", 5, 24, 0.12)])
+    choice = select_regime(table)
+    assert choice.chosen is None and choice.runner_up is None and choice.n_passing == 0
+    assert choice.reason.startswith("No regime is chosen")
+    assert "0.12" in choice.reason and "logistic, fan_in, s = 16, bias none" in choice.reason
+    assert choice.ranking.empty
+
+
+def test_separation_from_the_runner_up():
+    clear = select_regime(_summary([("tanh", "fan_in", 4.0, "same", 20, 24, 0.0), ("tanh", "fan_in", 1.0, "same", 5, 24, 0.0)]))
+    assert clear.separated is True and clear.separation_p < 1e-4 and "is separated from" in clear.reason
+    close = select_regime(_summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.0), ("tanh", "fan_in", 1.0, "same", 11, 24, 0.0)]))
+    assert close.separated is False and close.separation_p > 0.3
+    assert "another seed may pick the runner-up" in close.reason
+    alone = select_regime(_summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.0)]))
+    assert alone.separated is None and alone.separation_p is None and "only setting" in alone.reason
+
+
+def test_works_on_the_output_of_summarize_regimes_and_gives_a_config():
+    rng = np.random.default_rng(0)
+    rows = []
+    for act, scale, bias, p in [("tanh", 4.0, "same", 0.5), ("tanh", 16.0, None, 0.3), ("logistic", 4.0, "same", 0.7)]:
+        for L in (4, 8):
+            for _ in range(30):
+                cycles = int(rng.integers(0, 30 if act == "logistic" else 5))
+                rows.append({"activation": act, "convention": "fan_in", "scale": scale, "bias_law": bias, "L": L,
+                             "Q": int(rng.random() < p) + 1, "cycle_starts": cycles, "not_converged_starts": 0,
+                             "converged_starts": 64 - cycles, "n_starts": 64})
+    summary = summarize_regimes(pd.DataFrame(rows))
+    choice = select_regime(summary)
+    assert choice.chosen["activation"] == "tanh"   # logistic has ~23 % of starts on cycles
+    config = CAUCHY_REGIME.replace(**choice.chosen)
+    assert isinstance(config, NetworkConfig) and config.L == 8
+    none_bias = select_regime(summary[summary["scale"] == 16.0])
+    assert none_bias.chosen["bias_law"] is None and CAUCHY_REGIME.replace(**none_bias.chosen).bias_law is None
+    assert setting_label(choice.chosen) == "tanh, fan_in, s = 4, bias same"
+
+
+def test_bad_arguments():
+    table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.0)])
+    with pytest.raises(TypeError, match="DataFrame"):
+        select_regime(table.to_dict())
+    with pytest.raises(ValueError, match="lacks the columns"):
+        select_regime(table.drop(columns="p_multi"))
+    with pytest.raises(ValueError, match="no rows at depth L = 16"):
+        select_regime(table, depth=16)
+    with pytest.raises(ValueError, match="max_cycle_fraction"):
+        select_regime(table, max_cycle_fraction=0.0)
+    with pytest.raises(ValueError, match="confidence"):
+        select_regime(table, confidence=1.0)
+    with pytest.raises(ValueError, match="more than one row"):
+        select_regime(pd.concat([table, table]))
+    with pytest.raises(ValueError, match="p_multi"):
+        select_regime(table.assign(p_multi=1.5))
