@@ -1,4 +1,5 @@
-"""The one registry of activations: value, derivative, range, sup |phi'|, torch op, mean-field facts.
+"""The one registry of activations: value, derivative, range, largest slope, torch op,
+mean-field facts.
 
 Every module of fpkit that needs an activation looks it up here (:func:`get_activation`): the
 networks (:mod:`fpkit.network`), the mean-field kernel map (:mod:`fpkit.meanfield`), the spectra
@@ -6,7 +7,7 @@ networks (:mod:`fpkit.network`), the mean-field kernel map (:mod:`fpkit.meanfiel
 Each name means one function everywhere:
 
 ========== ======================================== =============== ===========
-name       phi(z)                                   range           sup |phi'|
+name       phi(z)                                   range           max slope
 ========== ======================================== =============== ===========
 logistic   1 / (1 + exp(-z))                        (0, 1)          1/4
 tanh       tanh(z)                                  (-1, 1)         1
@@ -202,10 +203,12 @@ class Activation:
         Its one name in fpkit (see the table in the module docstring).
     formula : str
         phi(z) in words.
-    low, high : float
-        The range of phi (infimum and supremum; infinite for unbounded activations).
+    low : float
+        The infimum of phi's values (-inf for activations unbounded below).
+    high : float
+        The supremum of phi's values (inf for activations unbounded above).
     sup_derivative : float
-        sup_z |phi'(z)| (a Lipschitz constant of phi).
+        The largest slope, sup over z of abs(phi'(z)) (a Lipschitz constant of phi).
     odd : bool
         phi(-z) = -phi(z), so its Gaussian mean is exactly 0 (kappa(0) = 0 in the mean-field map).
     kinks : tuple of float
@@ -226,7 +229,8 @@ class Activation:
 
     @property
     def sigmoid_type(self) -> bool:
-        """Monotone and bounded: usable in a same-dimension network (F maps R^N into a box)."""
+        """True for the monotone bounded activations, the ones a same-dimension network may use
+        (then F maps R^N into a box)."""
         return self.name in SIGMOID_ACTIVATIONS
 
     @property

@@ -32,9 +32,11 @@ __all__ = [
     "BackendUnavailableError",
     "array_namespace",
     "backend_name",
+    "cpu_threads",
     "device_description",
     "get_namespace",
     "make_rng",
+    "split_rows",
     "to_numpy",
 ]
 
@@ -211,7 +213,7 @@ def _pool(threads: int):
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpkit")
 
 
-def split_rows(fn, n_rows: int, *, work: float, min_work: float = 2e5) -> None:
+def split_rows(fn, n_rows: int, *, work: float, min_work: float = 4e6) -> None:
     """Call ``fn(start, stop)`` on contiguous row ranges covering ``range(n_rows)``, in threads.
 
     Runs in the calling thread when there is one CPU thread, one row, or less than ``min_work``

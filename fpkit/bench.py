@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 
 from . import _validate as v
-from .backend import to_numpy
+from .backend import split_rows, to_numpy
 from .engine import iterate_map, uniform_starts
 from .network import Ensemble
 
 __all__ = [
+    "activation_share",
     "compare",
     "cost_law",
     "matmul_roofline",
@@ -86,49 +87,69 @@ def torch_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: i
                   device: str = "cpu"):
     """The engine's batched iteration in PyTorch (float64): returns (limits, iterations) as NumPy.
 
-    Same algorithm as :func:`fpkit.engine.iterate_map` with ``max_period=1``: every
-    step evaluates F on the active block, finished starts are written out, and the block is
-    re-packed (rows and columns) when at most half of it is still active.
+    The algorithm of :func:`fpkit.engine.iterate_map` with ``max_period=1``, stage by stage: F is
+    evaluated into preallocated buffers (transposed weights, in-place products and activation);
+    convergence is screened with the squared 2-norm and confirmed in the max norm for the few
+    starts that pass; finished starts are written out at once, and the block is packed (rows and
+    columns) when packing keeps at most 3/4 of its slots (:class:`fpkit.engine.ActiveBlock`).
+    It is a separate function rather than the engine run on torch tensors because the engine's
+    hot loop is written against the NumPy/CuPy API (``out=`` ufuncs, ``axis=``, ``max`` returning
+    values), which torch spells differently.
     """
     import torch
 
+    inplace = {"tanh": "tanh_", "logistic": "sigmoid_"}.get(ensemble.activation.name)
     act = ensemble.activation.torch
-    W = torch.as_tensor(to_numpy(ensemble.weights), device=device)
-    b = torch.as_tensor(to_numpy(ensemble.biases), device=device)
-    x = torch.as_tensor(np.asarray(to_numpy(starts)), device=device)
-    E, M, N = x.shape
-    limit = x.clone()
+    x0 = torch.as_tensor(np.asarray(to_numpy(starts)), device=device)
+    wt_all = torch.as_tensor(to_numpy(ensemble.weights_t), device=device)
+    b_all = torch.as_tensor(to_numpy(ensemble.biases), device=device)
+    E, M, N = x0.shape
+    L = wt_all.shape[1]
+    tol2 = N * tol * tol
+    limit = x0.clone()
     iterations = torch.full((E, M), max_iter, dtype=torch.int64, device=device)
     net = torch.arange(E, device=device)
     idx = torch.arange(M, device=device).expand(E, M)
     valid = torch.ones((E, M), dtype=torch.bool, device=device)
-    Wt = W.transpose(-1, -2)
-    Wa, ba = Wt, b
+    wt, b = wt_all, b_all
+    x = x0.clone()
+    new, scratch, diff = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
     for k in range(1, max_iter + 1):
-        new = x
-        for layer in range(W.shape[1]):
-            new = act(torch.matmul(new, Wa[:, layer]) + ba[:, layer, None, :])
-        d1 = (new - x).abs().amax(dim=-1)
-        done = valid & (d1 < tol)
-        if bool(done.any()):
-            r, c = torch.nonzero(done, as_tuple=True)
-            limit[net[r], idx[r, c]] = new[r, c]
-            iterations[net[r], idx[r, c]] = k
-            valid = valid & ~done
-        x = new
+        src = x
+        for layer in range(L):
+            dst = new if (L - layer) % 2 == 1 else scratch
+            torch.matmul(src, wt[:, layer], out=dst)
+            dst += b[:, layer, None, :]
+            if inplace:
+                getattr(dst, inplace)()
+            else:
+                dst.copy_(act(dst))
+            src = dst
+        torch.sub(new, x, out=diff)
+        near = valid & (torch.einsum("emn,emn->em", diff, diff) < tol2)
+        if bool(near.any()):
+            r, c = torch.nonzero(near, as_tuple=True)
+            ok = diff[r, c].abs().amax(dim=-1) < tol
+            r, c = r[ok], c[ok]
+            if r.numel():
+                limit[net[r], idx[r, c]] = new[r, c]
+                iterations[net[r], idx[r, c]] = k
+                valid[r, c] = False
+        x, new = new, x
         counts = valid.sum(dim=1)
         width = int(counts.max())
         if width == 0:
             break
         live = counts > 0
-        if int(live.sum()) <= valid.shape[0] // 2 or width <= valid.shape[1] // 2:
+        if int(live.sum()) * width <= 0.75 * valid.numel():
             keep = torch.nonzero(live, as_tuple=True)[0]
             order = torch.argsort((~valid[keep]).to(torch.int8), dim=1, stable=True)[:, :width]
             net = net[keep]
             idx = torch.take_along_dim(idx[keep], order, dim=1)
             valid = torch.take_along_dim(valid[keep], order, dim=1)
             x = torch.take_along_dim(x[keep], order[..., None], dim=1)
-            Wa, ba = Wt[net], b[net]
+            new, scratch, diff = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+            wt, b = wt_all[net], b_all[net]
     if bool(valid.any()):
         r, c = torch.nonzero(valid, as_tuple=True)
         limit[net[r], idx[r, c]] = x[r, c]
@@ -141,15 +162,43 @@ def steady_iteration(ensemble: Ensemble, starts, steps: int):
 
 
 def matmul_roofline(ensemble: Ensemble, starts, steps: int):
-    """The batched products alone: ``steps * L`` times ``x @ W_l^T`` on the same shapes."""
-    xp = ensemble.xp
-    W = ensemble.weights
-    x = starts
-    Wt = xp.swapaxes(W, -1, -2)
-    for _ in range(steps):
-        for layer in range(W.shape[1]):
-            y = xp.matmul(x, Wt[:, layer])
-    return y
+    """The batched products alone: ``steps * L`` times ``x @ W_l^T`` on the same shapes, the
+    fastest way the engine's backend does them (preallocated output, transposed weights, the
+    networks shared among the same CPU threads as the engine's)."""
+    m = ensemble._m
+    wt = ensemble.weights_t
+    E, M, N = starts.shape
+    out = m.empty_like(starts)
+
+    def rows(a, b):
+        for _ in range(steps):
+            for layer in range(wt.shape[1]):
+                m.matmul(starts[a:b], wt[a:b, layer], out=out[a:b])
+
+    if m is np:
+        split_rows(rows, E, work=flops_per_step(E, M, N, wt.shape[1]))
+    else:  # pragma: no cover - needs a GPU
+        rows(0, E)
+    return out
+
+
+def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3) -> float:
+    """Share of a steady iteration step spent in the activation (the products' share is what
+    :func:`matmul_roofline` measures): the best time of ``steps * L`` in-place activations on a
+    block of pre-activations, over the best time of :func:`steady_iteration`."""
+    m = ensemble._m
+    z = m.matmul(starts, ensemble.weights_t[:, 0]) + ensemble.biases[:, 0, None, :]
+    buf = m.empty_like(z)
+    phi = ensemble.activation
+
+    def activations():
+        for _ in range(steps * ensemble.depth):
+            m.copyto(buf, z)
+            phi.value(buf, m, out=buf)
+        return buf
+
+    t, _ = _best_times({"act": activations, "step": lambda: steady_iteration(ensemble, starts, steps)}, repeats)
+    return t["act"] / t["step"]
 
 
 def flops_per_step(E: int, M: int, N: int, L: int) -> float:
@@ -160,10 +209,13 @@ def flops_per_step(E: int, M: int, N: int, L: int) -> float:
 def cost_law(*, widths=(8, 16, 32, 64), depths=(2, 4, 8, 16), sizes=(256, 1024, 4096, 16384),
              base_N: int = 32, base_L: int = 8, base_size: int = 2048, steps: int = 20,
              repeats: int = 3, seed=0, backend: str | None = None) -> pd.DataFrame:
-    """Time per steady iteration against N, L and E*M (one axis varied, the others at base).
+    """Time per steady iteration against N, L and E*M (one axis varied, the others at base),
+    with the matmul roofline (the same products alone) measured beside it, interleaved.
 
-    Returns a table with columns ``axis`` (``"N"``, ``"L"`` or ``"EM"``), ``N``, ``L``,
-    ``EM``, ``seconds_per_step`` and ``gflops`` (rate of the products, ``2 E M L N^2`` per step).
+    Returns a table with columns ``axis`` (``"N"``, ``"L"`` or ``"EM"``), ``N``, ``L``, ``EM``,
+    ``seconds_per_step``, ``roofline_seconds_per_step``, ``seconds_per_unit`` (per network x
+    start x step, i.e. per point evaluation of F), ``roofline_per_unit``, ``gflops`` (rate of
+    the products, ``2 E M L N^2`` per step) and ``efficiency`` (roofline time / engine time).
     """
     from .network import NetworkConfig
 
@@ -176,10 +228,13 @@ def cost_law(*, widths=(8, 16, 32, 64), depths=(2, 4, 8, 16), sizes=(256, 1024, 
         ens = Ensemble.sample(NetworkConfig(N=N, L=L, law="gaussian", activation="tanh"), E,
                               seed=seed, backend=backend)
         x0 = uniform_starts(ens, M, seed=seed)
-        t, _ = _best_times({"engine": lambda: _sync(steady_iteration(ens, x0, steps))}, repeats)
-        sec = t["engine"] / steps
+        t, _ = _best_times({"engine": lambda: _sync(steady_iteration(ens, x0, steps)),
+                            "roofline": lambda: _sync(matmul_roofline(ens, x0, steps))}, repeats)
+        sec, roof = t["engine"] / steps, t["roofline"] / steps
         rows.append({"axis": axis, "N": N, "L": L, "EM": E * M, "seconds_per_step": sec,
-                     "gflops": flops_per_step(E, M, N, L) / sec / 1e9})
+                     "roofline_seconds_per_step": roof, "seconds_per_unit": sec / (E * M),
+                     "roofline_per_unit": roof / (E * M), "gflops": flops_per_step(E, M, N, L) / sec / 1e9,
+                     "efficiency": roof / sec})
     return pd.DataFrame(rows)
 
 

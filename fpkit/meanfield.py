@@ -424,7 +424,7 @@ def critical_sigma_w(phi, sigma_b: float, *, bracket: tuple[float, float] = (0.5
     Parameters
     ----------
     phi : str or callable
-        Activation (a name of :data:`MEANFIELD_ACTIVATIONS`, or a function).
+        Activation (a name of :data:`fpkit.activations.ACTIVATIONS`, or a function).
     sigma_b : float >= 0
         Bias standard deviation.
     bracket : (float, float)

@@ -26,8 +26,7 @@ def get_activation(name: str | Activation) -> Activation:
     """A sigmoid-type activation by name (one of :data:`fpkit.activations.SIGMOID_ACTIVATIONS`)."""
     return _lookup(name, sigmoid_type=True)
 
-__all__ = ["ACTIVATIONS", "Activation", "Ensemble", "NetworkConfig", "get_activation", "lipschitz_bound",
-           "log_lipschitz_bound"]
+__all__ = ["Ensemble", "NetworkConfig", "get_activation", "lipschitz_bound", "log_lipschitz_bound"]
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -353,9 +352,10 @@ def _as_float64(x, name: str, xp):
 
 
 def lipschitz_bound(ensemble: Ensemble) -> np.ndarray:
-    """Upper bound on the Lipschitz constant of each network: sup|phi'|^L * prod_l ||W_l||_2.
+    """Upper bound on the Lipschitz constant of each network: the activation's largest slope to the
+    power L times the product of the spectral norms of the W_l.
 
-    Returns a NumPy array of shape (E,). A bound < 1 proves F is a contraction, hence has
+    Returns a NumPy array of shape (E,). A bound below 1 proves F is a contraction, hence has
     exactly one fixed point (Banach). Where the bound exceeds the float64 range (deep or
     heavy-tailed networks) a ValueError points to :func:`log_lipschitz_bound`, which is finite.
     """

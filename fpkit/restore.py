@@ -92,7 +92,7 @@ def restore(ensemble: Ensemble, x, *, network: int = 0, max_iter: int = 3000, to
     """Iterate network ``network`` of the ensemble from every image of ``x`` (shape (n, N)).
 
     Returns ``(limits, status)``: where each orbit ended (shape (n, N)) and its
-    :data:`fpkit.engine.STATUS` code (converged, cycle, not converged).
+    ``fpkit.engine.STATUS`` code (converged, cycle, not converged).
     """
     network = v.check_int(network, "network", minimum=0)
     if network >= ensemble.n_networks:

@@ -61,8 +61,8 @@ class _CountingNumPy:
     def __getattr__(self, name):
         return getattr(np, name)
 
-    def matmul(self, a, b):
-        out = np.matmul(a, b)
+    def matmul(self, a, b, out=None):
+        out = np.matmul(a, b, out=out)
         self.flops += 2 * out.size * a.shape[-1]  # one multiply and one add per inner term
         return out
 
@@ -70,7 +70,7 @@ class _CountingNumPy:
 def test_flops_per_step_counts_the_products_the_roofline_runs(setup):
     ens, x0 = setup
     counting = _CountingNumPy()
-    ens.xp = counting  # this ensemble only (the fixture builds a new one per test)
+    ens._m = counting  # this ensemble's array module only (the fixture builds a new one per test)
     steps = 3
     last = matmul_roofline(ens, x0, steps)
     E, M, N = x0.shape
@@ -112,14 +112,18 @@ def test_cost_law_table_follows_its_grid_and_the_best_times(monkeypatch):
 
     widths, depths, sizes = (4, 8), (1, 2), (32, 64)
     n_points = len(widths) + len(depths) + len(sizes)
-    # every point is timed twice; the second run is the faster one (0.5 s for 2 steps)
-    monkeypatch.setattr(bench, "time", _Clock([1.0, 0.5] * n_points))
+    # every point is timed twice, engine and roofline interleaved; the second runs are faster
+    # (engine 0.5 s, roofline 0.4 s for 2 steps)
+    monkeypatch.setattr(bench, "time", _Clock([1.0, 0.8, 0.5, 0.4] * n_points))
     law = cost_law(widths=widths, depths=depths, sizes=sizes, base_N=4, base_L=2, base_size=32,
                    steps=2, repeats=2)
     assert law["axis"].tolist() == ["N", "N", "L", "L", "EM", "EM"]
     assert law["N"].tolist() == [4, 8, 4, 4, 4, 4] and law["L"].tolist() == [2, 2, 1, 2, 2, 2]
     assert law["EM"].tolist() == [32, 32, 32, 32, 32, 64]
     np.testing.assert_allclose(law["seconds_per_step"], 0.25)
+    np.testing.assert_allclose(law["roofline_seconds_per_step"], 0.2)
+    np.testing.assert_allclose(law["efficiency"], 0.8)
+    np.testing.assert_allclose(law["seconds_per_unit"], 0.25 / law["EM"])
     expected = [flops_per_step(16, em // 16, n, depth) / 0.25 / 1e9
                 for n, depth, em in zip(law["N"], law["L"], law["EM"])]
     np.testing.assert_allclose(law["gflops"], expected)

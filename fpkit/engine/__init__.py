@@ -3,28 +3,28 @@
 Modules, one idea each:
 
 :mod:`~fpkit.engine.settings`
-    :class:`EngineSettings`, every option in one frozen, validated object.
+    :class:`~fpkit.engine.EngineSettings`, every option in one frozen, validated object.
 :mod:`~fpkit.engine.starts`
     uniform, grid and plane starts in the activation's box.
 :mod:`~fpkit.engine.active`
     the packed active block shared by the iteration and the Newton search.
 :mod:`~fpkit.engine.iterate`
-    :func:`iterate_map`: x <- F(x) from every start, with convergence and cycle detection.
+    :func:`~fpkit.engine.iterate_map`: x <- F(x) from every start, with convergence and cycle detection.
 :mod:`~fpkit.engine.newton`
-    :func:`polish` and the deflated :func:`newton_search`.
+    :func:`~fpkit.engine.polish` and the deflated :func:`~fpkit.engine.newton_search`.
 :mod:`~fpkit.engine.merge`
     merging points that are one fixed point.
 :mod:`~fpkit.engine.census`
-    :func:`find_fixed_points`, the pipeline of stages, with adaptive starts and the index check.
+    :func:`~fpkit.engine.find_fixed_points`, the pipeline of stages, with adaptive starts and the index check.
 :mod:`~fpkit.engine.result`
-    :class:`FixedPoints`, the result; :func:`fixed_point_index`.
+    :class:`~fpkit.engine.FixedPoints`, the result; :func:`~fpkit.engine.fixed_point_index`.
 :mod:`~fpkit.engine.basins`
     basin fractions, basin maps, attractors around a point.
 """
 
-from .active import ActiveBlock
+from .active import ActiveBlock, Compaction
 from .basins import attractors_near, basin_fractions, basin_map
-from .census import find_fixed_points
+from .census import chao1_unseen, find_fixed_points
 from .iterate import STATUS, IterationResult, iterate_map
 from .merge import merge_points
 from .newton import newton_search, polish, shooting_search
@@ -37,12 +37,14 @@ __all__ = [
     "SEEDINGS",
     "STATUS",
     "ActiveBlock",
+    "Compaction",
     "EngineSettings",
     "FixedPoints",
     "IterationResult",
     "attractors_near",
     "basin_fractions",
     "basin_map",
+    "chao1_unseen",
     "find_fixed_points",
     "fixed_point_index",
     "grid_starts",

@@ -1,12 +1,12 @@
 """The active set shared by the iteration and the Newton search.
 
 Both work on an (E, M) batch of items (starts) of E networks, and both drop items as they
-finish, so that a few slow ones do not keep the whole ensemble busy. :class:`ActiveBlock` keeps
+finish, so that a few slow ones do not keep the whole ensemble busy. :class:`~fpkit.engine.ActiveBlock` keeps
 the unfinished items packed in a dense (E', M') block: block row r is network ``net[r]``,
 block column c of that row is item ``item[r, c]``; ``valid[r, c]`` is False for finished items
-and padding. When packing would shrink the block enough, :meth:`ActiveBlock.compact` drops the
+and padding. When packing would shrink the block enough, :meth:`~fpkit.engine.ActiveBlock.compact` drops the
 rows without unfinished items and moves the unfinished items of every row to its front; the
-caller applies the returned :class:`Compaction` to its own per-row and per-item arrays.
+caller applies the returned :class:`~fpkit.engine.Compaction` to its own per-row and per-item arrays.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class ActiveBlock:
     E, M : int
         Networks and items per network.
     shrink : float
-        :meth:`compact` packs when the packed block would have at most this fraction of the
+        :meth:`~fpkit.engine.ActiveBlock.compact` packs when the packed block would have at most this fraction of the
         current block's slots.
     """
 

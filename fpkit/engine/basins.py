@@ -26,7 +26,7 @@ def basin_fractions(result: FixedPoints, confidence: float = 0.95) -> pd.DataFra
     that converged to the attractor, an unbiased estimate of the basin's volume fraction of the
     start box when the starts are uniform. Rows for cycles and non-converged starts are included
     with ``attractor = -2 / -1``; attractors are numbered within their network by basin size, as
-    in :meth:`FixedPoints.labels`.
+    in :meth:`~fpkit.engine.FixedPoints.labels`.
     """
     from ..stats import wilson_interval  # lazy: fpkit.stats loads scipy.stats
 
@@ -78,7 +78,7 @@ def basin_map(
         Known attractors: a point converging to ``reference[k]`` (within 100 ``merge_tol``) gets
         label k; attractors not in ``reference`` get labels K, K+1, ...
     settings, **options
-        Engine settings for :func:`find_fixed_points` (the slice's pixels are its starts).
+        Engine settings for :func:`~fpkit.engine.find_fixed_points` (the slice's pixels are its starts).
 
     Returns
     -------

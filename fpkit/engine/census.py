@@ -1,4 +1,4 @@
-"""The fixed-point census of an ensemble: :func:`find_fixed_points`, a short pipeline of stages.
+"""The fixed-point census of an ensemble: :func:`~fpkit.engine.find_fixed_points`, a short pipeline of stages.
 
 1. **starts**: ``n_starts`` uniform (or grid) starts per network;
 2. **iterate** ``x <- F(x)`` (:func:`~fpkit.engine.iterate_map`): converged starts, cycles,
@@ -34,7 +34,7 @@ from .result import FixedPoints, fixed_point_index
 from .settings import EngineSettings
 from .starts import _check_ensemble, seeded_starts, uniform_starts
 
-__all__ = ["find_fixed_points"]
+__all__ = ["chao1_unseen", "find_fixed_points"]
 
 
 class _Table:
@@ -47,6 +47,7 @@ class _Table:
         self.res = np.zeros(0)
         self.found_by = np.zeros(0, dtype=object)
         self.basin = np.zeros(0, dtype=np.int64)
+        self.hits = np.zeros(0, dtype=np.int64)  # hits by uniform multiple-shooting starts
 
     def add(self, x, net, res, how, basin=None) -> None:
         self.x = np.concatenate([self.x, x])
@@ -54,6 +55,24 @@ class _Table:
         self.res = np.concatenate([self.res, res])
         self.found_by = np.concatenate([self.found_by, np.full(net.size, how, dtype=object)])
         self.basin = np.concatenate([self.basin, np.zeros(net.size, dtype=np.int64) if basin is None else basin])
+        self.hits = np.concatenate([self.hits, np.zeros(net.size, dtype=np.int64)])
+
+    def assign(self, pts, nets, res, tol, how) -> np.ndarray:
+        """The table row of each point (within ``tol``, max norm, in its network); points that
+        match no row are merged among themselves and added as new rows."""
+        rows = np.full(nets.size, -1, dtype=np.int64)
+        for i in range(nets.size):
+            mine = np.flatnonzero(self.net == nets[i])
+            if mine.size:
+                d = np.max(np.abs(self.x[mine] - pts[i]), axis=1)
+                if d.min() <= tol:
+                    rows[i] = mine[int(d.argmin())]
+        fresh = np.flatnonzero(rows < 0)
+        if fresh.size:
+            new_pts, new_nets, new_res, mapping = dedupe(pts[fresh], res[fresh], nets[fresh], tol)
+            rows[fresh] = self.x.shape[0] + mapping
+            self.add(new_pts, new_nets, new_res, how)
+        return rows
 
     def packed(self, fill=np.nan):
         return group_padded(self.x, self.net, self.E, self.N, fill=fill)[0]
@@ -170,7 +189,7 @@ def find_fixed_points(
     starts : array (E, M, N), optional
         Initial points of the first batch; default: ``settings.n_starts`` seeded starts.
     settings : EngineSettings, optional
-        Every option of the engine (see :class:`EngineSettings`); default ``EngineSettings()``.
+        Every option of the engine (see :class:`~fpkit.engine.EngineSettings`); default ``EngineSettings()``.
     seed : int or Generator
         Seeds the default starts, the adaptive starts and the Newton stages.
     **options
@@ -248,6 +267,7 @@ def find_fixed_points(
         not_converged_count=counts.not_converged,
         iterations_sum=counts.iterations,
         census_rounds=census_rounds,
+        shooting_hits=table.hits,
         settings=s.as_dict(),
     )
 
@@ -310,43 +330,61 @@ def _adaptive_starts(ensemble, table: _Table, counts: _Counts, s: EngineSettings
 _SHOOTING_BYTES = 256 * 2**20
 
 
-def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
-    """Stage 6: rounds of multiple-shooting Newton for the networks whose index sum is not 1.
+def chao1_unseen(hits: np.ndarray) -> float:
+    """Bias-corrected Chao1 estimate of the number of species no draw has hit (Chao 1984, 1987):
+    ``f1 (f1 - 1) / (2 (f2 + 1))`` from the numbers f1, f2 of species hit exactly once and twice.
 
-    Every round gives each such network ``census_starts`` fresh random layer states; the roots
-    found join the table (``found_by = "shooting"``) and the index sums are recomputed. A network
-    leaves the search when its sum is 1, or after ``census_rounds`` rounds (``rounds_used``
-    records how many rounds each network needed). Returns the eigenvalues of the whole table.
+    Applied to the fixed points that independent random starts of a root finder reached, it
+    estimates how many roots those starts have not reached yet; it is a lower-bound estimator
+    (roots whose basin of the root finder is tiny can hide from it).
+    """
+    hits = np.asarray(hits)
+    f1, f2 = int(np.sum(hits == 1)), int(np.sum(hits == 2))
+    return f1 * (f1 - 1) / (2.0 * (f2 + 1))
+
+
+def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
+    """Stage 6: rounds of multiple-shooting Newton (see the module doc).
+
+    Every network gets ``census_min_rounds`` rounds; a network stays in the search while the
+    indices of its fixed points do not sum to 1 or while the Chao1 estimate of the roots its
+    uniform shooting starts have not reached is at least ``census_unseen_target``, for at most
+    ``census_rounds`` rounds (``rounds_used`` records how many it had). A round gives each network
+    ``census_starts`` starts: half uniform random layer states (their hits per root feed the
+    Chao1 estimate), half known orbits with a fifth of their coordinates redrawn. The roots found
+    join the table (``found_by = "shooting"``). Returns the eigenvalues of the whole table.
     """
     E, L, N = ensemble.shape
-    low, high = ensemble.domain
     K = s.census_starts or s.n_starts
+    uniform = K - K // 2
     group = max(1, _SHOOTING_BYTES // (8 * 6 * K * L * N * N))
-    for _round in range(s.census_rounds):
+    for rnd in range(s.census_rounds):
         isum = np.bincount(table.net, weights=fixed_point_index(eig), minlength=E).round()
-        todo = np.flatnonzero(isum != 1)
+        unseen = np.array([chao1_unseen(table.hits[table.net == e]) for e in range(E)])
+        todo = np.flatnonzero((rnd < s.census_min_rounds) | (isum != 1) | (unseen >= s.census_unseen_target))
         if todo.size == 0:
             break
         rounds_used[todo] += 1
         for start in range(0, todo.size, group):
             nets = todo[start:start + group]
             sub = ensemble.subset(ensemble.xp.asarray(nets))
-            states = _shooting_starts(sub, table, nets, K, rng)
+            states = _shooting_starts(sub, table, nets, K, rng)  # the uniform ones come last
             x_s, r_s = shooting_search(sub, states, tol=s.polish_tol, patience=20)
             x_s, r_s = to_numpy(x_s), to_numpy(r_s)
-            ok = r_s <= s.polish_tol
-            if not ok.any():
+            e_idx, k_idx = np.nonzero(r_s <= s.polish_tol)
+            if e_idx.size == 0:
                 continue
-            e_idx, k_idx = np.nonzero(ok)
             # polish in x; a steep root keeps a residual above polish_tol from rounding alone, so
             # it is accepted when its Newton correction (distance to the exact root) is below it
             pts, res = _polish_flat(sub, x_s[e_idx, k_idx], e_idx, s.polish_tol)
             good = (res <= s.polish_tol) | (_newton_error(sub, pts, e_idx) <= s.polish_tol)
-            pts, found_net, res = new_roots(table.x, table.net, pts[good], nets[e_idx[good]], res[good],
-                                            s.merge_tol)
-            if found_net.size:
-                table.add(pts, found_net, res, "shooting")
-                eig = np.concatenate([eig, _eigenvalues_flat(ensemble, pts, found_net)])
+            n_before = table.x.shape[0]
+            rows = table.assign(pts[good], nets[e_idx[good]], res[good], s.merge_tol, "shooting")
+            from_uniform = k_idx[good] >= K - uniform
+            table.hits += np.bincount(rows[from_uniform], minlength=table.x.shape[0])
+            if table.x.shape[0] > n_before:
+                new = slice(n_before, None)
+                eig = np.concatenate([eig, _eigenvalues_flat(ensemble, table.x[new], table.net[new])])
     return eig
 
 
@@ -364,9 +402,10 @@ def _trajectories(ensemble, points):
 
 
 def _shooting_starts(sub, table: _Table, nets, K: int, rng):
-    """K layer states per network: half uniform in the box, half the orbits of the network's known
-    fixed points with a random fifth of their coordinates redrawn (missing fixed points tend to
-    share most of their saturation pattern with known ones)."""
+    """K layer states per network: first ``K // 2`` orbits of the network's known fixed points with
+    a random fifth of their coordinates redrawn (missing fixed points tend to share most of their
+    saturation pattern with known ones), then uniform random states in the box (all K uniform
+    when no fixed point is known)."""
     E, L, N = sub.shape
     low, high = sub.domain
     states = low + (high - low) * rng.random((E, K, L, N))

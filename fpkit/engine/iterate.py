@@ -32,9 +32,9 @@ STATUS = {"converged": 0, "cycle": 1, "not_converged": 2}
 
 @dataclass
 class IterationResult:
-    """Per-start outcome of :func:`iterate_map`; arrays of shape (E, M[, N]) on the backend.
+    """Per-start outcome of :func:`~fpkit.engine.iterate_map`; arrays of shape (E, M[, N]) on the backend.
 
-    ``status`` holds :data:`STATUS` codes; ``period`` is 1 for converged starts, p for cycles,
+    ``status`` holds ``STATUS`` codes; ``period`` is 1 for converged starts, p for cycles,
     0 otherwise; ``step`` is the last ``|F(x) - x|_inf``; ``iterations`` the step at which the
     start finished (``max_iter`` if it did not).
     """

@@ -1,8 +1,8 @@
 """Merging points that are one fixed point, and packing per-network lists of points.
 
 Fixed points live in flat tables (one row per point, with its network ``nets``); the Newton
-stages need them packed per network as (E, K, N) arrays. :func:`group_padded` packs,
-:func:`merge_points` groups close points of one network, :func:`dedupe` and :func:`new_roots`
+stages need them packed per network as (E, K, N) arrays. ``group_padded`` packs,
+:func:`~fpkit.engine.merge_points` groups close points of one network, ``dedupe`` and ``new_roots``
 apply it per network.
 """
 

@@ -1,7 +1,7 @@
 """Newton's method on G(x) = F(x) - x: polishing, and the deflated search for all fixed points.
 
-:func:`polish` refines points already close to fixed points (the engine's merged limits).
-:func:`newton_search` runs damped, deflated Newton from fresh starts (Farrell, Birkisson & Funke
+:func:`~fpkit.engine.polish` refines points already close to fixed points (the engine's merged limits).
+:func:`~fpkit.engine.newton_search` runs damped, deflated Newton from fresh starts (Farrell, Birkisson & Funke
 2015): it finds stable *and unstable* fixed points, which iteration can never reach. Both work
 on the packed active block of :class:`~fpkit.engine.active.ActiveBlock`.
 """
@@ -282,7 +282,7 @@ def shooting_search(
     orbits of ODEs). A Newton step costs as much as one on F(x) - x: with ``A_l = D_l W_l`` the
     linear system ``d_l = A_l d_{l-1} + R_l`` is closed around the cycle by
     ``(I - A_L ... A_1) d_{L-1} = s``. Steps are damped (halving until the residual norm drops),
-    deflated on x against ``known`` roots (see :func:`newton_search`), and a start without 1 %
+    deflated on x against ``known`` roots (see :func:`~fpkit.engine.newton_search`), and a start without 1 %
     progress in ``patience`` steps is abandoned.
 
     Parameters
@@ -295,7 +295,7 @@ def shooting_search(
     tol : float
         A start has found a root when every layer's residual is at most ``tol`` (max norm).
     max_iter, deflation_power, deflation_shift, max_halvings, patience
-        As in :func:`newton_search`.
+        As in :func:`~fpkit.engine.newton_search`.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""The census of fixed points the engine returns: :class:`FixedPoints`."""
+"""The census of fixed points the engine returns: :class:`~fpkit.engine.FixedPoints`."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class FixedPoints:
 
     Per start of the first batch (batch axis 0 of length E*M; start ``s`` is start ``s % M`` of
     network ``s // M``): ``start_network``, ``x0``, ``limit``, ``residual``, ``iterations``,
-    ``status`` (codes of :data:`~fpkit.engine.STATUS`), ``period``, ``attractor`` (row of the
+    ``status`` (codes of ``STATUS``), ``period``, ``attractor`` (row of the
     fixed-point table the start converged to, -1 for cycles and non-converged starts).
 
     Per network (length E), over *all* starts including the census's adaptive ones:
@@ -56,7 +56,8 @@ class FixedPoints:
     point; what certifies steep points, whose residual rounding keeps large),
     ``eigenvalues`` (P, N) complex, ``spectral_radius``, ``n_unstable`` (eigenvalues of modulus
     > 1), ``stable`` (spectral radius < 1), ``index`` (sign det(I - J)), ``basin_count`` (starts,
-    of all batches, that converged to it), ``found_by`` ("iteration", "newton" or "shooting").
+    of all batches, that converged to it), ``found_by`` ("iteration", "newton" or "shooting"),
+    ``shooting_hits`` (uniform multiple-shooting starts of the census that reached it).
     """
 
     n_networks: int
@@ -86,6 +87,7 @@ class FixedPoints:
     iterations_sum: np.ndarray = None
     census_rounds: np.ndarray = None
     fp_error: np.ndarray = None
+    shooting_hits: np.ndarray = None
     settings: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -106,6 +108,8 @@ class FixedPoints:
             self.census_rounds = np.zeros(E, dtype=np.int64)
         if self.fp_error is None:
             self.fp_error = np.full(self.fp_network.size, np.nan)
+        if self.shooting_hits is None:
+            self.shooting_hits = np.zeros(self.fp_network.size, dtype=np.int64)
 
     # -------------------------------------------------------------- derived per point
     @property
@@ -130,13 +134,23 @@ class FixedPoints:
         n1 = np.bincount(self.fp_network[once], minlength=self.n_networks)
         return n1 / np.maximum(self.starts_used, 1)
 
+    def unseen_fixed_points(self) -> np.ndarray:
+        """Per network, the Chao1 estimate of the fixed points the census's uniform
+        multiple-shooting starts have not reached (0 where the census did not run); a lower-bound
+        estimator, see :func:`~fpkit.engine.chao1_unseen`."""
+        from .census import chao1_unseen
+
+        return np.array([chao1_unseen(self.shooting_hits[self.fp_network == e]) for e in range(self.n_networks)])
+
     # -------------------------------------------------------------- summaries
     def per_network(self) -> pd.DataFrame:
         """One row per network.
 
         Columns: ``Q`` (stable fixed points reached by iteration), ``stable_fixed_points``,
         ``unstable_fixed_points``, ``fixed_points`` (all found), ``index_sum`` (1 when the list
-        of fixed points is complete), ``index_complete``, ``unseen_mass`` (Good-Turing),
+        of fixed points is complete), ``index_complete``, ``unseen_mass`` (Good-Turing estimate
+        of the basin mass of attractors no start reached), ``unseen_fixed_points`` (Chao1
+        estimate of the fixed points the census's random shooting starts did not reach),
         ``n_starts_used``, ``cycle_starts``, ``not_converged_starts``, ``converged_starts``
         (over all starts), ``cycle_periods`` (of the first batch), ``mean_iterations`` (of
         converged starts), ``basin_entropy``.
@@ -163,6 +177,7 @@ class FixedPoints:
                 "index_sum": isum,
                 "index_complete": isum == 1,
                 "unseen_mass": self.unseen_mass(),
+                "unseen_fixed_points": self.unseen_fixed_points(),
                 "n_starts_used": self.starts_used,
                 "census_rounds": self.census_rounds,
                 "cycle_starts": self.cycle_count,

@@ -1,8 +1,8 @@
 """Every option of the fixed-point engine in one frozen, validated object.
 
-An :class:`EngineSettings` is checked where it is made, so a bad option fails at once with a
+An :class:`~fpkit.engine.EngineSettings` is checked where it is made, so a bad option fails at once with a
 ValueError/TypeError naming it (not later inside a worker), it is hashable, and its
-:meth:`~EngineSettings.as_dict` is part of every sweep's cache key.
+:meth:`~fpkit.engine.EngineSettings.as_dict` is part of every sweep's cache key.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from .. import _validate as v
 
 __all__ = ["EngineSettings", "SEEDINGS", "MAX_GRID_STARTS"]
 
-#: How the starts are placed in the box: uniformly at random, or on a regular grid.
+#: The ways to place the starts in the box (uniformly at random, or on a regular grid).
 SEEDINGS = ("uniform", "grid")
-#: The largest grid of starts per network (:func:`~fpkit.engine.grid_starts`).
+#: The largest grid of starts per network that :func:`~fpkit.engine.grid_starts` builds.
 MAX_GRID_STARTS = 10**6
 
 
@@ -55,10 +55,12 @@ class EngineSettings:
     Census (completeness, see :mod:`fpkit.engine.census`)
         ``max_starts``: adaptive attractor search: add batches of ``n_starts`` fresh starts while
         the estimated unseen basin mass (Good-Turing) exceeds ``unseen_target``, up to this many
-        starts per network (``None``: no adaptive starts). ``census``: while the indices of the
-        fixed points found in a network do not sum to 1, run rounds of the multiple-shooting
-        Newton search (:func:`~fpkit.engine.shooting_search`) from ``census_starts`` random
-        layer states (default ``n_starts``), at most ``census_rounds`` rounds.
+        starts per network (``None``: no adaptive starts). ``census``: rounds of the
+        multiple-shooting Newton search (:func:`~fpkit.engine.shooting_search`) from
+        ``census_starts`` layer states per network (default ``n_starts``): every network gets
+        ``census_min_rounds`` rounds, and stays while the indices of its fixed points do not sum
+        to 1 or the Chao1 estimate of the roots its random starts have not reached is at least
+        ``census_unseen_target``; at most ``census_rounds`` rounds.
     """
 
     n_starts: int = 256
@@ -78,6 +80,8 @@ class EngineSettings:
     census: bool = False
     census_starts: int | None = None
     census_rounds: int = 8
+    census_min_rounds: int = 1
+    census_unseen_target: float = 0.5
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -104,6 +108,12 @@ class EngineSettings:
         if self.census_starts is not None:
             s(self, "census_starts", v.check_int(self.census_starts, "census_starts", minimum=1))
         s(self, "census_rounds", v.check_int(self.census_rounds, "census_rounds", minimum=1))
+        s(self, "census_min_rounds", v.check_int(self.census_min_rounds, "census_min_rounds", minimum=0))
+        if self.census_min_rounds > self.census_rounds:
+            raise ValueError(f"census_min_rounds must be <= census_rounds = {self.census_rounds}; "
+                             f"got {self.census_min_rounds}")
+        s(self, "census_unseen_target", v.check_real(self.census_unseen_target, "census_unseen_target",
+                                                      low=0.0, low_open=True))
         if self.merge_tol <= self.polish_tol:
             raise ValueError(f"merge_tol must be > polish_tol = {self.polish_tol}; got {self.merge_tol}")
 
@@ -124,6 +134,7 @@ class EngineSettings:
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
+        """The names of the options."""
         return tuple(f.name for f in dataclasses.fields(cls))
 
     def replace(self, **changes: Any) -> EngineSettings:
@@ -134,6 +145,7 @@ class EngineSettings:
         return dataclasses.replace(self, **changes) if changes else self
 
     def as_dict(self) -> dict[str, Any]:
+        """Every option by name (the sweep's cache key uses it)."""
         return dataclasses.asdict(self)
 
     # ------------------------------------------------------------------ derived

@@ -41,8 +41,8 @@ def grid_starts(ensemble: Ensemble, per_axis: int, *, low=None, high=None):
     """A regular grid of ``per_axis**N`` starts in ``[low, high]^N``, the same for every network.
 
     Grid points are cell centres, so none lies on the boundary of the box. Refuses grids of
-    more than :data:`~fpkit.engine.settings.MAX_GRID_STARTS` points (use :func:`uniform_starts`
-    or :func:`plane_starts` for large N).
+    more than ``MAX_GRID_STARTS`` points (use :func:`~fpkit.engine.uniform_starts`
+    or :func:`~fpkit.engine.plane_starts` for large N).
     """
     per_axis = v.check_int(per_axis, "per_axis", minimum=1)
     low, high = box(ensemble, low, high)
