@@ -27,7 +27,8 @@ import pandas as pd
 
 from .network import NetworkConfig
 
-__all__ = ["CAUCHY_REGIME", "GAUSSIAN_REGIME", "attractor_flags", "explore_regimes", "summarize_regimes"]
+__all__ = ["CAUCHY_REGIME", "GAUSSIAN_REGIME", "TAIL_MATCHINGS", "attractor_flags", "explore_regimes",
+           "summarize_regimes", "tail_configs"]
 
 #: The heavy-tailed default (tanh, Cauchy weights of scale 4/N, Cauchy biases of scale 1, N = 10, L = 8).
 CAUCHY_REGIME = NetworkConfig(
@@ -119,3 +120,61 @@ def summarize_regimes(table: pd.DataFrame, by: list[str] | None = None) -> pd.Da
         networks=("Q", "size"),
     )
     return out.reset_index()
+
+
+#: How :func:`tail_configs` holds the scale fixed while the tail varies.
+TAIL_MATCHINGS = {
+    "gclt": "same scale parameter s under the generalised-CLT convention: symmetric alpha-stable weights "
+            "of scale s / N^(1/alpha) (so a pre-activation sum_j W_ij x_j has the same stable scale for every "
+            "alpha), biases alpha-stable of scale bias_scale",
+    "median": "same typical size: the median |W_ij| and the median |b_i| of the base configuration, "
+              "for every alpha",
+}
+
+
+def tail_configs(base: NetworkConfig, alphas, matching: str) -> list[NetworkConfig]:
+    """Symmetric alpha-stable versions of ``base`` with the tail index alpha varied at matched scale.
+
+    Parameters
+    ----------
+    base : NetworkConfig
+        The reference network law (e.g. :data:`CAUCHY_REGIME`: Cauchy = alpha-stable with alpha = 1).
+    alphas : iterable of float in (0, 2]
+        Stability (tail) indices; alpha = 2 is Gaussian (variance 2 c^2 for scale c), alpha = 1
+        Cauchy, smaller alpha heavier tails.
+    matching : {"gclt", "median"}
+        See :data:`TAIL_MATCHINGS`. ``"gclt"`` keeps ``base``'s scale ``s`` with the ``fan_in``
+        convention (weights of scale ``s / N^(1/alpha)``; ``base`` must use ``fan_in``);
+        ``"median"`` gives every alpha the weights' and the biases' median absolute value of
+        ``base`` (``absolute`` convention).
+
+    Returns
+    -------
+    list of NetworkConfig
+        One per alpha, with ``law="alpha_stable"`` and ``bias_law="same"`` (no biases if ``base``
+        has none).
+    """
+    from . import _validate as v
+    from .sampling import scale_factor, weight_law
+
+    if not isinstance(base, NetworkConfig):
+        raise TypeError(f"base must be a NetworkConfig; got {type(base).__name__}")
+    v.check_choice(matching, "matching", tuple(TAIL_MATCHINGS))
+    alphas = [v.check_real(a, "alphas[i]", low=0.0, high=2.0, low_open=True) for a in alphas]
+    if not alphas:
+        raise ValueError("alphas must hold at least one tail index in (0, 2]")
+    blaw = base.biases_law()
+    out = []
+    for a in alphas:
+        law = weight_law("alpha_stable", alpha=a)
+        if matching == "gclt":
+            if base.convention != "fan_in":
+                raise ValueError(f"matching 'gclt' needs a base with convention 'fan_in'; got {base.convention!r}")
+            scale, convention, bias_scale = base.scale, "fan_in", base.bias_scale
+        else:
+            w_median = scale_factor(base.weights_law(), base.N, base.convention, base.scale) * base.weights_law().median_abs
+            scale, convention = w_median / law.median_abs, "absolute"
+            bias_scale = base.bias_scale * blaw.median_abs / law.median_abs if blaw is not None else 0.0
+        out.append(base.replace(law="alpha_stable", alpha=a, df=None, scale=scale, convention=convention,
+                                bias_law="same" if blaw is not None else None, bias_scale=bias_scale))
+    return out

@@ -121,6 +121,20 @@ class WeightLaw:
         return min(self.tail_index, 2.0)
 
     @property
+    def median_abs(self) -> float:
+        """The median of ``|X|`` for the law in standard form (scale 1): the scale-free size of a
+        typical weight, used to compare laws with different tails at a matched typical size."""
+        if self.name == "gaussian":
+            return 0.6744897501960817  # Phi^-1(3/4)
+        if self.name == "cauchy":
+            return 1.0
+        from scipy import stats
+
+        if self.name == "student_t":
+            return float(stats.t.ppf(0.75, self.df))
+        return float(stats.levy_stable.ppf(0.75, self.alpha, 0.0))
+
+    @property
     def label(self) -> str:
         """Short human-readable name, e.g. ``"Student-t (df=3)"``."""
         if self.name == "student_t":

@@ -30,7 +30,7 @@ from . import _validate as v
 from .backend import make_rng
 
 __all__ = ["SIMULATION_FAMILIES", "bootstrap_curve", "bootstrap_max_hump_batch", "holm_adjust", "hump_test",
-           "hump_test_batch", "simulate_depth_data", "wilson_interval"]
+           "hump_test_batch", "proportion_curve", "proportion_test", "simulate_depth_data", "wilson_interval"]
 
 
 def _check(table, by, column):
@@ -66,6 +66,26 @@ def bootstrap_curve(table: pd.DataFrame, by: str | list[str], column: str, *, co
         names = [by] if isinstance(by, str) else list(by)
         rows.append({**dict(zip(names, keys)), "mean": mean, "low": low, "high": high, "n": x.size})
     return pd.DataFrame(rows)
+
+
+def proportion_curve(table: pd.DataFrame, by: str | list[str], column: str, *,
+                     confidence: float = 0.95) -> pd.DataFrame:
+    """Fraction of rows with ``column`` true (0/1 or bool) per group of ``by``, with Wilson intervals.
+
+    The same columns as :func:`bootstrap_curve` (the ``by`` columns, ``mean``, ``low``, ``high``,
+    ``n``), so the two draw alike; for an indicator the Wilson interval is the better one (it
+    stays in [0, 1] and keeps its coverage near 0 and 1, where a percentile bootstrap of a rare
+    event collapses to a point).
+    """
+    _check(table, by, column)
+    values = table[column]
+    if not values.isin([0, 1, True, False]).all():
+        raise ValueError(f"column {column!r} must hold 0/1 or booleans")
+    names = [by] if isinstance(by, str) else list(by)
+    g = table.assign(_hit=values.astype(int)).groupby(names, sort=True)["_hit"].agg(["sum", "size"]).reset_index()
+    low, high = wilson_interval(g["sum"].to_numpy(dtype=np.int64), g["size"].to_numpy(dtype=np.int64), confidence)
+    return g[names].assign(mean=g["sum"] / g["size"], low=np.atleast_1d(low), high=np.atleast_1d(high),
+                           n=g["size"].to_numpy())
 
 
 # --------------------------------------------------------------------------------------------
@@ -527,3 +547,29 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[Any, A
     if low.ndim == 0:
         return float(low), float(high)
     return low, high
+
+
+def proportion_test(successes_a: int, trials_a: int, successes_b: int, trials_b: int, *,
+                    alternative: str = "two-sided") -> float:
+    """p-value of Fisher's exact test that two binomial proportions are equal.
+
+    ``alternative="greater"`` tests ``p_a > p_b``; ``"less"`` ``p_a < p_b``. Conditional on the
+    margins the test is exact, so its false-positive rate is at most the nominal level (checked
+    by simulation in the test suite); it is conservative for small counts.
+
+    Parameters
+    ----------
+    successes_a, trials_a, successes_b, trials_b : int
+        ``0 <= successes <= trials``, ``trials >= 1``.
+    alternative : {"two-sided", "greater", "less"}
+    """
+    counts = [v.check_int(x, name, minimum=0) for x, name in
+              ((successes_a, "successes_a"), (trials_a, "trials_a"), (successes_b, "successes_b"),
+               (trials_b, "trials_b"))]
+    ka, na, kb, nb = counts
+    if na < 1 or nb < 1:
+        raise ValueError(f"trials_a and trials_b must be >= 1; got {na} and {nb}")
+    if ka > na or kb > nb:
+        raise ValueError(f"successes must not exceed trials; got {ka}/{na} and {kb}/{nb}")
+    v.check_choice(alternative, "alternative", ("two-sided", "greater", "less"))
+    return float(stats.fisher_exact([[ka, na - ka], [kb, nb - kb]], alternative=alternative).pvalue)

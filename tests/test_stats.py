@@ -343,3 +343,38 @@ def test_wilson_interval_closed_form_and_coverage():
 def test_wilson_interval_bad_input(args, exc, match):
     with pytest.raises(exc, match=match):
         wilson_interval(*args)
+
+
+def test_proportion_test_holds_its_level_and_has_power():
+    """Fisher's exact test: under equal proportions its rejection rate at 5 % stays at or below
+    5 % (plus 3 Monte-Carlo standard errors), one- and two-sided; it detects 0.25 vs 0.05."""
+    from fpkit.stats import proportion_test
+
+    rng = np.random.default_rng(11)
+    reps, n = 600, 80
+    for p in (0.05, 0.2, 0.5):
+        a, b = rng.binomial(n, p, reps), rng.binomial(n, p, reps)
+        for alt in ("two-sided", "greater"):
+            rate = np.mean([proportion_test(int(x), n, int(y), n, alternative=alt) <= 0.05 for x, y in zip(a, b)])
+            assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps), (p, alt, rate)
+    a, b = rng.binomial(n, 0.25, 200), rng.binomial(n, 0.05, 200)
+    power = np.mean([proportion_test(int(x), n, int(y), n, alternative="greater") <= 0.05 for x, y in zip(a, b)])
+    assert power > 0.9
+    with pytest.raises(ValueError, match="successes must not exceed"):
+        proportion_test(5, 4, 1, 4)
+    with pytest.raises(ValueError, match="alternative"):
+        proportion_test(1, 4, 1, 4, alternative="bigger")
+
+
+def test_proportion_curve_counts_and_wilson_bounds():
+    from fpkit.stats import proportion_curve
+
+    t = pd.DataFrame({"g": [1, 1, 1, 1, 2, 2], "hit": [1, 0, 1, 1, 0, 0]})
+    c = proportion_curve(t, "g", "hit")
+    assert c["g"].tolist() == [1, 2] and c["n"].tolist() == [4, 2]
+    np.testing.assert_allclose(c["mean"], [0.75, 0.0])
+    lo, hi = wilson_interval(3, 4)
+    assert (c.loc[0, "low"], c.loc[0, "high"]) == pytest.approx((lo, hi))
+    assert c.loc[1, "low"] == 0.0 and 0 < c.loc[1, "high"] < 1
+    with pytest.raises(ValueError, match="0/1"):
+        proportion_curve(t.assign(hit=[2, 0, 1, 1, 0, 0]), "g", "hit")

@@ -369,7 +369,7 @@ def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
             nets = todo[start:start + group]
             sub = ensemble.subset(ensemble.xp.asarray(nets))
             states = _shooting_starts(sub, table, nets, K, rng)  # the uniform ones come last
-            x_s, r_s = shooting_search(sub, states, tol=s.polish_tol, patience=20)
+            x_s, r_s = shooting_search(sub, states, tol=s.polish_tol, patience=10, max_halvings=6)
             x_s, r_s = to_numpy(x_s), to_numpy(r_s)
             e_idx, k_idx = np.nonzero(r_s <= s.polish_tol)
             if e_idx.size == 0:

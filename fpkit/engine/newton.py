@@ -252,10 +252,10 @@ def _shooting_residual(ens, H):
     l (1-based) for l < L; layer L must map H[..., L-1, :] back onto x.
     """
     m = ens._m
-    prev = m.roll(H, 1, axis=2)  # the state each layer reads
+    prev = m.roll(H, 1, axis=2).transpose(0, 2, 1, 3)  # (E, L, K, N): the state each layer reads
     wt = m.roll(ens.weights_t, 1, axis=1)  # (E, L, N, N): layer feeding state l, transposed
     b = m.roll(ens.biases, 1, axis=1)  # (E, L, N)
-    Z = m.matmul(prev[:, :, :, None, :], wt[:, None])[..., 0, :] + b[:, None]
+    Z = (m.matmul(prev, wt) + b[:, :, None, :]).transpose(0, 2, 1, 3)  # products batched over (E, L)
     return ens.activation.value(Z, m) - H, Z
 
 
