@@ -106,6 +106,7 @@ def build_full() -> int:
         BUILD.mkdir(exist_ok=True)
         STAMP.write_text(current + "\n")
     _report_execution_times()
+    _report_census()
     print(f"book build {'succeeded' if result.returncode == 0 else 'FAILED'} in {elapsed:.1f} s")
     return result.returncode
 
@@ -196,6 +197,18 @@ def main(argv: list[str] | None = None) -> int:
                              "(executed by the chapter tests); executes nothing")
     args = parser.parse_args(argv)
     return build_quick() if args.quick else build_full()
+
+
+def _report_census() -> None:
+    """Print the census pass rates chapter 4 wrote (index sum = 1, per configuration)."""
+    path = BUILD / "census-pass-rates.csv"
+    if not path.exists():
+        return
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    print("census pass rate (fixed-point indices sum to 1), chapter 4, per configuration:")
+    print(table.pivot(index="L", columns="curve", values="index_complete").round(3).to_string())
 
 
 if __name__ == "__main__":
