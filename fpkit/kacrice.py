@@ -31,7 +31,7 @@ Exact estimator (:func:`kac_rice_estimate`)
     ``sign det(I - J)`` instead of ``|det|`` the mean index sum, which is exactly 1 for every
     network (degree of ``x - F(x)`` on the box; chapter 5): a built-in check.
 
-Spectral route (:func:`spectral_log_det`, :func:`spectral_route`, :func:`complexity`)
+Spectral route (:func:`layer_spectrum`, :func:`spectral_route`, :func:`complexity`)
     Replace the conditional ``E|det(I - J)|`` by ``exp(N int log|1 - lambda| dmu_J(lambda))`` with
     ``mu_J`` the free-probability eigenvalue law of :class:`~fpkit.spectra.FreeJacobianLaw` at x
     (rotation invariant, Haagerup-Larsen), for which Jensen's formula gives
@@ -82,9 +82,9 @@ __all__ = [
     "spectral_route",
 ]
 
-#: Weight (and bias) laws the exact estimator supports: the Gaussian scale mixtures of fpkit.sampling.
+#: Weight and bias laws the exact estimator supports (Gaussian scale mixtures).
 KAC_RICE_LAWS = ("gaussian", "cauchy", "student_t")
-#: Proposal densities for u = phi^{-1}(x); see :func:`kac_rice_estimate`.
+#: Proposal densities of the estimator (see :func:`kac_rice_estimate`).
 PROPOSALS = ("meanfield", "uniform")
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -101,19 +101,28 @@ class KacRiceEstimate:
 
     Attributes
     ----------
-    config : NetworkConfig
-    q_all, q_all_se : float
-        Mean number of fixed points per network, ``E[Q_all]``, and its standard error, from the
-        index -1 points (see :meth:`from_scores`).
-    q_all_plain, q_all_plain_se : float
+    config : fpkit.network.NetworkConfig
+        The configuration.
+    q_all : float
+        Mean number of fixed points per network, ``E[Q_all]``, from the index -1 points (see
+        :meth:`from_scores`).
+    q_all_se : float
+        Its standard error.
+    q_all_plain : float
         The same from the plain mean of the scores.
-    q_stable, q_stable_se : float
-        Mean number of stable fixed points (spectral radius of J_F < 1), ``E[Q]``, and its
-        standard error.
-    index_sum, index_sum_se : float
+    q_all_plain_se : float
+        Its standard error.
+    q_stable : float
+        Mean number of stable fixed points (spectral radius of ``J_F`` below 1), ``E[Q]``.
+    q_stable_se : float
+        Its standard error.
+    index_sum : float
         Mean index sum ``E[sum over fixed points of sign det(I - J)]``; exactly 1 in theory, so
         a value off by several standard errors flags a bug or an unreliable error bar.
+    index_sum_se : float
+        Its standard error.
     n_samples : int
+        Number of Monte-Carlo samples.
     ess : float
         Effective sample size ``(sum f)^2 / sum f^2`` of the ``Q_all`` scores ``f``; much
         smaller than ``n_samples`` means a few samples carry the estimate.
@@ -123,12 +132,13 @@ class KacRiceEstimate:
     max_share : float
         The largest single score's share of the sum.
     proposal : str
-    scores : ndarray, shape (n_samples,)
-        The ``Q_all`` scores f (their mean is ``q_all``).
-    stable : ndarray of bool, shape (n_samples,)
-        Whether J_F had spectral radius < 1 at each sample.
-    signs : ndarray of int, shape (n_samples,)
-        ``sign det(I - J_F)`` at each sample.
+        The proposal density used.
+    scores : numpy.ndarray
+        The ``Q_all`` scores f, shape (n_samples,) (their mean is ``q_all_plain``).
+    stable : numpy.ndarray
+        Whether ``J_F`` had spectral radius < 1 at each sample, bool, shape (n_samples,).
+    signs : numpy.ndarray
+        ``sign det(I - J_F)`` at each sample, int, shape (n_samples,).
     """
 
     config: NetworkConfig
@@ -491,14 +501,14 @@ def kac_rice_estimate(
         last pre-activation takes in a seeded pilot run of 256 networks, with Gaussian components
         for Gaussian weights and Cauchy components for heavy-tailed ones, plus a defensive wide
         Cauchy component, so the ratio p_z / q stays bounded. ``"uniform"``: x uniform on the box;
-        fine for Gaussian weights, but for Cauchy weights p_z(u) ~ 1/u^2 against
-        q(u) ~ e^(-2|u|) (tanh), and the scores' variance is infinite
-        (:attr:`KacRiceEstimate.tail_index` shows it).
+        fine for Gaussian weights, but for Cauchy weights ``p_z(u) ~ 1/u^2`` against
+        ``q(u) ~ exp(-2|u|)`` (tanh), and the scores' variance is infinite (the estimate's
+        ``tail_index`` shows it).
     conditioning : {"exact", "mixture"}
         How the last layer is drawn given ``z = u`` for heavy-tailed weights. ``"exact"``: for
         Cauchy weights with Cauchy biases (or none) the row is drawn from its exact conditional
-        law (the Cauchy variables ``W_ij h_j`` and ``b_i`` split ``u_i`` exactly, see
-        :func:`_cauchy_split`) and the density of z is the exact Cauchy density of scale
+        law (the Cauchy variables ``W_ij h_j`` and ``b_i`` split ``u_i`` exactly, by rejection
+        sampling) and the density of z is the exact Cauchy density of scale
         ``c sum_j |h_j| + beta``; other laws fall back to the mixture. ``"mixture"``: scale-mixture
         variables from their prior, importance-weighted by the Gaussian density of z given them
         (unbiased for every law of :data:`KAC_RICE_LAWS`).
@@ -515,7 +525,7 @@ def kac_rice_estimate(
     -----
     Variance. The scores ``f`` carry ``|det(I - J_F)|``, which is large exactly where fixed
     points are unstable and their neighbourhoods thin (a large Cauchy weight feeding an
-    unsaturated unit makes a slab of width 1/|w| in which ``|det| ~ |w|``); their variance is
+    unsaturated unit makes a slab of width ``1/|w|`` in which ``|det| ~ |w|``); their variance is
     large for chaotic Gaussian networks and infinite (logarithmically) for Cauchy weights.
     ``E[Q]`` is unaffected (a stable point has ``|det(I - J)| <= 2^N``). The estimate of
     ``E[Q_all]`` uses the exact identity ``Q_all = 1 + 2 #(index -1)`` (see
@@ -630,9 +640,10 @@ def ginibre_product_log_potential(L: int, tau: float) -> float:
 
     The eigenvalues of X fill the unit disc with ``P(|lambda| <= r) = r^(2/L)``; by Jensen's formula
     the exponent is ``int log max(1, tau r) d(r^(2/L)) = log tau - (L/2)(1 - tau^(-2/L))`` for
-    tau > 1 and 0 for tau <= 1 (derived here; it is the large-N exponent of the mean number of
-    fixed points of Ipsen & Forrester's multi-layer Gaussian maps, where that number is exactly
-    ``E|det(I - tau X)|``: one fixed point below tau = 1, exponentially many above).
+    tau > 1 and 0 for tau <= 1 (derived here). Ipsen & Forrester (2018) show that the mean number
+    of fixed points of homogeneous, isotropic multi-layer Gaussian maps is the expected absolute
+    characteristic polynomial of a product of Ginibre matrices; this is its large-N exponent in the
+    parametrisation ``det(I - tau X)``: one fixed point for tau <= 1, exponentially many above.
     """
     L = v.check_int(L, "L", minimum=1)
     tau = v.check_real(tau, "tau", low=0.0)
@@ -685,8 +696,10 @@ class LayerSpectrum:
 
     Attributes
     ----------
-    t, log_r : ndarray, shape (K,)
-        Increasing t in (0, 1) and the log of the radius there.
+    t : numpy.ndarray
+        Increasing values in (0, 1), shape (K,).
+    log_r : numpy.ndarray
+        The log of the radius at each t, shape (K,).
     method : str
         ``"free probability"`` or ``"cavity"``.
     scale : float
@@ -881,12 +894,10 @@ def complexity(config: NetworkConfig, *, n_grid: int = 41) -> dict[str, float]:
     log-potential at 1 of the eigenvalue law with last-layer ``D^2 ~ phi'(nu)^2`` and the first
     L-1 layers from the length map started at ``m_x = E_nu phi^2``. Returned:
 
-    ``typical``
-        nu = N(0, q*) (KL = 0): ``L * Lambda_1`` (:class:`LayerSpectrum`).
-    ``gaussian_family``
-        the supremum over nu = N(0, a), a > 0 (grid of ``n_grid`` values of log a around q*, then
-        a bounded refinement): a lower bound on the full supremum over all laws nu.
-    ``a_opt`` and ``q_star``.
+    ``typical``: nu = N(0, q*) (KL = 0), that is ``L * Lambda_1`` (:class:`LayerSpectrum`);
+    ``gaussian_family``: the supremum over nu = N(0, a), a > 0 (grid of ``n_grid`` values of log a
+    around q*, then a bounded refinement), a lower bound on the full supremum over all laws nu;
+    ``a_opt``, the maximiser, and ``q_star``.
     """
     from scipy import optimize
 

@@ -252,7 +252,7 @@ class _DiscreteLaw:
         return optimize.brentq(lambda u: float(self.psi(np.array(u))[0]) - w, lo, 0.0, xtol=1e-300, rtol=1e-14)
 
 
-def _inverse_psi_batch(values: np.ndarray, probs: np.ndarray, w: np.ndarray, iters: int = 96) -> np.ndarray:
+def _inverse_psi_batch(values: np.ndarray, probs: np.ndarray, w: np.ndarray, iters: int = 64) -> np.ndarray:
     """u < 0 with psi(u) = w for many discrete laws and many w at once (bisection in log(-u)).
 
     ``values``, ``probs``: (..., K) atoms of laws on [0, inf); ``w``: (T,) in (-1, 0). Returns
@@ -307,7 +307,7 @@ def gaussian_d2_atoms(activation, q: float) -> tuple[np.ndarray, np.ndarray]:
 
     Atoms on a uniform z-grid (step 0.04 on [0, 10]; phi' is even for every activation here).
     Gauss-Hermite nodes would be spaced too widely in the tails: saturated units give
-    d ~ exp(-2 sqrt(q) |z|), and sparse atoms there put spurious bumps into the density at small x.
+    ``d ~ exp(-2 sqrt(q) |z|)``, and sparse atoms there put spurious bumps into the density at small x.
     """
     phi = get_activation(activation)
     q = v.check_real(q, "q", low=0.0)
