@@ -167,6 +167,14 @@ _DERIVATIVES: dict[str, Callable] = {
 }
 
 
+_INVERSES: dict[str, Callable] = {
+    "logistic": lambda x, m: m.log(x) - m.log1p(-x),
+    "tanh": lambda x, m: m.arctanh(x),
+    "erf": lambda x, m: _special(m).erfinv(x),
+    "algebraic": lambda x, m: x / m.sqrt((1.0 - x) * (1.0 + x)),
+}
+
+
 def _torch_op(name: str) -> Callable:
     import torch
 
@@ -254,6 +262,14 @@ class Activation:
         """phi'(z) elementwise, stable (no overflow for ``|z|`` up to the float64 maximum)."""
         m = _module(xp) if xp is not None else _module(_namespace(z))
         return _DERIVATIVES[self.name](z, m)
+
+    def inverse(self, x, xp=None):
+        """phi^-1(x) for x inside the range of a sigmoid-type activation (ValueError for the others)."""
+        if self.name not in _INVERSES:
+            raise ValueError(f"activation {self.name!r} has no inverse here; the sigmoid-type ones do: "
+                             f"{tuple(_INVERSES)}")
+        m = _module(xp) if xp is not None else _module(_namespace(x))
+        return _INVERSES[self.name](x, m)
 
     def torch(self, z):
         """The same function as a differentiable torch operation."""

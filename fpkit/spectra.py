@@ -54,9 +54,12 @@ __all__ = [
     "FreeJacobianLaw",
     "JacobianSpectrum",
     "cauchy_scale_sequence",
+    "cauchy_fixed_scale",
     "cavity_jjt_density",
+    "cavity_s_transform",
     "fixed_point_index",
     "fixed_point_index_sums",
+    "gaussian_d2_atoms",
     "fuss_catalan_moment",
     "jacobian_spectrum",
     "marchenko_pastur_density",
@@ -370,7 +373,66 @@ class _DiscreteLaw:
         return optimize.brentq(lambda u: float(self.psi(np.array(u))[0]) - w, lo, 0.0, xtol=1e-300, rtol=1e-14)
 
 
+def _inverse_psi_batch(values: np.ndarray, probs: np.ndarray, w: np.ndarray, iters: int = 64) -> np.ndarray:
+    """u < 0 with psi(u) = w for many discrete laws and many w at once (bisection in log(-u)).
+
+    ``values``, ``probs``: (..., K) atoms of laws on [0, inf); ``w``: (T,) in (-1, 0). Returns
+    (..., T); NaN where ``w <= -(1 - P(d = 0))`` (no solution: that part of the eigenvalue law is
+    the atom at 0). psi(-e^s) = -sum p d e^s / (1 + d e^s) decreases in s, so bisection on s is safe.
+    """
+    values = np.asarray(values, dtype=float)[..., None, :]  # (..., 1, K)
+    probs = np.asarray(probs, dtype=float)[..., None, :]
+    w = np.asarray(w, dtype=float)
+    shape = np.broadcast_shapes(values.shape[:-2], probs.shape[:-2]) + w.shape
+    with np.errstate(divide="ignore"):
+        log_d = np.log(values)  # -inf for atoms at 0: expit(-inf) = 0
+    lo = np.full(shape, -700.0)
+    hi = np.full(shape, 700.0)
+    target = -w  # solve g(s) = sum p d e^s / (1 + d e^s) = sum p expit(s + log d) = -w, increasing in s
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        g = np.sum(probs * special.expit(mid[..., None] + log_d), axis=-1)
+        above = g > target
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    u = -np.exp(0.5 * (lo + hi))
+    reach = np.sum(probs * (values > 0), axis=-1)  # sup of g = 1 - P(d = 0)
+    return np.where(target < reach * (1.0 - 1e-12), u, np.nan)
+
+
+def _log_radius(sigma_w2, layers, t: np.ndarray) -> np.ndarray:
+    """log r(t) of the Haagerup-Larsen eigenvalue law, r(t)^2 = 1 / S_{JJ^T}(t - 1), shape (..., T).
+
+    ``layers``: list of (values, probs) with arrays of shape (..., K_l); ``sigma_w2``: per layer.
+    NaN where t is below the atom at 0.
+    """
+    w = np.asarray(t, dtype=float) - 1.0
+    log_s = 0.0
+    for s2, (values, probs) in zip(sigma_w2, layers):
+        u = _inverse_psi_batch(values, probs, w)
+        with np.errstate(invalid="ignore"):
+            log_s = log_s + np.log(u / w) - math.log(s2)
+    return -0.5 * log_s
+
+
 _MIN_RELATIVE_X = 1e-100  # density() is reliable down to this fraction of the support's edge
+
+
+_D2_GRID = np.linspace(0.0, 10.0, 251)
+_D2_PROBS = np.exp(-0.5 * _D2_GRID**2) * np.where(_D2_GRID == 0, 1.0, 2.0)
+_D2_PROBS = _D2_PROBS / _D2_PROBS.sum()
+
+
+def gaussian_d2_atoms(activation, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """The law of ``phi'(sqrt(q) Z)^2``, Z standard normal, as 251 atoms (values, probabilities).
+
+    Atoms on a uniform z-grid (step 0.04 on [0, 10]; phi' is even for every activation here).
+    Gauss-Hermite nodes would be spaced too widely in the tails: saturated units give
+    ``d ~ exp(-2 sqrt(q) |z|)``, and sparse atoms there put spurious bumps into the density at small x.
+    """
+    phi = get_activation(activation)
+    q = v.check_real(q, "q", low=0.0)
+    return phi.derivative(math.sqrt(q) * _D2_GRID, np) ** 2, _D2_PROBS
 
 
 @dataclass
@@ -451,10 +513,7 @@ class FreeJacobianLaw:
         # phi' is even for every activation here). Gauss-Hermite nodes would be spaced too
         # widely in the tails: saturated units give d ~ exp(-2 sqrt(q) |z|), and sparse atoms
         # there put spurious bumps into the density at small x.
-        z = np.linspace(0.0, 10.0, 251)
-        p = np.exp(-0.5 * z * z) * np.where(z == 0, 1.0, 2.0)
-        p /= p.sum()
-        laws = [(phi.derivative(math.sqrt(ql) * z, np) ** 2, p) for ql in q]
+        laws = [gaussian_d2_atoms(phi, ql) for ql in q]
         return cls(np.full(config.L, sigma_w**2), laws)
 
     # ------------------------------------------------------------------ closed forms
@@ -543,6 +602,45 @@ class FreeJacobianLaw:
     def outer_radius(self) -> float:
         """The edge sqrt(m1) of the eigenvalue law, the spectral radius of J in the limit."""
         return math.sqrt(self.moments()[0])
+
+    def radial_quantile(self, t) -> np.ndarray:
+        """r(t) with ``P(|lambda| <= r(t)) = t`` (Haagerup-Larsen: ``S_{JJ^T}(t - 1) = 1 / r^2``), vectorised.
+
+        0 for t at or below the atom at 0; ``outer_radius`` at t = 1.
+        """
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        if np.any(~np.isfinite(t)) or np.any((t < 0) | (t > 1)):
+            raise ValueError("t must be in [0, 1]")
+        inner = (t > 0) & (t < 1)
+        out = np.where(t >= 1, self.outer_radius, 0.0)
+        if inner.any():
+            lr = _log_radius(self.sigma_w2, [(law.values, law.probs) for law in self._layers], t[inner])
+            out[inner] = np.where(np.isnan(lr), 0.0, np.exp(lr))
+        return out
+
+    def log_potential(self, z: float = 1.0, *, nodes: int = 64) -> float:
+        """``int log|z - lambda| dmu_J(lambda)`` for real z >= 0: the theory's (1/N) log|det(z - J)|.
+
+        The eigenvalue law is rotation invariant, and by Jensen's formula the mean of
+        ``log|z - r e^{i theta}|`` over theta is ``log max(|z|, r)``, so the integral is
+        ``log|z| + int_{t*}^1 log(r(t) / |z|) dt`` with ``t* = P(|lambda| <= |z|)`` (Gauss-Legendre
+        on [t*, 1], where the integrand is smooth). At z = 1 it is the large-N exponent of
+        ``|det(I - J)|``, the determinant in the Kac-Rice formula; for a product of L Ginibre
+        matrices of variance tau^(2/L) / N it is ``log tau - (L/2)(1 - tau^(-2/L))`` for tau > 1
+        and 0 otherwise (Ipsen & Forrester 2018; see fpkit.kacrice).
+        """
+        z = v.check_real(z, "z", low=0.0)
+        nodes = v.check_int(nodes, "nodes", minimum=4)
+        if z == 0.0:
+            raise ValueError("z must be > 0 (at z = 0 the potential is the mean log-modulus, not computed here)")
+        if self.outer_radius <= z:
+            return math.log(z)
+        t_star = float(self.eigenvalue_cdf(z)[0])
+        x, wts = np.polynomial.legendre.leggauss(nodes)
+        t = t_star + (1.0 - t_star) * (x + 1.0) / 2.0
+        lr = _log_radius(self.sigma_w2, [(law.values, law.probs) for law in self._layers], t)
+        lr = np.where(np.isnan(lr), -np.inf, lr)
+        return math.log(z) + float(np.sum(wts * np.maximum(lr - math.log(z), 0.0)) * (1.0 - t_star) / 2.0)
 
     # ------------------------------------------------------------------ density of J J^T
     def density(self, x, *, eta_final: float = 1e-10, steps: int = 120, newton: int = 30):
@@ -833,3 +931,131 @@ def cavity_jjt_density(
     g_row = acc / n_acc  # diagonal resolvent of H at a row unit
     g = g_row / zeta  # E (JJ^T - zeta^2)^-1_ii
     return (g.imag / np.pi).reshape(x.shape)
+
+
+def cauchy_fixed_scale(config: NetworkConfig, *, tol: float = 1e-12, max_iter: int = 1000) -> float:
+    """The fixed point gamma* of the Cauchy scale map ``gamma -> s E|phi(gamma C)| + beta``.
+
+    At a fixed point x* = F(x*) of a wide Cauchy network the orbit's pre-activations are Cauchy
+    with a common scale, which must be this fixed point (the cyclic version of
+    :func:`cauchy_scale_sequence`; the map is increasing and bounded, so iteration converges).
+    """
+    s, beta = _check_cauchy(config)
+    phi = get_activation(config.activation)
+    gam = s * _uniform_mean_abs(phi.low, phi.high) + beta
+    for _ in range(max_iter):
+        new = s * _cauchy_expectation(lambda h: np.abs(phi(h, np)), gam) + beta
+        if abs(new - gam) <= tol * max(1.0, gam):
+            return float(new)
+        gam = new
+    return float(gam)
+
+
+def cavity_s_transform(
+    config: NetworkConfig,
+    y,
+    *,
+    input_scale: float | None = None,
+    population: int = 3000,
+    sweeps: int = 30,
+    burn_in: int = 10,
+    cutoff: float = 0.02,
+    seed: Any,
+):
+    """S-transform of J J^T for ONE Cauchy layer J = D W (N -> infinity), from the cavity equation.
+
+    The same bipartite Poisson-weighted-tree recursion as :func:`cavity_jjt_density`, solved at the
+    negative real spectral parameter ``zeta^2 = -y`` (``zeta = i sqrt(y)``), where every resolvent
+    is purely imaginary, ``G = i g``, and the recursion is real and positive::
+
+        g_v = 1 / (sqrt(y) + sum_{c child of v} J_vc^2 g_c).
+
+    It gives ``g(y) = E[(J J^T + y)^-1]_ii`` and with it, for ``psi(u) = int u t / (1 - u t) dmu``,
+    ``psi(-1/y) = -1 + y g(y)``; so ``w = -1 + y g`` and ``S(w) = g / (1 - y g)``. In the
+    Haagerup-Larsen form that is ``t = y g`` and ``r(t)^2 = 1 / S = (1 - y g) / g``.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+        ``law="cauchy"``, ``convention="fan_in"``, Cauchy biases or none.
+    y : array of float > 0
+    input_scale : float, optional
+        The layer's inputs are ``phi(input_scale * C)``, C standard Cauchy (i.i.d.); default
+        :func:`cauchy_fixed_scale`, the inputs of every layer along a fixed point's orbit.
+    population, sweeps, burn_in, cutoff, seed
+        As in :func:`cavity_jjt_density`.
+
+    Returns
+    -------
+    w, log_s : ndarrays, shape like ``y``
+    """
+    s, beta = _check_cauchy(config)
+    phi = get_activation(config.activation)
+    y = np.asarray(y, dtype=float)
+    if y.size == 0 or np.any(~np.isfinite(y)) or np.any(y <= 0):
+        raise ValueError("y must be a non-empty array of finite numbers > 0")
+    gam_in = cauchy_fixed_scale(config) if input_scale is None else v.check_real(
+        input_scale, "input_scale", low=0.0, low_open=True)
+    P = v.check_int(population, "population", minimum=10)
+    sweeps = v.check_int(sweeps, "sweeps", minimum=2)
+    burn_in = v.check_int(burn_in, "burn_in", minimum=0)
+    if burn_in >= sweeps:
+        raise ValueError(f"burn_in must be < sweeps ({sweeps}); got {burn_in}")
+    cutoff = v.check_real(cutoff, "cutoff", low=0.0, low_open=True)
+    rng = make_rng(seed, np)
+
+    eta = np.sqrt(y.ravel())[:, None]  # (K, 1)
+    K = eta.shape[0]
+    lam = 2.0 * s / (np.pi * cutoff)
+    small = 2.0 * s * cutoff / np.pi
+    ex2 = _cauchy_expectation(lambda h: phi(h, np) ** 2, gam_in)
+    mean_abs = _cauchy_expectation(lambda h: np.abs(phi(h, np)), gam_in)
+
+    def inputs(n):
+        return phi(gam_in * rng.standard_cauchy(n), np)
+
+    def weights(n_items):
+        counts = rng.poisson(lam, n_items)
+        ends = np.cumsum(counts)
+        owner = np.repeat(np.arange(n_items), counts)
+        w = cutoff / rng.uniform(size=owner.size) * rng.choice([-1.0, 1.0], size=owner.size)
+        return owner, ends - counts, ends, w
+
+    def bias(n):
+        return beta * rng.standard_cauchy(n) if beta > 0 else np.zeros(n)
+
+    def owner_sums(vals, starts, ends):  # (K, E) -> (K, P): per-owner sums of positive values
+        c = np.concatenate([np.zeros((vals.shape[0], 1)), np.cumsum(vals, axis=1)], axis=1)
+        return c[:, ends] - c[:, starts]
+
+    S = np.zeros((K, P))
+    T = np.zeros((K, P))
+    xcol = inputs(P)
+    acc = np.zeros(K)
+    n_acc = 0
+    for sweep in range(sweeps):
+        owner_r, st_r, en_r, w_r = weights(P)
+        pick_r = rng.integers(0, P, owner_r.size)
+        hrow = (np.bincount(owner_r, w_r * xcol[pick_r], P) + math.sqrt(small * ex2) * rng.standard_normal(P)
+                + bias(P))
+        if sweep == 0:
+            hrow = s * mean_abs * rng.standard_cauchy(P) + bias(P)
+        d2_root = phi.derivative(hrow, np) ** 2
+        owner_c, st_c, en_c, w_c = weights(P)
+        pick_c = rng.integers(0, P, owner_c.size)
+        xnew = inputs(P)
+        d2_child = phi.derivative(w_c * xnew[owner_c] + hrow[pick_c], np) ** 2
+        gc = 1.0 / (eta + T)  # columns (children of rows)
+        S = owner_sums(w_r**2 * gc[:, pick_r], st_r, en_r) + small * gc.mean(axis=1, keepdims=True)
+        g_root = 1.0 / (eta + d2_root * S)
+        if sweep >= burn_in:
+            acc += g_root.mean(axis=1)
+            n_acc += 1
+        gr = 1.0 / (eta + d2_child * S[:, pick_c])
+        T = owner_sums(d2_child * w_c**2 * gr, st_c, en_c) + small * (d2_root * g_root).mean(axis=1, keepdims=True)
+        xcol = xnew
+    g = acc / n_acc / eta[:, 0]  # E (J J^T + y)^-1_ii
+    yg = y.ravel() * g
+    w = np.clip(yg, 1e-300, 1.0 - 1e-16) - 1.0
+    log_s = np.log(g) - np.log(np.maximum(1.0 - yg, 1e-300))
+    return w.reshape(y.shape), log_s.reshape(y.shape)

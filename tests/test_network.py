@@ -140,3 +140,14 @@ def test_activation_names_are_unique_and_old_aliases_are_refused():
     import scipy.special as sp
     assert get_activation("erf").value(np.array([0.7]))[0] == pytest.approx(sp.erf(0.7))
     assert get_activation("erf").sup_derivative == pytest.approx(2 / math.sqrt(math.pi))
+
+
+@pytest.mark.parametrize("name", SIGMOID_ACTIVATIONS)
+def test_sigmoid_activations_invert(name):
+    from fpkit.activations import get_activation
+
+    phi = get_activation(name)
+    z = np.linspace(-3, 3, 101)  # inside the range where phi(z) is not rounded to its bounds
+    np.testing.assert_allclose(phi.inverse(phi.value(z)), z, rtol=1e-8, atol=1e-9)
+    with pytest.raises(ValueError, match="no inverse"):
+        get_activation("relu").inverse(np.array([0.5]))

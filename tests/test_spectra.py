@@ -206,3 +206,30 @@ def test_preactivations_and_spectra_on_cupy_equal_numpy():
     stats_gpu = sp.spectrum_statistics(sp.jacobian_spectrum(on_gpu, cupy.asarray(x)))
     stats_cpu = sp.spectrum_statistics(sp.jacobian_spectrum(ens, x))
     np.testing.assert_allclose(stats_gpu.to_numpy(float), stats_cpu.to_numpy(float), rtol=1e-8)
+
+
+def test_cavity_s_transform_matches_a_sampled_cauchy_layer():
+    # one layer at inputs phi(gamma* C): the resolvent at negative spectral parameter, t = y g(y)
+    cfg = NetworkConfig(N=800, L=1, law="cauchy", scale=4.0, bias_scale=1.0, activation="tanh")
+    gam = sp.cauchy_fixed_scale(cfg)
+    assert gam == pytest.approx(4.0 * np.mean(np.abs(np.tanh(gam * np.tan(np.pi * (np.arange(40001) + 0.5) / 40001
+                                                                          - np.pi / 2)))) + 1.0, rel=1e-6)
+    y = np.array([1e-4, 1e-2, 1.0, 1e2])
+    w, log_s = sp.cavity_s_transform(cfg, y, population=1500, sweeps=16, burn_in=5, seed=1)
+    ens = Ensemble.sample(cfg, 1, seed=3)
+    x = np.tanh(gam * np.random.default_rng(0).standard_cauchy((1, 2, 800)))
+    sv2 = np.concatenate([np.linalg.svd(j, compute_uv=False) ** 2 for j in ens.jacobian(x)[0]])
+    g = np.array([np.mean(1.0 / (sv2 + yi)) for yi in y])
+    np.testing.assert_allclose(1.0 + w, y * g, atol=0.03)
+    np.testing.assert_allclose(log_s, np.log(g / (1.0 - y * g)), atol=0.15)
+
+
+def test_radial_quantile_and_log_potential_of_products():
+    law = sp.FreeJacobianLaw.linear(3, sigma_w=1.2)
+    t = np.array([0.0, 0.1, 0.5, 0.9, 1.0])
+    np.testing.assert_allclose(law.radial_quantile(t), 1.2**3 * t ** 1.5, atol=1e-9)  # r = sigma^L t^(L/2)
+    # Jensen: the log-potential of a law inside the unit disc is 0 at z = 1, log z far outside it
+    assert sp.FreeJacobianLaw.linear(2, 0.9).log_potential(1.0) == 0.0
+    assert law.log_potential(10.0) == pytest.approx(math.log(10.0))
+    with pytest.raises(ValueError, match="t"):
+        law.radial_quantile([1.5])

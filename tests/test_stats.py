@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -378,3 +380,25 @@ def test_proportion_curve_counts_and_wilson_bounds():
     assert c.loc[1, "low"] == 0.0 and 0 < c.loc[1, "high"] < 1
     with pytest.raises(ValueError, match="0/1"):
         proportion_curve(t.assign(hit=[2, 0, 1, 1, 0, 0]), "g", "hit")
+
+
+def test_hump_z_test_false_positive_rate_and_power():
+    from fpkit.stats import hump_z_test
+
+    rng = np.random.default_rng(3)
+    x = np.arange(6)
+    se = np.full(6, 0.1)
+    # null at its least favourable point: a flat curve; the rejection rate must stay below alpha
+    flat = [hump_z_test(x, 1.0 + se * rng.standard_normal(6), se, alpha=0.05)["hump"] for _ in range(4000)]
+    assert np.mean(flat) <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 4000)
+    # monotone curves never count as humps
+    rising = [hump_z_test(x, 0.2 * x + se * rng.standard_normal(6), se)["hump"] for _ in range(500)]
+    assert np.mean(rising) < 0.01
+    # a clear hump is found
+    true = np.array([1.0, 1.4, 1.8, 1.6, 1.3, 1.0])
+    found = [hump_z_test(x, true + se * rng.standard_normal(6), se)["hump"] for _ in range(500)]
+    assert np.mean(found) > 0.95
+    with pytest.raises(ValueError, match="at least 3"):
+        hump_z_test([0, 1], [1, 1], [0.1, 0.1])
+    with pytest.raises(ValueError, match="se"):
+        hump_z_test([0, 1, 2], [1, 1, 1], [0.1, 0.0, 0.1])

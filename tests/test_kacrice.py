@@ -1,0 +1,369 @@
+"""Tests of fpkit.kacrice: the Kac-Rice estimator against exact counts and closed forms, the spectral route
+against the Ginibre-product (Ipsen-Forrester) exponent, seeds and argument checks.
+
+Comparisons of two random estimates use |a - b| <= 4 * sqrt(se_a^2 + se_b^2): with the seeds fixed the
+outcome is deterministic, and a wrong density, conditioning or determinant (errors of a few percent and
+more) fails it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, optimize, stats
+
+from fpkit import kacrice as kr
+from fpkit import spectra as sp
+from fpkit.engine import find_fixed_points
+from fpkit.network import Ensemble, NetworkConfig
+from fpkit.regimes import CAUCHY_REGIME, GAUSSIAN_REGIME
+
+Z = 4.0  # standard errors allowed between two independent estimates
+
+
+def close(a, se_a, b, se_b, z=Z):
+    return abs(a - b) <= z * math.hypot(se_a, se_b)
+
+
+# --------------------------------------------------------------------------- exact counts at N = 1
+
+
+def _layer_grid(w, b, n=400, zmax=40.0):
+    """Points of [-1, 1] where each layer's pre-activation z_l(x) (monotone in x) runs over a grid of [-zmax, zmax]."""
+    pts = [np.linspace(-1.0, 1.0, 2001)]
+    t = np.linspace(-zmax, zmax, n)
+    for layer in range(w.size):
+        def z_of(x, layer=layer):
+            y = x
+            for k in range(layer):
+                y = np.tanh(w[k] * y + b[k])
+            return w[layer] * y + b[layer]
+
+        z_lo, z_hi = z_of(-1.0), z_of(1.0)
+        tt = t[(t > min(z_lo, z_hi)) & (t < max(z_lo, z_hi))]
+        if tt.size == 0:
+            continue
+        lo, hi = np.full(tt.size, -1.0), np.full(tt.size, 1.0)
+        for _ in range(60):  # bisection: x with z_l(x) = t
+            mid = 0.5 * (lo + hi)
+            right = (z_of(mid) < tt) if z_hi >= z_lo else (z_of(mid) > tt)
+            lo, hi = np.where(right, mid, lo), np.where(right, hi, mid)
+        pts.append(0.5 * (lo + hi))
+    return np.unique(np.concatenate(pts))
+
+
+def count_fixed_points_1d(w, b):
+    """(all, stable) fixed points of x -> tanh(w_L ... tanh(w_1 x + b_1) ... + b_L) on (-1, 1).
+
+    F is monotone (a composition of monotone maps), so between grid points where every layer's
+    pre-activation is resolved (spacing 0.2 in z) each root is a sign change of F(x) - x; brentq
+    polishes it. Stability: |F'(x*)| < 1.
+    """
+    def F(x):
+        for wk, bk in zip(w, b):
+            x = np.tanh(wk * x + bk)
+        return x
+
+    def dF(x):
+        d = 1.0
+        for wk, bk in zip(w, b):
+            z = wk * x + bk
+            d *= wk * (1.0 - np.tanh(z) ** 2)
+            x = np.tanh(z)
+        return d
+
+    xs = _layer_grid(w, b)
+    g = F(xs) - xs
+    roots = [optimize.brentq(lambda x: F(x) - x, xs[i], xs[i + 1], xtol=1e-14)
+             for i in np.flatnonzero(g[:-1] * g[1:] < 0)]
+    roots += list(xs[g == 0])
+    return len(roots), sum(abs(dF(r)) < 1 for r in roots)
+
+
+@pytest.mark.parametrize("law", ["gaussian", "cauchy"])
+@pytest.mark.parametrize("L", [1, 2, 3])
+def test_estimator_matches_exact_counts_at_n1(law, L):
+    cfg = NetworkConfig(N=1, L=L, law=law, scale=2.0, bias_scale=0.5, activation="tanh")
+    E = 1500
+    ens = Ensemble.sample(cfg, E, seed=11 + L)
+    counts = np.array([count_fixed_points_1d(ens.weights[e, :, 0, 0], ens.biases[e, :, 0]) for e in range(E)])
+    n_all, n_stable = counts[:, 0], counts[:, 1]
+    assert np.all(n_all % 2 == 1)  # degree 1: an odd number of non-degenerate roots
+    est = kr.kac_rice_estimate(cfg, 100_000, seed=3)
+    se = lambda a: a.std(ddof=1) / math.sqrt(a.size)  # noqa: E731
+    assert close(est.q_all, est.q_all_se, n_all.mean(), se(n_all))
+    assert close(est.q_all_plain, est.q_all_plain_se, n_all.mean(), se(n_all))
+    assert close(est.q_stable, est.q_stable_se, n_stable.mean(), se(n_stable))
+    assert n_all.mean() > 1.1  # several fixed points occur: the comparison is not trivially 1 = 1
+    assert abs(est.index_sum - 1.0) <= Z * est.index_sum_se
+
+
+# --------------------------------------------------------------------------- closed form: one saturating unit
+
+
+def one_unit_closed_form(law: str, s: float, beta: float) -> tuple[float, float]:
+    """E[Q_all] and E[Q] for x = tanh(w x + b), w = s Z_w, b = beta Z_b (Z of ``law``), derived here.
+
+    The line z = w x + b (the linear part) meets the saturating curve z = atanh(x) once or three
+    times. Write the fixed-point condition as b = beta_w(x) := atanh(x) - w x. For w <= 1, beta_w
+    increases strictly on (-1, 1) from -inf to inf: exactly one root. For w > 1, beta_w' =
+    1/(1 - x^2) - w vanishes at +-x_c, x_c = sqrt(1 - 1/w); beta_w is odd, decreasing on
+    (-x_c, x_c), so there are three roots iff |b| < b_c(w) := beta_w(-x_c) = w x_c - atanh(x_c),
+    else one. Hence Q_all = 1 + 2 * 1[w > 1, |b| < b_c(w)] and
+
+        E[Q_all] = 1 + 2 int_1^inf p_w(w) P(|b| < b_c(w)) dw.
+
+    Stability, F'(x*) = w (1 - x*^2): for 0 <= w <= 1 the root is stable; for w > 1 the outer two
+    of three roots (and a single root, which lies outside [-x_c, x_c]) have 0 < F' < 1, the middle
+    one F' > 1, so Q = 1 + 1[|b| < b_c]; for -1 <= w < 0, F' in [w, 0): stable; for w < -1 the single
+    root is stable iff |x*| > x_c, and since b = atanh(x*) + |w| x* increases with x*, iff
+    |b| > b_s(w) := atanh(x_c) + |w| x_c. So
+
+        E[Q] = P(|w| <= 1) + int_1^inf p_w (1 + P(|b| < b_c)) dw + int_{-inf}^{-1} p_w P(|b| > b_s) dw.
+
+    One-dimensional integrals of elementary functions (P(|b| < t) = 2 Phi(t / beta) - 1 for
+    Gaussian b, (2 / pi) arctan(t / beta) for Cauchy b), done by adaptive quadrature.
+    """
+    dist = stats.norm(scale=s) if law == "gaussian" else stats.cauchy(scale=s)
+    bdist = stats.norm(scale=beta) if law == "gaussian" else stats.cauchy(scale=beta)
+
+    def inside(t):
+        return bdist.cdf(t) - bdist.cdf(-t)
+
+    def xc(w):
+        return math.sqrt(1.0 - 1.0 / abs(w))
+
+    def bc(w):
+        return w * xc(w) - math.atanh(xc(w))
+
+    def bs(w):
+        return math.atanh(xc(w)) + abs(w) * xc(w)
+
+    q3 = integrate.quad(lambda w: dist.pdf(w) * inside(bc(w)), 1.0, np.inf, limit=200)[0]
+    q_all = 1.0 + 2.0 * q3
+    p_pos = dist.sf(1.0)
+    q_neg = integrate.quad(lambda w: dist.pdf(w) * (1.0 - inside(bs(w))), -np.inf, -1.0, limit=200)[0]
+    q_stable = (dist.cdf(1.0) - dist.cdf(-1.0)) + p_pos + q3 + q_neg
+    return q_all, q_stable
+
+
+@pytest.mark.parametrize("law", ["gaussian", "cauchy"])
+def test_estimator_matches_closed_form_of_one_saturating_unit(law):
+    q_all, q_stable = one_unit_closed_form(law, 2.5, 0.7)
+    cfg = NetworkConfig(N=1, L=1, law=law, scale=2.5, bias_scale=0.7, activation="tanh")
+    est = kr.kac_rice_estimate(cfg, 200_000, seed=5)
+    assert abs(est.q_all - q_all) <= Z * est.q_all_se
+    assert abs(est.q_stable - q_stable) <= Z * est.q_stable_se
+    assert est.q_all_se < 0.02 * q_all  # the check is sharp
+    if law == "cauchy":  # the scale-mixture conditioning is unbiased too
+        mix = kr.kac_rice_estimate(cfg, 200_000, seed=6, conditioning="mixture")
+        assert abs(mix.q_all - q_all) <= Z * mix.q_all_se
+
+
+def test_closed_form_matches_counting():
+    q_all, q_stable = one_unit_closed_form("gaussian", 2.5, 0.7)
+    rng = np.random.default_rng(0)
+    w, b = 2.5 * rng.standard_normal(2000), 0.7 * rng.standard_normal(2000)
+    counts = np.array([count_fixed_points_1d(np.array([wi]), np.array([bi])) for wi, bi in zip(w, b)])
+    se = counts.std(axis=0, ddof=1) / math.sqrt(len(counts))
+    assert abs(counts[:, 0].mean() - q_all) <= Z * se[0]
+    assert abs(counts[:, 1].mean() - q_stable) <= Z * se[1]
+
+
+def test_uniform_proposal_flags_infinite_variance_for_cauchy_weights():
+    # p_z(u) ~ 1/u^2 against q(u) ~ e^(-2|u|): the tail diagnostic must say so
+    est = kr.kac_rice_estimate(CAUCHY_REGIME.replace(N=4, L=2), 20_000, seed=1, proposal="uniform",
+                               conditioning="mixture")
+    assert est.infinite_variance_suspected
+    good = kr.kac_rice_estimate(GAUSSIAN_REGIME.replace(N=4, L=2), 20_000, seed=1)
+    assert not good.infinite_variance_suspected
+
+
+# --------------------------------------------------------------------------- N = 2, 4 against counting
+
+
+def census(ens, seed, starts):
+    """Per network: all fixed points found (iteration + deflated Newton), stable ones, index sum."""
+    res = find_fixed_points(ens, n_starts=starts, seed=seed, max_iter=1000, newton=True, newton_starts=starts)
+    idx = sp.fixed_point_index(res.eigenvalues)
+    E = ens.n_networks
+    n_all = np.bincount(res.fp_network, minlength=E)
+    n_stable = np.bincount(res.fp_network[res.stable], minlength=E)
+    index_sum = np.bincount(res.fp_network, weights=idx, minlength=E)
+    return n_all, n_stable, index_sum
+
+
+@pytest.mark.parametrize("N,L,scale,E,starts", [(2, 1, 1.0, 500, 16), (4, 2, 1.0, 500, 16),
+                                                (2, 2, 2.5, 300, 32), (4, 1, 2.0, 250, 32)])
+def test_estimator_error_bars_cover_counted_mean(N, L, scale, E, starts):
+    # GAUSSIAN_REGIME (scale 1, one fixed point nearly always) and the same with larger weights
+    cfg = GAUSSIAN_REGIME.replace(N=N, L=L, scale=scale)
+    ens = Ensemble.sample(cfg, E, seed=21)
+    n_all, n_stable, index_sum = census(ens, seed=22, starts=starts)
+    complete = np.mean(index_sum == 1)
+    assert complete >= 0.97  # the census closes its index sum almost everywhere: counts are complete
+    est = kr.kac_rice_estimate(cfg, 60_000, seed=23)
+    se = lambda a: a.std(ddof=1) / math.sqrt(a.size)  # noqa: E731
+    assert close(est.q_all, est.q_all_se, n_all.mean(), se(n_all))
+    assert close(est.q_stable, est.q_stable_se, n_stable.mean(), se(n_stable))
+    if scale > 1.0:
+        assert n_all.mean() > 1.1
+
+
+@pytest.mark.parametrize("config", [GAUSSIAN_REGIME.replace(N=4, L=2, scale=2.5), CAUCHY_REGIME.replace(N=4, L=1)])
+def test_index_sum_is_one(config):
+    est = kr.kac_rice_estimate(config, 40_000, seed=8)
+    assert abs(est.index_sum - 1.0) <= Z * est.index_sum_se
+    assert est.index_sum_se < 0.15
+    assert est.q_all > 1.5  # many index -1 points: the sum is not trivially 1
+
+
+# --------------------------------------------------------------------------- exact Cauchy conditioning
+
+
+def test_cauchy_split_is_the_exact_conditional_law():
+    rng = np.random.default_rng(4)
+    g1, g2, S = 0.3, 1.7, 2.5
+    n = 20_000
+    a = kr._cauchy_split(np.tile([g1, g2], (n, 1)), np.full(n, S), rng)
+    np.testing.assert_allclose(a.sum(axis=1), S, rtol=1e-12)
+    dens = lambda x: stats.cauchy.pdf(x, scale=g1) * stats.cauchy.pdf(S - x, scale=g2)  # noqa: E731
+    # the exact conditional density is proportional to dens; its CDF by quadrature on a bounded range
+    # (the tails beyond |x| = 1e4 hold less than 1e-11 of the mass) with the two peaks as break points
+    edges = np.array([-1e4, -2.0, -0.5, 0.0, 0.2, 0.5, 1.0, 2.0, 2.5, 4.0, 1e4])
+    pieces = [integrate.quad(dens, lo, hi, limit=200)[0] for lo, hi in zip(edges[:-1], edges[1:])]
+    cdf = np.cumsum(pieces)[:-1] / np.sum(pieces)
+    grid = edges[1:-1]
+    emp = (a[:, 0][:, None] <= grid).mean(axis=0)
+    assert np.max(np.abs(emp - cdf)) < 0.015  # KS-type bound; 1.36/sqrt(n) = 0.0096 at 95 %
+    # a large target far in the tail (the sampler's other envelope)
+    b = kr._cauchy_split(np.tile([0.5, 0.5, 1.0], (1000, 1)), np.full(1000, 1e6), rng)
+    np.testing.assert_allclose(b.sum(axis=1), 1e6, rtol=1e-12)
+    assert np.all(np.isfinite(b))
+
+
+# --------------------------------------------------------------------------- spectral route
+
+
+@pytest.mark.parametrize("L", [1, 2, 3, 6])
+@pytest.mark.parametrize("tau", [0.7, 1.0, 1.3, 2.0, 6.0])
+def test_log_potential_is_the_ginibre_product_exponent(L, tau):
+    law = sp.FreeJacobianLaw.linear(L, sigma_w=tau ** (1.0 / L))
+    expected = kr.ginibre_product_log_potential(L, tau)
+    assert law.log_potential(1.0) == pytest.approx(expected, abs=1e-9)
+    if tau > 1.0:  # near the transition the exponent is (log tau)^2 / L to leading order
+        assert expected > 0
+
+
+def test_ginibre_product_exponent_against_sampled_determinants():
+    # Ipsen & Forrester: the mean number of fixed points of the multi-layer Gaussian map is
+    # E|det(I - tau X)|, X a product of Ginibre matrices; its exponent, sampled at N = 120
+    rng = np.random.default_rng(7)
+    N, L, tau = 120, 2, 3.0
+    logs = []
+    for _ in range(60):
+        X = np.eye(N)
+        for _ in range(L):
+            X = rng.standard_normal((N, N)) / math.sqrt(N) @ X
+        logs.append(np.linalg.slogdet(np.eye(N) - tau * X)[1] / N)
+    mean_log = float(np.mean(logs))
+    assert mean_log == pytest.approx(kr.ginibre_product_log_potential(L, tau), abs=0.02)
+    assert float(np.std(logs)) < 0.02  # self-averaging: the typical value is the exponent
+
+
+def test_layer_spectrum_powers_give_the_depth_dependence():
+    cfg = GAUSSIAN_REGIME.replace(N=50, scale=3.0)
+    one = kr.layer_spectrum(cfg)
+    q = kr.meanfield_fixed_variance(cfg)
+    atoms = sp.gaussian_d2_atoms("tanh", q)
+    for L in (1, 3, 5):
+        law = sp.FreeJacobianLaw(np.full(L, 9.0), [atoms] * L)
+        assert one.log_potential(L) == pytest.approx(law.log_potential(1.0), rel=2e-3, abs=1e-6)
+        assert one.log_potential(L) == pytest.approx(L * one.log_potential(1), rel=1e-9)
+    ordered = kr.layer_spectrum(GAUSSIAN_REGIME)
+    assert ordered.log_potential(4) == 0.0 and ordered.mass_outside == 0.0
+
+
+def test_spectral_route_matches_exact_estimator_in_the_ordered_phase():
+    cfg = GAUSSIAN_REGIME.replace(N=6, L=2)
+    sr = kr.spectral_route(cfg, 3000, seed=2)
+    est = kr.kac_rice_estimate(cfg, 20_000, seed=2)
+    assert sr.q_all == pytest.approx(est.q_all, abs=0.03)
+    # the spectral route calls every point stable here (the eigenvalue law lies inside the unit disc);
+    # at N = 6 a few fixed points have one eigenvalue outside it, which the N -> infinity law cannot see
+    assert sr.q_stable == sr.q_all and est.q_stable < est.q_all
+
+
+def test_complexity_is_zero_when_ordered_and_positive_when_chaotic():
+    ordered = kr.complexity(GAUSSIAN_REGIME.replace(L=3))
+    assert ordered["typical"] == 0.0 and ordered["gaussian_family"] == pytest.approx(0.0, abs=1e-12)
+    chaotic = kr.complexity(GAUSSIAN_REGIME.replace(L=3, scale=3.0))
+    assert chaotic["typical"] > 0.05
+    assert chaotic["gaussian_family"] >= chaotic["typical"]
+
+
+# --------------------------------------------------------------------------- seeds and arguments
+
+
+def test_same_seed_same_numbers():
+    cfg = CAUCHY_REGIME.replace(N=3, L=2)
+    a = kr.kac_rice_estimate(cfg, 3000, seed=9, batch_size=700)
+    b = kr.kac_rice_estimate(cfg, 3000, seed=9, batch_size=700)
+    c = kr.kac_rice_estimate(cfg, 3000, seed=10, batch_size=700)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    assert a.q_all == b.q_all and a.q_stable == b.q_stable
+    assert not np.array_equal(a.scores, c.scores)
+    g1 = kr.kac_rice_estimate(cfg, 500, seed=np.random.default_rng(1))
+    g2 = kr.kac_rice_estimate(cfg, 500, seed=np.random.default_rng(1))
+    np.testing.assert_array_equal(g1.scores, g2.scores)
+    s1 = kr.spectral_route(GAUSSIAN_REGIME.replace(N=3, L=2), 500, seed=4)
+    s2 = kr.spectral_route(GAUSSIAN_REGIME.replace(N=3, L=2), 500, seed=4)
+    assert s1 == s2
+
+
+def test_table_caches_and_resumes(tmp_path):
+    cfgs = [GAUSSIAN_REGIME.replace(N=2, L=L) for L in (1, 2)]
+    t1 = kr.kac_rice_table(cfgs, 1000, seed=1, cache_dir=str(tmp_path), progress=False)
+    assert len(list(tmp_path.glob("*.fpsweep"))) == 2
+    t2 = kr.kac_rice_table(cfgs[::-1], 1000, seed=1, cache_dir=str(tmp_path), progress=False)
+    assert t1["q_all"].tolist() == t2["q_all"].tolist()[::-1]  # row of a config independent of order
+
+
+def test_bad_arguments():
+    cfg = GAUSSIAN_REGIME.replace(N=2, L=1)
+    with pytest.raises(TypeError, match="config"):
+        kr.kac_rice_estimate("gaussian", 100, seed=0)
+    with pytest.raises(ValueError, match="n_samples"):
+        kr.kac_rice_estimate(cfg, 1, seed=0)
+    with pytest.raises(TypeError, match="n_samples"):
+        kr.kac_rice_estimate(cfg, 10.5, seed=0)
+    with pytest.raises(ValueError, match="proposal"):
+        kr.kac_rice_estimate(cfg, 100, seed=0, proposal="flat")
+    with pytest.raises(ValueError, match="conditioning"):
+        kr.kac_rice_estimate(cfg, 100, seed=0, conditioning="approx")
+    with pytest.raises(ValueError, match="batch_size"):
+        kr.kac_rice_estimate(cfg, 100, seed=0, batch_size=0)
+    with pytest.raises(ValueError, match="seed"):
+        kr.kac_rice_estimate(cfg, 100, seed=-1)
+    with pytest.raises(TypeError, match="seed"):
+        kr.kac_rice_estimate(cfg, 100, seed=None)
+    with pytest.raises(TypeError, match="progress"):
+        kr.kac_rice_estimate(cfg, 100, seed=0, progress="yes")
+    with pytest.raises(ValueError, match="law"):
+        kr.kac_rice_estimate(NetworkConfig(N=2, L=1, law="alpha_stable", alpha=1.5), 100, seed=0)
+    with pytest.raises(ValueError, match="law='gaussian'"):
+        kr.spectral_route(CAUCHY_REGIME.replace(N=2, L=1), 100, seed=0)
+    with pytest.raises(ValueError, match="law='gaussian'"):
+        kr.complexity(CAUCHY_REGIME)
+    with pytest.raises(ValueError, match="L"):
+        kr.ginibre_product_log_potential(0, 2.0)
+    with pytest.raises(ValueError, match="tau"):
+        kr.ginibre_product_log_potential(2, -1.0)
+    with pytest.raises(ValueError, match="L"):
+        kr.layer_spectrum(GAUSSIAN_REGIME).log_potential(0)
+    with pytest.raises(ValueError, match="z"):
+        sp.FreeJacobianLaw.linear(2).log_potential(0.0)
+    with pytest.raises(TypeError, match="configs"):
+        kr.kac_rice_table([cfg, "x"], 100, seed=0)
