@@ -1,8 +1,10 @@
-"""Bootstrap summaries of sweep tables: curves with confidence bands and a test for a hump.
+"""Summaries and tests for sweep tables.
 
-Both resample *networks* (rows) within each group, independently per group, with
-:func:`scipy.stats.bootstrap` (percentile intervals); the generator is seeded, so the same
-seed gives the same intervals.
+:func:`bootstrap_curve` and :func:`hump_test` resample *networks* (rows) within each group,
+independently per group, with :func:`scipy.stats.bootstrap` (percentile intervals); the
+generator is seeded, so the same seed gives the same intervals. :func:`paired_sign_test` is an
+exact test for paired counts (one pair per network, e.g. a trained network and its shuffled
+control) and :func:`holm` corrects several p-values for multiplicity.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from scipy import stats
 from . import _validate as v
 from .backend import make_rng
 
-__all__ = ["bootstrap_curve", "hump_test"]
+__all__ = ["bootstrap_curve", "holm", "hump_test", "paired_sign_test"]
 
 
 def _check(table, by, column):
@@ -91,3 +93,60 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, confidence: float = 0
     return {"peak_x": xs[peak].item(), "peak": float(means[peak]), "first": float(means[0]),
             "last": float(means[-1]), "excess": float(excess(means)), "low": float(low),
             "high": float(high), "hump": bool(low > 0)}
+
+
+def paired_sign_test(x, y, *, alternative: str = "greater") -> dict:
+    """Exact sign test for paired observations ``x[i]``, ``y[i]`` (e.g. Q of a network and of its control).
+
+    Null hypothesis: for every pair, ``x > y`` and ``x < y`` are equally likely (no tendency of
+    one to exceed the other; ties allowed). Ties are dropped and the number of pairs with
+    ``x > y`` among the ``n`` untied ones is compared with Binomial(n, 1/2)
+    (:func:`scipy.stats.binomtest`). Conditionally on the number of ties the test is exact, so its
+    false-positive rate is at most the nominal level whatever the law of the pairs, and without
+    any assumption on the size of the differences (counts with many ties, heavy tails).
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        Paired observations (finite).
+    alternative : {"greater", "less", "two-sided"}
+        ``"greater"``: x tends to exceed y.
+
+    Returns
+    -------
+    dict
+        ``n_pairs``, ``n_greater``, ``n_less``, ``n_ties``, ``median_difference`` (of x - y) and
+        ``p_value`` (1.0 when every pair is tied).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"x and y must be 1-d arrays of the same length; got shapes {x.shape} and {y.shape}")
+    if x.size == 0:
+        raise ValueError("x and y must contain at least one pair")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite")
+    v.check_choice(alternative, "alternative", ("greater", "less", "two-sided"))
+    d = x - y
+    n_greater, n_less = int((d > 0).sum()), int((d < 0).sum())
+    n = n_greater + n_less
+    p = 1.0 if n == 0 else float(stats.binomtest(n_greater, n, 0.5, alternative=alternative).pvalue)
+    return {"n_pairs": int(x.size), "n_greater": n_greater, "n_less": n_less, "n_ties": int(x.size - n),
+            "median_difference": float(np.median(d)), "p_value": p}
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of p-values (family-wise error rate control), same order as given.
+
+    ``p_(i)`` sorted increasingly becomes ``max_{j <= i} min(1, (m - j + 1) p_(j))``; reject the
+    hypotheses whose adjusted p-value is at most the level.
+    """
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1 or p.size == 0 or np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError("p_values must be a non-empty 1-d array of numbers in [0, 1]")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adj
+    return out
