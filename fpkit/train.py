@@ -22,7 +22,8 @@ Sweeps
     run keeps its own random streams, and a run's numbers do not depend on which runs it was
     trained with (the tests check this bit for bit), so a run's result is the same alone, in a
     group, or in a resumed sweep. ``workers`` > 1 trains groups in parallel processes, each on one
-    torch thread.
+    torch thread (started from a ``forkserver``: a script that uses them needs the usual
+    ``if __name__ == "__main__":`` guard).
 
 Divergence
     A run whose loss or parameters become non-finite is stopped there (its status is
@@ -48,10 +49,12 @@ initialisation, one for the mini-batches and the noise (drawn in blocks of
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
@@ -98,14 +101,12 @@ def digits(activation: str = "tanh", *, test_fraction: float = 0.25, seed: Any =
     ``x_train, x_test, y_train, y_test`` as float64 / int arrays; the split is a seeded
     permutation.
     """
-    from sklearn.datasets import load_digits
-
     act = get_activation(activation)
     test_fraction = v.check_real(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
     width = v.check_int(width, "width", minimum=1)
     if width > N_PIXELS:
         raise ValueError(f"width must be between 1 and {N_PIXELS} (the digits have 64 pixels); got {width}")
-    data = load_digits()
+    data = _load_digits()
     lo = act.low + 0.1 * (act.high - act.low)
     hi = act.high - 0.1 * (act.high - act.low)
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
@@ -121,6 +122,17 @@ def digits(activation: str = "tanh", *, test_fraction: float = 0.25, seed: Any =
     unit = scores / np.abs(scores[tr]).max(axis=0)  # in [-1, 1] on the training split
     x = np.clip((lo + hi) / 2 + (hi - lo) / 2 * unit, lo, hi)
     return x[tr], x[test], data.target[tr], data.target[test]
+
+
+@functools.lru_cache(maxsize=1)
+def _load_digits():
+    """The bundled digits, read once per process (a sweep asks for them once per run)."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    data.data.setflags(write=False)
+    data.target.setflags(write=False)
+    return data
 
 
 @dataclass(frozen=True)
@@ -211,7 +223,8 @@ class TrainResult:
     divergence); ``steps``: the checkpoint steps (C,); ``weights`` (C, L, N, N) and ``biases``
     (C, L, N), NaN at checkpoints after a divergence; ``status``: one of ``"trained"``,
     ``"no_progress"``, ``"diverged"`` (see the module doc); ``diverged_step``: first step with a
-    non-finite loss or parameter, -1 if none.
+    non-finite loss or parameter, -1 if none; ``extra["seconds"]``: training time (see
+    :func:`run_table`).
     """
 
     config: TrainConfig
@@ -235,6 +248,40 @@ def _torch_act(name):
     return {"tanh": torch.tanh, "logistic": torch.sigmoid,
             "erf": lambda z: torch.erf(z / np.sqrt(2.0)),
             "algebraic": lambda z: z / torch.sqrt(1.0 + z.clamp(-1e150, 1e150) ** 2)}[name]
+
+
+def _torch_act_derivative(name):
+    """phi'(z) of :func:`_torch_act` from the pre-activation z and the value h = phi(z)."""
+    import torch
+
+    return {"tanh": lambda z, h: 1.0 - h * h,
+            "logistic": lambda z, h: h * (1.0 - h),
+            "erf": lambda z, h: np.sqrt(2.0 / np.pi) * torch.exp(-0.5 * z.clamp(-1e100, 1e100) ** 2),
+            "algebraic": lambda z, h: (1.0 - h * h) ** 1.5}[name]
+
+
+def _loss_gradient(Ws, bs, x, target, act, dact, gWs, gbs):
+    """Backpropagation through the batched layer stack, by hand (half the cost of autograd here).
+
+    ``Ws`` (R, out, in), ``bs`` (R, out) per layer; ``x``, ``target`` (R, B, d). Writes the
+    gradient of each run's loss ``mean over (B, d_out) of (F(x) - target)^2`` into ``gWs``,
+    ``gbs`` (views of one (R, P) buffer) and returns ``F(x) - target``.
+    """
+    import torch
+
+    zs, hs = [], [x]
+    for W, b in zip(Ws, bs):
+        zs.append(torch.baddbmm(b.unsqueeze(1), hs[-1], W.transpose(1, 2)))
+        hs.append(act(zs[-1]))
+    err = hs[-1] - target
+    delta = err * (2.0 / (err.shape[1] * err.shape[2]))
+    for layer in range(len(Ws) - 1, -1, -1):
+        delta = delta * dact(zs[layer], hs[layer + 1])
+        gWs[layer].copy_(torch.bmm(delta.transpose(1, 2), hs[layer]))
+        gbs[layer].copy_(delta.sum(dim=1))
+        if layer:
+            delta = torch.bmm(delta, Ws[layer])
+    return err
 
 
 def _forward(Ws, bs, x, act):
@@ -320,7 +367,7 @@ class RunCache:
         hist = pd.DataFrame({"step": arrays["h_step"], "train_loss": arrays["h_train_loss"],
                              "test_loss": arrays["h_test_loss"]})
         return TrainResult(config, hist, arrays["steps"], arrays["weights"], arrays["biases"], meta["status"],
-                           int(meta["diverged_step"]))
+                           int(meta["diverged_step"]), {"seconds": meta.get("seconds")})
 
     def store(self, key: str, desc: str, result: TrainResult) -> Path:
         """Write atomically: a temporary file in the same directory, then os.replace."""
@@ -330,7 +377,8 @@ class RunCache:
                   "h_train_loss": h["train_loss"].to_numpy(np.float64),
                   "h_test_loss": h["test_loss"].to_numpy(np.float64)}
         meta = json.dumps({"format": self.FORMAT, "key": key, "description": desc, "status": result.status,
-                           "diverged_step": int(result.diverged_step)}, sort_keys=True)
+                           "diverged_step": int(result.diverged_step),
+                           "seconds": float(result.extra.get("seconds", float("nan")))}, sort_keys=True)
         meta_arr = np.frombuffer(meta.encode(), dtype=np.uint8)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".npz")
         try:
@@ -431,7 +479,10 @@ def train_many(configs: Iterable[TrainConfig], *, cache_dir: str | os.PathLike |
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
+            # Workers fork from a forkserver that has imported fpkit.train and torch once (cheap to start
+            # again, and never a fork of this process, which may hold torch's threads).
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["fpkit.train", "torch", "sklearn.datasets"])
             with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
                 futures = [pool.submit(_train_job, job, progress=False) for job in jobs]
                 try:
@@ -485,10 +536,12 @@ def _train_group(configs: list[TrainConfig], data: list[tuple[np.ndarray, np.nda
         Ws = [torch.randn(N, N, generator=g_init, dtype=torch.float64) * c.init_scale / np.sqrt(N) for _ in range(L)]
         flat.append(_pack(Ws, [torch.zeros(N, dtype=torch.float64)] * L))
     gens = [torch.Generator().manual_seed(c.seed + 1) for c in configs]
-    fit = _fit(torch.stack(flat), shapes, data, _torch_act(base.activation), steps=base.steps,
+    start = time.perf_counter()
+    fit = _fit(torch.stack(flat), shapes, data, base.activation, steps=base.steps,
                optimizer=base.optimizer, lrs=[c.lr for c in configs], batch_size=base.batch_size, noise=base.noise,
                gens=gens, checkpoints=base.checkpoint_steps(), desc=f"training L={L}, {len(configs)} runs",
                progress=progress)
+    seconds = (time.perf_counter() - start) / len(configs)
     out = []
     for r, c in enumerate(configs):
         hist = fit["history"][r]
@@ -502,7 +555,8 @@ def _train_group(configs: list[TrainConfig], data: list[tuple[np.ndarray, np.nda
         layers = [_unpack(ck[r], shapes) for ck in fit["checkpoints"]]
         weights = np.stack([np.stack(Ws) for Ws, _ in layers])
         biases = np.stack([np.stack(bs) for _, bs in layers])
-        out.append(TrainResult(c, hist, np.array(fit["steps"]), weights, biases, status, int(bad)))
+        out.append(TrainResult(c, hist, np.array(fit["steps"]), weights, biases, status, int(bad),
+                               {"seconds": seconds}))
     return out
 
 
@@ -525,7 +579,7 @@ def _unpack(flat, shapes):
     return Ws, bs
 
 
-def _fit(flat, shapes, data, act, *, steps, optimizer, lrs, batch_size, noise, gens, checkpoints=(),
+def _fit(flat, shapes, data, act_name, *, steps, optimizer, lrs, batch_size, noise, gens, checkpoints=(),
          desc="training", progress=False) -> dict:
     """Minimise the (denoising) reconstruction loss of R layer stacks at once.
 
@@ -542,11 +596,14 @@ def _fit(flat, shapes, data, act, *, steps, optimizer, lrs, batch_size, noise, g
     """
     import torch
 
+    act = _torch_act(act_name)
     R = len(lrs)
     flat = flat.detach().clone()
-    # The layers are views of ``flat`` and the leaves of autograd; the optimiser updates ``flat``.
+    grad = torch.empty_like(flat)
+    # The layers are views of ``flat`` (which the optimiser updates), their gradients views of ``grad``.
     Ws, bs = _unpack(flat, shapes)
-    leaves = [t.requires_grad_() for pair in zip(Ws, bs) for t in pair]
+    gWs, gbs = _unpack(grad, shapes)
+    dact = _torch_act_derivative(act_name)
     xt = torch.as_tensor(np.stack([d[0] for d in data]))
     xv = torch.as_tensor(np.stack([d[1] for d in data]))
     xe = xt[:, :EVAL_TRAIN]  # the training loss is logged on these images
@@ -555,6 +612,7 @@ def _fit(flat, shapes, data, act, *, steps, optimizer, lrs, batch_size, noise, g
     lr = torch.tensor(lrs, dtype=torch.float64).unsqueeze(1)  # (R, 1); 0 for a diverged run
     state = torch.zeros_like(flat) if optimizer != "sgd" else None
     state2 = torch.zeros_like(flat) if optimizer == "adam" else None
+    scratch = torch.empty_like(flat) if optimizer == "adam" else None
     rows = torch.arange(R).unsqueeze(1)
     first_bad = torch.full((R,), -1, dtype=torch.int64)
     ckpt_set = set(checkpoints)
@@ -568,14 +626,13 @@ def _fit(flat, shapes, data, act, *, steps, optimizer, lrs, batch_size, noise, g
         return _forward(Ws, bs, x, act)
 
     def losses(step):
-        with torch.no_grad():
-            tr = ((forward(xe) - xe) ** 2).mean(dim=(1, 2))
-            te = ((forward(xv) - xv) ** 2).mean(dim=(1, 2))
+        tr = ((forward(xe) - xe) ** 2).mean(dim=(1, 2))
+        te = ((forward(xv) - xv) ** 2).mean(dim=(1, 2))
         history.append((step, tr.numpy().copy(), te.numpy().copy()))
 
     losses(0)
     if 0 in ckpt_set:
-        saved.append(flat.detach().numpy().copy())
+        saved.append(flat.numpy().copy())
     bar = tqdm(total=steps, desc=desc, disable=not progress)
     step = 0
     while step < steps:
@@ -587,26 +644,22 @@ def _fit(flat, shapes, data, act, *, steps, optimizer, lrs, batch_size, noise, g
             step += 1
             clean = xt[rows, idx[:, j]]  # (R, bsz, d)
             inp = clean + noise * eps[:, j] if eps is not None else clean
-            loss_r = ((forward(inp) - clean) ** 2).mean(dim=(1, 2))
-            grads = torch.autograd.grad(loss_r.sum(), leaves)
-            with torch.no_grad():
-                grad = torch.cat([g.reshape(R, -1) for g in grads], dim=1)
-                first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss_r), step, first_bad)
-                _update(flat, grad, state, state2, optimizer, lr, step)
+            err = _loss_gradient(Ws, bs, inp, clean, act, dact, gWs, gbs)
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(err.sum(dim=(1, 2))), step, first_bad)
+            _update(flat, grad, state, state2, optimizer, lr, step, scratch)
             if step in ckpt_set:
-                saved.append(flat.detach().numpy().copy())
+                saved.append(flat.numpy().copy())
             if step in log_set:
                 losses(step)
-        # Divergence: a non-finite loss, or parameters made non-finite by the last update.
-        with torch.no_grad():
-            finite = torch.isfinite(flat).all(dim=1)
-            first_bad = torch.where((first_bad < 0) & ~finite, step, first_bad)
-            dead = first_bad >= 0
-            if bool(dead.any()):  # freeze diverged runs at zero so that no NaN is carried along
-                lr[dead] = 0.0
-                for t in (flat, state, state2):
-                    if t is not None:
-                        t[dead] = 0.0
+        # Divergence: a non-finite output, or parameters made non-finite by the last update.
+        finite = torch.isfinite(flat).all(dim=1)
+        first_bad = torch.where((first_bad < 0) & ~finite, step, first_bad)
+        dead = first_bad >= 0
+        if bool(dead.any()):  # freeze diverged runs at zero so that no NaN is carried along
+            lr[dead] = 0.0
+            for t in (flat, state, state2):
+                if t is not None:
+                    t[dead] = 0.0
         bar.update(block)
     bar.close()
 
@@ -620,25 +673,30 @@ def _fit(flat, shapes, data, act, *, steps, optimizer, lrs, batch_size, noise, g
             frame.loc[frame["step"] >= bad[r], ["train_loss", "test_loss"]] = np.nan
         out_hist.append(frame.drop_duplicates("step", keep="first").reset_index(drop=True))
     for snap, s in zip(saved, ck_steps):
-        snap[(bad >= 0) & (bad <= s)] = np.nan
+        snap[((bad >= 0) & (bad <= s)) | ~np.isfinite(snap).all(axis=1)] = np.nan
     return {"history": out_hist, "checkpoints": saved, "steps": ck_steps, "diverged_step": bad, "flat": flat}
 
 
-def _update(p, g, state, state2, optimizer, lr, t) -> None:
+def _update(p, g, state, state2, optimizer, lr, t, tmp=None) -> None:
     """One optimiser step in place on the (R, P) parameters (PyTorch's SGD / SGD-momentum / Adam
-    rules), with per-run step sizes ``lr`` (R, 1)."""
+    rules), with per-run step sizes ``lr`` (R, 1); ``tmp``: scratch of p's shape (Adam)."""
+    import torch
+
     if optimizer == "sgd":
         p.sub_(lr * g)
     elif optimizer == "momentum":
         state.mul_(MOMENTUM).add_(g)
         p.sub_(lr * state)
     else:
+        # lr / c1 * m / (sqrt(v) / sqrt(c2) + eps), in place without temporaries
         b1, b2 = ADAM_BETAS
         c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+        tmp = torch.empty_like(p) if tmp is None else tmp
         state.mul_(b1).add_(g, alpha=1.0 - b1)
         state2.mul_(b2).addcmul_(g, g, value=1.0 - b2)
-        denom = (state2.sqrt() / np.sqrt(c2)).add_(ADAM_EPS)
-        p.sub_(lr / c1 * state / denom)
+        torch.sqrt(state2, out=tmp).add_(ADAM_EPS * np.sqrt(c2))
+        torch.div(state, tmp, out=tmp).mul_(lr * (np.sqrt(c2) / c1))
+        p.sub_(tmp)
 
 
 # --------------------------------------------------------------------------- export and statistics
@@ -722,12 +780,13 @@ def layer_statistics(result: TrainResult, *, tail_fraction: float = 0.1, power_l
 
 def run_table(results: Iterable[TrainResult]) -> pd.DataFrame:
     """One row per run: the configuration's fields, ``lr_per_batch`` (lr / batch size),
-    ``status``, ``diverged_step``, and the first and last finite train / test losses."""
+    ``status``, ``diverged_step``, ``seconds`` (training time: its group's wall time over the
+    group's size, when it was trained), and the first and last finite train / test losses."""
     rows = []
     for r in results:
         h = r.history.dropna()
         rows.append({**r.config.as_dict(), "lr_per_batch": r.config.lr / r.config.batch_size, "status": r.status,
-                     "diverged_step": r.diverged_step,
+                     "diverged_step": r.diverged_step, "seconds": r.extra.get("seconds"),
                      "initial_train_loss": float(r.history["train_loss"].iloc[0]),
                      "final_train_loss": float(h["train_loss"].iloc[-1]) if len(h) else np.nan,
                      "final_test_loss": float(h["test_loss"].iloc[-1]) if len(h) else np.nan})
@@ -810,7 +869,7 @@ def train_bottleneck(k: int, *, activation: str = "tanh", steps: int = 3000, lr:
     shapes = [(k, n), (n, k)]
     flat = _pack([W_e, W_d], [torch.zeros(k, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)])
     with _one_torch_thread():
-        fit = _fit(flat.unsqueeze(0), shapes, [(x_train, x_test)], _torch_act(activation), steps=steps,
+        fit = _fit(flat.unsqueeze(0), shapes, [(x_train, x_test)], activation, steps=steps,
                    optimizer="adam", lrs=[lr], batch_size=batch_size, noise=noise, gens=[g_data],
                    desc=f"bottleneck k={k}", progress=progress)
     (W_e, W_d), (b_e, b_d) = _unpack(fit["flat"][0].numpy().copy(), shapes)
