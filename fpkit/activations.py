@@ -275,6 +275,22 @@ class Activation:
         """The same function as a differentiable torch operation."""
         return _torch_op(self.name)(z)
 
+    def torch_derivative(self, z, value):
+        """phi'(z) as a torch operation, from the pre-activation ``z`` and ``value = phi(z)`` (the
+        sigmoid-type activations; what hand-written backpropagation needs)."""
+        import torch
+
+        if self.name == "tanh":
+            return 1.0 - value * value
+        if self.name == "logistic":
+            return value * (1.0 - value)
+        if self.name == "algebraic":
+            return (1.0 - value * value) ** 1.5
+        if self.name == "erf":
+            return (2.0 / math.sqrt(math.pi)) * torch.exp(-z.clamp(-1e100, 1e100) ** 2)
+        raise ValueError(f"torch_derivative is defined for the sigmoid-type activations {SIGMOID_ACTIVATIONS}; "
+                         f"got {self.name!r}")
+
     def numpy(self, z):
         """phi on NumPy arrays or floats (what the mean-field quadratures call)."""
         return _VALUES[self.name](np.asarray(z, dtype=float), np, None)

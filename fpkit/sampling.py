@@ -38,6 +38,8 @@ Tail diagnostics
 2009: continuous maximum likelihood with ``xmin`` chosen by the Kolmogorov-Smirnov
 distance). Both act on ``|x|`` and report the *tail index* ``alpha`` of the survival
 function, ``P(|X| > x) ~ x^(-alpha)``; the density exponent of Clauset et al. is ``alpha + 1``.
+:func:`esd_power_law` fits the eigenvalues of ``W^T W`` the way WeightWatcher does and
+reports, like WeightWatcher, the *density* exponent of that spectrum.
 """
 
 from __future__ import annotations
@@ -53,10 +55,12 @@ from .backend import get_namespace, make_rng, to_numpy
 
 __all__ = [
     "CONVENTIONS",
+    "ESDPowerLaw",
     "LAWS",
     "HillEstimate",
     "PowerLawFit",
     "WeightLaw",
+    "esd_power_law",
     "fit_power_law",
     "hill_estimator",
     "sample_weights",
@@ -470,3 +474,81 @@ def _tail_fit(tail_desc: np.ndarray, xmin: float) -> tuple[float, float]:
     i = np.arange(1, k + 1)
     ks = max(np.abs(i / k - fitted).max(), np.abs((i - 1) / k - fitted).max())
     return float(alpha), float(ks)
+
+
+@dataclass(frozen=True)
+class ESDPowerLaw:
+    """Result of :func:`esd_power_law`.
+
+    Attributes
+    ----------
+    alpha : float
+        WeightWatcher's alpha: the exponent of the eigenvalue *density* of ``W^T W`` above
+        ``xmin``, ``rho(lambda) ~ lambda^(-alpha)``; equal to 1 + the tail index of the
+        eigenvalues.
+    stderr : float
+        Asymptotic standard error ``(alpha - 1) / sqrt(n_tail)``.
+    xmin_fraction : float
+        Smallest eigenvalue of the power-law region, over the largest eigenvalue (the exponent
+        does not depend on the scale; the fit runs on these ratios, so that no square overflows).
+    ks_distance : float
+        Kolmogorov-Smirnov distance between the tail eigenvalues and the fitted law.
+    n_tail : int
+        Eigenvalues >= ``xmin``.
+    n : int
+        Non-zero eigenvalues.
+    """
+
+    alpha: float
+    stderr: float
+    xmin_fraction: float
+    ks_distance: float
+    n_tail: int
+    n: int
+
+
+def esd_power_law(W: Any, *, min_tail: int = 10) -> ESDPowerLaw:
+    """Power-law exponent of the empirical spectral density of ``W^T W`` (WeightWatcher's alpha).
+
+    The eigenvalues ``lambda_i = sigma_i(W)^2`` (the squared singular values of the (n, m)
+    matrix, min(n, m) of them) are fitted by :func:`fit_power_law` (Clauset-Shalizi-Newman
+    maximum likelihood with ``xmin`` chosen by the Kolmogorov-Smirnov distance), as
+    WeightWatcher fits them with the ``powerlaw`` package (Martin & Mahoney 2021, "Implicit
+    self-regularization in deep neural networks"). The returned ``alpha`` is the density
+    exponent, ``1 +`` the fitted tail index: about 2-4 for the "heavy-tailed" layers of trained
+    networks in Martin & Mahoney's classification, larger for random-like (Marchenko-Pastur)
+    spectra, and ``1 + mu / 2`` for large matrices with i.i.d. entries of tail index ``mu < 2``.
+
+    Parameters
+    ----------
+    W : array_like, shape (n, m)
+        A weight matrix (finite).
+    min_tail : int
+        Fewest eigenvalues in the fitted tail (>= 2; at most the number of non-zero
+        eigenvalues). WeightWatcher lets the KS distance choose among all tails; with the 64
+        eigenvalues of a 64 x 64 layer, tails of a handful of eigenvalues fit by chance, so a floor
+        is set.
+
+    Returns
+    -------
+    ESDPowerLaw
+    """
+    arr = to_numpy(W)
+    if not np.issubdtype(np.asarray(arr).dtype, np.number):
+        raise TypeError(f"W must be a numeric matrix; got dtype {np.asarray(arr).dtype}")
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"W must be a matrix, shape (n, m); got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("W must contain only finite values")
+    min_tail = v.check_int(min_tail, "min_tail", minimum=2)
+    scale = float(np.abs(arr).max())
+    sv = np.linalg.svd(arr / scale, compute_uv=False) if scale > 0 else np.zeros(1)
+    rel = (sv / sv.max()) ** 2 if sv.max() > 0 else sv  # eigenvalues over the largest: no overflow
+    rel = rel[rel > np.finfo(np.float64).eps * max(arr.shape)]
+    if rel.size < max(3, min_tail):
+        raise ValueError(f"W must have at least max(3, min_tail) = {max(3, min_tail)} non-zero eigenvalues "
+                         f"of W^T W; got {rel.size}")
+    fit = fit_power_law(rel, min_tail=min_tail)
+    return ESDPowerLaw(alpha=1.0 + fit.alpha, stderr=fit.stderr, xmin_fraction=fit.xmin, ks_distance=fit.ks_distance,
+                       n_tail=fit.n_tail, n=fit.n)

@@ -7,6 +7,8 @@
   false-positive rate under flat, monotone and plateau-then-fall null curves is checked by
   simulation in the test suite and in the book's appendix "A hump test with a verified error rate";
   :func:`hump_test_batch` is the same test vectorised over many simulated data sets.
+* :func:`paired_sign_test` - an exact sign test for paired counts (a trained network and its
+  control).
 * :func:`holm_adjust` - Holm's step-down adjusted p-values, for a family of tests (the settings
   of a chapter).
 * :func:`simulate_depth_data` - simulated per-network data with a given mean per depth (Poisson
@@ -29,7 +31,7 @@ from scipy import stats
 from . import _validate as v
 from .backend import make_rng
 
-__all__ = ["SIMULATION_FAMILIES", "bootstrap_curve", "bootstrap_max_hump_batch", "holm_adjust", "hump_test",
+__all__ = ["SIMULATION_FAMILIES", "bootstrap_curve", "bootstrap_max_hump_batch", "holm_adjust", "hump_test", "paired_sign_test",
            "hump_test_batch", "hump_z_test", "proportion_curve", "proportion_test", "simulate_depth_data", "wilson_interval"]
 
 
@@ -619,3 +621,43 @@ def hump_z_test(x, mean, se, *, alpha: float = 0.05) -> dict:
     return {"hump": bool(z[best] > critical), "z": float(z[best]), "critical": critical,
             "peak_x": float(x[inner[best]]), "peak": float(mean[inner[best]]),
             "first": float(mean[0]), "last": float(mean[-1])}
+
+
+def paired_sign_test(x, y, *, alternative: str = "greater") -> dict:
+    """Exact sign test for paired observations ``x[i]``, ``y[i]`` (e.g. Q of a network and of its control).
+
+    Null hypothesis: for every pair, ``x > y`` and ``x < y`` are equally likely (no tendency of
+    one to exceed the other; ties allowed). Ties are dropped and the number of pairs with
+    ``x > y`` among the ``n`` untied ones is compared with Binomial(n, 1/2)
+    (:func:`scipy.stats.binomtest`). Conditionally on the number of ties the test is exact, so its
+    false-positive rate is at most the nominal level whatever the law of the pairs, and without
+    any assumption on the size of the differences (counts with many ties, heavy tails).
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        Paired observations (finite).
+    alternative : {"greater", "less", "two-sided"}
+        ``"greater"``: x tends to exceed y.
+
+    Returns
+    -------
+    dict
+        ``n_pairs``, ``n_greater``, ``n_less``, ``n_ties``, ``median_difference`` (of x - y) and
+        ``p_value`` (1.0 when every pair is tied).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"x and y must be 1-d arrays of the same length; got shapes {x.shape} and {y.shape}")
+    if x.size == 0:
+        raise ValueError("x and y must contain at least one pair")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite")
+    v.check_choice(alternative, "alternative", ("greater", "less", "two-sided"))
+    d = x - y
+    n_greater, n_less = int((d > 0).sum()), int((d < 0).sum())
+    n = n_greater + n_less
+    p = 1.0 if n == 0 else float(stats.binomtest(n_greater, n, 0.5, alternative=alternative).pvalue)
+    return {"n_pairs": int(x.size), "n_greater": n_greater, "n_less": n_less, "n_ties": int(x.size - n),
+            "median_difference": float(np.median(d)), "p_value": p}

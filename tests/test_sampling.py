@@ -228,3 +228,59 @@ def test_stable_survival_is_continuous_at_the_switch():
     below, above = spec.survival([99.999, 100.001])
     assert above == pytest.approx(below, rel=2e-3)
     assert spec.survival(1e6) > 0
+
+
+# --------------------------------------------------------------------------- ESD power law
+
+
+@pytest.mark.parametrize("mu", [0.5, 1.0, 2.0, 3.0])
+def test_esd_power_law_recovers_a_pareto_spectrum_exactly_placed(mu):
+    """W = diag(sqrt(x)) with x Pareto(mu): the eigenvalues of W^T W are the sample itself, whose
+    density exponent is 1 + mu (WeightWatcher's alpha)."""
+    from fpkit.sampling import esd_power_law
+
+    rng = np.random.default_rng(7)
+    x = rng.pareto(mu, 3000) + 1.0
+    fit = esd_power_law(np.diag(np.sqrt(x)))
+    assert fit.n == 3000 and 0 < fit.xmin_fraction <= 1
+    assert abs(fit.alpha - (1.0 + mu)) < 4 * fit.stderr + 0.02
+    # the same fit on the sample directly (fit_power_law reports the tail index)
+    assert fit.alpha == pytest.approx(1.0 + fit_power_law(x).alpha, rel=1e-9)
+
+
+def test_esd_power_law_of_a_cauchy_matrix_is_one_and_a_half():
+    """i.i.d. entries of tail index mu < 2: the largest eigenvalues of W^T W are the squared largest
+    entries, of tail index mu / 2, so alpha = 1 + mu / 2 (Martin & Mahoney 2021) = 1.5 for Cauchy."""
+    from fpkit.sampling import esd_power_law
+
+    alphas = [esd_power_law(sample_weights("cauchy", (600, 600), seed=s)).alpha for s in range(4)]
+    assert abs(np.mean(alphas) - 1.5) < 0.1
+
+
+def test_esd_power_law_is_scale_free_and_handles_rectangles_and_huge_entries():
+    from fpkit.sampling import esd_power_law
+
+    W = sample_weights("student_t", (80, 50), df=1.5, seed=2)
+    a = esd_power_law(W)
+    assert a.n == 50
+    assert esd_power_law(1e300 * W).alpha == pytest.approx(a.alpha, rel=1e-9)
+    assert esd_power_law(W.T).alpha == pytest.approx(a.alpha, rel=1e-9)
+    gauss = esd_power_law(sample_weights("gaussian", (600, 600), seed=3)).alpha
+    assert gauss > 3.0 > a.alpha  # Marchenko-Pastur edge: a steep fitted "tail"
+
+
+@pytest.mark.parametrize(
+    "W, kwargs, exc, match",
+    [
+        (np.ones(5), {}, ValueError, "matrix"),
+        (np.full((4, 4), np.nan), {}, ValueError, "finite"),
+        (np.ones((20, 20)), {}, ValueError, "non-zero eigenvalues"),
+        (np.eye(20), {"min_tail": 1}, ValueError, "min_tail"),
+        (np.array([["a"]]), {}, TypeError, "numeric"),
+    ],
+)
+def test_esd_power_law_bad_input(W, kwargs, exc, match):
+    from fpkit.sampling import esd_power_law
+
+    with pytest.raises(exc, match=match):
+        esd_power_law(W, **kwargs)

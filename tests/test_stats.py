@@ -402,3 +402,62 @@ def test_hump_z_test_false_positive_rate_and_power():
         hump_z_test([0, 1], [1, 1], [0.1, 0.1])
     with pytest.raises(ValueError, match="se"):
         hump_z_test([0, 1, 2], [1, 1, 1], [0.1, 0.0, 0.1])
+
+
+# --------------------------------------------------------------------------- paired sign test, Holm
+
+
+def _null_pairs(rng, n):
+    """Exchangeable pairs of counts with many ties (as Q of a network and of a control under the null)."""
+    lam = rng.gamma(2.0, 2.0, size=n)
+    return rng.poisson(lam), rng.poisson(lam)
+
+
+def test_sign_test_false_positive_rate_is_at_most_the_level():
+    from fpkit.stats import paired_sign_test
+
+    rng = np.random.default_rng(11)
+    reps, level = 3000, 0.05
+    for n in (8, 25):
+        rejections = sum(paired_sign_test(*_null_pairs(rng, n))["p_value"] <= level for _ in range(reps))
+        # exact test: rate <= level (plus Monte Carlo error: 3 standard errors)
+        assert rejections / reps <= level + 3 * np.sqrt(level * (1 - level) / reps)
+
+
+def test_sign_test_detects_a_shift_and_counts_ties():
+    from fpkit.stats import paired_sign_test
+
+    rng = np.random.default_rng(12)
+    x, y = _null_pairs(rng, 30)
+    res = paired_sign_test(x + 15, y)
+    assert res["p_value"] < 1e-3 and res["n_pairs"] == 30
+    assert res["n_greater"] + res["n_less"] + res["n_ties"] == 30
+    assert paired_sign_test(y, x + 15, alternative="less")["p_value"] < 1e-3
+    tied = paired_sign_test([1, 2, 3], [1, 2, 3])
+    assert tied["p_value"] == 1.0 and tied["n_ties"] == 3
+    # 10 wins out of 10: p = 2^-10 one-sided
+    assert paired_sign_test(np.arange(10) + 1, np.zeros(10))["p_value"] == pytest.approx(2.0 ** -10)
+
+
+@pytest.mark.parametrize("x, y, match", [([1, 2], [1], "same length"), ([], [], "at least one"),
+                                         ([np.nan], [1], "finite")])
+def test_sign_test_bad_input(x, y, match):
+    from fpkit.stats import paired_sign_test
+
+    with pytest.raises(ValueError, match=match):
+        paired_sign_test(x, y)
+    with pytest.raises(ValueError, match="alternative"):
+        paired_sign_test([1], [0], alternative="bigger")
+
+
+def test_holm_adjustment_and_family_wise_error_rate():
+    from fpkit.stats import holm_adjust as holm
+
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(holm([0.5]), [0.5])
+    rng = np.random.default_rng(13)
+    reps = 4000
+    fwer = np.mean([(holm(rng.random(3)) <= 0.05).any() for _ in range(reps)])
+    assert fwer <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps)
+    with pytest.raises(ValueError, match="p_values"):
+        holm([1.5])

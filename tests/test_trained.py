@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from fpkit.network import Ensemble
+from fpkit.sampling import hill_estimator, sample_weights
+from fpkit.trained import fixed_point_census, layer_tail_indices, matched_iid_ensemble, shuffle_within_layers
+
+
+def _ensemble(E=3, L=2, N=12, seed=0):
+    rng = np.random.default_rng(seed)
+    W = sample_weights("student_t", (E, L, N, N), df=1.5, seed=rng)
+    W[:, :, np.arange(N), np.arange(N)] += 5.0  # learnt-looking structure: a strong diagonal
+    b = rng.standard_normal((E, L, N))
+    return Ensemble(W, b, "tanh")
+
+
+def test_shuffle_keeps_the_multiset_of_every_layer_and_destroys_the_arrangement():
+    ens = _ensemble()
+    sh = shuffle_within_layers(ens, seed=1)
+    E, L, N, _ = ens.weights.shape
+    for e in range(E):
+        for layer in range(L):
+            np.testing.assert_array_equal(np.sort(sh.weights[e, layer].ravel()), np.sort(ens.weights[e, layer].ravel()))
+            np.testing.assert_array_equal(np.sort(sh.biases[e, layer]), np.sort(ens.biases[e, layer]))
+            assert not np.array_equal(sh.weights[e, layer], ens.weights[e, layer])
+    # weights do not move between layers or networks: per-layer sums are unchanged
+    np.testing.assert_allclose(sh.weights.sum(axis=(2, 3)), ens.weights.sum(axis=(2, 3)))
+    # the diagonal structure is gone: the diagonal is no larger than the rest on average
+    diag = np.abs(np.diagonal(sh.weights, axis1=2, axis2=3)).mean()
+    assert diag < 0.5 * np.abs(np.diagonal(ens.weights, axis1=2, axis2=3)).mean()
+    assert sh.activation == ens.activation
+
+
+def test_shuffle_is_seeded_and_uniform():
+    ens = _ensemble(E=1, L=1, N=3)
+    a, b = shuffle_within_layers(ens, seed=5), shuffle_within_layers(ens, seed=5)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    assert not np.array_equal(a.weights, shuffle_within_layers(ens, seed=6).weights)
+    # where does entry (0, 0) go? uniform over the 9 positions
+    w00 = ens.weights[0, 0, 0, 0]
+    pos = [int(np.flatnonzero(shuffle_within_layers(ens, seed=s).weights[0, 0].ravel() == w00)[0]) for s in range(900)]
+    counts = np.bincount(pos, minlength=9)
+    assert stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_matched_iid_networks_have_the_layer_tail_index_and_median():
+    # a layer of 64 x 64 Student-t(df=1.5) weights with median |W| = 0.3
+    W = sample_weights("student_t", (4, 2, 64, 64), df=1.5, seed=3)
+    W *= 0.3 / np.median(np.abs(W), axis=(2, 3), keepdims=True)
+    ens = Ensemble(W, np.zeros((4, 2, 64)), "tanh")
+    ctrl = matched_iid_ensemble(ens, seed=4)
+    med = np.median(np.abs(ctrl.weights), axis=(2, 3))
+    assert np.all(np.abs(med / 0.3 - 1) < 0.08)  # median of 4096 draws: ~3 % sampling error
+    a_in, a_out = layer_tail_indices(ens), layer_tail_indices(ctrl)
+    assert np.all(np.abs(a_out - a_in) < 0.35 * a_in)  # Hill estimates of the same law
+    assert np.all(np.isfinite(ctrl.weights))
+    np.testing.assert_array_equal(matched_iid_ensemble(ens, seed=4).weights, ctrl.weights)
+    k = int(0.1 * 64 * 64)
+    assert a_in[0, 0] == pytest.approx(hill_estimator(W[0, 0].ravel(), k=k).alpha)
+
+
+def test_census_counts_and_index_check_on_known_networks():
+    # A contraction (tiny weights): one fixed point, stable, index +1 - the sum closes.
+    N = 6
+    small = Ensemble(0.1 * sample_weights("gaussian", (2, 2, N, N), seed=0), None, "tanh")
+    per, res = fixed_point_census(small, n_starts=16, newton_starts=8, seed=0)
+    assert list(per["Q"]) == [1, 1] and list(per["fixed_points"]) == [1, 1]
+    assert per["index_complete"].all() and list(per["index_sum"]) == [1, 1]
+    assert (per["unseen_mass"] == 0).all() and (per["n_starts_used"] == 16).all()
+    # One layer W = 3 I: three fixed points per coordinate pair (x = tanh(3x)), 3^N in all; in N = 2:
+    # 4 stable corners, 4 saddles (index -1), one unstable origin (index +1): sum 4 - 4 + 1 = 1.
+    big = Ensemble(np.array([[3.0 * np.eye(2)]]), None, "tanh")
+    per, res = fixed_point_census(big, n_starts=64, newton_starts=64, seed=1)
+    assert int(per["Q"].iloc[0]) == 4 and int(per["fixed_points"].iloc[0]) == 9
+    assert bool(per["index_complete"].iloc[0])
+    x = res.x
+    np.testing.assert_allclose(np.tanh(3.0 * x), x, atol=1e-10)
+
+
+def test_controls_reject_bad_input():
+    with pytest.raises(TypeError, match="Ensemble"):
+        shuffle_within_layers(np.zeros((1, 1, 2, 2)), seed=0)
+    with pytest.raises(TypeError, match="Ensemble"):
+        matched_iid_ensemble([1, 2], seed=0)
+    zero = Ensemble(np.zeros((1, 1, 8, 8)), None, "tanh")
+    with pytest.raises(ValueError):
+        matched_iid_ensemble(zero, seed=0)
