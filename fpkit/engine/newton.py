@@ -130,61 +130,103 @@ def newton_search(
         ``|G(x)|_inf``; a start found a root where ``residual <= tol``.
     """
     _check_ensemble(ensemble)
-    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
-    max_iter = v.check_int(max_iter, "max_iter", minimum=1)
-    deflation_power = v.check_real(deflation_power, "deflation_power", low=0.0, low_open=True)
-    deflation_shift = v.check_real(deflation_shift, "deflation_shift", low=0.0)
-    max_halvings = v.check_int(max_halvings, "max_halvings", minimum=0)
-    if patience is not None:
-        patience = v.check_int(patience, "patience", minimum=1)
+    options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
     x = ensemble.check_points(starts, "starts")
     m = ensemble._m
-    E, M, N = x.shape
-    if known is not None:
-        known = ensemble.xp.asarray(known)
-        if known.ndim != 3 or known.shape[0] != E or known.shape[2] != N:
-            raise ValueError(f"known must have shape (E, R, N) = ({E}, R, {N}); got {tuple(known.shape)}")
-        if known.shape[1] == 0 or not bool(m.isfinite(known).any()):
-            known = None
+    N = x.shape[-1]
     eye = m.eye(N, dtype=m.float64)
-    out_x = m.array(x, copy=True)
-    out_res = m.full((E, M), m.inf, dtype=m.float64)
-    block = ActiveBlock(m, E, M, shrink=0.5)
+
+    def evaluate(sub, x):
+        fx, jac = sub.forward_with_jacobian(x)
+        return fx - x, (jac,)
+
+    def direction(sub, x, g, aux):
+        return _solve(aux[0] - eye, -g, m)
+
+    return _damped_newton(ensemble, x, evaluate, direction, known=_check_known(ensemble, known),
+                          point=lambda x: x, clip=None, **options)
+
+
+def _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience) -> dict:
+    options = dict(tol=v.check_real(tol, "tol", low=0.0, low_open=True),
+                   max_iter=v.check_int(max_iter, "max_iter", minimum=1),
+                   power=v.check_real(deflation_power, "deflation_power", low=0.0, low_open=True),
+                   shift=v.check_real(deflation_shift, "deflation_shift", low=0.0),
+                   max_halvings=v.check_int(max_halvings, "max_halvings", minimum=0),
+                   patience=None if patience is None else v.check_int(patience, "patience", minimum=1))
+    return options
+
+
+def _check_known(ensemble, known):
+    """Known roots (E, R, N) on the backend, or None when there are none."""
+    if known is None:
+        return None
+    m = ensemble._m
+    E, _, N = ensemble.shape
+    known = ensemble.xp.asarray(known)
+    if known.ndim != 3 or known.shape[0] != E or known.shape[2] != N:
+        raise ValueError(f"known must have shape (E, R, N) = ({E}, R, {N}); got {tuple(known.shape)}")
+    if known.shape[1] == 0 or not bool(m.isfinite(known).any()):
+        return None
+    return known
+
+
+def _damped_newton(ensemble, X, evaluate, direction, *, known, point, clip, tol, max_iter, power, shift,
+                   max_halvings, patience):
+    """The damped, deflated Newton iteration both searches run, on the packed active block.
+
+    ``X`` (E, K, ...) are the unknowns of every start; ``evaluate(sub, X) -> (R, aux)`` the
+    residuals (E', K', ...) and what the step needs (a tuple of per-item arrays);
+    ``direction(sub, X, R, aux) -> dX`` the Newton step; ``point(X)`` the x (E', K', N) of a state
+    (deflation acts on it, and it is what a start returns); ``clip(X)`` keeps trial states valid.
+    A start stops when ``max |R| <= tol`` (a root) or after ``patience`` steps without its merit
+    (the deflated residual norm) dropping by 1 %. Returns ``(x, residual)``, shapes (E, K, N), (E, K).
+    """
+    m = ensemble._m
+    E, K = X.shape[:2]
+    res_axes = tuple(range(2, X.ndim))
+    out_x = m.array(point(X), copy=True)
+    out_res = m.full((E, K), m.inf, dtype=m.float64)
+    block = ActiveBlock(m, E, K, shrink=0.5)
     sub, sub_known = ensemble, known
-    fx, jac = sub.forward_with_jacobian(x)
-    g = fx - x
-    merit = _merit(g, x, sub_known, deflation_power, deflation_shift, m, axes=(-1,))
+    R, aux = evaluate(sub, X)
+    merit = _merit(R, point(X), sub_known, power, shift, m, axes=res_axes)
     best = merit
-    since = m.zeros((E, M), dtype=m.int64)  # steps since ``best`` last dropped by 1 %
+    since = m.zeros((E, K), dtype=m.int64)  # steps since ``best`` last dropped by 1 %
+    expand = (Ellipsis,) + (None,) * (X.ndim - 2)
     for _ in range(max_iter):
-        gmax = m.abs(g).max(axis=-1)
-        done = block.valid & (gmax <= tol)
+        rmax = m.abs(R).max(axis=res_axes)
+        done = block.valid & (rmax <= tol)
         if patience is not None:
             done |= block.valid & (since >= patience)
         if bool(done.any()):
             rows, cols, nets, items = block.retire(done)
-            out_x[nets, items] = x[rows, cols]
-            out_res[nets, items] = gmax[rows, cols]
+            out_x[nets, items] = point(X)[rows, cols]
+            out_res[nets, items] = rmax[rows, cols]
         plan = block.compact()
         if plan is False:
             break
         if plan is not None:
-            x, g, jac, merit, best, since = (plan.per_item(a) for a in (x, g, jac, merit, best, since))
+            X, R, merit, best, since = (plan.per_item(a) for a in (X, R, merit, best, since))
+            aux = tuple(plan.per_item(a) for a in aux)
             sub = ensemble.subset(block.net)
             sub_known = plan.per_row(sub_known) if sub_known is not None else None
         active = block.valid
-        d = _solve(jac - eye, -g, m)
+        dX = direction(sub, X, R, aux)
         if sub_known is not None:
-            d = _deflation_factor(d, x, sub_known, deflation_power, deflation_shift, m)[..., None] * d
+            # the deflation operator depends on x only: scale the whole step by its factor
+            dx = point(dX)
+            dX = _deflation_factor(dx, point(X), sub_known, power, shift, m)[expand] * dX
         t = m.ones(active.shape, dtype=m.float64)
         accepted = m.zeros(active.shape, dtype=bool)
-        x_new = x
+        X_new = X
         for _h in range(max_halvings + 1):
-            trial = x + t[..., None] * d
-            g_trial = sub.forward(trial) - trial
-            mt = _merit(g_trial, trial, sub_known, deflation_power, deflation_shift, m, axes=(-1,))
+            trial = X + t[expand] * dX
+            trial = clip(trial) if clip is not None else trial
+            R_trial, _ = evaluate(sub, trial)
+            mt = _merit(R_trial, point(trial), sub_known, power, shift, m, axes=res_axes)
             ok = active & ~accepted & m.isfinite(mt) & (mt < merit)
-            x_new = m.where(ok[..., None], trial, x_new)
+            X_new = m.where(ok[expand], trial, X_new)
             accepted |= ok
             if bool((accepted | ~active).all()):
                 break
@@ -192,20 +234,20 @@ def newton_search(
         # Starts that found no decrease take the smallest step anyway (escape flat regions).
         stuck = active & ~accepted
         if bool(stuck.any()):
-            trial = x + t[..., None] * d
-            finite = m.isfinite(trial).all(axis=-1) & stuck
-            x_new = m.where(finite[..., None], trial, x_new)
-        x = x_new
-        fx, jac = sub.forward_with_jacobian(x)
-        g = fx - x
-        merit = _merit(g, x, sub_known, deflation_power, deflation_shift, m, axes=(-1,))
+            trial = X + t[expand] * dX
+            trial = clip(trial) if clip is not None else trial
+            finite = m.isfinite(trial).all(axis=res_axes) & stuck
+            X_new = m.where(finite[expand], trial, X_new)
+        X = X_new
+        R, aux = evaluate(sub, X)
+        merit = _merit(R, point(X), sub_known, power, shift, m, axes=res_axes)
         improved = merit < best + _LOG_PROGRESS
         best = m.where(improved, merit, best)
         since = m.where(improved, 0, since + 1)
     if bool(block.valid.any()):
         rows, cols, nets, items = block.remaining()
-        out_x[nets, items] = x[rows, cols]
-        out_res[nets, items] = m.abs(g[rows, cols]).max(axis=-1)
+        out_x[nets, items] = point(X)[rows, cols]
+        out_res[nets, items] = m.abs(R[rows, cols]).max(axis=tuple(range(1, R.ndim - 1)))
     return out_x, out_res
 
 
@@ -305,13 +347,7 @@ def shooting_search(
         The largest layer residual there; a root where ``residual <= tol``.
     """
     _check_ensemble(ensemble)
-    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
-    max_iter = v.check_int(max_iter, "max_iter", minimum=1)
-    deflation_power = v.check_real(deflation_power, "deflation_power", low=0.0, low_open=True)
-    deflation_shift = v.check_real(deflation_shift, "deflation_shift", low=0.0)
-    max_halvings = v.check_int(max_halvings, "max_halvings", minimum=0)
-    if patience is not None:
-        patience = v.check_int(patience, "patience", minimum=1)
+    options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
     m = ensemble._m
     E, L, N = ensemble.shape
     H = ensemble.xp.asarray(states)
@@ -320,41 +356,17 @@ def shooting_search(
     H = H.astype(m.float64)
     if not bool(m.isfinite(H).all()):
         raise ValueError("states must be finite (found NaN or inf)")
-    K = H.shape[1]
     low, high = ensemble.domain
     margin = 1e-15 * (high - low)
-    if known is not None:
-        known = ensemble.xp.asarray(known)
-        if known.shape[1] == 0 or not bool(m.isfinite(known).any()):
-            known = None
     eye = m.eye(N)
-    out_x = m.array(H[:, :, 0], copy=True)
-    out_res = m.full((E, K), m.inf)
-    block = ActiveBlock(m, E, K, shrink=0.5)
-    sub, sub_known = ensemble, known
-    R, Z = _shooting_residual(sub, H)
-    merit = _merit(R, H[:, :, 0], sub_known, deflation_power, deflation_shift, m, axes=(-1, -2))
-    best = merit
-    since = m.zeros((E, K), dtype=m.int64)
-    for _ in range(max_iter):
-        rmax = m.abs(R).max(axis=(-1, -2))
-        done = block.valid & (rmax <= tol)
-        if patience is not None:
-            done |= block.valid & (since >= patience)
-        if bool(done.any()):
-            rows, cols, nets, items = block.retire(done)
-            out_x[nets, items] = H[rows, cols, 0]
-            out_res[nets, items] = rmax[rows, cols]
-        plan = block.compact()
-        if plan is False:
-            break
-        if plan is not None:
-            H, R, Z, merit, best, since = (plan.per_item(a) for a in (H, R, Z, merit, best, since))
-            sub = ensemble.subset(block.net)
-            sub_known = plan.per_row(sub_known) if sub_known is not None else None
-        active = block.valid
+
+    def evaluate(sub, H):
+        R, Z = _shooting_residual(sub, H)
+        return R, (Z,)
+
+    def direction(sub, H, R, aux):
         # A_l = D_l W_l for the layer feeding state l; unroll d_l = A_l d_{l-1} + R_l around the cycle
-        D = sub.activation.derivative(Z, m)  # (E', K', L, N)
+        D = sub.activation.derivative(aux[0], m)  # (E', K', L, N)
         W = m.roll(sub.weights, 1, axis=1)  # (E', L, N, N)
         A = D[..., :, None] * W[:, None]  # (E', K', L, N, N)
         P = m.broadcast_to(eye, A.shape[:2] + (N, N))
@@ -362,41 +374,13 @@ def shooting_search(
         for layer in range(L):
             P = m.matmul(A[:, :, layer], P)
             s = m.matmul(A[:, :, layer], s[..., None])[..., 0] + R[:, :, layer]
-        base = _solve(eye - P, s, m)  # d_{L-1}
+        prev = _solve(eye - P, s, m)  # d_{L-1}
         dH = m.empty_like(H)
-        prev = base
         for layer in range(L):
             prev = m.matmul(A[:, :, layer], prev[..., None])[..., 0] + R[:, :, layer]
             dH[:, :, layer] = prev
-        if sub_known is not None:
-            # the deflation operator depends on x = h_0 only
-            tau = _deflation_factor(dH[:, :, 0], H[:, :, 0], sub_known, deflation_power, deflation_shift, m)
-            dH = tau[..., None, None] * dH
-        t = m.ones(active.shape)
-        accepted = m.zeros(active.shape, dtype=bool)
-        H_new = H
-        for _h in range(max_halvings + 1):
-            trial = m.clip(H + t[..., None, None] * dH, low + margin, high - margin)
-            Rt, _ = _shooting_residual(sub, trial)
-            mt = _merit(Rt, trial[:, :, 0], sub_known, deflation_power, deflation_shift, m, axes=(-1, -2))
-            ok = active & ~accepted & m.isfinite(mt) & (mt < merit)
-            H_new = m.where(ok[..., None, None], trial, H_new)
-            accepted |= ok
-            if bool((accepted | ~active).all()):
-                break
-            t = m.where(accepted, t, 0.5 * t)
-        stuck = active & ~accepted
-        if bool(stuck.any()):
-            trial = m.clip(H + t[..., None, None] * dH, low + margin, high - margin)
-            H_new = m.where(stuck[..., None, None], trial, H_new)
-        H = H_new
-        R, Z = _shooting_residual(sub, H)
-        merit = _merit(R, H[:, :, 0], sub_known, deflation_power, deflation_shift, m, axes=(-1, -2))
-        improved = merit < best + _LOG_PROGRESS
-        best = m.where(improved, merit, best)
-        since = m.where(improved, 0, since + 1)
-    if bool(block.valid.any()):
-        rows, cols, nets, items = block.remaining()
-        out_x[nets, items] = H[rows, cols, 0]
-        out_res[nets, items] = m.abs(R[rows, cols]).max(axis=(-1, -2))
-    return out_x, out_res
+        return dH
+
+    return _damped_newton(ensemble, H, evaluate, direction, known=_check_known(ensemble, known),
+                          point=lambda H: H[:, :, 0], clip=lambda H: m.clip(H, low + margin, high - margin),
+                          **options)
