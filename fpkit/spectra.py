@@ -823,6 +823,17 @@ def cauchy_scale_sequence(config: NetworkConfig, input_mean_abs: float | None = 
     return gam
 
 
+def _population_options(population, sweeps, burn_in, cutoff, seed):
+    """Checked options of the population-dynamics solvers, and their generator."""
+    population = v.check_int(population, "population", minimum=10)
+    sweeps = v.check_int(sweeps, "sweeps", minimum=2)
+    burn_in = v.check_int(burn_in, "burn_in", minimum=0)
+    if burn_in >= sweeps:
+        raise ValueError(f"burn_in must be < sweeps ({sweeps}); got {burn_in}")
+    cutoff = v.check_real(cutoff, "cutoff", low=0.0, low_open=True)
+    return population, sweeps, burn_in, cutoff, make_rng(seed, np)
+
+
 def cavity_jjt_density(
     config: NetworkConfig,
     x,
@@ -872,13 +883,7 @@ def cavity_jjt_density(
     if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
         raise ValueError("x must be a non-empty array of finite numbers > 0")
     eta = v.check_real(eta, "eta", low=0.0, low_open=True)
-    P = v.check_int(population, "population", minimum=10)
-    sweeps = v.check_int(sweeps, "sweeps", minimum=2)
-    burn_in = v.check_int(burn_in, "burn_in", minimum=0)
-    if burn_in >= sweeps:
-        raise ValueError(f"burn_in must be < sweeps ({sweeps}); got {burn_in}")
-    cutoff = v.check_real(cutoff, "cutoff", low=0.0, low_open=True)
-    rng = make_rng(seed, np)
+    P, sweeps, burn_in, cutoff, rng = _population_options(population, sweeps, burn_in, cutoff, seed)
 
     flat = x.ravel()
     zeta = np.sqrt(flat * (1.0 + 1j * eta))  # (K,), Im > 0
@@ -996,13 +1001,7 @@ def cavity_s_transform(
         raise ValueError("y must be a non-empty array of finite numbers > 0")
     gam_in = cauchy_fixed_scale(config) if input_scale is None else v.check_real(
         input_scale, "input_scale", low=0.0, low_open=True)
-    P = v.check_int(population, "population", minimum=10)
-    sweeps = v.check_int(sweeps, "sweeps", minimum=2)
-    burn_in = v.check_int(burn_in, "burn_in", minimum=0)
-    if burn_in >= sweeps:
-        raise ValueError(f"burn_in must be < sweeps ({sweeps}); got {burn_in}")
-    cutoff = v.check_real(cutoff, "cutoff", low=0.0, low_open=True)
-    rng = make_rng(seed, np)
+    P, sweeps, burn_in, cutoff, rng = _population_options(population, sweeps, burn_in, cutoff, seed)
 
     eta = np.sqrt(y.ravel())[:, None]  # (K, 1)
     K = eta.shape[0]
