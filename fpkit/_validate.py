@@ -63,3 +63,12 @@ def check_shape(shape: Any, name: str = "shape") -> tuple[int, ...]:
     if not isinstance(shape, (tuple, list)):
         raise TypeError(f"{name} must be an int or a tuple of ints; got {type(shape).__name__}")
     return tuple(check_int(s, f"{name}[{i}]", minimum=0) for i, s in enumerate(shape))
+
+
+def check_ensemble(value: Any, name: str = "ensemble"):
+    """Return ``value`` if it is a :class:`fpkit.network.Ensemble`, else raise a TypeError naming it."""
+    from .network import Ensemble
+
+    if not isinstance(value, Ensemble):
+        raise TypeError(f"{name} must be an Ensemble; got {type(value).__name__}")
+    return value

@@ -165,7 +165,7 @@ def matmul_roofline(ensemble: Ensemble, starts, steps: int):
     """The batched products alone: ``steps * L`` times ``x @ W_l^T`` on the same shapes, the
     fastest way the engine's backend does them (preallocated output, transposed weights, the
     networks shared among the same CPU threads as the engine's)."""
-    m = ensemble._m
+    m = ensemble.array_module
     wt = ensemble.weights_t
     E, M, N = starts.shape
     out = m.empty_like(starts)
@@ -186,7 +186,7 @@ def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3
     """Share of a steady iteration step spent in the activation (the products' share is what
     :func:`matmul_roofline` measures): the best time of ``steps * L`` in-place activations on a
     block of pre-activations, over the best time of :func:`steady_iteration`."""
-    m = ensemble._m
+    m = ensemble.array_module
     z = m.matmul(starts, ensemble.weights_t[:, 0]) + ensemble.biases[:, 0, None, :]
     buf = m.empty_like(z)
     phi = ensemble.activation

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import _validate as v
-from .activations import ACTIVATIONS, Activation
+from .activations import Activation
 from .activations import get_activation as _lookup
 from .backend import array_namespace, get_namespace, make_rng, split_rows, to_numpy
 from .sampling import CONVENTIONS, LAWS, sample_weights, weight_law
@@ -195,6 +195,11 @@ class Ensemble:
     @property
     def width(self) -> int:
         return self.shape[2]
+
+    @property
+    def array_module(self):
+        """The plain array module of the arrays, ``numpy`` or ``cupy`` (for in-place ``out=`` work)."""
+        return self._m
 
     @property
     def backend(self) -> str:

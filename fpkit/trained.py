@@ -33,12 +33,6 @@ from .sampling import hill_estimator
 __all__ = ["fixed_point_census", "layer_tail_indices", "matched_iid_ensemble", "shuffle_within_layers"]
 
 
-def _check_ensemble(ens: Any) -> Ensemble:
-    if not isinstance(ens, Ensemble):
-        raise TypeError(f"ens must be an Ensemble; got {type(ens).__name__}")
-    return ens
-
-
 def shuffle_within_layers(ens: Ensemble, *, seed: Any) -> Ensemble:
     """The ensemble with every layer's weights (and biases) permuted at random within the layer.
 
@@ -57,7 +51,7 @@ def shuffle_within_layers(ens: Ensemble, *, seed: Any) -> Ensemble:
     Ensemble
         Weights (E, L, N, N) and biases (E, L, N), same activation.
     """
-    ens = _check_ensemble(ens)
+    ens = v.check_ensemble(ens, "ens")
     rng = make_rng(seed, "numpy")
     W = to_numpy(ens.weights)
     b = to_numpy(ens.biases)
@@ -72,7 +66,7 @@ def shuffle_within_layers(ens: Ensemble, *, seed: Any) -> Ensemble:
 
 def layer_tail_indices(ens: Ensemble, *, tail_fraction: float = 0.1) -> np.ndarray:
     """Hill tail index of ``|W_ij|`` per network and layer (top ``tail_fraction`` of the entries), (E, L)."""
-    ens = _check_ensemble(ens)
+    ens = v.check_ensemble(ens, "ens")
     tail_fraction = v.check_real(tail_fraction, "tail_fraction", low=0.0, high=0.5, low_open=True)
     W = to_numpy(ens.weights)
     E, L, N, _ = W.shape
@@ -102,7 +96,7 @@ def matched_iid_ensemble(ens: Ensemble, *, seed: Any, tail_fraction: float = 0.1
     -------
     Ensemble
     """
-    ens = _check_ensemble(ens)
+    ens = v.check_ensemble(ens, "ens")
     rng = make_rng(seed, "numpy")
     alpha = layer_tail_indices(ens, tail_fraction=tail_fraction)
     W = to_numpy(ens.weights)
@@ -140,7 +134,7 @@ def fixed_point_census(ens: Ensemble, *, n_starts: int, newton_starts: int, seed
     """
     from .engine import find_fixed_points
 
-    ens = _check_ensemble(ens)
+    ens = v.check_ensemble(ens, "ens")
     res = find_fixed_points(ens, n_starts=n_starts, seed=seed, max_iter=max_iter, newton=True,
                             newton_starts=newton_starts, census=True, census_starts=newton_starts,
                             census_rounds=census_rounds)

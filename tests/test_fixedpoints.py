@@ -9,7 +9,6 @@ from fpkit.engine import (
     basin_fractions,
     find_fixed_points,
     grid_starts,
-    iterate_map,
     merge_points,
     plane_starts,
     uniform_starts,

@@ -14,7 +14,7 @@ from .census import find_fixed_points
 from .iterate import STATUS
 from .result import FixedPoints
 from .settings import EngineSettings
-from .starts import _check_ensemble, plane_starts
+from .starts import plane_starts
 
 __all__ = ["attractors_near", "basin_fractions", "basin_map"]
 
@@ -87,7 +87,7 @@ def basin_map(
     result : FixedPoints
         The engine's result for the slice's starts (one network).
     """
-    _check_ensemble(ensemble)
+    v.check_ensemble(ensemble)
     network = v.check_int(network, "network", minimum=0)
     if network >= ensemble.n_networks:
         raise ValueError(f"network must be in [0, {ensemble.n_networks - 1}]; got {network}")
@@ -141,7 +141,7 @@ def attractors_near(
     -------
     counts : int array (K,)
     """
-    _check_ensemble(ensemble)
+    v.check_ensemble(ensemble)
     radius = v.check_real(radius, "radius", low=0.0, low_open=True)
     n_probe = v.check_int(n_probe, "n_probe", minimum=1)
     points = np.asarray(points, dtype=float)

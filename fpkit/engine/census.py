@@ -26,13 +26,14 @@ from typing import Any
 import numpy as np
 
 from ..backend import make_rng, to_numpy
+from .. import _validate as v
 from ..network import Ensemble
 from .iterate import STATUS, iterate_map
 from .merge import dedupe, group_padded, merge_points, new_roots
 from .newton import newton_search, polish, shooting_search
 from .result import FixedPoints, fixed_point_index
 from .settings import EngineSettings
-from .starts import _check_ensemble, seeded_starts, uniform_starts
+from .starts import seeded_starts, uniform_starts
 
 __all__ = ["chao1_unseen", "find_fixed_points"]
 
@@ -199,7 +200,7 @@ def find_fixed_points(
     -------
     FixedPoints
     """
-    _check_ensemble(ensemble)
+    v.check_ensemble(ensemble)
     s = (settings or EngineSettings()).replace(**options)
     rng = make_rng(seed, "numpy")
     E, _, N = ensemble.shape
@@ -390,7 +391,7 @@ def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
 
 def _trajectories(ensemble, points):
     """Layer states (E, K, L, N) of the orbits x -> h_1 -> ... -> h_{L-1} of points (E, K, N)."""
-    m = ensemble._m
+    m = ensemble.array_module
     E, L, N = ensemble.shape
     out = m.empty(points.shape[:2] + (L, N))
     h = points

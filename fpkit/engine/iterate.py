@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _validate as v
 from ..network import Ensemble
 from .active import ActiveBlock
 from .settings import EngineSettings
-from .starts import _check_ensemble
 
 __all__ = ["STATUS", "IterationResult", "iterate_map"]
 
@@ -62,10 +62,10 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     -------
     IterationResult
     """
-    _check_ensemble(ensemble)
+    v.check_ensemble(ensemble)
     s = (settings or EngineSettings()).replace(**options)
     x0 = ensemble.check_points(starts, "starts")
-    m = ensemble._m
+    m = ensemble.array_module
     E, M, N = x0.shape
     tol2 = N * s.tol * s.tol  # |d|_inf < tol implies |d|_2^2 < N tol^2: the screen
     P = s.max_period

@@ -14,13 +14,12 @@ import numpy as np
 from .. import _validate as v
 from ..network import Ensemble
 from .active import ActiveBlock
-from .starts import _check_ensemble
 
 __all__ = ["newton_search", "polish", "shooting_search"]
 
 
 def _residual(ensemble, x):
-    m = ensemble._m
+    m = ensemble.array_module
     return m.abs(ensemble.forward_into(x, m.empty_like(x), m.empty_like(x)) - x).max(axis=-1)
 
 
@@ -43,11 +42,11 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
     residual : array (E, K)
         ``|F(x) - x|_inf`` of the returned points.
     """
-    _check_ensemble(ensemble)
+    v.check_ensemble(ensemble)
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
     x = ensemble.check_points(x)
-    m = ensemble._m
+    m = ensemble.array_module
     N = x.shape[-1]
     eye = m.eye(N, dtype=m.float64)
     res = _residual(ensemble, x)
@@ -129,10 +128,10 @@ def newton_search(
     residual : array (E, M)
         ``|G(x)|_inf``; a start found a root where ``residual <= tol``.
     """
-    _check_ensemble(ensemble)
+    v.check_ensemble(ensemble)
     options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
     x = ensemble.check_points(starts, "starts")
-    m = ensemble._m
+    m = ensemble.array_module
     N = x.shape[-1]
     eye = m.eye(N, dtype=m.float64)
 
@@ -161,7 +160,7 @@ def _check_known(ensemble, known):
     """Known roots (E, R, N) on the backend, or None when there are none."""
     if known is None:
         return None
-    m = ensemble._m
+    m = ensemble.array_module
     E, _, N = ensemble.shape
     known = ensemble.xp.asarray(known)
     if known.ndim != 3 or known.shape[0] != E or known.shape[2] != N:
@@ -182,7 +181,7 @@ def _damped_newton(ensemble, X, evaluate, direction, *, known, point, clip, tol,
     A start stops when ``max |R| <= tol`` (a root) or after ``patience`` steps without its merit
     (the deflated residual norm) dropping by 1 %. Returns ``(x, residual)``, shapes (E, K, N), (E, K).
     """
-    m = ensemble._m
+    m = ensemble.array_module
     E, K = X.shape[:2]
     res_axes = tuple(range(2, X.ndim))
     out_x = m.array(point(X), copy=True)
@@ -293,7 +292,7 @@ def _shooting_residual(ens, H):
     ``H`` (E, K, L, N) holds the layer states: H[..., 0, :] = x, H[..., l, :] = output of layer
     l (1-based) for l < L; layer L must map H[..., L-1, :] back onto x.
     """
-    m = ens._m
+    m = ens.array_module
     prev = m.roll(H, 1, axis=2).transpose(0, 2, 1, 3)  # (E, L, K, N): the state each layer reads
     wt = m.roll(ens.weights_t, 1, axis=1)  # (E, L, N, N): layer feeding state l, transposed
     b = m.roll(ens.biases, 1, axis=1)  # (E, L, N)
@@ -346,9 +345,9 @@ def shooting_search(
     residual : array (E, K)
         The largest layer residual there; a root where ``residual <= tol``.
     """
-    _check_ensemble(ensemble)
+    v.check_ensemble(ensemble)
     options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
-    m = ensemble._m
+    m = ensemble.array_module
     E, L, N = ensemble.shape
     H = ensemble.xp.asarray(states)
     if H.ndim != 4 or H.shape[0] != E or H.shape[2] != L or H.shape[3] != N:

@@ -16,7 +16,7 @@ __all__ = ["box", "grid_starts", "plane_starts", "seeded_starts", "uniform_start
 
 def box(ensemble: Ensemble, low=None, high=None) -> tuple[float, float]:
     """The interval ``[low, high]`` (default: the activation's range) after validation."""
-    _check_ensemble(ensemble)
+    v.check_ensemble(ensemble)
     dlow, dhigh = ensemble.domain
     low = dlow if low is None else v.check_real(low, "low")
     high = dhigh if high is None else v.check_real(high, "high")
@@ -93,8 +93,3 @@ def plane_starts(origin, u, v_dir, *, extent=(-1.0, 1.0, -1.0, 1.0), resolution:
     A = xp.reshape(A, (-1,))
     B = xp.reshape(B, (-1,))
     return origin[:, None, :] + A[None, :, None] * u[:, None, :] + B[None, :, None] * v_dir[:, None, :]
-
-
-def _check_ensemble(ensemble) -> None:
-    if not isinstance(ensemble, Ensemble):
-        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
