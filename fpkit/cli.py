@@ -88,7 +88,7 @@ def load_sweep_spec(path) -> dict:
                 chunk=spec.get("chunk"), settings=settings)
 
 
-def sweep(config_file, out_dir, scheduler=None, progress=True, out=None) :
+def sweep(config_file, out_dir, scheduler=None, progress=True, out=None):
     """``fpkit sweep``: run a sweep file, cache per configuration in OUT/cache, write OUT/results.csv."""
     from pathlib import Path
 
