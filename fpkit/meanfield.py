@@ -406,7 +406,7 @@ def simulate_correlations(
     rng = make_rng(seed, "numpy")
     # inputs with unit norm per coordinate and pairwise correlation rho0
     gram = np.full((n_inputs, n_inputs), rho0) + (1 - rho0) * np.eye(n_inputs)
-    h = rng.standard_normal((width, n_inputs)) @ np.linalg.cholesky(gram).T
+    h = rng.standard_normal((width, n_inputs)) @ _gram_factor(gram).T
     iu = np.triu_indices(n_inputs, 1)
     out = np.empty((depth + 1, iu[0].size))
 
@@ -424,6 +424,16 @@ def simulate_correlations(
         h = math.sqrt(1 - residual**2) * (W @ post) + residual * h
         out[l + 1] = corr(h)
     return out
+
+
+def _gram_factor(gram: np.ndarray) -> np.ndarray:
+    """A factor A with A A^T = gram: Cholesky, or for a singular gram (rho0 = 1, or rho0 = -1/(n-1)
+    where the inputs sum to 0) the symmetric square root from the eigendecomposition."""
+    try:
+        return np.linalg.cholesky(gram)
+    except np.linalg.LinAlgError:
+        w, vecs = np.linalg.eigh(gram)
+        return vecs * np.sqrt(np.clip(w, 0.0, None))
 
 
 def _cosine(a: np.ndarray) -> np.ndarray:

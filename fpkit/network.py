@@ -305,23 +305,91 @@ class Ensemble:
         -------
         fx : array, shape (E, M, N)
         jac : array, shape (E, M, N, N)
-            ``jac[e, m, i, j] = dF_i / dx_j`` at ``x[e, m]``.
+            ``jac[e, m, i, j] = dF_i / dx_j`` at ``x[e, m]``. Entries whose modulus exceeds the
+            float64 range (deep networks where they expand, e.g. L = 500 layers of weight scale 10
+            at an unsaturated point) are ``+-inf``, never NaN; :meth:`forward_with_scaled_jacobian`
+            gives J there as a finite matrix times a power of 2.
         """
         if networks is not None:
             return self.subset(networks).forward_with_jacobian(x)
         x = self.check_points(x)
         m, W, wt, b, phi = self._m, self.weights, self.weights_t, self.biases, self.activation
         jac = None
+        x0 = x
+        with np.errstate(over="ignore", invalid="ignore"):
+            for layer in range(W.shape[1]):
+                Wl = W[:, layer]  # (E, N, N)
+                z = m.matmul(x, wt[:, layer]) + b[:, layer, None, :]
+                d = phi.derivative(z, m)  # (E, M, N)
+                if jac is None:
+                    jac = d[..., :, None] * Wl[:, None, :, :]
+                else:
+                    jac = d[..., :, None] * m.matmul(Wl[:, None, :, :], jac)
+                x = phi.value(z, m, out=z)
+            if not bool(m.all(m.isfinite(jac))):  # overflow: the product again, rescaled by powers of 2
+                _, unit, exponent = self.forward_with_scaled_jacobian(x0)
+                jac = m.ldexp(unit, exponent[..., None, None])
+        return x, jac
+
+    def forward_with_scaled_jacobian(self, x, *, networks=None):
+        """F(x) and J_F(x) = ``unit * 2**exponent``, finite at any depth.
+
+        The product D_L W_L ... D_1 W_1 is formed with every factor and partial product
+        rescaled by a power of 2 (exact), so it cannot overflow however deep the network.
+
+        Returns
+        -------
+        fx : array, shape (E, M, N)
+        unit : array, shape (E, M, N, N)
+            J_F(x) / 2**exponent, with entries of modulus below 1 (all zero where J_F(x) = 0).
+        exponent : int array, shape (E, M)
+        """
+        if networks is not None:
+            return self.subset(networks).forward_with_scaled_jacobian(x)
+        x = self.check_points(x)
+        m, W, wt, b, phi = self._m, self.weights, self.weights_t, self.biases, self.activation
+        E, M, N = x.shape
+        exponent = m.zeros((E, M), dtype=m.int64)
+        jac = None
         for layer in range(W.shape[1]):
             Wl = W[:, layer]  # (E, N, N)
+            _, w_exp = m.frexp(m.abs(Wl).max(axis=(-2, -1)))  # (E,): |W_l| < 2**w_exp
+            Wl = m.ldexp(Wl, -w_exp[:, None, None])
             z = m.matmul(x, wt[:, layer]) + b[:, layer, None, :]
-            d = phi.derivative(z, m)  # (E, M, N)
+            d = phi.derivative(z, m)  # (E, M, N), |d| <= sup |phi'| <= 2
             if jac is None:
                 jac = d[..., :, None] * Wl[:, None, :, :]
             else:
                 jac = d[..., :, None] * m.matmul(Wl[:, None, :, :], jac)
+            _, j_exp = m.frexp(m.abs(jac).max(axis=(-2, -1)))  # (E, M); 0 for a zero matrix
+            jac = m.ldexp(jac, -j_exp[..., None, None])
+            exponent += w_exp[:, None] + j_exp
             x = phi.value(z, m, out=z)
-        return x, jac
+        return x, jac, exponent
+
+    def jacobian_eigenvalues(self, x, *, networks=None) -> np.ndarray:
+        """Eigenvalues of J_F(x), complex NumPy array of shape (E, M, N), at any depth.
+
+        Where J_F(x) overflows float64 the eigenvalues are those of the rescaled product
+        (:meth:`forward_with_scaled_jacobian`) times its power of 2; an eigenvalue whose modulus
+        exceeds the float64 range then has ``+-inf`` real and/or imaginary parts (zero parts
+        stay 0, so there is never a NaN): it is unstable, and its sign still decides the index
+        sign det(I - J). Eigenvalues far below the largest one (relative 1e-16) are rounding
+        noise there, as for any matrix formed explicitly.
+        """
+        if networks is not None:
+            return self.subset(networks).jacobian_eigenvalues(x)
+        jac = to_numpy(self.jacobian(x))
+        if np.all(np.isfinite(jac)):
+            return np.linalg.eigvals(jac)
+        _, unit, exponent = self.forward_with_scaled_jacobian(x)
+        mu = np.linalg.eigvals(to_numpy(unit))
+        e = to_numpy(exponent)[..., None]
+        out = np.empty(mu.shape, dtype=np.complex128)
+        with np.errstate(over="ignore"):
+            out.real = np.ldexp(mu.real, e)
+            out.imag = np.ldexp(mu.imag, e)
+        return out
 
     def jacobian(self, x, *, networks=None):
         """J_F(x), shape (E, M, N, N); see :meth:`forward_with_jacobian`."""

@@ -6,13 +6,16 @@ Laws (all symmetric about 0, i.i.d. entries)
     Standard normal, N(0, 1). Tail index infinite (light tail).
 ``"cauchy"``
     Standard Cauchy, density 1 / (pi (1 + x^2)). Tail index 1: ``P(|X| > x) ~ (2/pi) / x``.
-``"student_t"`` (needs ``df > 0``)
+``"student_t"`` (needs ``df >= 0.1``)
     Student's t with ``df`` degrees of freedom, scale 1. Tail index ``df``.
-``"alpha_stable"`` (needs ``0 < alpha <= 2``)
+``"alpha_stable"`` (needs ``0.1 <= alpha <= 2``)
     Symmetric alpha-stable S(alpha, beta=0, gamma=1) in Nolan's S1 (= S0 for beta = 0)
     parameterisation, i.e. characteristic function ``exp(-|t|^alpha)``, drawn by the
     Chambers-Mallows-Stuck method. ``alpha = 1`` is the standard Cauchy law;
     ``alpha = 2`` is N(0, 2). Tail index ``alpha`` for ``alpha < 2``.
+
+Tail indices below :data:`MIN_TAIL_INDEX` (0.1) are refused: such draws exceed the float64
+range with a probability that is not negligible, so they cannot be represented.
 
 Scaling conventions
 -------------------
@@ -54,6 +57,7 @@ from .backend import get_namespace, make_rng, to_numpy
 __all__ = [
     "CONVENTIONS",
     "LAWS",
+    "MIN_TAIL_INDEX",
     "HillEstimate",
     "PowerLawFit",
     "WeightLaw",
@@ -68,6 +72,16 @@ __all__ = [
 LAWS = ("gaussian", "cauchy", "student_t", "alpha_stable")
 #: Scaling conventions known to :func:`sample_weights` and :func:`scale_factor`.
 CONVENTIONS = ("fan_in", "sqrt_fan_in", "absolute")
+#: Smallest tail index (``alpha`` of alpha-stable, ``df`` of Student-t) that can be sampled. Below
+#: it the draws overflow float64: the Chambers-Mallows-Stuck formula raises numbers near 0 to the
+#: power 1/alpha, and the Student-t gamma draws underflow. From 0.1 on, the alpha-stable draws stay
+#: below 1e300 for every uniform and exponential the generator can give (uniforms >= 2^-53,
+#: exponentials floored at 2^-53, which changes the law on an event of probability 1e-16), and
+#: Student-t draws are exact except with probability below 1e-15 (gamma draws below the smallest
+#: normal float are floored there).
+MIN_TAIL_INDEX = 0.1
+#: Floor of the exponential draws of the Chambers-Mallows-Stuck method (see MIN_TAIL_INDEX).
+_EXP_FLOOR = 2.0**-53
 
 
 @dataclass(frozen=True)
@@ -78,9 +92,10 @@ class WeightLaw:
     ----------
     name : {"gaussian", "cauchy", "student_t", "alpha_stable"}
     df : float, optional
-        Degrees of freedom, required for and only for ``"student_t"`` (df > 0).
+        Degrees of freedom, required for and only for ``"student_t"`` (df >= 0.1).
     alpha : float, optional
-        Stability index in (0, 2], required for and only for ``"alpha_stable"``.
+        Stability index in [0.1, 2], required for and only for ``"alpha_stable"`` (see
+        :data:`MIN_TAIL_INDEX`).
     """
 
     name: str
@@ -91,16 +106,14 @@ class WeightLaw:
         v.check_choice(self.name, "law", LAWS)
         if self.name == "student_t":
             if self.df is None:
-                raise ValueError("law 'student_t' needs df, a real number in (0, inf)")
-            object.__setattr__(self, "df", v.check_real(self.df, "df", low=0.0, low_open=True))
+                raise ValueError(f"law 'student_t' needs df, a real number in [{MIN_TAIL_INDEX}, inf)")
+            object.__setattr__(self, "df", _check_index(self.df, "df", math.inf))
         elif self.df is not None:
             raise ValueError(f"df applies only to law 'student_t', not {self.name!r}")
         if self.name == "alpha_stable":
             if self.alpha is None:
-                raise ValueError("law 'alpha_stable' needs alpha, a real number in (0, 2]")
-            object.__setattr__(
-                self, "alpha", v.check_real(self.alpha, "alpha", low=0.0, high=2.0, low_open=True)
-            )
+                raise ValueError(f"law 'alpha_stable' needs alpha, a real number in [{MIN_TAIL_INDEX}, 2.0]")
+            object.__setattr__(self, "alpha", _check_index(self.alpha, "alpha", 2.0))
         elif self.alpha is not None:
             raise ValueError(f"alpha applies only to law 'alpha_stable', not {self.name!r}")
 
@@ -174,6 +187,21 @@ class WeightLaw:
         return _chambers_mallows_stuck(self.alpha, shape, rng, xp).astype(dtype, copy=False)
 
 
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+_LOG_TINY = math.log(np.finfo(np.float64).tiny)
+
+
+def _check_index(value: Any, name: str, high: float) -> float:
+    """A tail index (``df`` or ``alpha``) in [MIN_TAIL_INDEX, high], with the reason for the floor."""
+    value = v.check_real(value, name, low=0.0, high=high, low_open=True)
+    if value < MIN_TAIL_INDEX:
+        raise ValueError(
+            f"{name} must be in [{MIN_TAIL_INDEX}, {high}]; got {value:g}: below {MIN_TAIL_INDEX} the draws "
+            "overflow float64 (inf or NaN), so this law cannot be sampled"
+        )
+    return value
+
+
 def _open_uniform(rng: Any, shape: tuple[int, ...], xp: Any):
     """Uniform draws on the open interval (0, 1)."""
     u = rng.random(shape)
@@ -188,7 +216,7 @@ def _chambers_mallows_stuck(alpha: float, shape: tuple[int, ...], rng: Any, xp: 
     """
     vv = xp.pi * (_open_uniform(rng, shape, xp) - 0.5)
     w = rng.standard_exponential(shape)
-    w = xp.maximum(w, xp.finfo(xp.float64).tiny)
+    w = xp.maximum(w, _EXP_FLOOR)
     if alpha == 1.0:
         return xp.tan(vv)
     cos_v = xp.cos(vv)
@@ -242,6 +270,10 @@ def scale_factor(
     if convention == "absolute":
         return scale
     exponent = 0.5 if convention == "sqrt_fan_in" else 1.0 / law.stability_index
+    log_factor = math.log(scale) - exponent * math.log(fan_in)
+    if not _LOG_TINY <= log_factor <= _LOG_MAX:
+        raise ValueError(f"scale * fan_in**(-{exponent:g}) = exp({log_factor:.4g}) is outside the float64 range "
+                         f"for scale={scale:g}, fan_in={fan_in}; choose a scale or fan_in that keeps it in range")
     return scale * fan_in ** (-exponent)
 
 
@@ -287,9 +319,17 @@ def sample_weights(
             raise ValueError("fan_in must be given when shape has no positive last axis")
         fan_in = shape[-1]
     factor = scale_factor(law, fan_in, convention, scale)
+    v.check_memory(8.0 * math.prod(shape), f"shape={shape} (float64 weights)")
     xp = get_namespace(backend)
     rng = make_rng(seed, xp)
-    return factor * law.sample(shape, rng, xp)
+    draws = law.sample(shape, rng, xp)
+    with np.errstate(over="ignore"):
+        out = factor * draws
+    if not bool(xp.all(xp.isfinite(out))):
+        raise ValueError(f"scale={scale:g} is too large for this law: the weights scale * c(N) * Z overflow "
+                         f"float64 (scale * c(N) = {factor:.3g}, draws |Z| up to {float(xp.abs(draws).max()):.3g}); "
+                         "use a smaller scale")
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -97,8 +97,14 @@ def jacobian_spectrum(ensemble: Ensemble, x) -> JacobianSpectrum:
     if not isinstance(ensemble, Ensemble):
         raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
     jac = to_numpy(ensemble.jacobian(x))
+    sv = np.linalg.svd(jac, compute_uv=False) if np.all(np.isfinite(jac)) else np.array([np.inf])
+    if not np.all(sv < _SQRT_MAX):
+        raise ValueError(
+            f"J_F(x) J_F(x)^T overflows float64 at some points of x (L = {ensemble.depth}); use "
+            "Ensemble.forward_with_scaled_jacobian (J_F as a finite matrix times a power of 2) and "
+            "Ensemble.jacobian_eigenvalues there"
+        )
     eig = np.linalg.eigvals(jac)
-    sv = np.linalg.svd(jac, compute_uv=False)
     return JacobianSpectrum(eigenvalues=eig, sv2=sv**2)
 
 
@@ -233,6 +239,9 @@ class _DiscreteLaw:
         return optimize.brentq(lambda u: float(self.psi(np.array(u))[0]) - w, lo, 0.0, xtol=1e-300, rtol=1e-14)
 
 
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+_SQRT_MAX = math.sqrt(np.finfo(np.float64).max)
+_LOG_TINY = math.log(np.finfo(np.float64).tiny)
 _MIN_RELATIVE_X = 1e-100  # density() is reliable down to this fraction of the support's edge
 
 
@@ -257,15 +266,19 @@ class FreeJacobianLaw:
     _layers: list = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.sigma_w2 = np.asarray(self.sigma_w2, dtype=float).ravel()
+        self.sigma_w2 = v.check_array(self.sigma_w2, "sigma_w2").ravel()
         if self.sigma_w2.size < 1 or not np.all(self.sigma_w2 > 0):
             raise ValueError("sigma_w2 must be a non-empty sequence of positive numbers")
+        if isinstance(self.d2_laws, (str, bytes)) or not hasattr(self.d2_laws, "__len__"):
+            raise TypeError(f"d2_laws must be a list of (values, probs) pairs; got {type(self.d2_laws).__name__}")
         if len(self.d2_laws) != self.sigma_w2.size:
             raise ValueError(f"d2_laws must have one law per layer ({self.sigma_w2.size}); got {len(self.d2_laws)}")
         self._layers = []
-        for values, probs in self.d2_laws:
-            values = np.atleast_1d(np.asarray(values, dtype=float))
-            probs = np.atleast_1d(np.asarray(probs, dtype=float))
+        for i, law in enumerate(self.d2_laws):
+            if isinstance(law, (str, bytes)) or not hasattr(law, "__len__") or len(law) != 2:
+                raise TypeError(f"d2_laws[{i}] must be a (values, probs) pair; got {law!r:.60}")
+            values = np.atleast_1d(v.check_array(law[0], f"d2_laws[{i}] values"))
+            probs = np.atleast_1d(v.check_array(law[1], f"d2_laws[{i}] probs"))
             if values.shape != probs.shape or np.any(values < 0) or np.any(probs < 0):
                 raise ValueError("each d2 law needs non-negative values and probabilities of the same shape")
             if not math.isclose(probs.sum(), 1.0, rel_tol=1e-9):
@@ -325,6 +338,20 @@ class FreeJacobianLaw:
     def depth(self) -> int:
         return int(self.sigma_w2.size)
 
+    def log_moments(self) -> tuple[float, float]:
+        """(log m1, log m2) of J J^T (see :meth:`moments`): finite at any depth.
+
+        ``log m1 = sum_l log(sigma_l^2 E[d_l])`` and ``log m2 = 2 log m1 + log(m2 / m1^2)``.
+        """
+        log_m1 = 0.0
+        excess = 0.0
+        for s2, law in zip(self.sigma_w2, self._layers):
+            e1 = float(law.values @ law.probs)
+            e2 = float(law.values**2 @ law.probs)
+            log_m1 += math.log(s2) + math.log(e1)
+            excess += e2 / e1**2
+        return log_m1, 2.0 * log_m1 + math.log1p(excess)
+
     def moments(self) -> tuple[float, float]:
         """(m1, m2) of J J^T in closed form.
 
@@ -332,7 +359,17 @@ class FreeJacobianLaw:
         over free factors (it is minus the linear coefficient of S, times m1),
         ``m2 / m1^2 = 1 + sum_l (1 + E[d_l^2] / E[d_l]^2 - 1)`` (the 1 per layer is the
         Marchenko-Pastur factor).
+
+        Raises
+        ------
+        ValueError
+            Where m1 or m2 is outside the float64 range (deep networks, e.g. L = 1000 with
+            sigma_w = 2); :meth:`log_moments` is finite there.
         """
+        log_m1, log_m2 = self.log_moments()
+        if not (_LOG_TINY < log_m1 < _LOG_MAX and _LOG_TINY < log_m2 < _LOG_MAX):
+            raise ValueError(f"the moments of J J^T are outside the float64 range at depth L = {self.depth} "
+                             f"(log m1 = {log_m1:.4g}, log m2 = {log_m2:.4g}); use log_moments(), or fewer layers")
         m1 = 1.0
         excess = 0.0
         for s2, law in zip(self.sigma_w2, self._layers):

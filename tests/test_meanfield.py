@@ -145,3 +145,14 @@ def test_variance_map_slope_closed_forms_and_finite_difference():
     fd = (g(1 + 1e-4) - g(1 - 1e-4)) / 2e-4
     assert abs(mf.variance_map_slope("tanh") - fd) < 1e-6
     assert mf.variance_map_slope("gelu") > 1.0 > mf.variance_map_slope("tanh")
+
+
+def test_simulate_correlations_at_the_ends_of_the_correlation_range():
+    """Defect 6: rho0 = 1 (identical inputs) raised LinAlgError (Cholesky of a singular Gram matrix)."""
+    corr = mf.simulate_correlations("tanh", width=64, depth=3, rho0=1.0, n_inputs=4, seed=0)
+    np.testing.assert_allclose(corr, 1.0, atol=1e-12)  # identical inputs stay identical
+    low = -1.0 / 3.0  # the smallest common correlation of 4 inputs: they sum to 0
+    corr = mf.simulate_correlations("tanh", width=4000, depth=0, rho0=low, n_inputs=4, seed=0)
+    assert np.all(np.isfinite(corr)) and np.abs(corr.mean() - low) < 0.05
+    inside = mf.simulate_correlations("tanh", width=64, depth=2, rho0=0.5, n_inputs=4, seed=0)
+    assert np.all(np.isfinite(inside))

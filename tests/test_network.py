@@ -140,3 +140,40 @@ def test_activation_names_are_unique_and_old_aliases_are_refused():
     import scipy.special as sp
     assert get_activation("erf").value(np.array([0.7]))[0] == pytest.approx(sp.erf(0.7))
     assert get_activation("erf").sup_derivative == pytest.approx(2 / math.sqrt(math.pi))
+
+
+# ------------------------------------------------------------------ issue 14 regressions
+
+import math  # noqa: E402
+import warnings  # noqa: E402
+
+from fpkit.network import log_lipschitz_bound  # noqa: E402
+
+
+def test_lipschitz_bound_beyond_float64_is_a_clear_error():
+    """Defect 6: lipschitz_bound at L = 200 returned inf with only a warning."""
+    ens = Ensemble.sample(NetworkConfig(N=3, L=200, law="cauchy", scale=10.0, activation="tanh"), 2, seed=0)
+    with pytest.raises(ValueError, match="exceeds the float64 range .* use log_lipschitz_bound"):
+        lipschitz_bound(ens)
+    logs = log_lipschitz_bound(ens)
+    assert np.all(np.isfinite(logs)) and logs.max() > math.log(np.finfo(float).max)
+
+
+def test_overflowing_jacobian_is_inf_never_nan_and_scaled_form_is_exact():
+    cfg = NetworkConfig(N=4, L=500, law="gaussian", scale=10.0, activation="tanh", bias_law=None)
+    ens = Ensemble.sample(cfg, 2, seed=0)
+    x = np.zeros((2, 1, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jac = ens.jacobian(x)
+        _, unit, exponent = ens.forward_with_scaled_jacobian(x)
+        eig = ens.jacobian_eigenvalues(x)
+    assert not np.isnan(jac).any() and np.isinf(jac).any()
+    assert np.all(np.abs(unit) < 1) and np.all(exponent > 1024)  # J ~ 2^exponent: beyond float64
+    assert not np.isnan(eig).any() and np.all(np.isinf(np.abs(eig).max(axis=-1)))
+    # where J is finite, the scaled form is J exactly (powers of 2) and the eigenvalues agree
+    small = Ensemble.sample(cfg.replace(L=40, scale=3.0), 2, seed=0)
+    x = np.random.default_rng(0).uniform(-0.01, 0.01, (2, 5, 4))
+    _, unit, exponent = small.forward_with_scaled_jacobian(x)
+    np.testing.assert_array_equal(np.ldexp(unit, exponent[..., None, None]), small.jacobian(x))
+    np.testing.assert_array_equal(small.jacobian_eigenvalues(x), np.linalg.eigvals(small.jacobian(x)))

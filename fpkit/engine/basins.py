@@ -13,7 +13,7 @@ from ..network import Ensemble
 from .census import find_fixed_points
 from .iterate import STATUS
 from .result import FixedPoints
-from .settings import EngineSettings
+from .settings import EngineSettings, resolve_settings
 from .starts import _check_ensemble, plane_starts
 
 __all__ = ["attractors_near", "basin_fractions", "basin_map", "wilson_interval"]
@@ -36,7 +36,11 @@ def wilson_interval(count, n, confidence: float = 0.95) -> tuple[np.ndarray, np.
     from scipy import stats  # lazy: scipy.stats is slow to import
 
     confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
-    count, n = np.broadcast_arrays(np.asarray(count), np.asarray(n))
+    count, n = _counts(count, "count"), _counts(n, "n")
+    try:
+        count, n = np.broadcast_arrays(count, n)
+    except ValueError:
+        raise ValueError(f"count and n must broadcast together; got shapes {count.shape} and {n.shape}") from None
     if count.size and (np.any(n < 1) or np.any(count < 0) or np.any(count > n)):
         raise ValueError("wilson_interval needs 0 <= count <= n and n >= 1")
     low, high = np.empty(count.shape), np.empty(count.shape)
@@ -44,6 +48,14 @@ def wilson_interval(count, n, confidence: float = 0.95) -> tuple[np.ndarray, np.
         ci = stats.binomtest(int(count[i]), int(n[i])).proportion_ci(confidence, method="wilson")
         low[i], high[i] = ci.low, ci.high
     return low, high
+
+
+def _counts(x, name):
+    """Integer counts (integral floats accepted), as an int64 array."""
+    arr = v.check_array(x, name)
+    if np.any(arr != np.round(arr)) or np.any(np.abs(arr) > 2**62):
+        raise ValueError(f"{name} must hold whole numbers (counts)")
+    return arr.astype(np.int64)
 
 
 def basin_fractions(result: FixedPoints, confidence: float = 0.95) -> pd.DataFrame:
@@ -119,15 +131,20 @@ def basin_map(
     N = ensemble.width
     vecs = []
     for name, vec in (("origin", origin), ("u", u), ("v_dir", v_dir)):
-        arr = np.asarray(vec, dtype=float) if not hasattr(vec, "get") else vec.get()
+        arr = v.check_array(vec, name, finite=False)
         if arr.shape != (N,) or not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be a finite vector of length N = {N}; got shape {arr.shape}")
         vecs.append(ensemble.xp.asarray(arr[None]))
+    ref = np.zeros((0, N)) if reference is None else v.check_array(reference, "reference")
+    if ref.ndim == 1 and ref.size == N:
+        ref = ref[None]
+    if ref.ndim != 2 or ref.shape[1] != N:
+        raise ValueError(f"reference must have shape (K, N = {N}); got {ref.shape}")
+    resolve_settings(settings, options)  # bad settings fail before the slice is built
     one = ensemble.subset(slice(network, network + 1))
     starts = plane_starts(*vecs, extent=extent, resolution=resolution)
     res = find_fixed_points(one, starts, settings=settings, **options)
     tol = res.settings["merge_tol"]
-    ref = np.zeros((0, N)) if reference is None else np.asarray(reference, dtype=float).reshape(-1, N)
     ids = np.full(res.x.shape[0], -1, dtype=np.int64)
     extra = 0
     for k, p in enumerate(res.x):
@@ -169,8 +186,12 @@ def attractors_near(
     _check_ensemble(ensemble)
     radius = v.check_real(radius, "radius", low=0.0, low_open=True)
     n_probe = v.check_int(n_probe, "n_probe", minimum=1)
-    points = np.asarray(points, dtype=float)
-    networks = np.asarray(networks, dtype=np.int64)
+    resolve_settings(settings, options)
+    points = v.check_array(points, "points")
+    networks = v.check_array(networks, "networks")
+    if np.any(networks != np.round(networks)):
+        raise ValueError("networks must hold whole numbers (indices of networks)")
+    networks = networks.astype(np.int64)
     K = points.shape[0] if points.ndim == 2 else -1
     if points.ndim != 2 or points.shape[1] != ensemble.width or networks.shape != (K,):
         raise ValueError(f"points must be (K, N = {ensemble.width}) and networks (K,); "

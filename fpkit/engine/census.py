@@ -24,13 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validate as v
 from ..backend import make_rng, to_numpy
 from ..network import Ensemble
 from .iterate import STATUS, iterate_map
 from .merge import dedupe, group_padded, merge_points, new_roots
 from .newton import newton_search, polish
 from .result import FixedPoints, fixed_point_index
-from .settings import EngineSettings
+from .settings import EngineSettings, resolve_settings
 from .starts import _check_ensemble, seeded_starts, uniform_starts
 
 __all__ = ["find_fixed_points", "search_saddles"]
@@ -129,8 +130,32 @@ def _eigenvalues_flat(ensemble, pts, nets):
     if pts.shape[0] == 0:
         return np.zeros((0, N), dtype=complex)
     packed, pos = group_padded(pts, nets, E, N)
-    jac = to_numpy(ensemble.jacobian(ensemble.xp.asarray(packed)))
-    return np.linalg.eigvals(jac[nets, pos])
+    return ensemble.jacobian_eigenvalues(ensemble.xp.asarray(packed))[nets, pos]  # finite J at any depth
+
+
+def _check_table(ensemble, table_x, table_net, stable, networks):
+    """Arguments of :func:`search_saddles`: a flat table of P points (P, N), their networks (P,)
+    and stability (P,), and the networks (indices, at least one) to search."""
+    _check_ensemble(ensemble)
+    E, _, N = ensemble.shape
+    table_x = v.check_array(table_x, "table_x")
+    if table_x.ndim != 2 or table_x.shape[1] != N:
+        raise ValueError(f"table_x must have shape (P, N = {N}); got {table_x.shape}")
+    P = table_x.shape[0]
+    out = [table_x]
+    for name, arr in (("table_net", table_net), ("networks", networks)):
+        arr = v.check_array(arr, name).ravel() if name == "networks" else v.check_array(arr, name)
+        if np.any(arr != np.round(arr)) or (arr.size and (arr.min() < 0 or arr.max() >= E)):
+            raise ValueError(f"{name} must hold indices of networks in [0, {E - 1}]")
+        out.append(arr.astype(np.int64))
+    if out[1].shape != (P,):
+        raise ValueError(f"table_net must have shape (P,) = ({P},); got {out[1].shape}")
+    if out[2].size == 0:
+        raise ValueError("networks must name at least one network")
+    stable = np.asarray(stable)
+    if stable.shape != (P,) or stable.dtype != bool:
+        raise ValueError(f"stable must be a boolean array of shape (P,) = ({P},); got {stable.dtype} {stable.shape}")
+    return out[0], out[1], stable, out[2]
 
 
 def search_saddles(ensemble: Ensemble, table_x, table_net, stable, *, networks, seed: Any,
@@ -143,10 +168,13 @@ def search_saddles(ensemble: Ensemble, table_x, table_net, stable, *, networks, 
     point, displaced along random directions (saddles come in chains), and (c) uniformly at
     random. Returns an (E', K, N) array of starts for the networks, in order.
     """
+    table_x, table_net, stable, networks = _check_table(ensemble, table_x, table_net, stable, networks)
+    settings = resolve_settings(settings, {})
+    n_segment = v.check_int(n_segment, "n_segment", minimum=1)
     rng = make_rng(seed, "numpy")
     low, high = ensemble.domain
     N = ensemble.width
-    n_random = settings.n_starts if n_random is None else n_random
+    n_random = settings.n_starts if n_random is None else v.check_int(n_random, "n_random", minimum=1)
     per_net = []
     for e in networks:
         mine = table_net == e
@@ -196,7 +224,7 @@ def find_fixed_points(
     FixedPoints
     """
     _check_ensemble(ensemble)
-    s = (settings or EngineSettings()).replace(**options)
+    s = resolve_settings(settings, options)
     rng = make_rng(seed, "numpy")
     E, _, N = ensemble.shape
     if starts is None:

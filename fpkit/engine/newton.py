@@ -141,7 +141,7 @@ def newton_search(
     m = ensemble._m
     E, M, N = x.shape
     if known is not None:
-        known = ensemble.xp.asarray(known)
+        known = _check_known(known, ensemble)
         if known.ndim != 3 or known.shape[0] != E or known.shape[2] != N:
             raise ValueError(f"known must have shape (E, R, N) = ({E}, R, {N}); got {tuple(known.shape)}")
         if known.shape[1] == 0 or not bool(m.isfinite(known).any()):
@@ -207,6 +207,18 @@ def newton_search(
         out_x[nets, items] = x[rows, cols]
         out_res[nets, items] = m.abs(g[rows, cols]).max(axis=-1)
     return out_x, out_res
+
+
+def _check_known(known, ensemble):
+    """Known roots as a float64 array of the ensemble's backend; NaN rows (padding) are allowed."""
+    from ..network import _as_float64
+
+    if not hasattr(known, "dtype") or not hasattr(known, "shape"):
+        known = v.check_array(known, "known", finite=False)
+    known = _as_float64(ensemble.xp.asarray(known), "known", ensemble.xp)
+    if bool(ensemble._m.isinf(known).any()):
+        raise ValueError("known must not contain inf (NaN rows are padding)")
+    return known
 
 
 def _deflate(d, x, known, power, shift, m):

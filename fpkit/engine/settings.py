@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import _validate as v
 
-__all__ = ["EngineSettings", "SEEDINGS", "MAX_GRID_STARTS"]
+__all__ = ["EngineSettings", "SEEDINGS", "MAX_GRID_STARTS", "resolve_settings"]
 
 #: How the starts are placed in the box: uniformly at random, or on a regular grid.
 SEEDINGS = ("uniform", "grid")
@@ -155,3 +155,15 @@ class EngineSettings:
     def starts_per_network(self, N: int) -> int:
         """The number of starts per network the seeding actually gives at width N."""
         return self.grid_per_axis(N) ** N if self.seeding == "grid" else self.n_starts
+
+
+def resolve_settings(settings: Any, options: Mapping[str, Any]) -> EngineSettings:
+    """``settings`` (an EngineSettings or None for the defaults) with single ``options`` overridden.
+
+    A TypeError names ``settings`` when it is not an EngineSettings (a dict, say: use
+    :meth:`EngineSettings.from_mapping`), and any unknown option.
+    """
+    if settings is not None and not isinstance(settings, EngineSettings):
+        raise TypeError(f"settings must be an EngineSettings or None; got {type(settings).__name__} "
+                        "(EngineSettings.from_mapping reads a dict)")
+    return (settings or EngineSettings()).replace(**options)

@@ -9,7 +9,7 @@ import numpy as np
 from .. import _validate as v
 from ..backend import array_namespace, make_rng
 from ..network import Ensemble
-from .settings import MAX_GRID_STARTS, EngineSettings
+from .settings import MAX_GRID_STARTS, EngineSettings, resolve_settings
 
 __all__ = ["box", "grid_starts", "plane_starts", "seeded_starts", "uniform_starts"]
 
@@ -33,6 +33,7 @@ def uniform_starts(ensemble: Ensemble, n_starts: int, *, seed: Any, low=None, hi
     M = v.check_int(n_starts, "n_starts", minimum=1)
     low, high = box(ensemble, low, high)
     E, _, N = ensemble.shape
+    v.check_memory(8.0 * E * M * N, f"n_starts = {M} starts for each of {E} networks of width {N}")
     rng = make_rng(seed, ensemble.xp)
     return low + (high - low) * rng.random((E, M, N))
 
@@ -57,6 +58,8 @@ def grid_starts(ensemble: Ensemble, per_axis: int, *, low=None, high=None):
 
 def seeded_starts(ensemble: Ensemble, settings: EngineSettings, *, seed: Any):
     """The starts ``settings`` asks for: ``n_starts`` uniform ones, or its grid (see EngineSettings)."""
+    _check_ensemble(ensemble)
+    settings = resolve_settings(settings, {})
     if settings.seeding == "grid":
         return grid_starts(ensemble, settings.grid_per_axis(ensemble.width))
     return uniform_starts(ensemble, settings.n_starts, seed=seed)
@@ -87,6 +90,13 @@ def plane_starts(origin, u, v_dir, *, extent=(-1.0, 1.0, -1.0, 1.0), resolution:
     if any(s is None or len(s) != 2 for s in shapes) or len(set(shapes)) != 1:
         raise ValueError(f"origin, u and v_dir must be arrays of one shape (E, N); got shapes {shapes}")
     xp = array_namespace(origin)
+    for name, arr in (("origin", origin), ("u", u), ("v_dir", v_dir)):
+        if np.dtype(str(arr.dtype)).kind not in "biuf":
+            raise TypeError(f"{name} must be a real array; got dtype {arr.dtype}")
+        if not bool(xp.all(xp.isfinite(arr))):
+            raise ValueError(f"{name} must be finite (found NaN or inf)")
+    v.check_memory(8.0 * resolution**2 * origin.shape[0] * origin.shape[1],
+                   f"resolution**2 = {resolution}**2 starts for {origin.shape[0]} networks")
     a = xp.linspace(ext[0], ext[1], resolution)
     b = xp.linspace(ext[2], ext[3], resolution)
     B, A = xp.meshgrid(b, a, indexing="ij")  # (res_b, res_a)
