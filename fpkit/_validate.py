@@ -102,18 +102,18 @@ def check_array(
     import numpy as np
 
     if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers; got {type(x).__name__} {x!r:.40}")
+        raise TypeError(f"{name} must be a numeric array; got {type(x).__name__} {x!r:.40}")
     if hasattr(x, "get") and type(x).__module__.split(".")[0] == "cupy":  # pragma: no cover - GPU
         x = x.get()
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:  # ragged nested lists
-        raise TypeError(f"{name} must be an array of numbers; got {type(x).__name__} ({exc})") from None
+        raise TypeError(f"{name} must be a numeric array; got {type(x).__name__} ({exc})") from None
     kind = arr.dtype.kind
     if kind == "c" and not complex_ok:
         raise TypeError(f"{name} must be real; got a complex array ({arr.dtype})")
     if kind not in "biufc":
-        raise TypeError(f"{name} must be an array of numbers; got dtype {arr.dtype}")
+        raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}")
     if dtype is None:
         dtype = np.complex128 if kind == "c" else np.float64
     arr = arr.astype(dtype, copy=False)

@@ -53,16 +53,6 @@ _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
 
 
-def _module(xp):
-    """The plain array module (numpy or cupy) behind an array-API namespace."""
-    name = xp.__name__.split(".")
-    if "cupy" in name:
-        import cupy  # type: ignore[import-not-found]
-
-        return cupy
-    return np
-
-
 def _special(xp):
     if _module(xp) is np:
         from scipy import special
@@ -224,6 +214,10 @@ class Activation:
     kappa_prime1_is_one: bool = False
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.name not in _VALUES:
+            raise ValueError(f"name must be one of the implemented activations {tuple(_VALUES)}; got {self.name!r}")
+
     @property
     def sigmoid_type(self) -> bool:
         """Monotone and bounded: usable in a same-dimension network (F maps R^N into a box)."""
@@ -235,8 +229,18 @@ class Activation:
         return self.low, self.high
 
     def value(self, z, xp=None, *, out=None):
-        """phi(z) elementwise, stable for every finite z; written into ``out`` when given."""
+        """phi(z) elementwise, stable for every finite z; written into ``out`` when given.
+
+        ``z``: a real array (NumPy or CuPy; other real array-likes are converted to float64);
+        NaN stays NaN. ``out``: a float64 array of z's shape on z's backend.
+        """
+        if not (isinstance(z, np.ndarray) and z.dtype == np.float64):
+            z = _as_real(z)
         m = _module(xp) if xp is not None else _module(_namespace(z))
+        if out is not None and out is not z and (not hasattr(out, "shape") or tuple(out.shape) != tuple(z.shape)
+                                                 or str(out.dtype) != "float64"):
+            raise ValueError(f"out must be a float64 array of z's shape {tuple(z.shape)}; got "
+                             f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
         result = _VALUES[self.name](z, m, out)
         if out is not None and result is not out:
             m.copyto(out, result)
@@ -248,16 +252,26 @@ class Activation:
 
     def derivative(self, z, xp=None):
         """phi'(z) elementwise, stable (no overflow for ``|z|`` up to the float64 maximum)."""
+        if not (isinstance(z, np.ndarray) and z.dtype == np.float64):
+            z = _as_real(z)
         m = _module(xp) if xp is not None else _module(_namespace(z))
         return _DERIVATIVES[self.name](z, m)
 
     def torch(self, z):
         """The same function as a differentiable torch operation."""
+        import torch
+
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(f"z must be a torch.Tensor; got {type(z).__name__}")
+        if z.is_complex() or not z.is_floating_point():
+            raise TypeError(f"z must be a real floating-point tensor; got {z.dtype}")
         return _torch_op(self.name)(z)
 
     def numpy(self, z):
         """phi on NumPy arrays or floats (what the mean-field quadratures call)."""
-        return _VALUES[self.name](np.asarray(z, dtype=float), np, None)
+        if not (isinstance(z, np.ndarray) and z.dtype == np.float64):
+            z = v.check_array(z, "z", finite=False)
+        return _VALUES[self.name](z, np, None)
 
     def meanfield_normalization(self) -> float:
         """sqrt(E[phi(X)^2]) for X ~ N(0, 1): divide by it to get the mean-field-normalised phi."""
@@ -273,6 +287,30 @@ def _namespace(z):
     from .backend import array_namespace
 
     return array_namespace(z)
+
+
+def _module(xp):
+    """The plain array module (numpy or cupy) behind an array-API namespace."""
+    name = getattr(xp, "__name__", None)
+    if not isinstance(name, str) or name.split(".")[0] not in ("numpy", "cupy", "array_api_compat"):
+        raise TypeError(f"xp must be the numpy or cupy module (or their array-API namespace); got {xp!r:.60}")
+    if "cupy" in name.split("."):
+        import cupy  # type: ignore[import-not-found]
+
+        return cupy
+    return np
+
+
+def _as_real(z):
+    """z as a real float array on its backend: CuPy arrays stay on the GPU, anything else is checked."""
+    if type(z).__module__.split(".")[0] == "cupy":  # pragma: no cover - GPU
+        kind = z.dtype.kind
+        if kind not in "biuf":
+            raise TypeError(f"z must be a real array; got dtype {z.dtype}")
+        return z if kind == "f" else z.astype("float64")
+    if isinstance(z, np.ndarray) and z.dtype.kind == "f":
+        return z
+    return v.check_array(z, "z", finite=False)
 
 
 _INF = math.inf

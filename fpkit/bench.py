@@ -51,6 +51,10 @@ def _best_times(funcs: dict[str, Callable[[], object]], repeats: int) -> tuple[d
 def compare(funcs: dict[str, Callable[[], object]], *, repeats: int = 3) -> tuple[dict, dict]:
     """Public form of the interleaved best-of-``repeats`` timer: ``(seconds, results)``."""
     repeats = v.check_int(repeats, "repeats", minimum=1)
+    if not isinstance(funcs, dict) or not funcs:
+        raise TypeError(f"funcs must be a non-empty dict of name -> callable; got {type(funcs).__name__}")
+    for name, fn in funcs.items():
+        v.check_callable(fn, f"funcs[{name!r}]")
     return _best_times(funcs, repeats)
 
 
@@ -61,11 +65,18 @@ def python_loop_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_i
     ``subset``: flat indices ``e * M + m`` of the starts to run (default: all).
     Returns the limits of the starts run, shape (len(subset), N).
     """
+    _check_ensemble(ensemble)
+    x0 = to_numpy(ensemble.check_points(starts, "starts"))
+    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
+    max_iter = v.check_int(max_iter, "max_iter", minimum=1)
     W, b = to_numpy(ensemble.weights), to_numpy(ensemble.biases)
-    x0 = np.asarray(to_numpy(starts))
     E, M, N = x0.shape
     phi = ensemble.activation
-    idx = np.arange(E * M) if subset is None else np.asarray(subset)
+    idx = np.arange(E * M) if subset is None else v.check_array(subset, "subset", ndim=1)
+    if subset is not None:
+        if np.any(idx != np.round(idx)) or (idx.size and (idx.min() < 0 or idx.max() >= E * M)):
+            raise ValueError(f"subset must hold flat start indices in [0, E*M - 1 = {E * M - 1}]")
+        idx = idx.astype(np.int64)
     out = np.empty((idx.size, N))
     for row, flat in enumerate(idx):
         e, m = divmod(int(flat), M)
@@ -92,6 +103,16 @@ def torch_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: i
     """
     import torch
 
+    _check_ensemble(ensemble)
+    starts = ensemble.check_points(starts, "starts")
+    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
+    max_iter = v.check_int(max_iter, "max_iter", minimum=1)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str such as 'cpu' or 'cuda'; got {type(device).__name__}")
+    try:
+        torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device {device!r} is not a torch device ({exc})") from None
     act = ensemble.activation.torch
     W = torch.as_tensor(to_numpy(ensemble.weights), device=device)
     b = torch.as_tensor(to_numpy(ensemble.biases), device=device)
@@ -137,11 +158,15 @@ def torch_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: i
 
 def steady_iteration(ensemble: Ensemble, starts, steps: int):
     """``steps`` engine iterations on the full block (nothing can finish: ``tol`` is tiny)."""
+    steps = v.check_int(steps, "steps", minimum=1)
     return iterate_map(ensemble, starts, tol=1e-300, max_iter=steps, max_period=1).limit
 
 
 def matmul_roofline(ensemble: Ensemble, starts, steps: int):
     """The batched products alone: ``steps * L`` times ``x @ W_l^T`` on the same shapes."""
+    _check_ensemble(ensemble)
+    starts = ensemble.check_points(starts, "starts")
+    steps = v.check_int(steps, "steps", minimum=1)
     xp = ensemble.xp
     W = ensemble.weights
     x = starts
@@ -167,6 +192,14 @@ def cost_law(*, widths=(8, 16, 32, 64), depths=(2, 4, 8, 16), sizes=(256, 1024, 
     """
     from .network import NetworkConfig
 
+    for name, values in (("widths", widths), ("depths", depths), ("sizes", sizes)):
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"{name} must be a sequence of positive integers; got {type(values).__name__}")
+        for i, value in enumerate(values):
+            v.check_int(value, f"{name}[{i}]", minimum=1)
+    for name, value in (("base_N", base_N), ("base_L", base_L), ("base_size", base_size), ("steps", steps),
+                        ("repeats", repeats)):
+        v.check_int(value, name, minimum=1)
     rows = []
     E = 16
     points = ([("N", n, base_L, base_size) for n in widths] + [("L", base_N, d, base_size) for d in depths]
@@ -181,6 +214,11 @@ def cost_law(*, widths=(8, 16, 32, 64), depths=(2, 4, 8, 16), sizes=(256, 1024, 
         rows.append({"axis": axis, "N": N, "L": L, "EM": E * M, "seconds_per_step": sec,
                      "gflops": flops_per_step(E, M, N, L) / sec / 1e9})
     return pd.DataFrame(rows)
+
+
+def _check_ensemble(ensemble) -> None:
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
 
 
 def _sync(x):

@@ -147,6 +147,8 @@ class Ensemble:
             raise ValueError("weights must be finite (found NaN or inf)")
         if not bool(xp.all(xp.isfinite(biases))):
             raise ValueError("biases must be finite (found NaN or inf)")
+        if config is not None and not isinstance(config, NetworkConfig):
+            raise TypeError(f"config must be a NetworkConfig or None; got {type(config).__name__}")
         self.weights = weights
         self.biases = biases
         self.activation = get_activation(activation)
@@ -165,6 +167,8 @@ class Ensemble:
         if not isinstance(config, NetworkConfig):
             raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
         E = v.check_int(n_networks, "n_networks", minimum=1)
+        v.check_memory(8.0 * E * config.L * config.N**2,
+                       f"n_networks * L * N**2 = {E} * {config.L} * {config.N}**2 weights")
         xp = get_namespace(backend)
         rng = make_rng(seed, xp)
         W = sample_weights(
@@ -220,13 +224,47 @@ class Ensemble:
 
     def subset(self, index) -> Ensemble:
         """Ensemble of the networks selected by ``index`` (int array or slice along axis 0)."""
+        return self._select(index, "index")
+
+    def _select(self, index, name: str) -> Ensemble:
+        index = self._check_index(index, name)
         out = Ensemble.__new__(Ensemble)
         out.weights, out.biases = self.weights[index], self.biases[index]
         if out.weights.ndim != 4 or out.weights.shape[0] < 1:
-            raise ValueError(f"index must select at least one network of {self.n_networks}; got {index!r}")
+            raise ValueError(f"{name} must select at least one network of {self.n_networks}; got {index!r:.80}")
         out.activation, out.config, out.xp, out._m = self.activation, self.config, self.xp, self._m
         out._wt = self._wt[index] if self._wt is not None else None
         return out
+
+    def _check_index(self, index, name: str):
+        """A slice, an integer, integer indices in [-E, E) or a boolean mask of length E (on the backend)."""
+        E = self.n_networks
+        if isinstance(index, slice):
+            return index
+        if isinstance(index, (bool, np.bool_)):
+            raise TypeError(f"{name} must be network indices, a slice or a boolean mask; got {index!r}")
+        if isinstance(index, (int, np.integer)):
+            if not -E <= int(index) < E:
+                raise ValueError(f"{name} must be in [0, {E - 1}]; got {index}")
+            return slice(int(index) % E, int(index) % E + 1)
+        if not hasattr(index, "dtype"):
+            if isinstance(index, (str, bytes)) or not isinstance(index, (list, tuple, range)):
+                raise TypeError(f"{name} must be network indices, a slice or a boolean mask; got "
+                                f"{type(index).__name__}")
+            index = np.asarray(index) if len(index) else np.zeros(0, dtype=np.int64)
+        kind = np.dtype(str(index.dtype)).kind if str(index.dtype) != "object" else "O"
+        if kind == "b":
+            if tuple(index.shape) != (E,):
+                raise ValueError(f"{name} as a boolean mask must have shape ({E},); got {tuple(index.shape)}")
+        elif kind in "iu":
+            if index.ndim != 1:
+                raise ValueError(f"{name} must be a 1-D array of network indices; got shape {tuple(index.shape)}")
+            if index.size and (int(index.min()) < -E or int(index.max()) >= E):
+                raise ValueError(f"{name} must hold network indices in [0, {E - 1}]")
+        else:
+            raise TypeError(f"{name} must be network indices (integers), a slice or a boolean mask; "
+                            f"got dtype {index.dtype}")
+        return self.xp.asarray(index) if array_namespace(index) is not self.xp else index
 
     # ------------------------------------------------------------------ evaluation
     def check_points(self, x, name: str = "x"):
@@ -266,7 +304,7 @@ class Ensemble:
         array, shape like ``x``
         """
         if networks is not None:
-            return self.subset(networks).forward(x)
+            return self._select(networks, "networks").forward(x)
         x = self.check_points(x)
         out = self._m.empty_like(x)
         return self.forward_into(x, out, self._m.empty_like(x))
@@ -311,7 +349,7 @@ class Ensemble:
             gives J there as a finite matrix times a power of 2.
         """
         if networks is not None:
-            return self.subset(networks).forward_with_jacobian(x)
+            return self._select(networks, "networks").forward_with_jacobian(x)
         x = self.check_points(x)
         m, W, wt, b, phi = self._m, self.weights, self.weights_t, self.biases, self.activation
         jac = None
@@ -345,7 +383,7 @@ class Ensemble:
         exponent : int array, shape (E, M)
         """
         if networks is not None:
-            return self.subset(networks).forward_with_scaled_jacobian(x)
+            return self._select(networks, "networks").forward_with_scaled_jacobian(x)
         x = self.check_points(x)
         m, W, wt, b, phi = self._m, self.weights, self.weights_t, self.biases, self.activation
         E, M, N = x.shape
@@ -378,7 +416,7 @@ class Ensemble:
         noise there, as for any matrix formed explicitly.
         """
         if networks is not None:
-            return self.subset(networks).jacobian_eigenvalues(x)
+            return self._select(networks, "networks").jacobian_eigenvalues(x)
         jac = to_numpy(self.jacobian(x))
         if np.all(np.isfinite(jac)):
             return np.linalg.eigvals(jac)

@@ -59,8 +59,12 @@ def explore_regimes(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Run the regime exploration: one row per network and configuration (see the module doc)."""
+    from collections.abc import Mapping
+
     from .sweep import config_grid, run_sweep  # the sweep machinery (tqdm, pandas) only when used
 
+    if axes is not None and not isinstance(axes, Mapping):
+        raise TypeError(f"axes must be a mapping of field -> list of values; got {type(axes).__name__}")
     configs = config_grid({"N": N, "law": law}, **(axes or EXPLORATION_AXES))
     return run_sweep(configs, n_networks=n_networks, n_starts=n_starts, seed=seed,
                      max_iter=max_iter, progress=progress)
@@ -68,7 +72,17 @@ def explore_regimes(
 
 def summarize_regimes(table: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
     """Per configuration: mean_Q, p_multi, p_none, cycle_fraction and the number of networks."""
-    by = by or ["activation", "convention", "scale", "bias_law", "L"]
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame (from explore_regimes); got {type(table).__name__}")
+    by = ["activation", "convention", "scale", "bias_law", "L"] if by is None else by
+    if isinstance(by, str) or not isinstance(by, (list, tuple)) or not all(isinstance(b, str) for b in by) or not by:
+        raise TypeError(f"by must be a non-empty list of column names; got {by!r:.60}")
+    need = ["Q", "cycle_starts", "not_converged_starts", "n_starts", "bias_law", *by]
+    missing = [c for c in dict.fromkeys(need) if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the columns {missing} (by, or those of a sweep table)")
+    if len(table) == 0:
+        raise ValueError("table must have at least one row")
     t = table.assign(
         bias_law=table["bias_law"].fillna("none"),
         multi=table["Q"] >= 2,

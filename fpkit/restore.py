@@ -30,7 +30,8 @@ CORRUPTIONS = {
 
 
 def _images(x, side):
-    x = np.asarray(x, dtype=np.float64)
+    side = v.check_int(side, "side", minimum=1)
+    x = v.check_array(x, "x")
     if x.ndim != 2 or x.shape[1] != side * side:
         raise ValueError(f"x must have shape (n_images, {side * side}); got {x.shape}")
     return x
@@ -75,7 +76,7 @@ def corrupt(x, kind: str, strength: float, *, low: float, high: float, seed: Any
 def psnr(x, reference, *, data_range: float) -> np.ndarray:
     """Peak signal-to-noise ratio per image, ``10 log10(range^2 / MSE)`` in dB (inf if equal)."""
     data_range = v.check_real(data_range, "data_range", low=0.0, low_open=True)
-    x, reference = np.asarray(x, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    x, reference = v.check_array(x, "x"), v.check_array(reference, "reference")
     if x.shape != reference.shape:
         raise ValueError(f"x and reference must have the same shape; got {x.shape} and {reference.shape}")
     mse = np.mean((x - reference) ** 2, axis=-1)
@@ -89,11 +90,15 @@ def restore(ensemble: Ensemble, x, *, network: int = 0, max_iter: int = 3000, to
     Returns ``(limits, status)``: where each orbit ended (shape (n, N)) and its
     :data:`fpkit.engine.STATUS` code (converged, cycle, not converged).
     """
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
     network = v.check_int(network, "network", minimum=0)
     if network >= ensemble.n_networks:
         raise ValueError(f"network must be in [0, {ensemble.n_networks - 1}]; got {network}")
     sub = ensemble.subset(np.array([network]))
-    x = np.asarray(x, dtype=np.float64)
+    x = v.check_array(x, "x")
+    if x.ndim != 2 or x.shape[1] != ensemble.width or x.shape[0] < 1:
+        raise ValueError(f"x must have shape (n, N = {ensemble.width}) with n >= 1; got {x.shape}")
     it = iterate_map(sub, sub.xp.asarray(x[None]), max_iter=max_iter, tol=tol)
     return to_numpy(it.limit)[0], to_numpy(it.status)[0]
 
@@ -104,6 +109,8 @@ def median_baseline(x, *, side: int = 8, size: int = 3) -> np.ndarray:
 
     x = _images(x, side)
     size = v.check_int(size, "size", minimum=1)
+    if size > side:
+        raise ValueError(f"size must be an integer in [1, side = {side}]; got {size}")
     return median_filter(x.reshape(-1, side, side), size=(1, size, size), mode="reflect").reshape(x.shape)
 
 
@@ -115,12 +122,18 @@ def basin_radius(ensemble: Ensemble, attractors, radii, *, network: int = 0, n_p
     Returns 0 where even the smallest radius fails. ``radii`` must be increasing; a radius
     counts only if every smaller one also passed.
     """
-    radii = np.asarray(radii, dtype=np.float64)
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
+    radii = v.check_array(radii, "radii")
     if radii.ndim != 1 or radii.size == 0 or np.any(np.diff(radii) <= 0) or radii[0] <= 0:
         raise ValueError("radii must be a non-empty increasing sequence of positive numbers")
     n_probe = v.check_int(n_probe, "n_probe", minimum=1)
     fraction = v.check_real(fraction, "fraction", low=0.0, high=1.0, low_open=True)
-    a = np.asarray(attractors, dtype=np.float64)
+    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
+    a = v.check_array(attractors, "attractors")
+    if a.ndim != 2 or a.shape[1] != ensemble.width or a.shape[0] < 1:
+        raise ValueError(f"attractors must have shape (n, N = {ensemble.width}) with n >= 1; got {a.shape}")
+    v.check_memory(8.0 * 4 * a.size * n_probe, f"n_probe = {n_probe} copies of {a.shape[0]} attractors")
     rng = make_rng(seed, "numpy")
     n, d = a.shape
     ok = np.ones(n, dtype=bool)

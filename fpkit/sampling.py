@@ -162,7 +162,10 @@ class WeightLaw:
         ``P(|X| > x) ~ 2 Gamma(alpha) sin(pi alpha / 2) / pi * x^(-alpha)`` is used
         (Nolan 2020, Theorem 1.2); its relative error at x = 100 is below 1e-3 for alpha <= 1.9.
         """
-        x = np.abs(np.asarray(x, dtype=np.float64))
+        x = v.check_array(x, "x", finite=False)
+        if np.isnan(x).any():
+            raise ValueError("x must not contain NaN")
+        x = np.abs(x)
         sf = 2.0 * self.scipy().sf(x)
         if self.name == "alpha_stable" and self.alpha < 2.0:
             a = self.alpha
@@ -172,6 +175,11 @@ class WeightLaw:
 
     def sample(self, shape: tuple[int, ...], rng: Any, xp: Any = np, dtype: Any = None):
         """Standard draws of shape ``shape`` from ``rng`` (a NumPy or CuPy generator)."""
+        shape = v.check_shape(shape)
+        if not all(hasattr(rng, f) for f in ("random", "standard_normal", "standard_exponential")):
+            raise TypeError(f"rng must be a NumPy or CuPy Generator (see fpkit.make_rng); got {type(rng).__name__}")
+        if getattr(xp, "__name__", "").split(".")[0] not in ("numpy", "cupy"):
+            raise TypeError(f"xp must be the numpy or cupy module; got {xp!r:.60}")
         dtype = xp.float64 if dtype is None else dtype
         if self.name == "gaussian":
             return rng.standard_normal(shape, dtype=dtype)
@@ -388,12 +396,10 @@ class PowerLawFit:
 
 
 def _abs_sorted_desc(x: Any, name: str = "x", min_size: int = 2) -> np.ndarray:
-    arr = to_numpy(x)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}")
-    arr = np.abs(arr.astype(np.float64, copy=False).ravel())
+    arr = v.check_array(x, name, finite=False).ravel()
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values")
+    arr = np.abs(arr)
     arr = arr[arr > 0]
     if arr.size < min_size:
         raise ValueError(f"{name} must have at least {min_size} non-zero values; got {arr.size}")

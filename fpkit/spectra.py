@@ -111,9 +111,11 @@ def jacobian_spectrum(ensemble: Ensemble, x) -> JacobianSpectrum:
 def mass_outside(eigenvalues, radius: float = 1.0) -> float:
     """Fraction of the eigenvalues with modulus above ``radius`` (the ESD's mass outside the circle)."""
     radius = v.check_real(radius, "radius", low=0.0)
-    ev = np.asarray(eigenvalues).ravel()
+    ev = v.check_array(eigenvalues, "eigenvalues", finite=False, complex_ok=True).ravel()
     if ev.size == 0:
         raise ValueError("eigenvalues must not be empty")
+    if np.isnan(ev).any():
+        raise ValueError("eigenvalues must not contain NaN")
     return float(np.mean(np.abs(ev) > radius))
 
 
@@ -123,8 +125,8 @@ def smoothed_esd(values, x, eta: float = 0.05) -> np.ndarray:
     This is what :func:`cavity_jjt_density` returns for the theory, so the two compare at the
     same spectral parameter (the ESD convolved with the same Lorentzian), without binning.
     """
-    vals = np.asarray(values, dtype=float).ravel()
-    x = np.asarray(x, dtype=float)
+    vals = v.check_array(values, "values").ravel()
+    x = v.check_array(x, "x", finite=False)
     if vals.size == 0:
         raise ValueError("values must not be empty")
     if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
@@ -146,7 +148,9 @@ def marchenko_pastur_density(x, sigma2: float = 1.0):
     ``rho(x) = sqrt(x (4 sigma2 - x)) / (2 pi sigma2 x)`` on (0, 4 sigma2].
     """
     sigma2 = v.check_real(sigma2, "sigma2", low=0.0, low_open=True)
-    x = np.asarray(x, dtype=float)
+    x = v.check_array(x, "x", finite=False)
+    if np.isnan(x).any():
+        raise ValueError("x must not contain NaN")
     inside = (x > 0) & (x < 4 * sigma2)
     out = np.zeros_like(x)
     xi = x[inside]
@@ -161,6 +165,10 @@ def fuss_catalan_moment(L: int, k: int) -> float:
     """
     L = v.check_int(L, "L", minimum=1)
     k = v.check_int(k, "k", minimum=0)
+    log_fc = math.lgamma((L + 1) * k + 1) - math.lgamma(k + 1) - math.lgamma(L * k + 1) - math.log(L * k + 1)
+    if log_fc > _LOG_MAX - 1.0:
+        raise ValueError(f"the Fuss-Catalan number FC_L(k) for L = {L}, k = {k} exceeds the float64 range "
+                         f"(log FC = {log_fc:.4g}); use smaller L or k")
     return math.comb((L + 1) * k, k) / (L * k + 1)
 
 
@@ -185,13 +193,18 @@ def preactivation_variances(activation: str, L: int, sigma_w: float, sigma_b: fl
     """
     phi = get_activation(activation)
     L = v.check_int(L, "L", minimum=1)
+    v.check_memory(8.0 * L, f"L = {L} layers")
     sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0, low_open=True)
     sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0)
     mx = v.check_real(input_second_moment, "input_second_moment", low=0.0)
-    q = np.empty(L)
-    q[0] = sigma_w**2 * mx + sigma_b**2
-    for layer in range(1, L):
-        q[layer] = sigma_w**2 * _gauss(lambda h: phi(h, np) ** 2, q[layer - 1]) + sigma_b**2
+    with np.errstate(over="ignore"):
+        q = np.empty(L)
+        q[0] = np.float64(sigma_w) ** 2 * mx + np.float64(sigma_b) ** 2
+        for layer in range(1, L):
+            q[layer] = np.float64(sigma_w) ** 2 * _gauss(lambda h: phi(h, np) ** 2, q[layer - 1]) + np.float64(sigma_b) ** 2
+    if not np.all(np.isfinite(q)):
+        raise ValueError(f"the pre-activation variances overflow float64 for sigma_w={sigma_w:g}, sigma_b={sigma_b:g}, "
+                         f"input_second_moment={mx:g}; use smaller values")
     return q
 
 
@@ -309,6 +322,8 @@ class FreeJacobianLaw:
         """
         if not isinstance(config, NetworkConfig):
             raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+        if input_second_moment is not None:
+            input_second_moment = v.check_real(input_second_moment, "input_second_moment", low=0.0)
         if config.law != "gaussian":
             raise ValueError(
                 f"FreeJacobianLaw needs finite-variance (law='gaussian') weights; got law={config.law!r}. "
@@ -399,8 +414,12 @@ class FreeJacobianLaw:
         return out
 
     def s_transform(self, w: float) -> float:
-        """S_{JJ^T}(w) for real w in (-1, 0] (may overflow for deep networks: see log_s_transform)."""
-        return math.exp(self.log_s_transform(w))
+        """S_{JJ^T}(w) for real w in (-1, 0]; a ValueError where it leaves the float64 range (deep
+        networks): :meth:`log_s_transform` is finite there."""
+        log_s = self.log_s_transform(w)
+        if not _LOG_TINY < log_s < _LOG_MAX:
+            raise ValueError(f"S(w) at w = {w} is outside the float64 range (log S = {log_s:.4g}); use log_s_transform")
+        return math.exp(log_s)
 
     # ------------------------------------------------------------------ eigenvalues of J
     def eigenvalue_cdf(self, r) -> np.ndarray:
@@ -409,7 +428,7 @@ class FreeJacobianLaw:
         ``t = P(|lambda| <= r)`` solves ``S_{JJ^T}(t - 1) = 1 / r^2`` for r inside the ring
         (inner radius 0 for square Gaussian factors, outer radius ``sqrt(m1)``).
         """
-        r = np.atleast_1d(np.asarray(r, dtype=float))
+        r = np.atleast_1d(v.check_array(r, "r", finite=False))
         if np.any(~np.isfinite(r)) or np.any(r < 0):
             raise ValueError("r must be finite and >= 0")
         m1 = self.moments()[0]
@@ -462,11 +481,12 @@ class FreeJacobianLaw:
         -------
         ndarray, shape like ``x``
         """
-        x = np.asarray(x, dtype=float)
+        x = v.check_array(x, "x", finite=False)
         if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
             raise ValueError("x must be a non-empty array of finite numbers > 0")
         eta_final = v.check_real(eta_final, "eta_final", low=0.0, low_open=True)
         steps = v.check_int(steps, "steps", minimum=2)
+        newton = v.check_int(newton, "newton", minimum=1)
         flat = x.ravel()
         scale = max(float(flat.max()), self.support_hint())  # |z| * support << 1 at the start
         if flat.min() < _MIN_RELATIVE_X * self.support_hint():
@@ -527,7 +547,7 @@ class FreeJacobianLaw:
         mass lies at tiny x (saturated units put a lot there: the spectrum can span dozens of
         decades).
         """
-        x = np.asarray(x, dtype=float)
+        x = v.check_array(x, "x", finite=False)
         if x.size == 0 or np.any(~np.isfinite(x)):
             raise ValueError("x must be a non-empty array of finite numbers")
         per_decade = v.check_int(per_decade, "per_decade", minimum=2)
@@ -555,7 +575,7 @@ class FreeJacobianLaw:
         the more so for a product of many layers. The mass below the floor still enters
         through the CDF at the floor.
         """
-        s = np.sort(np.asarray(samples, dtype=float).ravel())
+        s = np.sort(v.check_array(samples, "samples").ravel())
         if s.size == 0:
             raise ValueError("samples must not be empty")
         rel_floor = v.check_real(rel_floor, "rel_floor", low=0.0, high=1.0)
@@ -670,7 +690,7 @@ def cavity_jjt_density(
     """
     s, beta = _check_cauchy(config)
     phi = get_activation(config.activation)
-    x = np.asarray(x, dtype=float)
+    x = v.check_array(x, "x", finite=False)
     if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
         raise ValueError("x must be a non-empty array of finite numbers > 0")
     eta = v.check_real(eta, "eta", low=0.0, low_open=True)
@@ -680,6 +700,7 @@ def cavity_jjt_density(
     if burn_in >= sweeps:
         raise ValueError(f"burn_in must be < sweeps ({sweeps}); got {burn_in}")
     cutoff = v.check_real(cutoff, "cutoff", low=0.0, low_open=True)
+    v.check_memory(16.0 * 8 * x.size * P, f"population * x.size = {P} * {x.size} complex numbers")
     rng = make_rng(seed, np)
 
     flat = x.ravel()

@@ -102,6 +102,8 @@ def config_grid(base: Mapping[str, Any] | None = None, **axes: Iterable[Any]) ->
 def config_seed(seed: int, config: NetworkConfig) -> np.random.SeedSequence:
     """Seed sequence of one configuration: depends only on ``seed`` and the config's fields."""
     seed = v.check_int(seed, "seed", minimum=0)
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
     digest = hashlib.sha256(repr(sorted(config.as_dict().items())).encode()).digest()
     return np.random.SeedSequence([seed, int.from_bytes(digest[:8], "little")])
 
@@ -114,7 +116,9 @@ def chunk_size(config: NetworkConfig, settings: EngineSettings | None = None, *,
     (M N floats: starts, limits, the ring of recent iterates, buffers; M the starts the seeding
     gives; the census's adaptive batches have the same size) and, for the Newton stages, about 6 Jacobian-sized arrays (M' N^2 floats).
     """
-    settings = settings or EngineSettings()
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+    settings = _settings(settings, {})
     max_bytes = v.check_int(max_bytes, "max_bytes", minimum=1)
     N, L = config.N, config.L
     M = settings.starts_per_network(N)
@@ -255,6 +259,8 @@ class SweepCache:
             raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
         if not isinstance(settings, Mapping):
             raise TypeError(f"settings must be a mapping; got {type(settings).__name__}")
+        if code is not None and not isinstance(code, str):
+            raise TypeError(f"code must be a str or None; got {type(code).__name__}")
         desc = json.dumps({"config": config.as_dict(), "settings": dict(settings),
                            "fpkit": __version__, "code": code or engine_hash()}, sort_keys=True, default=repr)
         return hashlib.sha256(desc.encode()).hexdigest()[:32], desc
@@ -272,10 +278,17 @@ class SweepCache:
                 "pandas": pd.__version__, "python": platform.python_version()}
 
     def path(self, key: str) -> Path:
-        return self.directory / f"{key}{self.SUFFIX}"
+        return self.directory / f"{self._check_key(key)}{self.SUFFIX}"
 
     def lock_path(self, key: str) -> Path:
-        return self.directory / f"{key}.lock"
+        return self.directory / f"{self._check_key(key)}.lock"
+
+    @staticmethod
+    def _check_key(key: str) -> str:
+        """A key of :meth:`key`: 32 hex digits (so a key can never name a file outside the cache)."""
+        if not isinstance(key, str) or len(key) != 32 or any(ch not in "0123456789abcdef" for ch in key):
+            raise ValueError(f"key must be 32 lowercase hex digits (from SweepCache.key); got {key!r:.60}")
+        return key
 
     def load(self, key: str, desc: str | None = None, *, warn: bool = True) -> pd.DataFrame | None:
         """The cached table, or None if absent.
@@ -285,6 +298,8 @@ class SweepCache:
         library versions counts as absent, with a warning (unless ``warn=False``); it is never
         read as data.
         """
+        if desc is not None and not isinstance(desc, str):
+            raise TypeError(f"desc must be the JSON description from SweepCache.key; got {type(desc).__name__}")
         path = self.path(key)
         try:
             blob = path.read_bytes()
@@ -362,8 +377,14 @@ class SweepCache:
 
     def store(self, key: str, desc: str, table: pd.DataFrame) -> Path:
         """Write atomically (a temporary file in the same directory, then os.replace)."""
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
+        try:
+            description = json.loads(desc)
+        except (TypeError, ValueError):
+            raise ValueError("desc must be the JSON description from SweepCache.key") from None
         body = {"format": "fpkit sweep cache", "format_version": self.FORMAT_VERSION, "key": key,
-                "description": json.loads(desc), "versions": self.versions(), "n_rows": int(len(table)),
+                "description": description, "versions": self.versions(), "n_rows": int(len(table)),
                 "columns": self._encode(table)}
         payload = json.dumps(body, allow_nan=True).encode("utf-8")
         blob = self.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
