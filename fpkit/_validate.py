@@ -34,7 +34,10 @@ def check_real(
     """Return ``value`` as a finite float inside the given interval, else raise naming it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float64 range
+        value = math.inf if value > 0 else -math.inf
     lo = "-inf" if low is None else repr(low)
     hi = "inf" if high is None else repr(high)
     interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
@@ -152,7 +155,10 @@ def check_memory(n_bytes: float, what: str) -> None:
 
 
 def _gib(n_bytes: float) -> str:
-    return f"{n_bytes / 2**30:.3g} GiB"
+    try:
+        return f"{n_bytes / 2**30:.3g} GiB"
+    except OverflowError:  # an int beyond the float64 range
+        return f"about 10^{int(math.log10(n_bytes)) - 9} GB"
 
 
 def one_line(text: Any) -> str:

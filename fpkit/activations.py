@@ -98,12 +98,21 @@ _VALUES: dict[str, Callable] = {
     "elu": lambda z, m, out: _elu(z, m),
     "celu": lambda z, m, out: _elu(z, m),
     "selu": lambda z, m, out: _SELU_SCALE * _elu(z, m, _SELU_ALPHA),
-    "gelu": lambda z, m, out: 0.5 * z * (1.0 + _special(m).erf(z / math.sqrt(2.0))),
-    "silu": lambda z, m, out: z * _logistic(z, m, None),
-    "softplus": lambda z, m, out: m.logaddexp(0.0, z),
+    "gelu": lambda z, m, out: _gelu(m.maximum(z, -1e100), m),  # below -40 it is 0 to float64 anyway
+    "silu": lambda z, m, out: m.clip(z, -1e300, 1e300) * _logistic(z, m, None),  # no inf * 0
+    "softplus": lambda z, m, out: _quiet(m.logaddexp, 0.0, z),  # NaN in, NaN out, no warning
     "exp": lambda z, m, out: m.exp(m.minimum(z, 709.0)),
-    "sin": lambda z, m, out: m.sin(z, out=out),
+    "sin": lambda z, m, out: _quiet(m.sin, z, out=out),  # sin(+-inf) is NaN: it has no limit
 }
+
+
+def _gelu(z, m):
+    return 0.5 * z * (1.0 + _special(m).erf(z / math.sqrt(2.0)))
+
+
+def _quiet(f, *args, **kwargs):
+    with np.errstate(invalid="ignore"):
+        return f(*args, **kwargs)
 
 
 def _d_logistic(z, m):
@@ -134,7 +143,7 @@ def _d_gelu(z, m):
 
 def _d_silu(z, m):
     s = _logistic(z, m, None)
-    return s + z * _d_logistic(z, m)
+    return s + m.clip(z, -1e300, 1e300) * _d_logistic(z, m)
 
 
 _DERIVATIVES: dict[str, Callable] = {
@@ -152,7 +161,7 @@ _DERIVATIVES: dict[str, Callable] = {
     "silu": _d_silu,
     "softplus": lambda z, m: _logistic(z, m, None),
     "exp": lambda z, m: m.exp(m.minimum(z, 709.0)),
-    "sin": lambda z, m: m.cos(z),
+    "sin": lambda z, m: _quiet(m.cos, z),
 }
 
 
@@ -215,7 +224,7 @@ class Activation:
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.name not in _VALUES:
+        if not isinstance(self.name, str) or self.name not in _VALUES:
             raise ValueError(f"name must be one of the implemented activations {tuple(_VALUES)}; got {self.name!r}")
 
     @property
@@ -307,10 +316,8 @@ def _as_real(z):
         kind = z.dtype.kind
         if kind not in "biuf":
             raise TypeError(f"z must be a real array; got dtype {z.dtype}")
-        return z if kind == "f" else z.astype("float64")
-    if isinstance(z, np.ndarray) and z.dtype.kind == "f":
-        return z
-    return v.check_array(z, "z", finite=False)
+        return z if str(z.dtype) == "float64" else z.astype("float64")
+    return v.check_array(z, "z", finite=False)  # float64 (float32 would overflow the clips)
 
 
 _INF = math.inf
@@ -355,6 +362,9 @@ def get_activation(name: str | Activation, *, sigmoid_type: bool = False, argume
     argument : str
         The argument name used in error messages.
     """
+    if not isinstance(argument, str) or not argument:
+        raise TypeError(f"argument must be a non-empty str (the name used in error messages); got {argument!r:.40}")
+    sigmoid_type = v.check_bool(sigmoid_type, "sigmoid_type")
     if isinstance(name, Activation):
         act = name
     else:

@@ -44,6 +44,9 @@ def info(out=None, err=None) -> None:
 
     out = out or sys.stdout
     err = err or sys.stderr
+    for name, stream in (("out", out), ("err", err)):
+        if not callable(getattr(stream, "write", None)):
+            raise TypeError(f"{name} must be a text stream (with a write method); got {type(stream).__name__}")
     lines = [
         f"fpkit {__version__} (source {source_hash()})",
         f"python {platform.python_version()} on {platform.platform()}",
@@ -195,6 +198,8 @@ def sweep(config_file, out_dir, scheduler=None, progress=True, out=None) -> "pd.
     from .sweep import SweepCache, run_sweep
 
     out = out or sys.stdout
+    if not callable(getattr(out, "write", None)):
+        raise TypeError(f"out must be a text stream (with a write method); got {type(out).__name__}")
     spec = load_sweep_spec(config_file)
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"out_dir must be a path; got {type(out_dir).__name__}")
@@ -231,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``fpkit`` command (see the module doc for exit codes)."""
     from .backend import BackendUnavailableError
 
+    if argv is not None and (isinstance(argv, (str, bytes)) or not isinstance(argv, (list, tuple))
+                             or not all(isinstance(a, str) for a in argv)):
+        raise TypeError(f"argv must be a list of str (the command line's words) or None; got {argv!r:.60}")
     parser = _parser()
     args = parser.parse_args(argv)
     prog = f"fpkit {args.command}"

@@ -67,7 +67,31 @@ def _resolve(phi) -> tuple[Callable, str | None]:
         return act.numpy, act.name
     if not callable(phi):
         raise TypeError(f"phi must be an activation name or a callable; got {type(phi).__name__}")
-    return phi, None
+    return _checked_callable(phi, "phi"), None
+
+
+def _checked_callable(f: Callable, name: str) -> Callable:
+    """``f`` wrapped so that a value that is not a finite real number is an error naming it
+    (instead of a NaN or a RuntimeWarning deep inside a quadrature)."""
+    if getattr(f, "_fpkit_checked", False):
+        return f
+
+    def checked(x):
+        y = f(x)
+        arr = np.asarray(y) if not isinstance(y, (str, bytes)) else np.asarray(None)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must return real numbers; got {y!r:.60}")
+        if arr.shape not in ((), np.shape(x)):
+            raise ValueError(f"{name} must act elementwise (return the shape of its input {np.shape(x)}); "
+                             f"got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} returned NaN or inf (at some x in {np.min(x):.3g}..{np.max(x):.3g}); "
+                             "it must be finite")
+        return y
+
+    checked._fpkit_checked = True
+    checked.__name__ = getattr(f, "__name__", name)
+    return checked
 
 
 def _kinks(name: str | None) -> tuple[float, ...]:
@@ -82,7 +106,7 @@ def gaussian_expectation(f: Callable, *, kinks=(), tol: float = 1e-11) -> tuple[
     activations growing at most like exp(c x) with c < 19, and keeps exp(2x) finite.
     Returns ``(value, error_estimate)``.
     """
-    v.check_callable(f, "f")
+    f = _checked_callable(v.check_callable(f, "f"), "f")
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     kinks = v.check_array(kinks, "kinks", ndim=(0, 1)).ravel().tolist()
     density = lambda x: f(np.asarray(x, dtype=float)) * math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
@@ -167,6 +191,8 @@ def truncation_bound(rho, c: np.ndarray):
 def _check_c(c) -> np.ndarray:
     """Hermite coefficients: a non-empty 1-D array of finite reals whose squares sum to at most 1."""
     c = v.check_array(c, "c", ndim=1, min_size=1)
+    if np.any(np.abs(c) > 1.0 + 1e-8):
+        raise ValueError("c must be normalised Hermite coefficients (each |c_k| <= 1, as from hermite_coefficients)")
     total = float(np.sum(c**2))
     if total > 1.0 + 1e-8:
         raise ValueError(f"c must be normalised Hermite coefficients (sum of c_k^2 <= 1, as from "
@@ -184,7 +210,7 @@ def kernel_map_direct(rho, phi, *, normalize: bool = True, tol: float = 1e-10):
     ones. Returns ``(value, error_estimate)`` arrays.
     """
     f, name = _resolve(phi)
-    rho = np.atleast_1d(_check_rho(rho))
+    rho = np.atleast_1d(_check_rho(rho)).ravel()
     normalize = v.check_bool(normalize, "normalize")
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     kinks = _kinks(name)
@@ -264,7 +290,7 @@ def classify(phi, *, tol: float = 1e-8, n: int = 40) -> KernelMapInfo:
     odd activations have kappa(0) = 0; positively homogeneous ones and exp have kappa'(1) = 1.
     """
     f, name = _resolve(phi)
-    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
+    tol = v.check_real(tol, "tol", low=0.0, high=1e-3, low_open=True)
     n = v.check_int(n, "n", minimum=2)
     if n > _MAX_HERMITE:
         raise ValueError(f"n must be an integer in [2, {_MAX_HERMITE}]; got {n}")
@@ -329,7 +355,7 @@ def kernel_sequence(rho0: float, depth: int, kappa: Callable[[float], float]) ->
     depth = v.check_int(depth, "depth", minimum=0)
     rho0 = v.check_real(rho0, "rho0", low=-1.0, high=1.0)
     v.check_callable(kappa, "kappa")
-    v.check_memory(8.0 * (depth + 1), f"depth = {depth} layers")
+    v.check_memory(8 * (depth + 1), f"depth = {depth} layers")
     out = np.empty(depth + 1)
     out[0] = rho0
     for l in range(depth):
@@ -364,7 +390,7 @@ def convergence_bound(rho0: float, depth: int, c: np.ndarray, info: KernelMapInf
     if not isinstance(info, KernelMapInfo):
         raise TypeError(f"info must be a KernelMapInfo (from classify); got {type(info).__name__}")
     c = _check_c(c)
-    v.check_memory(8.0 * (depth + 1), f"depth = {depth} layers")
+    v.check_memory(8 * (depth + 1), f"depth = {depth} layers")
     l = np.arange(depth + 1)
     star = info.rho_star
     e0 = abs(rho0 - star)
@@ -466,7 +492,7 @@ def simulate_correlations(
     width = v.check_int(width, "width", minimum=2)
     depth = v.check_int(depth, "depth", minimum=0)
     n_inputs = v.check_int(n_inputs, "n_inputs", minimum=2)
-    v.check_memory(8.0 * (width * width + 4 * width * n_inputs + (depth + 1) * n_inputs**2),
+    v.check_memory(8 * (width * width + 4 * width * n_inputs + (depth + 1) * n_inputs**2),
                    f"width = {width}, n_inputs = {n_inputs}, depth = {depth}")
     rho0 = v.check_real(rho0, "rho0", low=-1.0 / (n_inputs - 1), high=1.0)
     residual = v.check_real(residual, "residual", low=0.0, high=1.0, high_open=True)

@@ -149,6 +149,17 @@ class Ensemble:
             raise ValueError("biases must be finite (found NaN or inf)")
         if config is not None and not isinstance(config, NetworkConfig):
             raise TypeError(f"config must be a NetworkConfig or None; got {type(config).__name__}")
+        # |z_i| <= sum_j |W_ij| |x_j| + |b_i|: keep every pre-activation inside float64 (a sum of +inf
+        # and -inf would be NaN); inputs of layers >= 2 lie in the activation's range (|x| <= 1)
+        with np.errstate(over="ignore"):
+            row_sum = float(xp.max(xp.sum(xp.abs(weights), axis=-1)))
+            b_max = float(xp.max(xp.abs(biases)))
+        if not row_sum <= _MAX_PREACTIVATION:
+            raise ValueError(f"weights are too large: a pre-activation sum_j |W_ij| x_j reaches {row_sum:.3g} for "
+                             f"|x| = 1 (at most {_MAX_PREACTIVATION:g} keeps it within float64)")
+        if not b_max <= _MAX_PREACTIVATION:
+            raise ValueError(f"biases are too large: |b| up to {b_max:.3g} (at most {_MAX_PREACTIVATION:g})")
+        self._first_layer = (float(xp.max(xp.sum(xp.abs(weights[:, 0]), axis=-1))), b_max)
         self.weights = weights
         self.biases = biases
         self.activation = get_activation(activation)
@@ -167,7 +178,7 @@ class Ensemble:
         if not isinstance(config, NetworkConfig):
             raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
         E = v.check_int(n_networks, "n_networks", minimum=1)
-        v.check_memory(8.0 * E * config.L * config.N**2,
+        v.check_memory(8 * E * config.L * config.N**2,
                        f"n_networks * L * N**2 = {E} * {config.L} * {config.N}**2 weights")
         xp = get_namespace(backend)
         rng = make_rng(seed, xp)
@@ -179,8 +190,16 @@ class Ensemble:
         if blaw is None:
             b = xp.zeros((E, config.L, config.N), dtype=xp.float64)
         else:
-            b = config.bias_scale * blaw.sample((E, config.L, config.N), rng, xp)
-        return cls(W, b, config.activation, config=config)
+            with np.errstate(over="ignore"):
+                b = config.bias_scale * blaw.sample((E, config.L, config.N), rng, xp)
+        try:
+            return cls(W, b, config.activation, config=config)
+        except ValueError as exc:  # weights or biases beyond float64's reach: say which setting
+            if str(exc).startswith("weights are too large"):
+                raise ValueError(f"scale={config.scale:g} is too large for this law and width: {exc}") from None
+            if str(exc).startswith(("biases are too large", "biases must be finite")):
+                raise ValueError(f"bias_scale={config.bias_scale:g} is too large for this law: {exc}") from None
+            raise
 
     # ------------------------------------------------------------------ properties
     @property
@@ -233,6 +252,7 @@ class Ensemble:
         if out.weights.ndim != 4 or out.weights.shape[0] < 1:
             raise ValueError(f"{name} must select at least one network of {self.n_networks}; got {index!r:.80}")
         out.activation, out.config, out.xp, out._m = self.activation, self.config, self.xp, self._m
+        out._first_layer = self._first_layer  # a bound over all networks holds for a subset
         out._wt = self._wt[index] if self._wt is not None else None
         return out
 
@@ -285,8 +305,14 @@ class Ensemble:
             raise ValueError(f"{name} must have shape (E, M, N) = ({E}, M, {N}); got {tuple(x.shape)}")
         if x.shape[1] < 1:
             raise ValueError(f"{name} must hold at least one point per network (M >= 1); got shape {tuple(x.shape)}")
-        if not bool(xp.all(xp.isfinite(x))):
+        largest = float(xp.max(xp.abs(x)))  # NaN if any is NaN
+        if not math.isfinite(largest):
             raise ValueError(f"{name} must be finite (found NaN or inf)")
+        row_sum, b_max = self._first_layer
+        if largest * row_sum + b_max > 1e308:
+            limit = (1e308 - b_max) / max(row_sum, 1e-300)
+            raise ValueError(f"{name} is too large: |{name}| up to {largest:.3g} overflows the first layer's "
+                             f"pre-activations (|{name}| must be <= {limit:.3g} for these weights)")
         return x
 
     def forward(self, x, *, networks=None):
@@ -304,7 +330,7 @@ class Ensemble:
         array, shape like ``x``
         """
         if networks is not None:
-            return self._select(networks, "networks").forward(x)
+            return _on_selected(self._select(networks, "networks"), "forward", x)
         x = self.check_points(x)
         out = self._m.empty_like(x)
         return self.forward_into(x, out, self._m.empty_like(x))
@@ -349,7 +375,7 @@ class Ensemble:
             gives J there as a finite matrix times a power of 2.
         """
         if networks is not None:
-            return self._select(networks, "networks").forward_with_jacobian(x)
+            return _on_selected(self._select(networks, "networks"), "forward_with_jacobian", x)
         x = self.check_points(x)
         m, W, wt, b, phi = self._m, self.weights, self.weights_t, self.biases, self.activation
         jac = None
@@ -383,7 +409,7 @@ class Ensemble:
         exponent : int array, shape (E, M)
         """
         if networks is not None:
-            return self._select(networks, "networks").forward_with_scaled_jacobian(x)
+            return _on_selected(self._select(networks, "networks"), "forward_with_scaled_jacobian", x)
         x = self.check_points(x)
         m, W, wt, b, phi = self._m, self.weights, self.weights_t, self.biases, self.activation
         E, M, N = x.shape
@@ -416,7 +442,7 @@ class Ensemble:
         noise there, as for any matrix formed explicitly.
         """
         if networks is not None:
-            return self._select(networks, "networks").jacobian_eigenvalues(x)
+            return _on_selected(self._select(networks, "networks"), "jacobian_eigenvalues", x)
         jac = to_numpy(self.jacobian(x))
         if np.all(np.isfinite(jac)):
             return np.linalg.eigvals(jac)
@@ -432,6 +458,20 @@ class Ensemble:
     def jacobian(self, x, *, networks=None):
         """J_F(x), shape (E, M, N, N); see :meth:`forward_with_jacobian`."""
         return self.forward_with_jacobian(x, networks=networks)[1]
+
+
+#: Largest sum_j |W_ij| (and |b_i|) an Ensemble accepts: pre-activations then stay within float64.
+_MAX_PREACTIVATION = 1e300
+
+
+def _on_selected(sub: Ensemble, method: str, x):
+    """``sub.method(x)`` where ``sub`` holds the networks chosen by ``networks=``: a shape error says so."""
+    try:
+        return getattr(sub, method)(x)
+    except ValueError as exc:
+        if str(exc).startswith("x must have shape"):
+            raise ValueError(f"{exc} (E = {sub.n_networks}: the networks selected by networks=)") from None
+        raise
 
 
 def _plain_module(xp):

@@ -9,6 +9,7 @@ damaged images to the points its orbits settle on; :func:`psnr` measures the res
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ def _images(x, side):
     side = v.check_int(side, "side", minimum=1)
     x = v.check_array(x, "x")
     if x.ndim != 2 or x.shape[1] != side * side:
-        raise ValueError(f"x must have shape (n_images, {side * side}); got {x.shape}")
+        raise ValueError(f"x must have shape (n_images, side**2 = {side * side}); got {x.shape}")
     return x
 
 
@@ -79,9 +80,20 @@ def psnr(x, reference, *, data_range: float) -> np.ndarray:
     x, reference = v.check_array(x, "x"), v.check_array(reference, "reference")
     if x.shape != reference.shape:
         raise ValueError(f"x and reference must have the same shape; got {x.shape} and {reference.shape}")
-    mse = np.mean((x - reference) ** 2, axis=-1)
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(data_range**2 / mse)
+    if x.ndim < 1 or x.shape[-1] < 1:
+        raise ValueError(f"x must have at least one pixel per image (shape (..., n_pixels)); got {x.shape}")
+    with np.errstate(over="ignore", divide="ignore"):
+        mse = np.mean((x - reference) ** 2, axis=-1)
+        plain = 10.0 * np.log10(data_range**2 / mse) if data_range < 1e150 else np.full(mse.shape, np.nan)
+        if np.all(np.isfinite(plain) | (mse == 0)):
+            return plain  # the usual case: the formula as written
+        # inputs so large that the squares overflow: the same in logs, mse = s^2 mean((d / s)^2)
+        diff = np.abs(x - reference)
+    diff = np.where(np.isfinite(diff), diff, np.finfo(np.float64).max)
+    scale = diff.max(axis=-1)
+    safe = np.where(scale > 0, scale, 1.0)
+    log_mse = 2.0 * np.log10(safe) + np.log10(np.mean((diff / safe[..., None]) ** 2, axis=-1))
+    return np.where(scale > 0, 20.0 * math.log10(data_range) - 10.0 * log_mse, np.inf)
 
 
 def restore(ensemble: Ensemble, x, *, network: int = 0, max_iter: int = 3000, tol: float = 1e-10):
@@ -99,6 +111,7 @@ def restore(ensemble: Ensemble, x, *, network: int = 0, max_iter: int = 3000, to
     x = v.check_array(x, "x")
     if x.ndim != 2 or x.shape[1] != ensemble.width or x.shape[0] < 1:
         raise ValueError(f"x must have shape (n, N = {ensemble.width}) with n >= 1; got {x.shape}")
+    sub.check_points(x[None], "x")
     it = iterate_map(sub, sub.xp.asarray(x[None]), max_iter=max_iter, tol=tol)
     return to_numpy(it.limit)[0], to_numpy(it.status)[0]
 
@@ -133,7 +146,7 @@ def basin_radius(ensemble: Ensemble, attractors, radii, *, network: int = 0, n_p
     a = v.check_array(attractors, "attractors")
     if a.ndim != 2 or a.shape[1] != ensemble.width or a.shape[0] < 1:
         raise ValueError(f"attractors must have shape (n, N = {ensemble.width}) with n >= 1; got {a.shape}")
-    v.check_memory(8.0 * 4 * a.size * n_probe, f"n_probe = {n_probe} copies of {a.shape[0]} attractors")
+    v.check_memory(8 * 4 * a.size * n_probe, f"n_probe = {n_probe} copies of {a.shape[0]} attractors")
     rng = make_rng(seed, "numpy")
     n, d = a.shape
     ok = np.ones(n, dtype=bool)

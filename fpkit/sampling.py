@@ -180,6 +180,7 @@ class WeightLaw:
             raise TypeError(f"rng must be a NumPy or CuPy Generator (see fpkit.make_rng); got {type(rng).__name__}")
         if getattr(xp, "__name__", "").split(".")[0] not in ("numpy", "cupy"):
             raise TypeError(f"xp must be the numpy or cupy module; got {xp!r:.60}")
+        v.check_memory(16 * math.prod(shape), f"shape={shape} (float64 draws)")
         dtype = xp.float64 if dtype is None else dtype
         if self.name == "gaussian":
             return rng.standard_normal(shape, dtype=dtype)
@@ -327,7 +328,7 @@ def sample_weights(
             raise ValueError("fan_in must be given when shape has no positive last axis")
         fan_in = shape[-1]
     factor = scale_factor(law, fan_in, convention, scale)
-    v.check_memory(8.0 * math.prod(shape), f"shape={shape} (float64 weights)")
+    v.check_memory(8 * math.prod(shape), f"shape={shape} (float64 weights)")
     xp = get_namespace(backend)
     rng = make_rng(seed, xp)
     draws = law.sample(shape, rng, xp)
@@ -432,7 +433,12 @@ def hill_estimator(x: Any, k: int | None = None) -> HillEstimate:
     k = v.check_int(k, "k", minimum=2)
     if k >= n:
         raise ValueError(f"k must be in [2, n - 1] = [2, {n - 1}]; got {k}")
-    logs = np.log(xs[:k] / xs[k])
+    with np.errstate(over="ignore"):
+        ratio = xs[:k] / xs[k]
+    logs = np.log(ratio) if np.all(np.isfinite(ratio)) else np.log(xs[:k]) - np.log(xs[k])
+    if not logs.mean() > 0:
+        raise ValueError(f"x must have spread among its k + 1 = {k + 1} largest values (they are all equal): "
+                         "the Hill estimate is undefined")
     alpha = float(1.0 / logs.mean())
     return HillEstimate(alpha=alpha, stderr=alpha / math.sqrt(k), k=k, n=n)
 
@@ -477,9 +483,11 @@ def fit_power_law(
         if n_tail < 2:
             raise ValueError(f"xmin must leave at least 2 observations above it; {n_tail} do")
         alpha, ks = _tail_fit(xs[:n_tail], xmin)
+        if not math.isfinite(alpha):
+            raise ValueError(f"x must have spread above xmin = {xmin:g} (all {n_tail} values there are equal)")
         return PowerLawFit(alpha, alpha / math.sqrt(n_tail), xmin, ks, n_tail, n)
     if min_tail > n:
-        raise ValueError(f"min_tail must be <= the number of non-zero samples {n}; got {min_tail}")
+        raise ValueError(f"min_tail must be <= the number of non-zero samples of x ({n}); got {min_tail}")
     sizes = np.unique(np.geomspace(min_tail, n, num=max_candidates).astype(int))
     best = None
     for k in sizes:
@@ -488,17 +496,26 @@ def fit_power_law(
         alpha, ks = _tail_fit(xs[:n_tail], cand_xmin)
         if best is None or ks < best.ks_distance:
             best = PowerLawFit(alpha, alpha / math.sqrt(n_tail), float(cand_xmin), ks, n_tail, n)
+    if not math.isfinite(best.alpha):
+        raise ValueError("x must have spread in its tail (its largest values are all equal): no power law to fit")
     return best
 
 
 def _tail_fit(tail_desc: np.ndarray, xmin: float) -> tuple[float, float]:
     """MLE tail index and KS distance for the values ``tail_desc`` (descending, all >= xmin)."""
     k = tail_desc.size
-    total = np.log(tail_desc / xmin).sum()
+    with np.errstate(over="ignore"):
+        ratio = tail_desc / xmin
+    if np.all(np.isfinite(ratio)):
+        total = np.log(ratio).sum()
+    else:  # xmin so far below the data that x / xmin overflows: the same in logs
+        logs = np.log(tail_desc) - math.log(xmin)
+        total = logs.sum()
+        ratio = None
     if total <= 0:
         return math.inf, 1.0
     alpha = k / total
-    fitted = (tail_desc / xmin) ** (-alpha)  # P(X >= x_i) under the fit
+    fitted = ratio ** (-alpha) if ratio is not None else np.exp(-alpha * logs)  # P(X >= x_i) under the fit
     i = np.arange(1, k + 1)
     ks = max(np.abs(i / k - fitted).max(), np.abs((i - 1) / k - fitted).max())
     return float(alpha), float(ks)

@@ -37,12 +37,12 @@ def _check(table, by, column, by_name="by"):
         raise ValueError("table must have at least one row")
     for b in by_list:
         if table[b].isna().any():
-            raise ValueError(f"{by_name}: column {b!r} has missing values (NaN/None); its rows would be dropped")
+            raise ValueError(f"table column {b!r} ({by_name}) has missing values (NaN/None); its rows would be dropped")
     values = table[column]
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_complex_dtype(values):
-        raise TypeError(f"column {column!r} must be numeric (real); got dtype {values.dtype}")
+        raise TypeError(f"table column {column!r} (column) must be numeric (real); got dtype {values.dtype}")
     if not np.all(np.isfinite(values.to_numpy(dtype=float))):
-        raise ValueError(f"column {column!r} must be finite (found NaN or inf)")
+        raise ValueError(f"table column {column!r} (column) must be finite (found NaN or inf)")
 
 
 def bootstrap_curve(table: pd.DataFrame, by: str | list[str], column: str, *, confidence: float = 0.95,
@@ -55,8 +55,8 @@ def bootstrap_curve(table: pd.DataFrame, by: str | list[str], column: str, *, co
     _check(table, by, column)
     confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
     n_resamples = v.check_int(n_resamples, "n_resamples", minimum=10)
-    v.check_memory(8.0 * 2 * n_resamples * table[column].groupby([table[b] for b in ([by] if isinstance(by, str) else by)]).size().max(),
-                   f"n_resamples = {n_resamples} resamples")
+    largest = int(table[column].groupby([table[b] for b in ([by] if isinstance(by, str) else by)]).size().max())
+    v.check_memory(8 * 2 * n_resamples * largest, f"n_resamples = {n_resamples} resamples")
     rng = make_rng(seed, "numpy")
     rows = []
     for key, group in table.groupby(by, sort=True):
@@ -92,7 +92,7 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, confidence: float = 0
     _check(table, x, column, by_name="x")
     confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
     n_resamples = v.check_int(n_resamples, "n_resamples", minimum=10)
-    v.check_memory(8.0 * 2 * n_resamples * len(table), f"n_resamples = {n_resamples} resamples of {len(table)} rows")
+    v.check_memory(8 * 2 * n_resamples * len(table), f"n_resamples = {n_resamples} resamples of {len(table)} rows")
     rng = make_rng(seed, "numpy")
     groups = [g[column].to_numpy(dtype=float) for _, g in table.groupby(x, sort=True)]
     xs = np.sort(table[x].unique())

@@ -95,7 +95,13 @@ def config_grid(base: Mapping[str, Any] | None = None, **axes: Iterable[Any]) ->
         columns.append(values)
     out = []
     for values in itertools.product(*columns):
-        out.append(NetworkConfig(**{**base, **dict(zip(names, values))}))
+        try:
+            out.append(NetworkConfig(**{**base, **dict(zip(names, values))}))
+        except TypeError as exc:
+            if "NetworkConfig.__init__()" not in str(exc):
+                raise
+            raise TypeError(f"base and axes must give fields of NetworkConfig (N and L at least): "
+                            f"{str(exc).replace('NetworkConfig.__init__() ', '')}") from None
     return out
 
 
@@ -191,10 +197,13 @@ def _settings(settings, options) -> EngineSettings:
     return (settings or EngineSettings()).replace(**options)
 
 
-def _check_sizes(n_networks, chunk):
+def _check_sizes(n_networks, chunk, n_configs: int = 1):
     n_networks = v.check_int(n_networks, "n_networks", minimum=1)
     if chunk is not None:
         v.check_int(chunk, "chunk", minimum=1)
+    # one table row (about 30 columns) per network and configuration, at least
+    v.check_memory(8 * 64 * n_networks * n_configs, f"n_networks = {n_networks} rows for each of {n_configs} "
+                                                      "configurations")
     return n_networks
 
 
@@ -365,18 +374,19 @@ class SweepCache:
             col = table[name]
             dtype = str(col.dtype)
             if dtype not in cls.DTYPES:
-                raise TypeError(f"column {name!r} has dtype {dtype}, which a sweep cache file cannot hold")
+                raise TypeError(f"table column {name!r} has dtype {dtype}, which a sweep cache file cannot hold")
             values = col.tolist()
             if dtype in ("object", "str", "string"):
                 values = [None if (isinstance(x, float) and math.isnan(x)) or x is pd.NA else x for x in values]
                 bad = [x for x in values if not (x is None or type(x) in (int, float, str, bool))]
                 if bad:
-                    raise TypeError(f"column {name!r} holds {type(bad[0]).__name__} values")
+                    raise TypeError(f"table column {name!r} holds {type(bad[0]).__name__} values")
             columns.append({"name": str(name), "dtype": dtype, "values": values})
         return columns
 
     def store(self, key: str, desc: str, table: pd.DataFrame) -> Path:
         """Write atomically (a temporary file in the same directory, then os.replace)."""
+        self._check_key(key)
         if not isinstance(table, pd.DataFrame):
             raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
         try:
@@ -466,7 +476,7 @@ def run_sweep(
         if not isinstance(c, NetworkConfig):
             raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
     settings = _settings(settings, options)
-    n_networks = _check_sizes(n_networks, chunk)
+    n_networks = _check_sizes(n_networks, chunk, len(configs))
     seed = v.check_int(seed, "seed", minimum=0)
     progress = v.check_bool(progress, "progress")
     if backend is not None:

@@ -302,7 +302,7 @@ def test_basin_map_where_nothing_converges():
     ({"network": 1.0}, TypeError, "network must be an integer"),
     ({"origin": np.zeros(2)}, ValueError, "origin must be a finite vector of length N = 3"),
     ({"u": [np.nan, 0, 0]}, ValueError, "u must be a finite vector"),
-    ({"v_dir": "abc"}, TypeError, "v_dir must be an array of numbers"),
+    ({"v_dir": "abc"}, TypeError, "v_dir must be a numeric array"),
     ({"resolution": 1}, ValueError, "resolution must be an integer >= 2"),
     ({"extent": (0, 1, 0)}, ValueError, "extent must be"),
     ({"reference": np.zeros((2, 2))}, ValueError, r"reference must have shape \(K, N = 3\)"),
@@ -345,7 +345,7 @@ def test_newton_must_be_a_real_boolean(value):
     ({"max_halvings": -1}, ValueError, "max_halvings must be an integer >= 0"),
     ({"patience": 0}, ValueError, "patience must be an integer >= 1"),
     ({"known": np.zeros((3, 2, 2))}, ValueError, r"known must have shape \(E, R, N\)"),
-    ({"known": "abc"}, TypeError, "known must be an array of numbers"),
+    ({"known": "abc"}, TypeError, "known must be a numeric array"),
     ({"known": np.zeros((3, 1, 3), dtype=complex)}, TypeError, "known must be real"),
 ])
 def test_newton_search_validates_its_arguments(kwargs, exc, match):

@@ -59,6 +59,7 @@ class ActiveBlock:
         E = v.check_int(E, "E", minimum=0)
         M = v.check_int(M, "M", minimum=0)
         shrink = v.check_real(shrink, "shrink", low=0.0, high=1.0, low_open=True)
+        v.check_memory(24 * E * M, f"E * M = {E} * {M} items")
         if not all(hasattr(m, f) for f in ("arange", "nonzero", "take_along_axis")):
             raise TypeError(f"m must be the numpy or cupy module; got {type(m).__name__}")
         self.m = m

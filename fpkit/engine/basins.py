@@ -143,6 +143,10 @@ def basin_map(
     resolve_settings(settings, options)  # bad settings fail before the slice is built
     one = ensemble.subset(slice(network, network + 1))
     starts = plane_starts(*vecs, extent=extent, resolution=resolution)
+    try:
+        one.check_points(starts, "starts")
+    except ValueError as exc:
+        raise ValueError(f"origin, u, v_dir and extent give starts the network cannot take: {exc}") from None
     res = find_fixed_points(one, starts, settings=settings, **options)
     tol = res.settings["merge_tol"]
     ids = np.full(res.x.shape[0], -1, dtype=np.int64)
@@ -184,13 +188,15 @@ def attractors_near(
     counts : int array (K,)
     """
     _check_ensemble(ensemble)
-    radius = v.check_real(radius, "radius", low=0.0, low_open=True)
+    low, high = ensemble.domain
+    radius = v.check_real(radius, "radius", low=0.0, high=high - low, low_open=True)
     n_probe = v.check_int(n_probe, "n_probe", minimum=1)
     resolve_settings(settings, options)
     points = v.check_array(points, "points")
     networks = v.check_array(networks, "networks")
-    if np.any(networks != np.round(networks)):
-        raise ValueError("networks must hold whole numbers (indices of networks)")
+    if np.any(networks != np.round(networks)) or (networks.size and (networks.min() < 0 or
+                                                                    networks.max() >= ensemble.n_networks)):
+        raise ValueError(f"networks must hold indices of networks in [0, {ensemble.n_networks - 1}]")
     networks = networks.astype(np.int64)
     K = points.shape[0] if points.ndim == 2 else -1
     if points.ndim != 2 or points.shape[1] != ensemble.width or networks.shape != (K,):
@@ -198,6 +204,9 @@ def attractors_near(
                          f"got {points.shape} and {networks.shape}")
     if K and (networks.min() < 0 or networks.max() >= ensemble.n_networks):
         raise ValueError(f"networks must be in [0, {ensemble.n_networks - 1}]")
+    if K and (points.min() < low - (high - low) or points.max() > high + (high - low)):
+        raise ValueError(f"points must lie in the box [{low:g}, {high:g}]^N where the fixed points are")
+    v.check_memory(8 * 32 * K * n_probe * ensemble.width, f"n_probe = {n_probe} starts around {K} points")
     rng = make_rng(seed, "numpy")
     if K == 0:
         return np.zeros(0, dtype=np.int64)

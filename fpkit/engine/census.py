@@ -175,6 +175,8 @@ def search_saddles(ensemble: Ensemble, table_x, table_net, stable, *, networks, 
     low, high = ensemble.domain
     N = ensemble.width
     n_random = settings.n_starts if n_random is None else v.check_int(n_random, "n_random", minimum=1)
+    v.check_memory(8 * 2 * networks.size * (n_random + n_segment * table_x.shape[0] ** 2 + 4 * table_x.shape[0])
+                   * N, f"n_random = {n_random} (and n_segment = {n_segment}) starts for {networks.size} networks")
     per_net = []
     for e in networks:
         mine = table_net == e

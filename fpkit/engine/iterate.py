@@ -68,7 +68,7 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     x0 = ensemble.check_points(starts, "starts")
     m = ensemble._m
     E, M, N = x0.shape
-    v.check_memory(8.0 * (max(2, s.max_period + 1) + 8) * E * M * N,
+    v.check_memory(8 * (max(2, s.max_period + 1) + 8) * E * M * N,
                    f"max_period + 1 = {s.max_period + 1} copies of the starts (E*M*N = {E}*{M}*{N} floats)")
     tol2 = N * s.tol * s.tol  # |d|_inf < tol implies |d|_2^2 < N tol^2: the screen
     P = s.max_period

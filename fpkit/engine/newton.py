@@ -46,7 +46,7 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
     _check_ensemble(ensemble)
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
-    x = ensemble.check_points(x)
+    x = _in_box(ensemble, ensemble.check_points(x), "x")
     m = ensemble._m
     N = x.shape[-1]
     eye = m.eye(N, dtype=m.float64)
@@ -137,16 +137,18 @@ def newton_search(
     max_halvings = v.check_int(max_halvings, "max_halvings", minimum=0)
     if patience is not None:
         patience = v.check_int(patience, "patience", minimum=1)
-    x = ensemble.check_points(starts, "starts")
+    x = _in_box(ensemble, ensemble.check_points(starts, "starts"), "starts")
     m = ensemble._m
     E, M, N = x.shape
     if known is not None:
-        known = _check_known(known, ensemble)
+        known = _in_box(ensemble, _check_known(known, ensemble), "known")
         if known.ndim != 3 or known.shape[0] != E or known.shape[2] != N:
             raise ValueError(f"known must have shape (E, R, N) = ({E}, R, {N}); got {tuple(known.shape)}")
         if known.shape[1] == 0 or not bool(m.isfinite(known).any()):
             known = None
     eye = m.eye(N, dtype=m.float64)
+    low, high = ensemble.domain
+    far = 1e6 * (high - low) + max(abs(low), abs(high))  # starts lie in the box; fixed points too
     out_x = m.array(x, copy=True)
     out_res = m.full((E, M), m.inf, dtype=m.float64)
     block = ActiveBlock(m, E, M, shrink=0.5)
@@ -181,7 +183,8 @@ def newton_search(
         x_new = x
         for _h in range(max_halvings + 1):
             trial = x + t[..., None] * d
-            g_trial = sub.forward(trial) - trial
+            with np.errstate(over="ignore", invalid="ignore"):  # a wild trial is simply not accepted
+                g_trial = sub.forward_into(trial, m.empty_like(trial), m.empty_like(trial)) - trial
             gn_trial = m.sqrt((g_trial * g_trial).sum(axis=-1))
             ok = active & ~accepted & m.isfinite(gn_trial) & (gn_trial < gnorm)
             x_new = m.where(ok[..., None], trial, x_new)
@@ -193,7 +196,8 @@ def newton_search(
         stuck = active & ~accepted
         if bool(stuck.any()):
             trial = x + t[..., None] * d
-            finite = m.isfinite(trial).all(axis=-1) & stuck
+            # ... but never out to where no fixed point can be (a runaway would overflow F)
+            finite = (m.abs(trial) <= far).all(axis=-1) & stuck
             x_new = m.where(finite[..., None], trial, x_new)
         x = x_new
         fx, jac = sub.forward_with_jacobian(x)
@@ -207,6 +211,20 @@ def newton_search(
         out_x[nets, items] = x[rows, cols]
         out_res[nets, items] = m.abs(g[rows, cols]).max(axis=-1)
     return out_x, out_res
+
+
+def _in_box(ensemble, x, name: str):
+    """Newton works where the fixed points are: in the closed box of the activation's range (a
+    margin of one box width is allowed); NaN entries (padding of known roots) are skipped."""
+    low, high = ensemble.domain
+    m = ensemble._m
+    width = high - low
+    with np.errstate(invalid="ignore"):
+        outside = (x < low - width) | (x > high + width)
+    if bool(m.any(outside)):
+        raise ValueError(f"{name} must lie in the box [{low:g}, {high:g}]^N of the activation's range, where "
+                         f"every fixed point is (up to a margin of {width:g}); found points outside")
+    return x
 
 
 def _check_known(known, ensemble):

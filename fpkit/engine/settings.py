@@ -106,7 +106,7 @@ class EngineSettings:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_mapping(cls, options: Mapping[str, Any] | None, *, source: str = "engine settings") -> EngineSettings:
+    def from_mapping(cls, options: Mapping[str, Any] | None, *, source: str = "options") -> EngineSettings:
         """Settings from a mapping (e.g. a YAML file); unknown keys are an error naming them."""
         if options is None:
             return cls()
@@ -140,8 +140,13 @@ class EngineSettings:
         Refuses (ValueError) a grid with more than ``2 * n_starts`` points: at width N a grid has
         at least 2**N points, so it cannot honour a smaller ``n_starts``.
         """
+        import math
+
         N = v.check_int(N, "N", minimum=1)
-        per_axis = max(2, round(self.n_starts ** (1.0 / N)))
+        per_axis = max(2, round(self.n_starts ** (1.0 / N))) if N < 2**53 else 2
+        if N >= 2**53 or N * math.log2(per_axis) > math.log2(2 * max(self.n_starts, MAX_GRID_STARTS)):  # not per_axis**N: huge
+            raise ValueError(f"seeding='grid' at N = {N} gives {per_axis}**{N} starts per network, more than "
+                             f"2 * n_starts = {2 * self.n_starts} and than {MAX_GRID_STARTS}; use seeding='uniform'")
         size = per_axis**N
         if size > 2 * self.n_starts or size > MAX_GRID_STARTS:
             smallest = max(2 ** N, per_axis ** N)
