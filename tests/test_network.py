@@ -177,3 +177,21 @@ def test_overflowing_jacobian_is_inf_never_nan_and_scaled_form_is_exact():
     _, unit, exponent = small.forward_with_scaled_jacobian(x)
     np.testing.assert_array_equal(np.ldexp(unit, exponent[..., None, None]), small.jacobian(x))
     np.testing.assert_array_equal(small.jacobian_eigenvalues(x), np.linalg.eigvals(small.jacobian(x)))
+
+
+@pytest.mark.parametrize("make, exc, match", [
+    (lambda e: lipschitz_bound("net"), TypeError, "ensemble must be an Ensemble"),
+    (lambda e: e.subset(5), ValueError, r"index must be in \[0, 1\]"),
+    (lambda e: e.subset("a"), TypeError, "index must be network indices"),
+    (lambda e: e.forward(np.zeros((2, 1, 3)), networks=[0, 7]), ValueError, "networks must hold network indices"),
+    (lambda e: e.forward(np.zeros((2, 1, 3)), networks=[0]), ValueError, "selected by networks="),
+    (lambda e: e.forward(np.full((2, 1, 3), 1.5e308)), ValueError, "x is too large"),
+    (lambda e: Ensemble(np.full((1, 1, 3, 3), 1e307)), ValueError, "weights are too large"),
+    (lambda e: Ensemble(np.zeros((1, 1, 2, 2)), config={"N": 2}), TypeError, "config must be a NetworkConfig"),
+    (lambda e: Ensemble.sample(NetworkConfig(N=3, L=1, law="cauchy", scale=1e306, convention="absolute"), 50,
+                               seed=0), ValueError, r"scale=1e\+306 is too large"),
+])
+def test_network_bad_arguments_are_named(make, exc, match):
+    ens = Ensemble.sample(NetworkConfig(N=3, L=2, activation="tanh"), 2, seed=0)
+    with pytest.raises(exc, match=match):
+        make(ens)

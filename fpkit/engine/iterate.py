@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _validate as v
 from ..network import Ensemble
 from .active import ActiveBlock
-from .. import _validate as v
 from .settings import EngineSettings, resolve_settings
 from .starts import _check_ensemble
 
