@@ -685,6 +685,9 @@ def test_every_public_name_is_covered():
 @pytest.fixture(scope="module", autouse=True)
 def _report():
     yield
+    import shutil
+
+    shutil.rmtree(_TMP, ignore_errors=True)
     n_entries = len({e.name for e in ENTRIES})
     n_functions = len({e.name.split("[")[0] for e in ENTRIES})
     sys.stderr.write(f"\n[fuzz] {n_functions} distinct public functions and methods in {n_entries} entries "
