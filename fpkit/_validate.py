@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
-    """Return ``value`` as an int; TypeError if it is not integral, ValueError if below ``minimum``."""
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as an int; TypeError if it is not integral, ValueError outside [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        low = "" if minimum is None else f"{minimum} <= "
+        raise ValueError(f"{name} must be an integer {low}{name} <= {maximum}; got {value}")
     return value
 
 
@@ -34,7 +37,10 @@ def check_real(
     """Return ``value`` as a finite float inside the given interval, else raise naming it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float64 range
+        value = math.inf if value > 0 else -math.inf
     lo = "-inf" if low is None else repr(low)
     hi = "inf" if high is None else repr(high)
     interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
@@ -63,6 +69,104 @@ def check_shape(shape: Any, name: str = "shape") -> tuple[int, ...]:
     if not isinstance(shape, (tuple, list)):
         raise TypeError(f"{name} must be an int or a tuple of ints; got {type(shape).__name__}")
     return tuple(check_int(s, f"{name}[{i}]", minimum=0) for i, s in enumerate(shape))
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Only real booleans (``True``/``False``, NumPy bools): ``"no"`` or ``1`` are not silently true."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
+
+
+def check_callable(value: Any, name: str) -> Any:
+    """Return ``value`` if it is callable, else a TypeError naming it."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable; got {type(value).__name__}")
+    return value
+
+
+def check_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    min_size: int = 0,
+    finite: bool = True,
+    complex_ok: bool = False,
+    dtype: Any = None,
+):
+    """``x`` as a NumPy array of real (or, with ``complex_ok``, complex) numbers, else raise naming it.
+
+    Lists, tuples, scalars and CuPy arrays are accepted (CuPy arrays are copied to the host).
+    Strings, objects and booleans-as-text are a TypeError; complex numbers are a TypeError
+    unless ``complex_ok``; NaN or inf a ValueError when ``finite``; a wrong number of axes or
+    fewer than ``min_size`` elements a ValueError. Returns float64 (complex128) arrays unless
+    ``dtype`` is given.
+    """
+    import numpy as np
+
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a numeric array; got {type(x).__name__} {x!r:.40}")
+    if hasattr(x, "get") and type(x).__module__.split(".")[0] == "cupy":  # pragma: no cover - GPU
+        x = x.get()
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise TypeError(f"{name} must be a numeric array; got {type(x).__name__} ({exc})") from None
+    kind = arr.dtype.kind
+    if kind == "c" and not complex_ok:
+        raise TypeError(f"{name} must be real; got a complex array ({arr.dtype})")
+    if kind not in "biufc":
+        raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}")
+    if dtype is None:
+        dtype = np.complex128 if kind == "c" else np.float64
+    arr = arr.astype(dtype, copy=False)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise ValueError(f"{name} must have {want} axes; got shape {arr.shape}")
+    if arr.size < min_size:
+        raise ValueError(f"{name} must have at least {min_size} element(s); got {arr.size}")
+    if finite and arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    return arr
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory of this machine (None where it cannot be read)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_memory(n_bytes: float, what: str) -> None:
+    """Refuse (ValueError) an allocation larger than this machine's physical memory.
+
+    Better a clear error naming the sizes up front than a process killed by the kernel halfway.
+    ``what`` names the arguments that set the size, e.g. ``"n_networks * L * N**2 weights"``.
+    """
+    total = physical_memory()
+    if total is not None and n_bytes > total:
+        raise ValueError(f"{what} need {_gib(n_bytes)}, more than this machine's memory ({_gib(total)}); "
+                         "use smaller sizes (or chunks)")
+
+
+def _gib(n_bytes: float) -> str:
+    try:
+        return f"{n_bytes / 2**30:.3g} GiB"
+    except OverflowError:  # an int beyond the float64 range
+        return f"about 10^{int(math.log10(n_bytes)) - 9} GB"
+
+
+def one_line(text: Any) -> str:
+    """A message on one line (for the command line's single error line)."""
+    return " ".join(str(text).split())
 
 
 def check_ensemble(value: Any, name: str = "ensemble"):

@@ -54,16 +54,6 @@ _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
 
 
-def _module(xp):
-    """The plain array module (numpy or cupy) behind an array-API namespace."""
-    name = xp.__name__.split(".")
-    if "cupy" in name:
-        import cupy  # type: ignore[import-not-found]
-
-        return cupy
-    return np
-
-
 def _special(xp):
     if _module(xp) is np:
         from scipy import special
@@ -109,12 +99,21 @@ _VALUES: dict[str, Callable] = {
     "elu": lambda z, m, out: _elu(z, m),
     "celu": lambda z, m, out: _elu(z, m),
     "selu": lambda z, m, out: _SELU_SCALE * _elu(z, m, _SELU_ALPHA),
-    "gelu": lambda z, m, out: 0.5 * z * (1.0 + _special(m).erf(z / math.sqrt(2.0))),
-    "silu": lambda z, m, out: z * _logistic(z, m, None),
-    "softplus": lambda z, m, out: m.logaddexp(0.0, z),
+    "gelu": lambda z, m, out: _gelu(m.maximum(z, -1e100), m),  # below -40 it is 0 to float64 anyway
+    "silu": lambda z, m, out: m.clip(z, -1e300, 1e300) * _logistic(z, m, None),  # no inf * 0
+    "softplus": lambda z, m, out: _quiet(m.logaddexp, 0.0, z),  # NaN in, NaN out, no warning
     "exp": lambda z, m, out: m.exp(m.minimum(z, 709.0)),
-    "sin": lambda z, m, out: m.sin(z, out=out),
+    "sin": lambda z, m, out: _quiet(m.sin, z, out=out),  # sin(+-inf) is NaN: it has no limit
 }
+
+
+def _gelu(z, m):
+    return 0.5 * z * (1.0 + _special(m).erf(z / math.sqrt(2.0)))
+
+
+def _quiet(f, *args, **kwargs):
+    with np.errstate(invalid="ignore"):
+        return f(*args, **kwargs)
 
 
 def _d_logistic(z, m):
@@ -145,7 +144,7 @@ def _d_gelu(z, m):
 
 def _d_silu(z, m):
     s = _logistic(z, m, None)
-    return s + z * _d_logistic(z, m)
+    return s + m.clip(z, -1e300, 1e300) * _d_logistic(z, m)
 
 
 _DERIVATIVES: dict[str, Callable] = {
@@ -163,7 +162,7 @@ _DERIVATIVES: dict[str, Callable] = {
     "silu": _d_silu,
     "softplus": lambda z, m: _logistic(z, m, None),
     "exp": lambda z, m: m.exp(m.minimum(z, 709.0)),
-    "sin": lambda z, m: m.cos(z),
+    "sin": lambda z, m: _quiet(m.cos, z),
 }
 
 
@@ -235,6 +234,10 @@ class Activation:
     kappa_prime1_is_one: bool = False
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or self.name not in _VALUES:
+            raise ValueError(f"name must be one of the implemented activations {tuple(_VALUES)}; got {self.name!r}")
+
     @property
     def sigmoid_type(self) -> bool:
         """True for the monotone bounded activations, the ones a same-dimension network may use
@@ -247,8 +250,18 @@ class Activation:
         return self.low, self.high
 
     def value(self, z, xp=None, *, out=None):
-        """phi(z) elementwise, stable for every finite z; written into ``out`` when given."""
+        """phi(z) elementwise, stable for every finite z; written into ``out`` when given.
+
+        ``z``: a real array (NumPy or CuPy; other real array-likes are converted to float64);
+        NaN stays NaN. ``out``: a float64 array of z's shape on z's backend.
+        """
+        if not (isinstance(z, np.ndarray) and z.dtype == np.float64):
+            z = _as_real(z)
         m = _module(xp) if xp is not None else _module(_namespace(z))
+        if out is not None and out is not z and (not hasattr(out, "shape") or tuple(out.shape) != tuple(z.shape)
+                                                 or str(out.dtype) != "float64"):
+            raise ValueError(f"out must be a float64 array of z's shape {tuple(z.shape)}; got "
+                             f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
         result = _VALUES[self.name](z, m, out)
         if out is not None and result is not out:
             m.copyto(out, result)
@@ -260,6 +273,8 @@ class Activation:
 
     def derivative(self, z, xp=None):
         """phi'(z) elementwise, stable (no overflow for ``|z|`` up to the float64 maximum)."""
+        if not (isinstance(z, np.ndarray) and z.dtype == np.float64):
+            z = _as_real(z)
         m = _module(xp) if xp is not None else _module(_namespace(z))
         return _DERIVATIVES[self.name](z, m)
 
@@ -273,6 +288,12 @@ class Activation:
 
     def torch(self, z):
         """The same function as a differentiable torch operation."""
+        import torch
+
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(f"z must be a torch.Tensor; got {type(z).__name__}")
+        if z.is_complex() or not z.is_floating_point():
+            raise TypeError(f"z must be a real floating-point tensor; got {z.dtype}")
         return _torch_op(self.name)(z)
 
     def torch_derivative(self, z, value):
@@ -293,7 +314,9 @@ class Activation:
 
     def numpy(self, z):
         """phi on NumPy arrays or floats (what the mean-field quadratures call)."""
-        return _VALUES[self.name](np.asarray(z, dtype=float), np, None)
+        if not (isinstance(z, np.ndarray) and z.dtype == np.float64):
+            z = v.check_array(z, "z", finite=False)
+        return _VALUES[self.name](z, np, None)
 
     def meanfield_normalization(self) -> float:
         """sqrt(E[phi(X)^2]) for X ~ N(0, 1): divide by it to get the mean-field-normalised phi."""
@@ -309,6 +332,28 @@ def _namespace(z):
     from .backend import array_namespace
 
     return array_namespace(z)
+
+
+def _module(xp):
+    """The plain array module (numpy or cupy) behind an array-API namespace."""
+    name = getattr(xp, "__name__", None)
+    if not isinstance(name, str) or name.split(".")[0] not in ("numpy", "cupy", "array_api_compat"):
+        raise TypeError(f"xp must be the numpy or cupy module (or their array-API namespace); got {xp!r:.60}")
+    if "cupy" in name.split("."):
+        import cupy  # type: ignore[import-not-found]
+
+        return cupy
+    return np
+
+
+def _as_real(z):
+    """z as a real float array on its backend: CuPy arrays stay on the GPU, anything else is checked."""
+    if type(z).__module__.split(".")[0] == "cupy":  # pragma: no cover - GPU
+        kind = z.dtype.kind
+        if kind not in "biuf":
+            raise TypeError(f"z must be a real array; got dtype {z.dtype}")
+        return z if str(z.dtype) == "float64" else z.astype("float64")
+    return v.check_array(z, "z", finite=False)  # float64 (float32 would overflow the clips)
 
 
 _INF = math.inf
@@ -353,6 +398,9 @@ def get_activation(name: str | Activation, *, sigmoid_type: bool = False, argume
     argument : str
         The argument name used in error messages.
     """
+    if not isinstance(argument, str) or not argument:
+        raise TypeError(f"argument must be a non-empty str (the name used in error messages); got {argument!r:.40}")
+    sigmoid_type = v.check_bool(sigmoid_type, "sigmoid_type")
     if isinstance(name, Activation):
         act = name
     else:

@@ -106,7 +106,13 @@ def get_namespace(backend: str | None = None) -> ModuleType:
 
 def array_namespace(*arrays: Any) -> ModuleType:
     """Array-API namespace of the given arrays (NumPy or CuPy), via ``array_api_compat``."""
-    return array_api_compat.array_namespace(*arrays)
+    if not arrays:
+        raise TypeError("array_namespace needs at least one array")
+    try:
+        return array_api_compat.array_namespace(*arrays)
+    except TypeError as exc:
+        kinds = sorted({type(a).__name__ for a in arrays})
+        raise TypeError(f"arrays must be NumPy or CuPy arrays of one backend; got {kinds} ({exc})") from None
 
 
 def _is_cupy_module(xp: ModuleType) -> bool:
@@ -132,7 +138,13 @@ def make_rng(seed: Any, backend: str | ModuleType | None = None):
     -------
     numpy.random.Generator or cupy.random.Generator
     """
-    xp = backend if isinstance(backend, ModuleType) else get_namespace(backend)
+    if isinstance(backend, ModuleType):
+        if backend.__name__.split(".")[0] not in ("numpy", "cupy", "array_api_compat"):
+            raise TypeError(f"backend must be 'auto', 'numpy', 'cupy' or an array module; got module "
+                            f"{backend.__name__!r}")
+        xp = backend
+    else:
+        xp = get_namespace(backend)
     if isinstance(seed, (bool, np.bool_)) or seed is None:
         raise TypeError(
             "seed must be a non-negative int or a Generator; got "

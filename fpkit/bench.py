@@ -52,6 +52,10 @@ def _best_times(funcs: dict[str, Callable[[], object]], repeats: int) -> tuple[d
 def compare(funcs: dict[str, Callable[[], object]], *, repeats: int = 3) -> tuple[dict, dict]:
     """Public form of the interleaved best-of-``repeats`` timer: ``(seconds, results)``."""
     repeats = v.check_int(repeats, "repeats", minimum=1)
+    if not isinstance(funcs, dict) or not funcs:
+        raise TypeError(f"funcs must be a non-empty dict of name -> callable; got {type(funcs).__name__}")
+    for name, fn in funcs.items():
+        v.check_callable(fn, f"funcs[{name!r}]")
     return _best_times(funcs, repeats)
 
 
@@ -62,11 +66,18 @@ def python_loop_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_i
     ``subset``: flat indices ``e * M + m`` of the starts to run (default: all).
     Returns the limits of the starts run, shape (len(subset), N).
     """
+    v.check_ensemble(ensemble)
+    x0 = to_numpy(ensemble.check_points(starts, "starts"))
+    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
+    max_iter = v.check_int(max_iter, "max_iter", minimum=1)
     W, b = to_numpy(ensemble.weights), to_numpy(ensemble.biases)
-    x0 = np.asarray(to_numpy(starts))
     E, M, N = x0.shape
     phi = ensemble.activation
-    idx = np.arange(E * M) if subset is None else np.asarray(subset)
+    idx = np.arange(E * M) if subset is None else v.check_array(subset, "subset", ndim=1)
+    if subset is not None:
+        if np.any(idx != np.round(idx)) or (idx.size and (idx.min() < 0 or idx.max() >= E * M)):
+            raise ValueError(f"subset must hold flat start indices in [0, E*M - 1 = {E * M - 1}]")
+        idx = idx.astype(np.int64)
     out = np.empty((idx.size, N))
     for row, flat in enumerate(idx):
         e, m = divmod(int(flat), M)
@@ -98,6 +109,16 @@ def torch_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: i
     """
     import torch
 
+    v.check_ensemble(ensemble)
+    starts = ensemble.check_points(starts, "starts")
+    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
+    max_iter = v.check_int(max_iter, "max_iter", minimum=1)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str such as 'cpu' or 'cuda'; got {type(device).__name__}")
+    try:
+        torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device {device!r} is not a torch device ({exc})") from None
     inplace = {"tanh": "tanh_", "logistic": "sigmoid_"}.get(ensemble.activation.name)
     act = ensemble.activation.torch
     x0 = torch.as_tensor(np.asarray(to_numpy(starts)), device=device)
@@ -158,6 +179,7 @@ def torch_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: i
 
 def steady_iteration(ensemble: Ensemble, starts, steps: int):
     """``steps`` engine iterations on the full block (nothing can finish: ``tol`` is tiny)."""
+    steps = v.check_int(steps, "steps", minimum=1)
     return iterate_map(ensemble, starts, tol=1e-300, max_iter=steps, max_period=1).limit
 
 
@@ -165,6 +187,9 @@ def matmul_roofline(ensemble: Ensemble, starts, steps: int):
     """The batched products alone: ``steps * L`` times ``x @ W_l^T`` on the same shapes, the
     fastest way the engine's backend does them (preallocated output, transposed weights, the
     networks shared among the same CPU threads as the engine's)."""
+    v.check_ensemble(ensemble)
+    starts = ensemble.check_points(starts, "starts")
+    steps = v.check_int(steps, "steps", minimum=1)
     m = ensemble.array_module
     wt = ensemble.weights_t
     E, M, N = starts.shape
@@ -219,8 +244,19 @@ def cost_law(*, widths=(8, 16, 32, 64), depths=(2, 4, 8, 16), sizes=(256, 1024, 
     """
     from .network import NetworkConfig
 
-    rows = []
+    for name, values in (("widths", widths), ("depths", depths), ("sizes", sizes)):
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"{name} must be a sequence of positive integers; got {type(values).__name__}")
+        for i, value in enumerate(values):
+            v.check_int(value, f"{name}[{i}]", minimum=1)
+    for name, value in (("base_N", base_N), ("base_L", base_L), ("base_size", base_size), ("steps", steps),
+                        ("repeats", repeats)):
+        v.check_int(value, name, minimum=1)
     E = 16
+    N_max, L_max, S_max = max([*widths, base_N]), max([*depths, base_L]), max([*sizes, base_size])
+    v.check_memory(8 * (E * L_max * N_max**2 + 4 * S_max * N_max),
+                   f"the largest widths/base_N = {N_max}, depths/base_L = {L_max}, sizes/base_size = {S_max}")
+    rows = []
     points = ([("N", n, base_L, base_size) for n in widths] + [("L", base_N, d, base_size) for d in depths]
               + [("EM", base_N, base_L, s) for s in sizes])
     for axis, N, L, size in points:

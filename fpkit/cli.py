@@ -1,11 +1,29 @@
-"""The ``fpkit`` command line."""
+"""The fpkit command line: fpkit info, fpkit sweep.
+
+Every error ends the command with exit code 2 and one line on stderr (``fpkit <command>: error:
+...``); Ctrl-C ends it with exit code 130 and a line saying how to resume. ``FPKIT_DEBUG=1``
+shows the traceback of an unexpected error instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import re
 import sys
 from importlib.metadata import PackageNotFoundError, version
+
+from . import _validate as v
+
+#: What ``fpkit --help`` says (plain text: argparse does not render reStructuredText).
+DESCRIPTION = ("fpkit: fixed points of deep random and trained networks. "
+               "'fpkit info' prints versions, backend and device; "
+               "'fpkit sweep FILE --out DIR' runs a sweep file (YAML) with a resumable disk cache.")
+
+#: Exit status of an error (bad input, missing backend, out of memory) and of Ctrl-C.
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 
 def _version(dist: str) -> str:
@@ -15,12 +33,20 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def info(out=None) -> None:
-    """Print versions, the active backend and its device."""
+def info(out=None, err=None) -> None:
+    """Print versions, the active backend and its device.
+
+    The versions go to ``out`` (stdout); if the backend cannot be used, one line saying why goes
+    to ``err`` (stderr) and the command exits with status 2.
+    """
     from . import __version__, source_hash
     from .backend import BackendUnavailableError, backend_name, device_description
 
     out = out or sys.stdout
+    err = err or sys.stderr
+    for name, stream in (("out", out), ("err", err)):
+        if not callable(getattr(stream, "write", None)):
+            raise TypeError(f"{name} must be a text stream (with a write method); got {type(stream).__name__}")
     lines = [
         f"fpkit {__version__} (source {source_hash()})",
         f"python {platform.python_version()} on {platform.platform()}",
@@ -29,12 +55,12 @@ def info(out=None) -> None:
         lines.append(f"{dist} {_version(dist)}")
     try:
         name = backend_name()
-        lines.append(f"backend {name}")
-        lines.append(f"device {device_description(name)}")
+        device = device_description(name)
     except (BackendUnavailableError, ValueError) as exc:
-        lines.append(f"backend unavailable: {exc}")
         print("\n".join(lines), file=out)
-        raise SystemExit(2) from exc
+        print(f"fpkit info: error: backend unavailable: {v.one_line(exc)}", file=err)
+        raise SystemExit(EXIT_ERROR) from exc
+    lines += [f"backend {name}", f"device {device}"]
     print("\n".join(lines), file=out)
 
 
@@ -51,70 +77,151 @@ SWEEP_KEYS = {
 }
 
 
-def load_sweep_spec(path) -> dict:
-    """Read and check a sweep file; a ValueError names any unknown or missing key."""
+def _spec_loader():
+    """A safe YAML loader that refuses duplicated keys and reads ``1e3`` as a number.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (``1e3`` is a string); YAML 1.2, and every
+    reader of a sweep file, means the number.
+    """
     import yaml
 
+    class SpecLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicated key {key!r} (first given on line {first + 1})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
+
+    SpecLoader.yaml_implicit_resolvers = {k: list(r) for k, r in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    SpecLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return SpecLoader
+
+
+def _read_yaml(path) -> object:
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        try:
+            return yaml.load(fh, Loader=_spec_loader())  # noqa: S506 - a SafeLoader subclass
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            what = exc.problem or exc.context or "bad YAML"
+            raise ValueError(f"{path}: YAML error{where}: {what}") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable YAML file ({v.one_line(exc)})") from None
+
+
+def load_sweep_spec(path) -> dict:
+    """Read and check a sweep file; a ValueError names any unknown, missing or bad key.
+
+    Returns a dict with ``configs`` (list of NetworkConfig, at least one), ``n_networks``,
+    ``seed``, ``chunk`` and ``settings`` (:class:`~fpkit.engine.EngineSettings`).
+    """
+    from .engine import EngineSettings
     from .sweep import config_grid
 
-    with open(path) as fh:
-        spec = yaml.safe_load(fh)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a path to a sweep file; got {type(path).__name__}")
+    spec = _read_yaml(path)
     if not isinstance(spec, dict):
         raise ValueError(f"{path}: a sweep file must be a YAML mapping with keys {sorted(SWEEP_KEYS)}")
     unknown = set(spec) - set(SWEEP_KEYS)
     if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(SWEEP_KEYS)}")
+        raise ValueError(f"{path}: unknown keys {sorted(map(str, unknown))}; allowed: {sorted(SWEEP_KEYS)}")
     for key in ("axes", "n_networks", "n_starts"):
         if key not in spec:
             raise ValueError(f"{path}: missing key {key!r} ({SWEEP_KEYS[key]})")
     for key in ("base", "axes", "engine"):
-        if key in spec and not isinstance(spec[key], dict):
+        if key in spec and spec[key] is not None and not isinstance(spec[key], dict):
             raise ValueError(f"{path}: {key!r} must be a mapping; got {type(spec[key]).__name__}")
-    axes = {k: (list(vals) if isinstance(vals, list) else [vals]) for k, vals in spec["axes"].items()}
+    base = spec.get("base") or {}
+    axes_spec = spec["axes"] or {}
+    if not axes_spec:
+        raise ValueError(f"{path}: 'axes' must name at least one field with its values, e.g. axes: {{L: [1, 2]}}")
+    axes = {}
+    for name, values in axes_spec.items():
+        values = list(values) if isinstance(values, list) else [values]
+        if not values:
+            raise ValueError(f"{path}: axes: {name!r} has no values (an empty list gives no configurations)")
+        if name in base:
+            raise ValueError(f"{path}: field {name!r} is given in both 'base' and 'axes'")
+        axes[str(name)] = values
     try:
-        configs = config_grid(spec.get("base") or {}, **axes)
+        configs = config_grid(base, **axes)
     except TypeError as exc:
-        raise ValueError(f"{path}: bad configuration field: {exc}") from exc
-    from .engine import EngineSettings
-
+        raise ValueError(f"{path}: bad configuration field: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     engine = dict(spec.get("engine") or {})
     for key in ("n_starts", "seeding"):
         if key in engine:
             raise ValueError(f"{path}: give {key!r} at the top level, not under 'engine'")
-    settings = EngineSettings.from_mapping(
-        {**engine, "n_starts": spec["n_starts"], "seeding": spec.get("seeding", "uniform")},
-        source=f"{path}: engine")
-    return dict(configs=configs, n_networks=spec["n_networks"], seed=spec.get("seed", 0),
-                chunk=spec.get("chunk"), settings=settings)
+    try:
+        settings = EngineSettings.from_mapping(
+            {**engine, "n_starts": spec["n_starts"], "seeding": spec.get("seeding", "uniform")},
+            source=f"{path}: engine")
+        n_networks = v.check_int(spec["n_networks"], "n_networks", minimum=1)
+        seed = v.check_int(spec.get("seed", 0), "seed", minimum=0)
+        chunk = spec.get("chunk")
+        if chunk is not None:
+            chunk = v.check_int(chunk, "chunk", minimum=1)
+    except (TypeError, ValueError) as exc:
+        msg = str(exc)
+        raise ValueError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+    return dict(configs=configs, n_networks=n_networks, seed=seed, chunk=chunk, settings=settings)
 
 
 def sweep(config_file, out_dir, scheduler=None, progress=True, out=None):
-    """``fpkit sweep``: run a sweep file, cache per configuration in OUT/cache, write OUT/results.csv."""
+    """``fpkit sweep``: run a sweep file, cache per configuration in OUT/cache, write OUT/results.csv.
+
+    Everything that can be checked is checked before the first configuration is computed: the
+    file, the backend, and that OUT and OUT/cache are writable. ``results.csv`` is written
+    atomically (a killed run leaves the previous file or none, never a truncated one).
+    """
     from pathlib import Path
 
-    from .sweep import run_sweep
+    from ._io import check_writable, write_atomic
+    from .backend import get_namespace
+    from .sweep import SweepCache, run_sweep
 
     out = out or sys.stdout
+    if not callable(getattr(out, "write", None)):
+        raise TypeError(f"out must be a text stream (with a write method); got {type(out).__name__}")
     spec = load_sweep_spec(config_file)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir must be a path; got {type(out_dir).__name__}")
+    get_namespace()  # FPKIT_BACKEND=cupy without a GPU fails here, not inside the first configuration
+    out_dir = check_writable(Path(out_dir), "output directory")
+    cache = SweepCache(out_dir / "cache")
     table = run_sweep(spec["configs"], n_networks=spec["n_networks"], settings=spec["settings"],
                       seed=spec["seed"], chunk=spec["chunk"],
-                      cache_dir=out_dir / "cache", scheduler=scheduler, progress=progress)
-    csv = out_dir / "results.csv"
-    table.to_csv(csv, index=False)
-    varying = [k for k in (spec["configs"][0].as_dict() if spec["configs"] else {})
-               if table[k].astype(str).nunique() > 1]
-    summary = table.groupby(varying or ["N"])["Q"].agg(["mean", "std", "max", "size"]) if len(table) else table
+                      cache_dir=cache.directory, scheduler=scheduler, progress=progress)
+    csv = write_atomic(out_dir / "results.csv", table.to_csv(index=False))
+    varying = [k for k in spec["configs"][0].as_dict() if table[k].astype(str).nunique() > 1]
+    summary = table.groupby(varying or ["N"])["Q"].agg(["mean", "std", "max", "size"])
     print(f"{len(spec['configs'])} configurations, {len(table)} networks -> {csv}", file=out)
     print(summary.round(3).to_string(), file=out)
     return table
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="fpkit", description=__doc__)
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fpkit", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="print versions, backend and device")
+    sub.add_parser("info", help="print versions, backend and device",
+                   description="Print the versions of fpkit and its libraries, the backend and its device.")
     sp = sub.add_parser("sweep", help="run a sweep file (YAML) with a resumable disk cache",
                         description="Keys of the sweep file: " +
                         "; ".join(f"{k}: {d}" for k, d in SWEEP_KEYS.items()))
@@ -122,14 +229,40 @@ def main(argv: list[str] | None = None) -> None:
     sp.add_argument("--out", required=True, help="output directory (cache/ and results.csv)")
     sp.add_argument("--scheduler", default=None, help="Dask scheduler address (default: run in-process)")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``fpkit`` command (see the module doc for exit codes)."""
+    from .backend import BackendUnavailableError
+
+    if argv is not None and (isinstance(argv, (str, bytes)) or not isinstance(argv, (list, tuple))
+                             or not all(isinstance(a, str) for a in argv)):
+        raise TypeError(f"argv must be a list of str (the command line's words) or None; got {argv!r:.60}")
+    parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "info":
-        info()
-    elif args.command == "sweep":
-        try:
+    prog = f"fpkit {args.command}"
+    try:
+        if args.command == "info":
+            info()
+        elif args.command == "sweep":
             sweep(args.config, args.out, scheduler=args.scheduler, progress=not args.no_progress)
-        except (ValueError, TypeError, OSError) as exc:
-            parser.exit(2, f"fpkit sweep: error: {exc}\n")
+    except KeyboardInterrupt:
+        if args.command == "sweep":
+            parser.exit(EXIT_INTERRUPTED, f"{prog}: interrupted; finished configurations are kept in "
+                                          f"{os.path.join(args.out, 'cache')}: run 'fpkit sweep {args.config} "
+                                          f"--out {args.out}' again to resume\n")
+        parser.exit(EXIT_INTERRUPTED, f"{prog}: interrupted\n")
+    except MemoryError as exc:
+        parser.exit(EXIT_ERROR, f"{prog}: error: out of memory ({v.one_line(exc) or 'MemoryError'}); "
+                                "lower n_starts, n_networks or chunk (finished configurations are cached)\n")
+    except (ValueError, TypeError, OSError, BackendUnavailableError) as exc:
+        parser.exit(EXIT_ERROR, f"{prog}: error: {v.one_line(exc)}\n")
+    except Exception as exc:  # noqa: BLE001 - one line instead of a traceback, unless debugging
+        if os.environ.get("FPKIT_DEBUG"):
+            raise
+        parser.exit(EXIT_ERROR, f"{prog}: error: internal error {type(exc).__name__}: {v.one_line(exc)} "
+                                "(set FPKIT_DEBUG=1 for the traceback)\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -59,6 +59,10 @@ __all__ = [
     "truncation_bound",
 ]
 
+#: Largest number of Hermite coefficients: sqrt(k!) overflows float64 for k > 170.
+_MAX_HERMITE = 171
+
+
 def _resolve(phi) -> tuple[Callable, str | None]:
     """(a NumPy callable, its registry name or None) for an activation name or a callable."""
     if isinstance(phi, (str, Activation)):
@@ -66,7 +70,31 @@ def _resolve(phi) -> tuple[Callable, str | None]:
         return act.numpy, act.name
     if not callable(phi):
         raise TypeError(f"phi must be an activation name or a callable; got {type(phi).__name__}")
-    return phi, None
+    return _checked_callable(phi, "phi"), None
+
+
+def _checked_callable(f: Callable, name: str) -> Callable:
+    """``f`` wrapped so that a value that is not a finite real number is an error naming it
+    (instead of a NaN or a RuntimeWarning deep inside a quadrature)."""
+    if getattr(f, "_fpkit_checked", False):
+        return f
+
+    def checked(x):
+        y = f(x)
+        arr = np.asarray(y) if not isinstance(y, (str, bytes)) else np.asarray(None)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must return real numbers; got {y!r:.60}")
+        if arr.shape not in ((), np.shape(x)):
+            raise ValueError(f"{name} must act elementwise (return the shape of its input {np.shape(x)}); "
+                             f"got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} returned NaN or inf (at some x in {np.min(x):.3g}..{np.max(x):.3g}); "
+                             "it must be finite")
+        return y
+
+    checked._fpkit_checked = True
+    checked.__name__ = getattr(f, "__name__", name)
+    return checked
 
 
 def _kinks(name: str | None) -> tuple[float, ...]:
@@ -81,6 +109,9 @@ def gaussian_expectation(f: Callable, *, kinks=(), tol: float = 1e-11) -> tuple[
     activations growing at most like exp(c x) with c < 19, and keeps exp(2x) finite.
     Returns ``(value, error_estimate)``.
     """
+    f = _checked_callable(v.check_callable(f, "f"), "f")
+    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
+    kinks = v.check_array(kinks, "kinks", ndim=(0, 1)).ravel().tolist()
     density = lambda x: f(np.asarray(x, dtype=float)) * math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
     edges = [-40.0, *sorted(k for k in kinks if -40.0 < k < 40.0), 40.0]
     total, err = 0.0, 0.0
@@ -88,10 +119,22 @@ def gaussian_expectation(f: Callable, *, kinks=(), tol: float = 1e-11) -> tuple[
         # quad's "roundoff"/"slow convergence" notes are reflected in the returned error estimate
         warnings.simplefilter("ignore", integrate.IntegrationWarning)
         for a, b in zip(edges[:-1], edges[1:]):
-            val, e = integrate.quad(lambda x: float(density(x)), a, b, epsabs=tol, epsrel=tol, limit=500)
+            val, e = integrate.quad(lambda x: _real_value(density(x)), a, b, epsabs=tol, epsrel=tol,
+                                    limit=500)
             total += val
             err += e
+    if not (math.isfinite(total) and math.isfinite(err)):
+        raise ValueError(f"the Gaussian expectation is not finite ({total}): the function (phi, or f) "
+                         "returns NaN or inf, or grows too fast")
     return total, err
+
+
+def _real_value(y) -> float:
+    """A callable's value at one point as a float; TypeError naming f if it is not a real number."""
+    arr = np.asarray(y)
+    if arr.size != 1 or arr.dtype.kind not in "biuf":
+        raise TypeError(f"the function (phi, or f) must return one real number per point; got {y!r:.60}")
+    return float(arr.reshape(()))
 
 
 def hermite_coefficients(phi, n: int = 30, *, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -106,6 +149,9 @@ def hermite_coefficients(phi, n: int = 30, *, normalize: bool = True) -> tuple[n
     err : (n,) array, absolute error estimates of the quadrature
     """
     n = v.check_int(n, "n", minimum=1)
+    if n > _MAX_HERMITE:
+        raise ValueError(f"n must be an integer in [1, {_MAX_HERMITE}] (sqrt(k!) overflows float64 beyond); got {n}")
+    normalize = v.check_bool(normalize, "normalize")
     f, name = _resolve(phi)
     kinks = _kinks(name)
     norm = 1.0
@@ -126,23 +172,35 @@ def hermite_coefficients(phi, n: int = 30, *, normalize: bool = True) -> tuple[n
 
 def kernel_map(rho, c: np.ndarray):
     """Series kappa(rho) = sum_k c_k^2 rho^k from coefficients ``c`` (e.g. of hermite_coefficients)."""
-    rho = np.asarray(rho, dtype=float)
-    _check_rho(rho)
-    return np.polynomial.polynomial.polyval(rho, np.asarray(c) ** 2)
+    rho = _check_rho(rho)
+    return np.polynomial.polynomial.polyval(rho, _check_c(c) ** 2)
 
 
 def kernel_map_derivative(rho, c: np.ndarray):
     """Series kappa'(rho) = sum_k k c_k^2 rho^(k-1)."""
-    rho = np.asarray(rho, dtype=float)
-    _check_rho(rho)
-    coeffs = np.asarray(c) ** 2
+    rho = _check_rho(rho)
+    coeffs = _check_c(c) ** 2
     return np.polynomial.polynomial.polyval(rho, np.polynomial.polynomial.polyder(coeffs))
 
 
 def truncation_bound(rho, c: np.ndarray):
     """Bound on ``|kappa(rho) - series(rho)|``, namely ``(1 - sum c_k^2) |rho|^n`` for normalised coefficients."""
-    tail = max(0.0, 1.0 - float(np.sum(np.asarray(c) ** 2)))
-    return tail * np.abs(np.asarray(rho, dtype=float)) ** len(c)
+    rho = _check_rho(rho)
+    c = _check_c(c)
+    tail = max(0.0, 1.0 - float(np.sum(c**2)))
+    return tail * np.abs(rho) ** len(c)
+
+
+def _check_c(c) -> np.ndarray:
+    """Hermite coefficients: a non-empty 1-D array of finite reals whose squares sum to at most 1."""
+    c = v.check_array(c, "c", ndim=1, min_size=1)
+    if np.any(np.abs(c) > 1.0 + 1e-8):
+        raise ValueError("c must be normalised Hermite coefficients (each |c_k| <= 1, as from hermite_coefficients)")
+    total = float(np.sum(c**2))
+    if total > 1.0 + 1e-8:
+        raise ValueError(f"c must be normalised Hermite coefficients (sum of c_k^2 <= 1, as from "
+                         f"hermite_coefficients); got sum {total:.6g}")
+    return c
 
 
 def kernel_map_direct(rho, phi, *, normalize: bool = True, tol: float = 1e-10):
@@ -155,8 +213,9 @@ def kernel_map_direct(rho, phi, *, normalize: bool = True, tol: float = 1e-10):
     ones. Returns ``(value, error_estimate)`` arrays.
     """
     f, name = _resolve(phi)
-    rho = np.atleast_1d(np.asarray(rho, dtype=float))
-    _check_rho(rho)
+    rho = np.atleast_1d(_check_rho(rho)).ravel()
+    normalize = v.check_bool(normalize, "normalize")
+    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     kinks = _kinks(name)
     norm = 1.0
     if normalize:
@@ -193,9 +252,11 @@ def _kernel_gauss_hermite(rho, f, norm):
     return fine, np.abs(fine - quad(100))
 
 
-def _check_rho(rho):
+def _check_rho(rho) -> np.ndarray:
+    rho = v.check_array(rho, "rho", finite=False)
     if not np.all(np.isfinite(rho)) or np.any(np.abs(rho) > 1.0 + 1e-12):
         raise ValueError("rho must be a correlation in [-1, 1]")
+    return rho
 
 
 @dataclass(frozen=True)
@@ -232,6 +293,10 @@ def classify(phi, *, tol: float = 1e-8, n: int = 40) -> KernelMapInfo:
     odd activations have kappa(0) = 0; positively homogeneous ones and exp have kappa'(1) = 1.
     """
     f, name = _resolve(phi)
+    tol = v.check_real(tol, "tol", low=0.0, high=1e-3, low_open=True)
+    n = v.check_int(n, "n", minimum=2)
+    if n > _MAX_HERMITE:
+        raise ValueError(f"n must be an integer in [2, {_MAX_HERMITE}]; got {n}")
     label = name or getattr(phi, "__name__", "phi")
     kinks = _kinks(name)
     m2, e2 = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
@@ -270,7 +335,7 @@ def classify(phi, *, tol: float = 1e-8, n: int = 40) -> KernelMapInfo:
 
 def kernel_fixed_point(c: np.ndarray) -> float:
     """The fixed point of kappa in [0, 1) when kappa(0) > 0 and kappa'(1) > 1 (else 0 or 1)."""
-    c = np.asarray(c)
+    c = _check_c(c)
     k0 = float(c[0] ** 2)
     kp1 = float(kernel_map_derivative(1.0, c))
     if k0 <= 0:
@@ -282,6 +347,9 @@ def kernel_fixed_point(c: np.ndarray) -> float:
     hi = 1.0 - 1e-9
     while g(hi) >= 0 and hi > 0.5:
         hi = 1.0 - (1.0 - hi) * 10
+    if g(hi) >= 0:
+        raise ValueError("c gives no fixed point of kappa in (0, 1): kappa(rho) >= rho on [0, 1) "
+                         "(truncated coefficients whose squares sum to less than 1?)")
     return optimize.brentq(g, 0.0, hi, xtol=1e-14)
 
 
@@ -289,10 +357,15 @@ def kernel_sequence(rho0: float, depth: int, kappa: Callable[[float], float]) ->
     """rho_0, rho_1 = kappa(rho_0), ..., rho_depth for any kernel map ``kappa``."""
     depth = v.check_int(depth, "depth", minimum=0)
     rho0 = v.check_real(rho0, "rho0", low=-1.0, high=1.0)
+    v.check_callable(kappa, "kappa")
+    v.check_memory(8 * (depth + 1), f"depth = {depth} layers")
     out = np.empty(depth + 1)
     out[0] = rho0
     for l in range(depth):
-        out[l + 1] = float(kappa(out[l]))
+        value = _real_value_named(kappa(out[l]), "kappa")
+        if not math.isfinite(value):
+            raise ValueError(f"kappa returned {value} at layer {l} (rho = {out[l]}); it must be finite")
+        out[l + 1] = value
     return out
 
 
@@ -350,6 +423,13 @@ def layer_norm_kernel_map(kappa: Callable[[float], float]) -> Callable[[float], 
     return lambda rho: (float(kappa(rho)) - k0) / (1.0 - k0)
 
 
+def _real_value_named(y, name: str) -> float:
+    arr = np.asarray(y)
+    if arr.size != 1 or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must return one real number; got {y!r:.60}")
+    return float(arr.reshape(()))
+
+
 def convergence_bound(rho0: float, depth: int, c: np.ndarray, info: KernelMapInfo) -> np.ndarray:
     """Upper bound on ``|rho_l - rho*|`` for l = 0..depth, for rho0 in [0, 1] (case 1: any ``|rho0| < 1``).
 
@@ -364,6 +444,10 @@ def convergence_bound(rho0: float, depth: int, c: np.ndarray, info: KernelMapInf
     """
     rho0 = v.check_real(rho0, "rho0", low=-1.0, high=1.0)
     depth = v.check_int(depth, "depth", minimum=0)
+    if not isinstance(info, KernelMapInfo):
+        raise TypeError(f"info must be a KernelMapInfo (from classify); got {type(info).__name__}")
+    c = _check_c(c)
+    v.check_memory(8 * (depth + 1), f"depth = {depth} layers")
     l = np.arange(depth + 1)
     star = info.rho_star
     e0 = abs(rho0 - star)
@@ -400,9 +484,19 @@ def q_map_fixed_point(phi, sigma_w: float, sigma_b: float, *, q0: float = 1.0, i
     sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0)
     kinks = _kinks(name)
     q = v.check_real(q0, "q0", low=0.0, low_open=True)
+    iters = v.check_int(iters, "iters", minimum=1)
+    if sigma_w > 1e150 or sigma_b > 1e150:
+        raise ValueError(f"sigma_w and sigma_b must be <= 1e150 (their squares must be finite); "
+                         f"got sigma_w={sigma_w:g}, sigma_b={sigma_b:g}")
     for _ in range(iters):
         qs = math.sqrt(q)
-        new = sigma_w**2 * gaussian_expectation(lambda x: f(qs * x) ** 2, kinks=kinks)[0] + sigma_b**2
+        try:
+            new = sigma_w**2 * gaussian_expectation(lambda x: f(qs * x) ** 2, kinks=kinks)[0] + sigma_b**2
+        except ValueError:
+            new = math.inf
+        if not new < 1e300:
+            raise ValueError(f"the length map diverges (q > 1e300) for sigma_w={sigma_w:g}, sigma_b={sigma_b:g}: "
+                             "phi grows too fast for a fixed point at this weight scale")
         if abs(new - q) < 1e-12 * max(1.0, q):
             q = new
             break
@@ -493,6 +587,8 @@ def simulate_correlations(
     width = v.check_int(width, "width", minimum=2)
     depth = v.check_int(depth, "depth", minimum=0)
     n_inputs = v.check_int(n_inputs, "n_inputs", minimum=2)
+    v.check_memory(8 * (width * width + 4 * width * n_inputs + (depth + 1) * n_inputs**2),
+                   f"width = {width}, n_inputs = {n_inputs}, depth = {depth}")
     rho0 = v.check_real(rho0, "rho0", low=-1.0 / (n_inputs - 1), high=1.0)
     residual = v.check_real(residual, "residual", low=0.0, high=1.0, high_open=True)
     v.check_choice(norm, "norm", ("none", "rms", "layer"))
@@ -501,7 +597,7 @@ def simulate_correlations(
     rng = make_rng(seed, "numpy")
     # inputs with unit norm per coordinate and pairwise correlation rho0
     gram = np.full((n_inputs, n_inputs), rho0) + (1 - rho0) * np.eye(n_inputs)
-    h = rng.standard_normal((width, n_inputs)) @ np.linalg.cholesky(gram).T
+    h = rng.standard_normal((width, n_inputs)) @ _gram_factor(gram).T
     iu = np.triu_indices(n_inputs, 1)
     out = np.empty((depth + 1, iu[0].size))
 
@@ -519,6 +615,16 @@ def simulate_correlations(
         h = math.sqrt(1 - residual**2) * (W @ post) + residual * h
         out[l + 1] = corr(h)
     return out
+
+
+def _gram_factor(gram: np.ndarray) -> np.ndarray:
+    """A factor A with A A^T = gram: Cholesky, or for a singular gram (rho0 = 1, or rho0 = -1/(n-1)
+    where the inputs sum to 0) the symmetric square root from the eigendecomposition."""
+    try:
+        return np.linalg.cholesky(gram)
+    except np.linalg.LinAlgError:
+        w, vecs = np.linalg.eigh(gram)
+        return vecs * np.sqrt(np.clip(w, 0.0, None))
 
 
 def _cosine(a: np.ndarray) -> np.ndarray:

@@ -146,6 +146,19 @@ class Ensemble:
             raise ValueError("weights must be finite (found NaN or inf)")
         if not bool(xp.all(xp.isfinite(biases))):
             raise ValueError("biases must be finite (found NaN or inf)")
+        if config is not None and not isinstance(config, NetworkConfig):
+            raise TypeError(f"config must be a NetworkConfig or None; got {type(config).__name__}")
+        # |z_i| <= sum_j |W_ij| |x_j| + |b_i|: keep every pre-activation inside float64 (a sum of +inf
+        # and -inf would be NaN); inputs of layers >= 2 lie in the activation's range (|x| <= 1)
+        with np.errstate(over="ignore"):
+            row_sum = float(xp.max(xp.sum(xp.abs(weights), axis=-1)))
+            b_max = float(xp.max(xp.abs(biases)))
+        if not row_sum <= _MAX_PREACTIVATION:
+            raise ValueError(f"weights are too large: a pre-activation sum_j |W_ij| x_j reaches {row_sum:.3g} for "
+                             f"|x| = 1 (at most {_MAX_PREACTIVATION:g} keeps it within float64)")
+        if not b_max <= _MAX_PREACTIVATION:
+            raise ValueError(f"biases are too large: |b| up to {b_max:.3g} (at most {_MAX_PREACTIVATION:g})")
+        self._first_layer = (float(xp.max(xp.sum(xp.abs(weights[:, 0]), axis=-1))), b_max)
         self.weights = weights
         self.biases = biases
         self.activation = get_activation(activation)
@@ -164,6 +177,8 @@ class Ensemble:
         if not isinstance(config, NetworkConfig):
             raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
         E = v.check_int(n_networks, "n_networks", minimum=1)
+        v.check_memory(8 * E * config.L * config.N**2,
+                       f"n_networks * L * N**2 = {E} * {config.L} * {config.N}**2 weights")
         xp = get_namespace(backend)
         rng = make_rng(seed, xp)
         W = sample_weights(
@@ -174,8 +189,16 @@ class Ensemble:
         if blaw is None:
             b = xp.zeros((E, config.L, config.N), dtype=xp.float64)
         else:
-            b = config.bias_scale * blaw.sample((E, config.L, config.N), rng, xp)
-        return cls(W, b, config.activation, config=config)
+            with np.errstate(over="ignore"):
+                b = config.bias_scale * blaw.sample((E, config.L, config.N), rng, xp)
+        try:
+            return cls(W, b, config.activation, config=config)
+        except ValueError as exc:  # weights or biases beyond float64's reach: say which setting
+            if str(exc).startswith("weights are too large"):
+                raise ValueError(f"scale={config.scale:g} is too large for this law and width: {exc}") from None
+            if str(exc).startswith(("biases are too large", "biases must be finite")):
+                raise ValueError(f"bias_scale={config.bias_scale:g} is too large for this law: {exc}") from None
+            raise
 
     # ------------------------------------------------------------------ properties
     @property
@@ -224,13 +247,48 @@ class Ensemble:
 
     def subset(self, index) -> Ensemble:
         """Ensemble of the networks selected by ``index`` (int array or slice along axis 0)."""
+        return self._select(index, "index")
+
+    def _select(self, index, name: str) -> Ensemble:
+        index = self._check_index(index, name)
         out = Ensemble.__new__(Ensemble)
         out.weights, out.biases = self.weights[index], self.biases[index]
         if out.weights.ndim != 4 or out.weights.shape[0] < 1:
-            raise ValueError(f"index must select at least one network of {self.n_networks}; got {index!r}")
+            raise ValueError(f"{name} must select at least one network of {self.n_networks}; got {index!r:.80}")
         out.activation, out.config, out.xp, out._m = self.activation, self.config, self.xp, self._m
+        out._first_layer = self._first_layer  # a bound over all networks holds for a subset
         out._wt = self._wt[index] if self._wt is not None else None
         return out
+
+    def _check_index(self, index, name: str):
+        """A slice, an integer, integer indices in [-E, E) or a boolean mask of length E (on the backend)."""
+        E = self.n_networks
+        if isinstance(index, slice):
+            return index
+        if isinstance(index, (bool, np.bool_)):
+            raise TypeError(f"{name} must be network indices, a slice or a boolean mask; got {index!r}")
+        if isinstance(index, (int, np.integer)):
+            if not -E <= int(index) < E:
+                raise ValueError(f"{name} must be in [0, {E - 1}]; got {index}")
+            return slice(int(index) % E, int(index) % E + 1)
+        if not hasattr(index, "dtype"):
+            if isinstance(index, (str, bytes)) or not isinstance(index, (list, tuple, range)):
+                raise TypeError(f"{name} must be network indices, a slice or a boolean mask; got "
+                                f"{type(index).__name__}")
+            index = np.asarray(index) if len(index) else np.zeros(0, dtype=np.int64)
+        kind = np.dtype(str(index.dtype)).kind if str(index.dtype) != "object" else "O"
+        if kind == "b":
+            if tuple(index.shape) != (E,):
+                raise ValueError(f"{name} as a boolean mask must have shape ({E},); got {tuple(index.shape)}")
+        elif kind in "iu":
+            if index.ndim != 1:
+                raise ValueError(f"{name} must be a 1-D array of network indices; got shape {tuple(index.shape)}")
+            if index.size and (int(index.min()) < -E or int(index.max()) >= E):
+                raise ValueError(f"{name} must hold network indices in [0, {E - 1}]")
+        else:
+            raise TypeError(f"{name} must be network indices (integers), a slice or a boolean mask; "
+                            f"got dtype {index.dtype}")
+        return self.xp.asarray(index) if array_namespace(index) is not self.xp else index
 
     # ------------------------------------------------------------------ evaluation
     def check_points(self, x, name: str = "x"):
@@ -251,8 +309,14 @@ class Ensemble:
             raise ValueError(f"{name} must have shape (E, M, N) = ({E}, M, {N}); got {tuple(x.shape)}")
         if x.shape[1] < 1:
             raise ValueError(f"{name} must hold at least one point per network (M >= 1); got shape {tuple(x.shape)}")
-        if not bool(xp.all(xp.isfinite(x))):
+        largest = float(xp.max(xp.abs(x)))  # NaN if any is NaN
+        if not math.isfinite(largest):
             raise ValueError(f"{name} must be finite (found NaN or inf)")
+        row_sum, b_max = self._first_layer
+        if largest * row_sum + b_max > 1e308:
+            limit = (1e308 - b_max) / max(row_sum, 1e-300)
+            raise ValueError(f"{name} is too large: |{name}| up to {largest:.3g} overflows the first layer's "
+                             f"pre-activations (|{name}| must be <= {limit:.3g} for these weights)")
         return x
 
     def forward(self, x, *, networks=None):
@@ -270,7 +334,7 @@ class Ensemble:
         array, shape like ``x``
         """
         if networks is not None:
-            return self.subset(networks).forward(x)
+            return _on_selected(self._select(networks, "networks"), "forward", x)
         x = self.check_points(x)
         out = self._m.empty_like(x)
         return self.forward_into(x, out, self._m.empty_like(x))
@@ -309,27 +373,111 @@ class Ensemble:
         -------
         fx : array, shape (E, M, N)
         jac : array, shape (E, M, N, N)
-            ``jac[e, m, i, j] = dF_i / dx_j`` at ``x[e, m]``.
+            ``jac[e, m, i, j] = dF_i / dx_j`` at ``x[e, m]``. Entries whose modulus exceeds the
+            float64 range (deep networks where they expand, e.g. L = 500 layers of weight scale 10
+            at an unsaturated point) are ``+-inf``, never NaN; :meth:`forward_with_scaled_jacobian`
+            gives J there as a finite matrix times a power of 2.
         """
         if networks is not None:
-            return self.subset(networks).forward_with_jacobian(x)
+            return _on_selected(self._select(networks, "networks"), "forward_with_jacobian", x)
         x = self.check_points(x)
         m, W, wt, b, phi = self._m, self.weights, self.weights_t, self.biases, self.activation
         jac = None
+        x0 = x
+        with np.errstate(over="ignore", invalid="ignore"):
+            for layer in range(W.shape[1]):
+                Wl = W[:, layer]  # (E, N, N)
+                z = m.matmul(x, wt[:, layer]) + b[:, layer, None, :]
+                d = phi.derivative(z, m)  # (E, M, N)
+                if jac is None:
+                    jac = d[..., :, None] * Wl[:, None, :, :]
+                else:
+                    jac = d[..., :, None] * m.matmul(Wl[:, None, :, :], jac)
+                x = phi.value(z, m, out=z)
+            if not bool(m.all(m.isfinite(jac))):  # overflow: the product again, rescaled by powers of 2
+                _, unit, exponent = self.forward_with_scaled_jacobian(x0)
+                jac = m.ldexp(unit, exponent[..., None, None])
+        return x, jac
+
+    def forward_with_scaled_jacobian(self, x, *, networks=None):
+        """F(x) and J_F(x) = ``unit * 2**exponent``, finite at any depth.
+
+        The product D_L W_L ... D_1 W_1 is formed with every factor and partial product
+        rescaled by a power of 2 (exact), so it cannot overflow however deep the network.
+
+        Returns
+        -------
+        fx : array, shape (E, M, N)
+        unit : array, shape (E, M, N, N)
+            J_F(x) / 2**exponent, with entries of modulus below 1 (all zero where J_F(x) = 0).
+        exponent : int array, shape (E, M)
+        """
+        if networks is not None:
+            return _on_selected(self._select(networks, "networks"), "forward_with_scaled_jacobian", x)
+        x = self.check_points(x)
+        m, W, wt, b, phi = self._m, self.weights, self.weights_t, self.biases, self.activation
+        E, M, N = x.shape
+        exponent = m.zeros((E, M), dtype=m.int64)
+        jac = None
         for layer in range(W.shape[1]):
             Wl = W[:, layer]  # (E, N, N)
+            _, w_exp = m.frexp(m.abs(Wl).max(axis=(-2, -1)))  # (E,): |W_l| < 2**w_exp
+            Wl = m.ldexp(Wl, -w_exp[:, None, None])
             z = m.matmul(x, wt[:, layer]) + b[:, layer, None, :]
-            d = phi.derivative(z, m)  # (E, M, N)
+            d = phi.derivative(z, m)  # (E, M, N), |d| <= sup |phi'| <= 2
             if jac is None:
                 jac = d[..., :, None] * Wl[:, None, :, :]
             else:
                 jac = d[..., :, None] * m.matmul(Wl[:, None, :, :], jac)
+            _, j_exp = m.frexp(m.abs(jac).max(axis=(-2, -1)))  # (E, M); 0 for a zero matrix
+            jac = m.ldexp(jac, -j_exp[..., None, None])
+            exponent += w_exp[:, None] + j_exp
             x = phi.value(z, m, out=z)
-        return x, jac
+        return x, jac, exponent
+
+    def jacobian_eigenvalues(self, x, *, networks=None) -> np.ndarray:
+        """Eigenvalues of J_F(x), complex NumPy array of shape (E, M, N), at any depth.
+
+        Where J_F(x) overflows float64 the eigenvalues are those of the rescaled product
+        (:meth:`forward_with_scaled_jacobian`) times its power of 2; an eigenvalue whose modulus
+        exceeds the float64 range then has ``+-inf`` real and/or imaginary parts (zero parts
+        stay 0, so there is never a NaN): it is unstable, and its sign still decides the index
+        sign det(I - J). Eigenvalues far below the largest one (relative 1e-16) are rounding
+        noise there, as for any matrix formed explicitly.
+        """
+        if networks is not None:
+            return _on_selected(self._select(networks, "networks"), "jacobian_eigenvalues", x)
+        jac = to_numpy(self.jacobian(x))
+        if np.all(np.isfinite(jac)):
+            return np.linalg.eigvals(jac)
+        _, unit, exponent = self.forward_with_scaled_jacobian(x)
+        mu = np.linalg.eigvals(to_numpy(unit))
+        e = to_numpy(exponent)[..., None]
+        out = np.empty(mu.shape, dtype=np.complex128)
+        with np.errstate(over="ignore"):
+            out.real = np.ldexp(mu.real, e)
+            out.imag = np.ldexp(mu.imag, e)
+        return out
 
     def jacobian(self, x, *, networks=None):
         """J_F(x), shape (E, M, N, N); see :meth:`forward_with_jacobian`."""
         return self.forward_with_jacobian(x, networks=networks)[1]
+
+
+#: Largest sum_j |W_ij| (and |b_i|) an Ensemble accepts: pre-activations then stay within float64.
+#: The largest row sum of |W| (and |b|) a network may have: pre-activations stay within float64.
+MAX_PREACTIVATION = 1e300
+_MAX_PREACTIVATION = MAX_PREACTIVATION
+
+
+def _on_selected(sub: Ensemble, method: str, x):
+    """``sub.method(x)`` where ``sub`` holds the networks chosen by ``networks=``: a shape error says so."""
+    try:
+        return getattr(sub, method)(x)
+    except ValueError as exc:
+        if str(exc).startswith("x must have shape"):
+            raise ValueError(f"{exc} (E = {sub.n_networks}: the networks selected by networks=)") from None
+        raise
 
 
 def _plain_module(xp):

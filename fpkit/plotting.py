@@ -56,7 +56,11 @@ def law_palette(labels) -> dict[str, Any]:
     """
     import seaborn as sns
 
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__iter__"):
+        raise TypeError(f"labels must be a list of law labels (str); got {labels!r:.60}")
     labels = list(labels)
+    if not all(isinstance(x, str) for x in labels):
+        raise TypeError(f"labels must be a list of law labels (str); got {labels!r:.60}")
     fixed = {k.lower(): c for k, c in _LAW_COLOURS.items()}
     others = [lab for lab in labels if str(lab).lower() not in fixed]
     spare = iter(sns.color_palette("colorblind", len(others) + 4)[2:])
@@ -186,6 +190,12 @@ def glue(name: str, value: Any, display: bool = False, *, markdown: bool = True)
     """
     from myst_nb import glue as _glue
 
+    from . import _validate as v
+
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str; got {name!r:.60}")
+    display = v.check_bool(display, "display")
+    markdown = v.check_bool(markdown, "markdown")
     if isinstance(value, str) and not markdown:
         _glue(name, value, display=display)
         _GLUED[name] = value
@@ -200,6 +210,8 @@ def glue(name: str, value: Any, display: bool = False, *, markdown: bool = True)
         _GLUED[name] = value
         return
     value = _plain(value)
+    if isinstance(value, complex) or (isinstance(value, np.ndarray) and value.dtype.kind == "c"):
+        raise TypeError(f"glue value {name!r} is complex: {value}; glue a real number")
     if isinstance(value, float) and not np.isfinite(value):
         raise ValueError(f"glue value {name!r} is not finite: {value}")
     _glue(name, value, display=display)
@@ -212,6 +224,8 @@ def glued(name: str) -> Any:
     Chapters build their one-line verdict (glued as ``claim_status`` and pasted into the
     introduction's claim table) from the very numbers their prose shows, so the two cannot drift.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str; got {type(name).__name__}")
     try:
         return _GLUED[name]
     except KeyError:

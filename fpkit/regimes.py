@@ -63,8 +63,12 @@ def explore_regimes(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Run the regime exploration: one row per network and configuration (see the module doc)."""
+    from collections.abc import Mapping
+
     from .sweep import config_grid, run_sweep  # the sweep machinery (tqdm, pandas) only when used
 
+    if axes is not None and not isinstance(axes, Mapping):
+        raise TypeError(f"axes must be a mapping of field -> list of values; got {type(axes).__name__}")
     configs = config_grid({"N": N, "law": law}, **(axes or EXPLORATION_AXES))
     return run_sweep(configs, n_networks=n_networks, n_starts=n_starts, seed=seed,
                      max_iter=max_iter, progress=progress)
@@ -88,6 +92,8 @@ def attractor_flags(table: pd.DataFrame) -> pd.DataFrame:
         ``not_converged_starts`` of :meth:`fpkit.engine.FixedPoints.per_network` (a
         :func:`fpkit.sweep.run_sweep` table has them).
     """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
     missing = [c for c in ("Q", "converged_starts", "cycle_starts", "not_converged_starts")
                if c not in table.columns]
     if missing:
@@ -109,7 +115,16 @@ def summarize_regimes(table: pd.DataFrame, by: list[str] | None = None) -> pd.Da
     ``by`` defaults to the exploration's axes (activation, convention, scale, bias_law, L); the
     fractions are means of the indicators of :func:`attractor_flags`.
     """
-    by = by or ["activation", "convention", "scale", "bias_law", "L"]
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame (from explore_regimes); got {type(table).__name__}")
+    by = ["activation", "convention", "scale", "bias_law", "L"] if by is None else by
+    if isinstance(by, str) or not isinstance(by, (list, tuple)) or not all(isinstance(b, str) for b in by) or not by:
+        raise TypeError(f"by must be a non-empty list of column names; got {by!r:.60}")
+    missing = [c for c in dict.fromkeys(by) if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the columns {missing} (by)")
+    if len(table) == 0:
+        raise ValueError("table must have at least one row")
     t = attractor_flags(table)
     out = t.groupby(by, dropna=False).agg(
         mean_Q=("Q", "mean"),
@@ -155,14 +170,15 @@ def tail_configs(base: NetworkConfig, alphas, matching: str) -> list[NetworkConf
         has none).
     """
     from . import _validate as v
-    from .sampling import scale_factor, weight_law
+    from .sampling import MIN_TAIL_INDEX, scale_factor, weight_law
 
     if not isinstance(base, NetworkConfig):
         raise TypeError(f"base must be a NetworkConfig; got {type(base).__name__}")
     v.check_choice(matching, "matching", tuple(TAIL_MATCHINGS))
-    alphas = [v.check_real(a, "alphas[i]", low=0.0, high=2.0, low_open=True) for a in alphas]
-    if not alphas:
-        raise ValueError("alphas must hold at least one tail index in (0, 2]")
+    alphas = v.check_array(alphas, "alphas", ndim=1, min_size=1)
+    if np.any(alphas < MIN_TAIL_INDEX) or np.any(alphas > 2.0):
+        raise ValueError(f"alphas must be tail indices in [{MIN_TAIL_INDEX}, 2]; got {alphas.tolist()}")
+    alphas = [float(a) for a in alphas]
     blaw = base.biases_law()
     out = []
     for a in alphas:

@@ -11,6 +11,7 @@ damaged images to the points its orbits settle on; :func:`psnr` measures the res
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,9 +36,10 @@ CORRUPTIONS = {
 
 
 def _images(x, side):
-    x = np.asarray(x, dtype=np.float64)
+    side = v.check_int(side, "side", minimum=1)
+    x = v.check_array(x, "x")
     if x.ndim != 2 or x.shape[1] != side * side:
-        raise ValueError(f"x must have shape (n_images, {side * side}); got {x.shape}")
+        raise ValueError(f"x must have shape (n_images, side**2 = {side * side}); got {x.shape}")
     return x
 
 
@@ -80,12 +82,23 @@ def corrupt(x, kind: str, strength: float, *, low: float, high: float, seed: Any
 def psnr(x, reference, *, data_range: float) -> np.ndarray:
     """Peak signal-to-noise ratio per image, ``10 log10(range^2 / MSE)`` in dB (inf if equal)."""
     data_range = v.check_real(data_range, "data_range", low=0.0, low_open=True)
-    x, reference = np.asarray(x, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    x, reference = v.check_array(x, "x"), v.check_array(reference, "reference")
     if x.shape != reference.shape:
         raise ValueError(f"x and reference must have the same shape; got {x.shape} and {reference.shape}")
-    mse = np.mean((x - reference) ** 2, axis=-1)
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(data_range**2 / mse)
+    if x.ndim < 1 or x.shape[-1] < 1:
+        raise ValueError(f"x must have at least one pixel per image (shape (..., n_pixels)); got {x.shape}")
+    with np.errstate(over="ignore", divide="ignore"):
+        mse = np.mean((x - reference) ** 2, axis=-1)
+        plain = 10.0 * np.log10(data_range**2 / mse) if data_range < 1e150 else np.full(mse.shape, np.nan)
+        if np.all(np.isfinite(plain) | (mse == 0)):
+            return plain  # the usual case: the formula as written
+        # inputs so large that the squares overflow: the same in logs, mse = s^2 mean((d / s)^2)
+        diff = np.abs(x - reference)
+    diff = np.where(np.isfinite(diff), diff, np.finfo(np.float64).max)
+    scale = diff.max(axis=-1)
+    safe = np.where(scale > 0, scale, 1.0)
+    log_mse = 2.0 * np.log10(safe) + np.log10(np.mean((diff / safe[..., None]) ** 2, axis=-1))
+    return np.where(scale > 0, 20.0 * math.log10(data_range) - 10.0 * log_mse, np.inf)
 
 
 def restore(ensemble: Ensemble, x, *, network: int = 0, max_iter: int = 3000, tol: float = 1e-10):
@@ -94,11 +107,16 @@ def restore(ensemble: Ensemble, x, *, network: int = 0, max_iter: int = 3000, to
     Returns ``(limits, status)``: where each orbit ended (shape (n, N)) and its
     ``fpkit.engine.STATUS`` code (converged, cycle, not converged).
     """
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
     network = v.check_int(network, "network", minimum=0)
     if network >= ensemble.n_networks:
         raise ValueError(f"network must be in [0, {ensemble.n_networks - 1}]; got {network}")
     sub = ensemble.subset(np.array([network]))
-    x = np.asarray(x, dtype=np.float64)
+    x = v.check_array(x, "x")
+    if x.ndim != 2 or x.shape[1] != ensemble.width or x.shape[0] < 1:
+        raise ValueError(f"x must have shape (n, N = {ensemble.width}) with n >= 1; got {x.shape}")
+    sub.check_points(x[None], "x")
     it = iterate_map(sub, sub.xp.asarray(x[None]), max_iter=max_iter, tol=tol)
     return to_numpy(it.limit)[0], to_numpy(it.status)[0]
 
@@ -109,6 +127,8 @@ def median_baseline(x, *, side: int = 8, size: int = 3) -> np.ndarray:
 
     x = _images(x, side)
     size = v.check_int(size, "size", minimum=1)
+    if size > side:
+        raise ValueError(f"size must be an integer in [1, side = {side}]; got {size}")
     return median_filter(x.reshape(-1, side, side), size=(1, size, size), mode="reflect").reshape(x.shape)
 
 
@@ -218,12 +238,18 @@ def basin_radius(ensemble: Ensemble, attractors, radii, *, network: int = 0, n_p
     Returns 0 where even the smallest radius fails. ``radii`` must be increasing; a radius
     counts only if every smaller one also passed.
     """
-    radii = np.asarray(radii, dtype=np.float64)
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
+    radii = v.check_array(radii, "radii")
     if radii.ndim != 1 or radii.size == 0 or np.any(np.diff(radii) <= 0) or radii[0] <= 0:
         raise ValueError("radii must be a non-empty increasing sequence of positive numbers")
     n_probe = v.check_int(n_probe, "n_probe", minimum=1)
     fraction = v.check_real(fraction, "fraction", low=0.0, high=1.0, low_open=True)
-    a = np.asarray(attractors, dtype=np.float64)
+    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
+    a = v.check_array(attractors, "attractors")
+    if a.ndim != 2 or a.shape[1] != ensemble.width or a.shape[0] < 1:
+        raise ValueError(f"attractors must have shape (n, N = {ensemble.width}) with n >= 1; got {a.shape}")
+    v.check_memory(8 * 4 * a.size * n_probe, f"n_probe = {n_probe} copies of {a.shape[0]} attractors")
     rng = make_rng(seed, "numpy")
     n, d = a.shape
     ok = np.ones(n, dtype=bool)

@@ -6,13 +6,16 @@ Laws (all symmetric about 0, i.i.d. entries)
     Standard normal, N(0, 1). Tail index infinite (light tail).
 ``"cauchy"``
     Standard Cauchy, density 1 / (pi (1 + x^2)). Tail index 1: ``P(|X| > x) ~ (2/pi) / x``.
-``"student_t"`` (needs ``df > 0``)
+``"student_t"`` (needs ``df >= 0.1``)
     Student's t with ``df`` degrees of freedom, scale 1. Tail index ``df``.
-``"alpha_stable"`` (needs ``0 < alpha <= 2``)
+``"alpha_stable"`` (needs ``0.1 <= alpha <= 2``)
     Symmetric alpha-stable S(alpha, beta=0, gamma=1) in Nolan's S1 (= S0 for beta = 0)
     parameterisation, i.e. characteristic function ``exp(-|t|^alpha)``, drawn by the
     Chambers-Mallows-Stuck method. ``alpha = 1`` is the standard Cauchy law;
     ``alpha = 2`` is N(0, 2). Tail index ``alpha`` for ``alpha < 2``.
+
+Tail indices below :data:`MIN_TAIL_INDEX` (0.1) are refused: such draws exceed the float64
+range with a probability that is not negligible, so they cannot be represented.
 
 Scaling conventions
 -------------------
@@ -57,6 +60,7 @@ __all__ = [
     "CONVENTIONS",
     "ESDPowerLaw",
     "LAWS",
+    "MIN_TAIL_INDEX",
     "HillEstimate",
     "PowerLawFit",
     "WeightLaw",
@@ -72,6 +76,16 @@ __all__ = [
 LAWS = ("gaussian", "cauchy", "student_t", "alpha_stable")
 #: Scaling conventions known to :func:`sample_weights` and :func:`scale_factor`.
 CONVENTIONS = ("fan_in", "sqrt_fan_in", "absolute")
+#: Smallest tail index (``alpha`` of alpha-stable, ``df`` of Student-t) that can be sampled. Below
+#: it the draws overflow float64: the Chambers-Mallows-Stuck formula raises numbers near 0 to the
+#: power 1/alpha, and the Student-t gamma draws underflow. From 0.1 on, the alpha-stable draws stay
+#: below 1e300 for every uniform and exponential the generator can give (uniforms >= 2^-53,
+#: exponentials floored at 2^-53, which changes the law on an event of probability 1e-16), and
+#: Student-t draws are exact except with probability below 1e-15 (gamma draws below the smallest
+#: normal float are floored there).
+MIN_TAIL_INDEX = 0.1
+#: Floor of the exponential draws of the Chambers-Mallows-Stuck method (see MIN_TAIL_INDEX).
+_EXP_FLOOR = 2.0**-53
 
 
 @dataclass(frozen=True)
@@ -82,9 +96,10 @@ class WeightLaw:
     ----------
     name : {"gaussian", "cauchy", "student_t", "alpha_stable"}
     df : float, optional
-        Degrees of freedom, required for and only for ``"student_t"`` (df > 0).
+        Degrees of freedom, required for and only for ``"student_t"`` (df >= 0.1).
     alpha : float, optional
-        Stability index in (0, 2], required for and only for ``"alpha_stable"``.
+        Stability index in [0.1, 2], required for and only for ``"alpha_stable"`` (see
+        :data:`MIN_TAIL_INDEX`).
     """
 
     name: str
@@ -95,16 +110,14 @@ class WeightLaw:
         v.check_choice(self.name, "law", LAWS)
         if self.name == "student_t":
             if self.df is None:
-                raise ValueError("law 'student_t' needs df, a real number in (0, inf)")
-            object.__setattr__(self, "df", v.check_real(self.df, "df", low=0.0, low_open=True))
+                raise ValueError(f"law 'student_t' needs df, a real number in [{MIN_TAIL_INDEX}, inf)")
+            object.__setattr__(self, "df", _check_index(self.df, "df", math.inf))
         elif self.df is not None:
             raise ValueError(f"df applies only to law 'student_t', not {self.name!r}")
         if self.name == "alpha_stable":
             if self.alpha is None:
-                raise ValueError("law 'alpha_stable' needs alpha, a real number in (0, 2]")
-            object.__setattr__(
-                self, "alpha", v.check_real(self.alpha, "alpha", low=0.0, high=2.0, low_open=True)
-            )
+                raise ValueError(f"law 'alpha_stable' needs alpha, a real number in [{MIN_TAIL_INDEX}, 2.0]")
+            object.__setattr__(self, "alpha", _check_index(self.alpha, "alpha", 2.0))
         elif self.alpha is not None:
             raise ValueError(f"alpha applies only to law 'alpha_stable', not {self.name!r}")
 
@@ -167,7 +180,10 @@ class WeightLaw:
         ``P(|X| > x) ~ 2 Gamma(alpha) sin(pi alpha / 2) / pi * x^(-alpha)`` is used
         (Nolan 2020, Theorem 1.2); its relative error at x = 100 is below 1e-3 for alpha <= 1.9.
         """
-        x = np.abs(np.asarray(x, dtype=np.float64))
+        x = v.check_array(x, "x", finite=False)
+        if np.isnan(x).any():
+            raise ValueError("x must not contain NaN")
+        x = np.abs(x)
         sf = 2.0 * self.scipy().sf(x)
         if self.name == "alpha_stable" and self.alpha < 2.0:
             a = self.alpha
@@ -177,6 +193,12 @@ class WeightLaw:
 
     def sample(self, shape: tuple[int, ...], rng: Any, xp: Any = np, dtype: Any = None):
         """Standard draws of shape ``shape`` from ``rng`` (a NumPy or CuPy generator)."""
+        shape = v.check_shape(shape)
+        if not all(hasattr(rng, f) for f in ("random", "standard_normal", "standard_exponential")):
+            raise TypeError(f"rng must be a NumPy or CuPy Generator (see fpkit.make_rng); got {type(rng).__name__}")
+        if getattr(xp, "__name__", "").split(".")[0] not in ("numpy", "cupy"):
+            raise TypeError(f"xp must be the numpy or cupy module; got {xp!r:.60}")
+        v.check_memory(16 * math.prod(shape), f"shape={shape} (float64 draws)")
         dtype = xp.float64 if dtype is None else dtype
         if self.name == "gaussian":
             return rng.standard_normal(shape, dtype=dtype)
@@ -190,6 +212,21 @@ class WeightLaw:
             g = xp.maximum(g, xp.finfo(xp.float64).tiny)
             return (z / xp.sqrt(g / (self.df / 2.0))).astype(dtype, copy=False)
         return _chambers_mallows_stuck(self.alpha, shape, rng, xp).astype(dtype, copy=False)
+
+
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+_LOG_TINY = math.log(np.finfo(np.float64).tiny)
+
+
+def _check_index(value: Any, name: str, high: float) -> float:
+    """A tail index (``df`` or ``alpha``) in [MIN_TAIL_INDEX, high], with the reason for the floor."""
+    value = v.check_real(value, name, low=0.0, high=high, low_open=True)
+    if value < MIN_TAIL_INDEX:
+        raise ValueError(
+            f"{name} must be in [{MIN_TAIL_INDEX}, {high}]; got {value:g}: below {MIN_TAIL_INDEX} the draws "
+            "overflow float64 (inf or NaN), so this law cannot be sampled"
+        )
+    return value
 
 
 def _open_uniform(rng: Any, shape: tuple[int, ...], xp: Any):
@@ -206,7 +243,7 @@ def _chambers_mallows_stuck(alpha: float, shape: tuple[int, ...], rng: Any, xp: 
     """
     vv = xp.pi * (_open_uniform(rng, shape, xp) - 0.5)
     w = rng.standard_exponential(shape)
-    w = xp.maximum(w, xp.finfo(xp.float64).tiny)
+    w = xp.maximum(w, _EXP_FLOOR)
     if alpha == 1.0:
         return xp.tan(vv)
     cos_v = xp.cos(vv)
@@ -260,6 +297,10 @@ def scale_factor(
     if convention == "absolute":
         return scale
     exponent = 0.5 if convention == "sqrt_fan_in" else 1.0 / law.stability_index
+    log_factor = math.log(scale) - exponent * math.log(fan_in)
+    if not _LOG_TINY <= log_factor <= _LOG_MAX:
+        raise ValueError(f"scale * fan_in**(-{exponent:g}) = exp({log_factor:.4g}) is outside the float64 range "
+                         f"for scale={scale:g}, fan_in={fan_in}; choose a scale or fan_in that keeps it in range")
     return scale * fan_in ** (-exponent)
 
 
@@ -305,9 +346,17 @@ def sample_weights(
             raise ValueError("fan_in must be given when shape has no positive last axis")
         fan_in = shape[-1]
     factor = scale_factor(law, fan_in, convention, scale)
+    v.check_memory(8 * math.prod(shape), f"shape={shape} (float64 weights)")
     xp = get_namespace(backend)
     rng = make_rng(seed, xp)
-    return factor * law.sample(shape, rng, xp)
+    draws = law.sample(shape, rng, xp)
+    with np.errstate(over="ignore"):
+        out = factor * draws
+    if not bool(xp.all(xp.isfinite(out))):
+        raise ValueError(f"scale={scale:g} is too large for this law: the weights scale * c(N) * Z overflow "
+                         f"float64 (scale * c(N) = {factor:.3g}, draws |Z| up to {float(xp.abs(draws).max()):.3g}); "
+                         "use a smaller scale")
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -366,12 +415,10 @@ class PowerLawFit:
 
 
 def _abs_sorted_desc(x: Any, name: str = "x", min_size: int = 2) -> np.ndarray:
-    arr = to_numpy(x)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}")
-    arr = np.abs(arr.astype(np.float64, copy=False).ravel())
+    arr = v.check_array(x, name, finite=False).ravel()
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values")
+    arr = np.abs(arr)
     arr = arr[arr > 0]
     if arr.size < min_size:
         raise ValueError(f"{name} must have at least {min_size} non-zero values; got {arr.size}")
@@ -404,7 +451,12 @@ def hill_estimator(x: Any, k: int | None = None) -> HillEstimate:
     k = v.check_int(k, "k", minimum=2)
     if k >= n:
         raise ValueError(f"k must be in [2, n - 1] = [2, {n - 1}]; got {k}")
-    logs = np.log(xs[:k] / xs[k])
+    with np.errstate(over="ignore"):
+        ratio = xs[:k] / xs[k]
+    logs = np.log(ratio) if np.all(np.isfinite(ratio)) else np.log(xs[:k]) - np.log(xs[k])
+    if not logs.mean() > 0:
+        raise ValueError(f"x must have spread among its k + 1 = {k + 1} largest values (they are all equal): "
+                         "the Hill estimate is undefined")
     alpha = float(1.0 / logs.mean())
     return HillEstimate(alpha=alpha, stderr=alpha / math.sqrt(k), k=k, n=n)
 
@@ -449,9 +501,11 @@ def fit_power_law(
         if n_tail < 2:
             raise ValueError(f"xmin must leave at least 2 observations above it; {n_tail} do")
         alpha, ks = _tail_fit(xs[:n_tail], xmin)
+        if not math.isfinite(alpha):
+            raise ValueError(f"x must have spread above xmin = {xmin:g} (all {n_tail} values there are equal)")
         return PowerLawFit(alpha, alpha / math.sqrt(n_tail), xmin, ks, n_tail, n)
     if min_tail > n:
-        raise ValueError(f"min_tail must be <= the number of non-zero samples {n}; got {min_tail}")
+        raise ValueError(f"min_tail must be <= the number of non-zero samples of x ({n}); got {min_tail}")
     sizes = np.unique(np.geomspace(min_tail, n, num=max_candidates).astype(int))
     best = None
     for k in sizes:
@@ -460,17 +514,26 @@ def fit_power_law(
         alpha, ks = _tail_fit(xs[:n_tail], cand_xmin)
         if best is None or ks < best.ks_distance:
             best = PowerLawFit(alpha, alpha / math.sqrt(n_tail), float(cand_xmin), ks, n_tail, n)
+    if not math.isfinite(best.alpha):
+        raise ValueError("x must have spread in its tail (its largest values are all equal): no power law to fit")
     return best
 
 
 def _tail_fit(tail_desc: np.ndarray, xmin: float) -> tuple[float, float]:
     """MLE tail index and KS distance for the values ``tail_desc`` (descending, all >= xmin)."""
     k = tail_desc.size
-    total = np.log(tail_desc / xmin).sum()
+    with np.errstate(over="ignore"):
+        ratio = tail_desc / xmin
+    if np.all(np.isfinite(ratio)):
+        total = np.log(ratio).sum()
+    else:  # xmin so far below the data that x / xmin overflows: the same in logs
+        logs = np.log(tail_desc) - math.log(xmin)
+        total = logs.sum()
+        ratio = None
     if total <= 0:
         return math.inf, 1.0
     alpha = k / total
-    fitted = (tail_desc / xmin) ** (-alpha)  # P(X >= x_i) under the fit
+    fitted = ratio ** (-alpha) if ratio is not None else np.exp(-alpha * logs)  # P(X >= x_i) under the fit
     i = np.arange(1, k + 1)
     ks = max(np.abs(i / k - fitted).max(), np.abs((i - 1) / k - fitted).max())
     return float(alpha), float(ks)

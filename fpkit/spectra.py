@@ -130,7 +130,14 @@ def jacobian_spectrum(ensemble: Ensemble, x) -> JacobianSpectrum:
     """
     if not isinstance(ensemble, Ensemble):
         raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
-    return matrix_spectrum(ensemble.jacobian(x))
+    jac = to_numpy(ensemble.jacobian(x))
+    if not np.all(np.isfinite(jac)) or np.abs(jac).max(initial=0.0) * jac.shape[-1] >= _SQRT_MAX:
+        raise ValueError(
+            f"J_F(x) J_F(x)^T overflows float64 at some points of x (L = {ensemble.depth}); use "
+            "Ensemble.forward_with_scaled_jacobian (J_F as a finite matrix times a power of 2) and "
+            "Ensemble.jacobian_eigenvalues there"
+        )
+    return matrix_spectrum(jac)
 
 
 def preactivations(ensemble: Ensemble, x):
@@ -245,9 +252,11 @@ def fixed_point_index_sums(result) -> pd.DataFrame:
 def mass_outside(eigenvalues, radius: float = 1.0) -> float:
     """Fraction of the eigenvalues with modulus above ``radius`` (the ESD's mass outside the circle)."""
     radius = v.check_real(radius, "radius", low=0.0)
-    ev = np.asarray(eigenvalues).ravel()
+    ev = v.check_array(eigenvalues, "eigenvalues", finite=False, complex_ok=True).ravel()
     if ev.size == 0:
         raise ValueError("eigenvalues must not be empty")
+    if np.isnan(ev).any():
+        raise ValueError("eigenvalues must not contain NaN")
     return float(np.mean(np.abs(ev) > radius))
 
 
@@ -257,15 +266,19 @@ def smoothed_esd(values, x, eta: float = 0.05) -> np.ndarray:
     This is what :func:`cavity_jjt_density` returns for the theory, so the two compare at the
     same spectral parameter (the ESD convolved with the same Lorentzian), without binning.
     """
-    vals = np.asarray(values, dtype=float).ravel()
-    x = np.asarray(x, dtype=float)
+    vals = v.check_array(values, "values").ravel()
+    x = v.check_array(x, "x", finite=False)
     if vals.size == 0:
         raise ValueError("values must not be empty")
     if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
         raise ValueError("x must be a non-empty array of finite numbers > 0")
-    eta = v.check_real(eta, "eta", low=0.0, low_open=True)
+    eta = v.check_real(eta, "eta", low=1e-12, high=1e6)
     z = x.ravel() * (1.0 + 1j * eta)
-    out = np.array([np.mean(1.0 / (vals - zi)).imag / np.pi for zi in z])
+    with np.errstate(all="ignore"):
+        out = np.array([np.mean(1.0 / (vals - zi)).imag / np.pi for zi in z])
+    if not np.all(np.isfinite(out)):
+        raise ValueError("values and x must keep 1 / (values - x (1 + i eta)) within float64 (their "
+                         "magnitudes are too far apart)")
     return out.reshape(x.shape)
 
 
@@ -280,7 +293,9 @@ def marchenko_pastur_density(x, sigma2: float = 1.0):
     ``rho(x) = sqrt(x (4 sigma2 - x)) / (2 pi sigma2 x)`` on (0, 4 sigma2].
     """
     sigma2 = v.check_real(sigma2, "sigma2", low=0.0, low_open=True)
-    x = np.asarray(x, dtype=float)
+    x = v.check_array(x, "x", finite=False)
+    if np.isnan(x).any():
+        raise ValueError("x must not contain NaN")
     inside = (x > 0) & (x < 4 * sigma2)
     out = np.zeros_like(x)
     xi = x[inside]
@@ -295,7 +310,17 @@ def fuss_catalan_moment(L: int, k: int) -> float:
     """
     L = v.check_int(L, "L", minimum=1)
     k = v.check_int(k, "k", minimum=0)
-    return math.comb((L + 1) * k, k) / (L * k + 1)
+    if k <= 1:
+        return 1.0
+    # binom(n, k) >= (n / k)^k, so FC_L(k) >= (L + 1)^k / (L k + 1): beyond float64 when this is
+    too_big = ValueError(f"the Fuss-Catalan number FC_L(k) for L = {L}, k = {k} exceeds the float64 range; "
+                         "use smaller L or k")
+    if k > 2000 or k * math.log(L + 1) - math.log(L * k + 1) > _LOG_MAX:  # FC_L(k) >= 2^k / (k + 1)
+        raise too_big
+    try:
+        return math.comb((L + 1) * k, k) / (L * k + 1)
+    except OverflowError:
+        raise too_big from None
 
 
 # ---------------------------------------------------------------------------
@@ -319,13 +344,20 @@ def preactivation_variances(activation: str, L: int, sigma_w: float, sigma_b: fl
     """
     phi = get_activation(activation)
     L = v.check_int(L, "L", minimum=1)
+    v.check_memory(8 * L, f"L = {L} layers")
     sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0, low_open=True)
     sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0)
     mx = v.check_real(input_second_moment, "input_second_moment", low=0.0)
     q = np.empty(L)
-    q[0] = sigma_w**2 * mx + sigma_b**2
-    for layer in range(1, L):
-        q[layer] = sigma_w**2 * _gauss(lambda h: phi(h, np) ** 2, q[layer - 1]) + sigma_b**2
+    with np.errstate(over="ignore"):
+        q[0] = np.float64(sigma_w) ** 2 * mx + np.float64(sigma_b) ** 2
+        for layer in range(1, L):
+            if not q[layer - 1] < 1e300:
+                break
+            q[layer] = np.float64(sigma_w) ** 2 * _gauss(lambda h: phi(h, np) ** 2, q[layer - 1]) + np.float64(sigma_b) ** 2
+    if not np.all(q < 1e300):
+        raise ValueError(f"the pre-activation variances overflow float64 for sigma_w={sigma_w:g}, sigma_b={sigma_b:g}, "
+                         f"input_second_moment={mx:g}; use smaller values")
     return q
 
 
@@ -415,6 +447,10 @@ def _log_radius(sigma_w2, layers, t: np.ndarray) -> np.ndarray:
     return -0.5 * log_s
 
 
+
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+_SQRT_MAX = math.sqrt(np.finfo(np.float64).max)
+_LOG_TINY = math.log(np.finfo(np.float64).tiny)
 _MIN_RELATIVE_X = 1e-100  # density() is reliable down to this fraction of the support's edge
 
 
@@ -456,15 +492,23 @@ class FreeJacobianLaw:
     _layers: list = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.sigma_w2 = np.asarray(self.sigma_w2, dtype=float).ravel()
+        self.sigma_w2 = v.check_array(self.sigma_w2, "sigma_w2").ravel()
         if self.sigma_w2.size < 1 or not np.all(self.sigma_w2 > 0):
             raise ValueError("sigma_w2 must be a non-empty sequence of positive numbers")
-        if len(self.d2_laws) != self.sigma_w2.size:
-            raise ValueError(f"d2_laws must have one law per layer ({self.sigma_w2.size}); got {len(self.d2_laws)}")
+        try:
+            n_laws = len(self.d2_laws) if not isinstance(self.d2_laws, (str, bytes)) else -1
+        except TypeError:
+            n_laws = -1
+        if n_laws < 0:
+            raise TypeError(f"d2_laws must be a list of (values, probs) pairs; got {type(self.d2_laws).__name__}")
+        if n_laws != self.sigma_w2.size:
+            raise ValueError(f"d2_laws must have one law per layer of sigma_w2 ({self.sigma_w2.size}); got {n_laws}")
         self._layers = []
-        for values, probs in self.d2_laws:
-            values = np.atleast_1d(np.asarray(values, dtype=float))
-            probs = np.atleast_1d(np.asarray(probs, dtype=float))
+        for i, law in enumerate(self.d2_laws):
+            if isinstance(law, (str, bytes)) or not isinstance(law, (tuple, list)) or len(law) != 2:
+                raise TypeError(f"d2_laws[{i}] must be a (values, probs) pair; got {law!r:.60}")
+            values = np.atleast_1d(v.check_array(law[0], f"d2_laws[{i}] values"))
+            probs = np.atleast_1d(v.check_array(law[1], f"d2_laws[{i}] probs"))
             if values.shape != probs.shape or np.any(values < 0) or np.any(probs < 0):
                 raise ValueError("each d2 law needs non-negative values and probabilities of the same shape")
             if not math.isclose(probs.sum(), 1.0, rel_tol=1e-9):
@@ -478,7 +522,10 @@ class FreeJacobianLaw:
     def linear(cls, L: int, sigma_w: float = 1.0) -> FreeJacobianLaw:
         """Product of L square Gaussian matrices of variance sigma_w^2 / N (Fuss-Catalan law)."""
         L = v.check_int(L, "L", minimum=1)
+        v.check_memory(64 * L, f"L = {L} layers")
         sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0, low_open=True)
+        if not 1e-150 < sigma_w < 1e150:
+            raise ValueError(f"sigma_w must be in (1e-150, 1e150) (sigma_w^2 must be a positive float64); got {sigma_w:g}")
         return cls(np.full(L, sigma_w**2), [(1.0, 1.0)] * L)
 
     @classmethod
@@ -495,14 +542,16 @@ class FreeJacobianLaw:
         """
         if not isinstance(config, NetworkConfig):
             raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+        if input_second_moment is not None:
+            input_second_moment = v.check_real(input_second_moment, "input_second_moment", low=0.0)
         if config.law != "gaussian":
             raise ValueError(
-                f"FreeJacobianLaw needs finite-variance (law='gaussian') weights; got law={config.law!r}. "
-                "For Cauchy weights use cavity_jjt_density."
+                f"config must have finite-variance (law='gaussian') weights for FreeJacobianLaw; got "
+                f"law={config.law!r}. For Cauchy weights use cavity_jjt_density."
             )
         blaw = config.biases_law()
         if blaw is not None and blaw.name != "gaussian":
-            raise ValueError(f"FreeJacobianLaw needs Gaussian or no biases; got bias law {blaw.name!r}")
+            raise ValueError(f"config must have Gaussian or no biases for FreeJacobianLaw; got bias law {blaw.name!r}")
         sigma_b = 0.0 if blaw is None else config.bias_scale
         sigma_w = config.scale * (math.sqrt(config.N) if config.convention == "absolute" else 1.0)
         phi = get_activation(config.activation)
@@ -521,6 +570,20 @@ class FreeJacobianLaw:
     def depth(self) -> int:
         return int(self.sigma_w2.size)
 
+    def log_moments(self) -> tuple[float, float]:
+        """(log m1, log m2) of J J^T (see :meth:`moments`): finite at any depth.
+
+        ``log m1 = sum_l log(sigma_l^2 E[d_l])`` and ``log m2 = 2 log m1 + log(m2 / m1^2)``.
+        """
+        log_m1 = 0.0
+        excess = 0.0
+        for s2, law in zip(self.sigma_w2, self._layers):
+            e1 = float(law.values @ law.probs)
+            e2 = float(law.values**2 @ law.probs)
+            log_m1 += math.log(s2) + math.log(e1)
+            excess += e2 / e1**2
+        return log_m1, 2.0 * log_m1 + math.log1p(excess)
+
     def moments(self) -> tuple[float, float]:
         """(m1, m2) of J J^T in closed form.
 
@@ -528,7 +591,17 @@ class FreeJacobianLaw:
         over free factors (it is minus the linear coefficient of S, times m1),
         ``m2 / m1^2 = 1 + sum_l (1 + E[d_l^2] / E[d_l]^2 - 1)`` (the 1 per layer is the
         Marchenko-Pastur factor).
+
+        Raises
+        ------
+        ValueError
+            Where m1 or m2 is outside the float64 range (deep networks, e.g. L = 1000 with
+            sigma_w = 2); :meth:`log_moments` is finite there.
         """
+        log_m1, log_m2 = self.log_moments()
+        if not (_LOG_TINY < log_m1 < _LOG_MAX and _LOG_TINY < log_m2 < _LOG_MAX):
+            raise ValueError(f"the moments of J J^T are outside the float64 range at depth L = {self.depth} "
+                             f"(log m1 = {log_m1:.4g}, log m2 = {log_m2:.4g}); use log_moments(), or fewer layers")
         m1 = 1.0
         excess = 0.0
         for s2, law in zip(self.sigma_w2, self._layers):
@@ -553,13 +626,21 @@ class FreeJacobianLaw:
         w = v.check_real(w, "w", low=-1.0, high=0.0, low_open=True)
         out = 0.0
         for s2, law in zip(self.sigma_w2, self._layers):
-            ratio = 1.0 / float(law.values @ law.probs) if w == 0.0 else law.inverse_psi_real(w) / w
+            e1 = float(law.values @ law.probs)
+            if abs(w) < 1e-8:  # psi(u) = u E[d] + u^2 E[d^2] + ...: the root to second order
+                ratio = 1.0 / e1 - w * float(law.values**2 @ law.probs) / e1**3
+            else:
+                ratio = law.inverse_psi_real(w) / w
             out += math.log(ratio) - math.log(s2)
         return out
 
     def s_transform(self, w: float) -> float:
-        """S_{JJ^T}(w) for real w in (-1, 0] (may overflow for deep networks: see log_s_transform)."""
-        return math.exp(self.log_s_transform(w))
+        """S_{JJ^T}(w) for real w in (-1, 0]; a ValueError where it leaves the float64 range (deep
+        networks): :meth:`log_s_transform` is finite there."""
+        log_s = self.log_s_transform(w)
+        if not _LOG_TINY < log_s < _LOG_MAX:
+            raise ValueError(f"S(w) at w = {w} is outside the float64 range (log S = {log_s:.4g}); use log_s_transform")
+        return math.exp(log_s)
 
     # ------------------------------------------------------------------ eigenvalues of J
     def eigenvalue_cdf(self, r) -> np.ndarray:
@@ -568,30 +649,32 @@ class FreeJacobianLaw:
         ``t = P(|lambda| <= r)`` solves ``S_{JJ^T}(t - 1) = 1 / r^2`` for r inside the ring
         (inner radius 0 for square Gaussian factors, outer radius ``sqrt(m1)``).
         """
-        r = np.atleast_1d(np.asarray(r, dtype=float))
+        r = v.check_array(r, "r", finite=False)
+        shape = np.atleast_1d(r).shape
+        r = r.ravel()
         if np.any(~np.isfinite(r)) or np.any(r < 0):
             raise ValueError("r must be finite and >= 0")
-        m1 = self.moments()[0]
+        log_m1 = self.log_moments()[0]
         t_min = self.atom_at_zero
         out = np.empty_like(r)
         for i, ri in enumerate(r):
-            if ri * ri >= m1:
-                out[i] = 1.0
-                continue
             if ri == 0.0:
                 out[i] = t_min
                 continue
-            target = 1.0 / (ri * ri)
+            log_target = -2.0 * math.log(ri)  # log(1 / r^2), in logs: no overflow for any r
+            if -log_target >= log_m1:
+                out[i] = 1.0
+                continue
             lo, hi = t_min + 1e-15, 1.0
 
             def g(t):
-                return self.log_s_transform(t - 1.0) - math.log(target)
+                return self.log_s_transform(t - 1.0) - log_target
 
             if g(lo) < 0:  # inside the inner radius
                 out[i] = t_min
                 continue
             out[i] = optimize.brentq(g, lo, hi, xtol=1e-13)
-        return out
+        return out.reshape(shape)
 
     def mass_outside(self, radius: float = 1.0) -> float:
         """Theory's fraction of eigenvalues of J with modulus above ``radius``."""
@@ -660,13 +743,18 @@ class FreeJacobianLaw:
         -------
         ndarray, shape like ``x``
         """
-        x = np.asarray(x, dtype=float)
+        x = v.check_array(x, "x", finite=False)
         if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
             raise ValueError("x must be a non-empty array of finite numbers > 0")
         eta_final = v.check_real(eta_final, "eta_final", low=0.0, low_open=True)
         steps = v.check_int(steps, "steps", minimum=2)
+        newton = v.check_int(newton, "newton", minimum=1)
         flat = x.ravel()
         scale = max(float(flat.max()), self.support_hint())  # |z| * support << 1 at the start
+        if flat.max() > self.support_hint() / _MIN_RELATIVE_X:
+            raise ValueError(f"x must be <= support_hint() / {_MIN_RELATIVE_X:g} = "
+                             f"{self.support_hint() / _MIN_RELATIVE_X:.3g} (far beyond the support the tracking "
+                             "underflows; the density there is 0)")
         if flat.min() < _MIN_RELATIVE_X * self.support_hint():
             raise ValueError(
                 f"x must be >= {_MIN_RELATIVE_X:g} * support_hint() = {_MIN_RELATIVE_X * self.support_hint():.3g}: "
@@ -677,10 +765,16 @@ class FreeJacobianLaw:
         z = 1.0 / (flat + 1j * eta0)
         w = m1 * z
         u = [w / float(law.values @ law.probs) for law in self._layers]
-        for t in np.linspace(0.0, 1.0, steps):
-            z = 1.0 / (flat + 1j * eta0 ** (1.0 - t) * eta1**t)
-            w, u = self._newton(z, w, u, newton, 1e-13 if t == 1.0 else 1e-9)
-        G = (1.0 + w) * z
+        with np.errstate(all="ignore"):  # a point whose tracking fails is reported below
+            for t in np.linspace(0.0, 1.0, steps):
+                z = 1.0 / (flat + 1j * eta0 ** (1.0 - t) * eta1**t)
+                w, u = self._newton(z, w, u, newton, 1e-13 if t == 1.0 else 1e-9)
+            G = (1.0 + w) * z
+        bad = ~np.isfinite(G)
+        if bad.any():
+            raise ValueError(f"x must be larger here: at x = {flat[bad].min():.3g} (of {bad.sum()} point(s)) "
+                             "1 + psi(1/x) is below float64 resolution and the density cannot be tracked; "
+                             f"it can at x >= {flat[~bad].min() if (~bad).any() else math.nan:.3g}")
         return (-G.imag / np.pi).reshape(x.shape)
 
     def _newton(self, z, w, u, iters, tol):
@@ -725,7 +819,7 @@ class FreeJacobianLaw:
         mass lies at tiny x (saturated units put a lot there: the spectrum can span dozens of
         decades).
         """
-        x = np.asarray(x, dtype=float)
+        x = v.check_array(x, "x", finite=False)
         if x.size == 0 or np.any(~np.isfinite(x)):
             raise ValueError("x must be a non-empty array of finite numbers")
         per_decade = v.check_int(per_decade, "per_decade", minimum=2)
@@ -753,12 +847,15 @@ class FreeJacobianLaw:
         the more so for a product of many layers. The mass below the floor still enters
         through the CDF at the floor.
         """
-        s = np.sort(np.asarray(samples, dtype=float).ravel())
+        s = np.sort(v.check_array(samples, "samples").ravel())
         if s.size == 0:
             raise ValueError("samples must not be empty")
         rel_floor = v.check_real(rel_floor, "rel_floor", low=0.0, high=1.0)
         n = s.size
         keep = s >= max(_MIN_RELATIVE_X * self.support_hint(), rel_floor * s[-1])
+        if not keep.any():
+            raise ValueError("samples must have values above rel_floor * max(samples) and above "
+                             f"{_MIN_RELATIVE_X:g} * support_hint() (all of them are 0 or too small)")
         F = self.cdf(s[keep])
         above = np.arange(1, n + 1)[keep] / n  # empirical CDF at the sample, and just below it
         below = np.arange(n)[keep] / n
@@ -780,12 +877,12 @@ def _check_cauchy(config: NetworkConfig) -> tuple[float, float]:
         raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
     if config.law != "cauchy" or config.convention != "fan_in":
         raise ValueError(
-            f"this theory needs law='cauchy' with convention='fan_in'; got law={config.law!r}, "
+            f"config must have law='cauchy' with convention='fan_in' here; got law={config.law!r}, "
             f"convention={config.convention!r}"
         )
     blaw = config.biases_law()
     if blaw is not None and blaw.name != "cauchy":
-        raise ValueError(f"this theory needs Cauchy biases or none; got bias law {blaw.name!r}")
+        raise ValueError(f"config must have Cauchy biases or none here; got bias law {blaw.name!r}")
     return config.scale, (0.0 if blaw is None else config.bias_scale)
 
 
@@ -817,7 +914,9 @@ def cauchy_scale_sequence(config: NetworkConfig, input_mean_abs: float | None = 
         input_mean_abs = _uniform_mean_abs(phi.low, phi.high)
     m = v.check_real(input_mean_abs, "input_mean_abs", low=0.0)
     gam = np.empty(config.L)
-    gam[0] = s * m + beta
+    gam[0] = s * m + beta if m < 1e300 / max(s, 1.0) else math.inf
+    if not gam[0] < 1e300:
+        raise ValueError(f"input_mean_abs = {m:g} is too large: the first scale s * input_mean_abs + beta overflows")
     for layer in range(1, config.L):
         gam[layer] = s * _cauchy_expectation(lambda h: np.abs(phi(h, np)), gam[layer - 1]) + beta
     return gam
@@ -830,7 +929,7 @@ def _population_options(population, sweeps, burn_in, cutoff, seed):
     burn_in = v.check_int(burn_in, "burn_in", minimum=0)
     if burn_in >= sweeps:
         raise ValueError(f"burn_in must be < sweeps ({sweeps}); got {burn_in}")
-    cutoff = v.check_real(cutoff, "cutoff", low=0.0, low_open=True)
+    cutoff = v.check_real(cutoff, "cutoff", low=0.0, high=1e3, low_open=True)
     return population, sweeps, burn_in, cutoff, make_rng(seed, np)
 
 
@@ -879,11 +978,15 @@ def cavity_jjt_density(
     """
     s, beta = _check_cauchy(config)
     phi = get_activation(config.activation)
-    x = np.asarray(x, dtype=float)
+    x = v.check_array(x, "x", finite=False)
     if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
         raise ValueError("x must be a non-empty array of finite numbers > 0")
     eta = v.check_real(eta, "eta", low=0.0, low_open=True)
     P, sweeps, burn_in, cutoff, rng = _population_options(population, sweeps, burn_in, cutoff, seed)
+    v.check_memory(16 * 8 * x.size * P, f"population * x.size = {P} * {x.size} complex numbers")
+    if 2.0 * s / (math.pi * cutoff) * P > 1e8:
+        raise ValueError(f"cutoff = {cutoff:g} is too small: about {2.0 * s / (math.pi * cutoff) * P:.3g} explicit "
+                         f"weights per sweep (population {P}); use cutoff >= {2.0 * s * P / (math.pi * 1e8):.3g}")
 
     flat = x.ravel()
     zeta = np.sqrt(flat * (1.0 + 1j * eta))  # (K,), Im > 0

@@ -35,12 +35,30 @@ __all__ = ["SIMULATION_FAMILIES", "bootstrap_curve", "bootstrap_max_hump_batch",
            "hump_test_batch", "hump_z_test", "proportion_curve", "proportion_test", "simulate_depth_data", "wilson_interval"]
 
 
-def _check(table, by, column):
+def _check(table, by, column, by_name="by"):
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
-    for name in (*([by] if isinstance(by, str) else by), column):
+    if isinstance(by, str):
+        by_list = [by]
+    elif isinstance(by, (list, tuple)) and by and all(isinstance(b, str) for b in by):
+        by_list = list(by)
+    else:
+        raise TypeError(f"{by_name} must be a column name or a non-empty list of column names; got {by!r:.60}")
+    if not isinstance(column, str):
+        raise TypeError(f"column must be a column name (str); got {type(column).__name__}")
+    for arg, name in [*((by_name, b) for b in by_list), ("column", column)]:
         if name not in table.columns:
-            raise ValueError(f"column {name!r} is not in the table; columns: {list(table.columns)}")
+            raise ValueError(f"{arg}: column {name!r} is not in the table; columns: {list(table.columns)}")
+    if len(table) == 0:
+        raise ValueError("table must have at least one row")
+    for b in by_list:
+        if table[b].isna().any():
+            raise ValueError(f"table column {b!r} ({by_name}) has missing values (NaN/None); its rows would be dropped")
+    values = table[column]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_complex_dtype(values):
+        raise TypeError(f"table column {column!r} (column) must be numeric (real); got dtype {values.dtype}")
+    if not np.all(np.isfinite(values.to_numpy(dtype=float))):
+        raise ValueError(f"table column {column!r} (column) must be finite (found NaN or inf)")
 
 
 def bootstrap_curve(table: pd.DataFrame, by: str | list[str], column: str, *, confidence: float = 0.95,
@@ -53,6 +71,8 @@ def bootstrap_curve(table: pd.DataFrame, by: str | list[str], column: str, *, co
     _check(table, by, column)
     confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
     n_resamples = v.check_int(n_resamples, "n_resamples", minimum=10)
+    largest = int(table[column].groupby([table[b] for b in ([by] if isinstance(by, str) else by)]).size().max())
+    v.check_memory(8 * 2 * n_resamples * largest, f"n_resamples = {n_resamples} resamples")
     rng = make_rng(seed, "numpy")
     rows = []
     for key, group in table.groupby(by, sort=True):
@@ -343,7 +363,7 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
     two-sample problems", Biostatistics 6 (2005) 187-200. R. R. Bahadur and L. J. Savage, Ann.
     Math. Statist. 27 (1956) 1115-1122.
     """
-    _check(table, x, column)
+    _check(table, x, column, by_name="x")
     alpha = _check_alpha(alpha)
     if n_resamples is not None or seed is not None:
         warnings.warn("hump_test: n_resamples and seed are ignored (the test is analytic, with no "

@@ -17,8 +17,15 @@ Disk cache and resume
     (temporary file, then :func:`os.replace`), keyed by the configuration, the run's settings,
     the fpkit version and the engine's source hash (:func:`engine_hash`). A rerun reads what
     is done and computes only the rest, so an interrupted sweep (Ctrl-C, a killed process)
-    loses only the configurations in flight. A file that is truncated, corrupted or not a cache file is detected by its
-    checksum, reported with a warning, and recomputed; it is never read as data.
+    loses only the configurations in flight. The files are JSON tables behind a checksum
+    (:class:`SweepCache`), which cannot run code when read. A file that is unreadable,
+    truncated, corrupted, not a cache file, stored under another configuration's key, or
+    written by other library versions is reported with a warning and recomputed; it is never
+    read as data and never stops the run. The directory is checked for writing before any work.
+
+    Two runs on one cache directory share the work: a configuration is computed under a lock
+    (``<key>.lock``, an ``flock`` that dies with its process) and the cache is read again just
+    before computing it, so neither run recomputes what the other has done or is doing.
 
 Dask
     With ``scheduler`` (an address, or a :class:`distributed.Client`), the chunks are run as
@@ -29,12 +36,10 @@ Dask
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import json
+import math
 import os
-import pickle
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -46,7 +51,9 @@ import pandas as pd
 from tqdm import tqdm  # text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from . import _validate as v
+from ._io import check_writable, try_lock, wait_lock, write_atomic
 from .engine import EngineSettings, FixedPoints, find_fixed_points, seeded_starts
+from .backend import get_namespace
 from .network import Ensemble, NetworkConfig
 
 __all__ = [
@@ -74,17 +81,36 @@ def config_grid(base: Mapping[str, Any] | None = None, **axes: Iterable[Any]) ->
     >>> len(cfgs)
     4
     """
+    if base is not None and not isinstance(base, Mapping):
+        raise TypeError(f"base must be a mapping of NetworkConfig fields; got {type(base).__name__}")
     base = dict(base or {})
     names = list(axes)
+    columns = []
+    for name in names:
+        values = axes[name]
+        if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+            raise TypeError(f"axis {name!r} must be a list of values; got {type(values).__name__}")
+        values = list(values)
+        if not values:
+            raise ValueError(f"axis {name!r} has no values (an empty list gives no configurations)")
+        columns.append(values)
     out = []
-    for values in itertools.product(*(list(axes[n]) for n in names)):
-        out.append(NetworkConfig(**{**base, **dict(zip(names, values))}))
+    for values in itertools.product(*columns):
+        try:
+            out.append(NetworkConfig(**{**base, **dict(zip(names, values))}))
+        except TypeError as exc:
+            if "NetworkConfig.__init__()" not in str(exc):
+                raise
+            raise TypeError(f"base and axes must give fields of NetworkConfig (N and L at least): "
+                            f"{str(exc).replace('NetworkConfig.__init__() ', '')}") from None
     return out
 
 
 def config_seed(seed: int, config: NetworkConfig) -> np.random.SeedSequence:
     """Seed sequence of one configuration: depends only on ``seed`` and the config's fields."""
     seed = v.check_int(seed, "seed", minimum=0)
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
     digest = hashlib.sha256(repr(sorted(config.as_dict().items())).encode()).digest()
     return np.random.SeedSequence([seed, int.from_bytes(digest[:8], "little")])
 
@@ -97,7 +123,9 @@ def chunk_size(config: NetworkConfig, settings: EngineSettings | None = None, *,
     (M N floats: starts, limits, the ring of recent iterates, buffers; M the starts the seeding
     gives; the census's adaptive batches have the same size) and, for the Newton stages, about 6 Jacobian-sized arrays (M' N^2 floats).
     """
-    settings = settings or EngineSettings()
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+    settings = _settings(settings, {})
     max_bytes = v.check_int(max_bytes, "max_bytes", minimum=1)
     N, L = config.N, config.L
     M = settings.starts_per_network(N)
@@ -228,10 +256,13 @@ def _settings(settings, options) -> EngineSettings:
     return (settings or EngineSettings()).replace(**options)
 
 
-def _check_sizes(n_networks, chunk):
+def _check_sizes(n_networks, chunk, n_configs: int = 1):
     n_networks = v.check_int(n_networks, "n_networks", minimum=1)
     if chunk is not None:
         v.check_int(chunk, "chunk", minimum=1)
+    # one table row (about 30 columns) per network and configuration, at least
+    v.check_memory(8 * 64 * n_networks * n_configs, f"n_networks = {n_networks} rows for each of {n_configs} "
+                                                      "configurations")
     return n_networks
 
 
@@ -260,16 +291,29 @@ def engine_hash() -> str:
 class SweepCache:
     """One file per finished configuration in ``directory``; see the module doc.
 
-    File layout: an 8-byte magic, the SHA-256 of the payload, then the payload (a pickled
-    dict with the key's description and the table). A file whose magic or checksum does not
-    match is treated as missing.
+    File layout (format 2): the 8-byte magic ``FPKSWP2\\n``, the SHA-256 of the body as 64 hex
+    digits and a newline, then the body: UTF-8 JSON (as Python's :mod:`json` writes it, NaN
+    included) with the key, the key's full description, the library versions that computed the
+    table, and the table as a list of columns (name, dtype, values). Floats are written with
+    their shortest exact repr, so a table read back equals the one written bit for bit. Reading
+    parses JSON and builds arrays of a few plain dtypes; nothing in a file can run code.
+
+    :meth:`load` returns the table only if the file is intact (magic, checksum, JSON), holds
+    the requested key and description, and was written with the same versions of fpkit, NumPy,
+    SciPy, pandas and Python; otherwise it warns and returns None, and the configuration is
+    recomputed and the file replaced.
     """
 
-    MAGIC = b"FPKSWP1\n"
+    MAGIC = b"FPKSWP2\n"
+    FORMAT_VERSION = 2
+    SUFFIX = ".fpsweep"
+    #: Column dtypes a cache file may hold.
+    DTYPES = ("int64", "int32", "float64", "bool", "object", "str", "string")
 
     def __init__(self, directory: str | os.PathLike):
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if not isinstance(directory, (str, os.PathLike)):
+            raise TypeError(f"cache_dir must be a path; got {type(directory).__name__}")
+        self.directory = check_writable(directory, "cache_dir")
 
     @staticmethod
     def key(config: NetworkConfig, settings: Mapping[str, Any], code: str | None = None) -> tuple[str, str]:
@@ -279,43 +323,155 @@ class SweepCache:
         """
         from . import __version__
 
+        if not isinstance(config, NetworkConfig):
+            raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+        if not isinstance(settings, Mapping):
+            raise TypeError(f"settings must be a mapping; got {type(settings).__name__}")
+        if code is not None and not isinstance(code, str):
+            raise TypeError(f"code must be a str or None; got {type(code).__name__}")
         desc = json.dumps({"config": config.as_dict(), "settings": dict(settings),
                            "fpkit": __version__, "code": code or engine_hash()}, sort_keys=True, default=repr)
         return hashlib.sha256(desc.encode()).hexdigest()[:32], desc
 
-    def path(self, key: str) -> Path:
-        return self.directory / f"{key}.fpsweep"
+    @staticmethod
+    def versions() -> dict[str, str]:
+        """The versions of the libraries that compute a table (stored in every file, checked on load)."""
+        import platform
 
-    def load(self, key: str) -> pd.DataFrame | None:
-        """The cached table, or None if absent; a damaged file warns and counts as absent."""
+        import scipy
+
+        from . import __version__
+
+        return {"fpkit": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
+                "pandas": pd.__version__, "python": platform.python_version()}
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{self._check_key(key)}{self.SUFFIX}"
+
+    def lock_path(self, key: str) -> Path:
+        return self.directory / f"{self._check_key(key)}.lock"
+
+    @staticmethod
+    def _check_key(key: str) -> str:
+        """A key of :meth:`key`: 32 hex digits (so a key can never name a file outside the cache)."""
+        if not isinstance(key, str) or len(key) != 32 or any(ch not in "0123456789abcdef" for ch in key):
+            raise ValueError(f"key must be 32 lowercase hex digits (from SweepCache.key); got {key!r:.60}")
+        return key
+
+    def load(self, key: str, desc: str | None = None, *, warn: bool = True) -> pd.DataFrame | None:
+        """The cached table, or None if absent.
+
+        A file that is unreadable, truncated, corrupted, not a cache file, stored under another
+        key (``desc``, when given, must match the stored description too) or written by other
+        library versions counts as absent, with a warning (unless ``warn=False``); it is never
+        read as data.
+        """
+        if desc is not None and not isinstance(desc, str):
+            raise TypeError(f"desc must be the JSON description from SweepCache.key; got {type(desc).__name__}")
         path = self.path(key)
-        if not path.exists():
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
             return None
-        blob = path.read_bytes()
-        head = len(self.MAGIC) + 32
-        if len(blob) < head or blob[: len(self.MAGIC)] != self.MAGIC or \
-                hashlib.sha256(blob[head:]).digest() != blob[len(self.MAGIC):head]:
-            warnings.warn(f"sweep cache file {path} is damaged (bad header or checksum); recomputing",
-                          UserWarning, stacklevel=3)
-            return None
-        return pickle.loads(blob[head:])["table"]
+        except OSError as exc:
+            return self._reject(path, f"unreadable ({exc.strerror or exc})", warn)
+        try:
+            body = self._body(blob)
+        except ValueError as exc:
+            return self._reject(path, f"damaged ({exc})", warn)
+        if body.get("key") != key or (desc is not None and body.get("description") != json.loads(desc)):
+            return self._reject(path, "holds another configuration (its stored key does not match)", warn)
+        if body.get("versions") != self.versions():
+            return self._reject(path, f"was written by other library versions ({body.get('versions')}, "
+                                      f"now {self.versions()})", warn)
+        try:
+            return self._table(body)
+        except (ValueError, TypeError, KeyError) as exc:
+            return self._reject(path, f"damaged (bad table: {exc})", warn)
+
+    def _body(self, blob: bytes) -> dict:
+        head = len(self.MAGIC) + 65
+        if blob[: len(self.MAGIC)] != self.MAGIC:
+            raise ValueError("not a sweep cache file of format 2")
+        if len(blob) < head or blob[head - 1:head] != b"\n":
+            raise ValueError("truncated header")
+        if hashlib.sha256(blob[head:]).hexdigest().encode() != blob[len(self.MAGIC):head - 1]:
+            raise ValueError("checksum mismatch: truncated or corrupted")
+        try:
+            body = json.loads(blob[head:].decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"unreadable JSON: {exc}") from None
+        if not isinstance(body, dict) or body.get("format_version") != self.FORMAT_VERSION:
+            raise ValueError("unknown format version")
+        return body
+
+    def _table(self, body: dict) -> pd.DataFrame:
+        columns = body["columns"]
+        n = body["n_rows"]
+        if not isinstance(columns, list) or not isinstance(n, int):
+            raise TypeError("columns must be a list and n_rows an int")
+        data = {}
+        for col in columns:
+            name, dtype, values = col["name"], col["dtype"], col["values"]
+            if dtype not in self.DTYPES or not isinstance(values, list) or len(values) != n:
+                raise ValueError(f"column {name!r}: dtype {dtype!r} or length {len(values)} != {n}")
+            if dtype in ("int64", "int32") and not all(type(x) is int for x in values):
+                raise ValueError(f"column {name!r}: non-integer values")
+            if dtype == "bool" and not all(type(x) is bool for x in values):
+                raise ValueError(f"column {name!r}: non-boolean values")
+            if dtype == "float64" and not all(type(x) in (int, float) for x in values):
+                raise ValueError(f"column {name!r}: non-numeric values")
+            if not all(x is None or type(x) in (int, float, str, bool) for x in values):
+                raise ValueError(f"column {name!r}: values that are not plain JSON scalars")
+            data[name] = pd.Series(values, dtype=dtype if dtype != "float64" else np.float64)
+        return pd.DataFrame(data, index=pd.RangeIndex(n))
+
+    @classmethod
+    def _encode(cls, table: pd.DataFrame) -> list[dict]:
+        columns = []
+        for name in table.columns:
+            col = table[name]
+            dtype = str(col.dtype)
+            if dtype not in cls.DTYPES:
+                raise TypeError(f"table column {name!r} has dtype {dtype}, which a sweep cache file cannot hold")
+            values = col.tolist()
+            if dtype in ("object", "str", "string"):
+                values = [None if (isinstance(x, float) and math.isnan(x)) or x is pd.NA else x for x in values]
+                bad = [x for x in values if not (x is None or type(x) in (int, float, str, bool))]
+                if bad:
+                    raise TypeError(f"table column {name!r} holds {type(bad[0]).__name__} values")
+            columns.append({"name": str(name), "dtype": dtype, "values": values})
+        return columns
 
     def store(self, key: str, desc: str, table: pd.DataFrame) -> Path:
-        """Write atomically: a temporary file in the same directory, then os.replace."""
-        buf = io.BytesIO()
-        pickle.dump({"key": desc, "table": table}, buf, protocol=pickle.HIGHEST_PROTOCOL)
-        payload = buf.getvalue()
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".fpsweep")
+        """Write atomically (a temporary file in the same directory, then os.replace)."""
+        self._check_key(key)
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self.MAGIC + hashlib.sha256(payload).digest() + payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path(key))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return self.path(key)
+            description = json.loads(desc)
+        except (TypeError, ValueError):
+            raise ValueError("desc must be the JSON description from SweepCache.key") from None
+        body = {"format": "fpkit sweep cache", "format_version": self.FORMAT_VERSION, "key": key,
+                "description": description, "versions": self.versions(), "n_rows": int(len(table)),
+                "columns": self._encode(table)}
+        payload = json.dumps(body, allow_nan=True).encode("utf-8")
+        blob = self.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+        return write_atomic(self.path(key), blob)
+
+    def try_lock(self, key: str):
+        """The lock of ``key`` if no other run holds it (see :mod:`fpkit._io`), else None."""
+        return try_lock(self.lock_path(key))
+
+    def wait_lock(self, key: str):
+        """The lock of ``key``, waiting for the run that holds it."""
+        return wait_lock(self.lock_path(key))
+
+    @staticmethod
+    def _reject(path: Path, why: str, warn: bool) -> None:
+        if warn:
+            warnings.warn(f"sweep cache file {path} {why}; recomputing it", UserWarning, stacklevel=3)
+        return None
 
 
 # --------------------------------------------------------------------------- sweep
@@ -368,13 +524,22 @@ def run_sweep(
         network) and more (see :meth:`fpkit.engine.FixedPoints.per_network`), in the order of
         ``configs``.
     """
+    if isinstance(configs, NetworkConfig):
+        configs = [configs]
+    if isinstance(configs, (str, bytes, Mapping)) or not isinstance(configs, Iterable):
+        raise TypeError(f"configs must be an iterable of NetworkConfig; got {type(configs).__name__}")
     configs = list(configs)
+    if not configs:
+        raise ValueError("configs must hold at least one NetworkConfig; got none (an empty grid?)")
     for i, c in enumerate(configs):
         if not isinstance(c, NetworkConfig):
             raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
     settings = _settings(settings, options)
-    n_networks = _check_sizes(n_networks, chunk)
+    n_networks = _check_sizes(n_networks, chunk, len(configs))
     seed = v.check_int(seed, "seed", minimum=0)
+    progress = v.check_bool(progress, "progress")
+    if backend is not None:
+        get_namespace(backend)  # an unknown or unavailable backend fails before any work
     for config in configs:
         settings.starts_per_network(config.N)  # a grid that cannot honour n_starts fails up front
     cache = SweepCache(cache_dir) if cache_dir is not None else None
@@ -390,7 +555,7 @@ def run_sweep(
     tables: dict[int, pd.DataFrame] = {}
     todo = []
     for i, (config, jobs, key, desc) in enumerate(plans):
-        cached = cache.load(key) if cache else None
+        cached = cache.load(key, desc) if cache else None
         if cached is not None:
             tables[i] = cached
         else:
@@ -402,21 +567,59 @@ def run_sweep(
         config, jobs, key, desc = plans[i]
         tables[i] = _assemble(config, parts, [size for _, size in jobs], settings.seeding)
         if cache:
-            cache.store(key, desc, tables[i])
+            try:
+                cache.store(key, desc, tables[i])
+            except OSError as exc:  # e.g. a full disk: keep the result, lose only its resumability
+                warnings.warn(f"could not write the sweep cache file {cache.path(key)} ({exc}); "
+                              "this configuration will be recomputed by a rerun", UserWarning, stacklevel=2)
         bar.update(1)
 
+    def compute(i):
+        config, jobs, _, _ = plans[i]
+        finish(i, [_run_chunk(config, seq, size, settings, backend) for seq, size in jobs])
+
     try:
-        if scheduler is None:
-            for i in todo:
-                config, jobs, _, _ = plans[i]
-                parts = [_run_chunk(config, seq, size, settings, backend) for seq, size in jobs]
-                finish(i, parts)
-        else:
+        if scheduler is not None:
             _run_dask(scheduler, plans, todo, settings, backend, finish)
+        elif cache is None:
+            for i in todo:
+                compute(i)
+        else:
+            _run_shared(cache, plans, todo, tables, compute, bar)
     finally:
         bar.close()
     frames = [tables[i] for i in range(len(configs))]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+def _run_shared(cache: SweepCache, plans, todo, tables, compute, bar) -> None:
+    """Compute the configurations ``todo`` with the cache shared by other runs (see the module doc).
+
+    Each configuration is computed under its lock, after reading the cache once more; one whose
+    lock another run holds is put back and taken up again later (waiting for that run only when
+    nothing else is left), by which time the other run has usually stored it.
+    """
+    queue = list(todo)
+    while queue:
+        busy = []
+        for i in queue:
+            key, desc = plans[i][2], plans[i][3]
+            lock = cache.try_lock(key)
+            if lock is None:
+                busy.append(i)
+                continue
+            with lock:
+                cached = cache.load(key, desc, warn=False)  # stored by another run meanwhile?
+                if cached is not None:
+                    tables[i] = cached
+                    bar.update(1)
+                else:
+                    compute(i)
+                cache.lock_path(key).unlink(missing_ok=True)
+        if busy and len(busy) == len(queue):
+            with cache.wait_lock(plans[busy[0]][2]):
+                pass  # the other run has finished (or died); the next pass reads or computes it
+        queue = busy
 
 
 def _run_dask(scheduler, plans, todo, settings, backend, finish):

@@ -249,8 +249,16 @@ class TrainResult:
 
     @property
     def finite_checkpoints(self) -> np.ndarray:
-        """Boolean mask (C,) of the checkpoints recorded before any divergence."""
-        return np.isfinite(self.weights).all(axis=(1, 2, 3)) & np.isfinite(self.biases).all(axis=(1, 2))
+        """Boolean mask (C,) of the checkpoints recorded before any divergence: finite parameters
+        whose layer sums stay within float64 (:data:`fpkit.network.MAX_PREACTIVATION`), the ones
+        :func:`checkpoint_ensemble` can export."""
+        from .network import MAX_PREACTIVATION
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            rows = np.abs(self.weights).sum(axis=-1).max(axis=(1, 2))  # (C, L, N) -> (C,)
+            bias = np.abs(self.biases).max(axis=(1, 2))
+        return (np.isfinite(self.weights).all(axis=(1, 2, 3)) & np.isfinite(self.biases).all(axis=(1, 2))
+                & (rows <= MAX_PREACTIVATION) & (bias <= MAX_PREACTIVATION))
 
 
 def _torch_act(name):

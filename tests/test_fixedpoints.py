@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from scipy import optimize
 
 from fpkit.engine import (
+    iterate_map,
     STATUS,
     basin_fractions,
     find_fixed_points,
@@ -256,3 +257,117 @@ def test_attractors_near_detects_a_basin_boundary():
     counts = attractors_near(ens, res.x, res.fp_network, radius=1e-3, n_probe=16, seed=0)
     assert counts[~res.stable].tolist() == [2]
     assert counts[res.stable].tolist() == [1, 1]
+
+
+# ------------------------------------------------------------------ issue 14 regressions
+
+import warnings  # noqa: E402
+
+from fpkit.engine import EngineSettings, basin_map, newton_search  # noqa: E402
+
+
+def _cauchy_ens(E=3, N=3, L=2, seed=4):
+    return Ensemble.sample(NetworkConfig(N=N, L=L, law="cauchy", scale=4.0, activation="tanh"), E, seed=seed)
+
+
+def test_integer_starts_are_cast_not_truncated():
+    """Defect 1: integer starts kept their dtype, so every limit was truncated (Q = 0)."""
+    ens = one_unit(8.0, -4.0)  # attractors near 0.02 and 0.98, none at an integer
+    starts = np.array([[[0], [1]]])
+    res_int = find_fixed_points(ens, starts.astype(np.int64))
+    res_float = find_fixed_points(ens, starts.astype(float))
+    assert res_int.per_network()["Q"].tolist() == [2]
+    np.testing.assert_array_equal(res_int.x, res_float.x)
+    assert np.all((res_int.x > 0.01) & (res_int.x < 0.99))
+    it = iterate_map(ens, np.array([[[1]]], dtype=np.int32))
+    assert it.limit.dtype == np.float64 and 0.9 < float(it.limit[0, 0, 0]) < 0.99
+    for bad in (np.zeros((1, 2, 1), dtype=complex), np.array([[["a"], ["b"]]])):
+        with pytest.raises(TypeError, match="starts must be"):
+            find_fixed_points(ens, bad)
+
+
+def test_basin_map_where_nothing_converges():
+    """Defect 2: basin_map raised IndexError when no start of the network converged."""
+    ens = _cauchy_ens()
+    labels, res = basin_map(ens, 1, np.zeros(3), np.eye(3)[0], np.eye(3)[1], resolution=4, max_iter=1)
+    assert labels.shape == (4, 4) and np.all(labels == -1)
+    assert res.x.shape == (0, 3) and res.per_network()["Q"].tolist() == [0]
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"network": "a"}, TypeError, "network must be an integer"),
+    ({"network": 3}, ValueError, r"network must be in \[0, 2\]"),
+    ({"network": 1.0}, TypeError, "network must be an integer"),
+    ({"origin": np.zeros(2)}, ValueError, "origin must be a finite vector of length N = 3"),
+    ({"u": [np.nan, 0, 0]}, ValueError, "u must be a finite vector"),
+    ({"v_dir": "abc"}, TypeError, "v_dir must be a numeric array"),
+    ({"resolution": 1}, ValueError, "resolution must be an integer >= 2"),
+    ({"extent": (0, 1, 0)}, ValueError, "extent must be"),
+    ({"reference": np.zeros((2, 2))}, ValueError, r"reference must have shape \(K, N = 3\)"),
+    ({"newton": "no"}, TypeError, "newton must be True or False"),
+    ({"settings": {"n_starts": 4}}, TypeError, "settings must be an EngineSettings"),
+])
+def test_basin_map_names_its_bad_arguments(kwargs, exc, match):
+    """Defect 6: basin_map did not validate its arguments; a bad network blamed 'weights'."""
+    args = dict(network=0, origin=np.zeros(3), u=np.eye(3)[0], v_dir=np.eye(3)[1], resolution=3)
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        basin_map(_cauchy_ens(), args.pop("network"), args.pop("origin"), args.pop("u"), args.pop("v_dir"),
+                  max_iter=5, **args)
+
+
+def test_grid_seeding_refuses_more_starts_than_asked():
+    """Defect 5: seeding='grid' silently replaced n_starts by >= 2**N starts (N = 19: 524,288)."""
+    ens = Ensemble.sample(NetworkConfig(N=19, L=1), 1, seed=0)
+    with pytest.raises(ValueError, match=r"seeding='grid' at N = 19 gives 2\*\*19 = 524288 starts"):
+        find_fixed_points(ens, seeding="grid", n_starts=64)
+    with pytest.raises(ValueError, match="seeding='grid'"):
+        EngineSettings(seeding="grid", n_starts=64).starts_per_network(19)
+    assert EngineSettings(seeding="grid", n_starts=16).starts_per_network(2) == 16  # honoured where it can be
+
+
+@pytest.mark.parametrize("value", ["no", "false", "False", 0, 1, None, "yes"])
+def test_newton_must_be_a_real_boolean(value):
+    """Defect 6: newton='no' or a quoted 'false' ran Newton (truthy strings)."""
+    with pytest.raises(TypeError, match="newton must be True or False"):
+        find_fixed_points(_cauchy_ens(), n_starts=4, newton=value)
+    with pytest.raises(TypeError, match="census must be True or False"):
+        EngineSettings(census=value)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"tol": 0.0}, ValueError, "tol must be in"),
+    ({"max_iter": 2.5}, TypeError, "max_iter must be an integer"),
+    ({"deflation_power": -1.0}, ValueError, "deflation_power must be in"),
+    ({"deflation_shift": float("nan")}, ValueError, "deflation_shift must be finite"),
+    ({"max_halvings": -1}, ValueError, "max_halvings must be an integer >= 0"),
+    ({"patience": 0}, ValueError, "patience must be an integer >= 1"),
+    ({"known": np.zeros((3, 2, 2))}, ValueError, r"known must have shape \(E, R, N\)"),
+    ({"known": "abc"}, TypeError, "known must be a numeric array"),
+    ({"known": np.zeros((3, 1, 3), dtype=complex)}, TypeError, "known must be real"),
+])
+def test_newton_search_validates_its_arguments(kwargs, exc, match):
+    """Defect 6: newton_search did not validate its arguments."""
+    ens = _cauchy_ens()
+    with pytest.raises(exc, match=match):
+        newton_search(ens, uniform_starts(ens, 2, seed=0), **kwargs)
+
+
+def test_deep_network_whose_jacobian_overflows():
+    """Defect 6: at L = 500 the Jacobian overflows and find_fixed_points raised LinAlgError.
+
+    tanh without biases has the fixed point 0, where J = W_500 ... W_1 has norm ~ 10^470 for
+    weights of scale 10: beyond float64. The census must still classify it (unstable, with an
+    infinite spectral radius rather than a NaN), without warnings.
+    """
+    cfg = NetworkConfig(N=4, L=500, law="gaussian", scale=10.0, activation="tanh", bias_law=None)
+    ens = Ensemble.sample(cfg, 2, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as in a chapter (RuntimeWarning is an error there)
+        res = find_fixed_points(ens, np.zeros((2, 3, 4)), max_iter=20)
+        newton = find_fixed_points(ens, n_starts=4, max_iter=20, newton=True)
+    assert res.x.shape == (2, 4) and np.all(res.x == 0)
+    assert not res.stable.any() and np.all(np.isinf(res.spectral_radius)) and (res.n_unstable >= 1).all()
+    assert not np.isnan(res.eigenvalues).any()
+    assert res.per_network()["Q"].tolist() == [0, 0]
+    assert not np.isnan(newton.per_network()["mean_iterations"].fillna(0)).any()

@@ -191,3 +191,38 @@ def test_variance_map_slope_closed_forms_and_finite_difference():
     fd = (g(1 + 1e-4) - g(1 - 1e-4)) / 2e-4
     assert abs(mf.variance_map_slope("tanh") - fd) < 1e-6
     assert mf.variance_map_slope("gelu") > 1.0 > mf.variance_map_slope("tanh")
+
+
+def test_simulate_correlations_at_the_ends_of_the_correlation_range():
+    """Defect 6: rho0 = 1 (identical inputs) raised LinAlgError (Cholesky of a singular Gram matrix)."""
+    corr = mf.simulate_correlations("tanh", width=64, depth=3, rho0=1.0, n_inputs=4, seed=0)
+    np.testing.assert_allclose(corr, 1.0, atol=1e-12)  # identical inputs stay identical
+    low = -1.0 / 3.0  # the smallest common correlation of 4 inputs: they sum to 0
+    corr = mf.simulate_correlations("tanh", width=4000, depth=0, rho0=low, n_inputs=4, seed=0)
+    assert np.all(np.isfinite(corr)) and np.abs(corr.mean() - low) < 0.05
+    inside = mf.simulate_correlations("tanh", width=64, depth=2, rho0=0.5, n_inputs=4, seed=0)
+    assert np.all(np.isfinite(inside))
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda c, i: mf.kernel_map(0.5, "abc"), TypeError, "c must be a numeric array"),
+    (lambda c, i: mf.kernel_map(0.5, [np.nan]), ValueError, "c must be finite"),
+    (lambda c, i: mf.kernel_map(0.5, np.ones((2, 2)) / 4), ValueError, "c must have 1 axes"),
+    (lambda c, i: mf.kernel_map(0.5, [0.9, 0.9]), ValueError, "c must be normalised"),
+    (lambda c, i: mf.kernel_map(1.5, c), ValueError, "rho must be a correlation"),
+    (lambda c, i: mf.kernel_map_derivative("x", c), TypeError, "rho must be a numeric array"),
+    (lambda c, i: mf.convergence_bound(0.5, 3, c, None), TypeError, "info must be a KernelMapInfo"),
+    (lambda c, i: mf.convergence_bound(0.5, -1, c, i), ValueError, "depth must be an integer >= 0"),
+    (lambda c, i: mf.convergence_bound(0.5, 3, "x", i), TypeError, "c must be a numeric array"),
+    (lambda c, i: mf.kernel_sequence(0.5, 3, "kappa"), TypeError, "kappa must be callable"),
+    (lambda c, i: mf.kernel_sequence(0.5, 3, lambda r: float("nan")), ValueError, "kappa returned nan"),
+    (lambda c, i: mf.hermite_coefficients("tanh", 500), ValueError, r"n must be an integer in \[1, 171\]"),
+    (lambda c, i: mf.gaussian_expectation(lambda x: np.where(x > 30, np.inf, 1.0)), ValueError, "returned NaN or inf"),
+    (lambda c, i: mf.hermite_coefficients(lambda x: "a", 3), TypeError, "phi must return real numbers"),
+])
+def test_meanfield_bad_arguments_are_named(call, exc, match):
+    """Defect 6: kernel_map and convergence_bound did not validate their arguments."""
+    c, _ = mf.hermite_coefficients("tanh", 6)
+    info = mf.classify("tanh", n=6)
+    with pytest.raises(exc, match=match):
+        call(c, info)

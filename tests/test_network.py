@@ -151,3 +151,58 @@ def test_sigmoid_activations_invert(name):
     np.testing.assert_allclose(phi.inverse(phi.value(z)), z, rtol=1e-8, atol=1e-9)
     with pytest.raises(ValueError, match="no inverse"):
         get_activation("relu").inverse(np.array([0.5]))
+
+
+# ------------------------------------------------------------------ issue 14 regressions
+
+import math  # noqa: E402
+import warnings  # noqa: E402
+
+from fpkit.network import log_lipschitz_bound  # noqa: E402
+
+
+def test_lipschitz_bound_beyond_float64_is_a_clear_error():
+    """Defect 6: lipschitz_bound at L = 200 returned inf with only a warning."""
+    ens = Ensemble.sample(NetworkConfig(N=3, L=200, law="cauchy", scale=10.0, activation="tanh"), 2, seed=0)
+    with pytest.raises(ValueError, match="exceeds the float64 range .* use log_lipschitz_bound"):
+        lipschitz_bound(ens)
+    logs = log_lipschitz_bound(ens)
+    assert np.all(np.isfinite(logs)) and logs.max() > math.log(np.finfo(float).max)
+
+
+def test_overflowing_jacobian_is_inf_never_nan_and_scaled_form_is_exact():
+    cfg = NetworkConfig(N=4, L=500, law="gaussian", scale=10.0, activation="tanh", bias_law=None)
+    ens = Ensemble.sample(cfg, 2, seed=0)
+    x = np.zeros((2, 1, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jac = ens.jacobian(x)
+        _, unit, exponent = ens.forward_with_scaled_jacobian(x)
+        eig = ens.jacobian_eigenvalues(x)
+    assert not np.isnan(jac).any() and np.isinf(jac).any()
+    assert np.all(np.abs(unit) < 1) and np.all(exponent > 1024)  # J ~ 2^exponent: beyond float64
+    assert not np.isnan(eig).any() and np.all(np.isinf(np.abs(eig).max(axis=-1)))
+    # where J is finite, the scaled form is J exactly (powers of 2) and the eigenvalues agree
+    small = Ensemble.sample(cfg.replace(L=40, scale=3.0), 2, seed=0)
+    x = np.random.default_rng(0).uniform(-0.01, 0.01, (2, 5, 4))
+    _, unit, exponent = small.forward_with_scaled_jacobian(x)
+    np.testing.assert_array_equal(np.ldexp(unit, exponent[..., None, None]), small.jacobian(x))
+    np.testing.assert_array_equal(small.jacobian_eigenvalues(x), np.linalg.eigvals(small.jacobian(x)))
+
+
+@pytest.mark.parametrize("make, exc, match", [
+    (lambda e: lipschitz_bound("net"), TypeError, "ensemble must be an Ensemble"),
+    (lambda e: e.subset(5), ValueError, r"index must be in \[0, 1\]"),
+    (lambda e: e.subset("a"), TypeError, "index must be network indices"),
+    (lambda e: e.forward(np.zeros((2, 1, 3)), networks=[0, 7]), ValueError, "networks must hold network indices"),
+    (lambda e: e.forward(np.zeros((2, 1, 3)), networks=[0]), ValueError, "selected by networks="),
+    (lambda e: e.forward(np.full((2, 1, 3), 1.5e308)), ValueError, "x is too large"),
+    (lambda e: Ensemble(np.full((1, 1, 3, 3), 1e307)), ValueError, "weights are too large"),
+    (lambda e: Ensemble(np.zeros((1, 1, 2, 2)), config={"N": 2}), TypeError, "config must be a NetworkConfig"),
+    (lambda e: Ensemble.sample(NetworkConfig(N=3, L=1, law="cauchy", scale=1e306, convention="absolute"), 50,
+                               seed=0), ValueError, r"scale=1e\+306 is too large"),
+])
+def test_network_bad_arguments_are_named(make, exc, match):
+    ens = Ensemble.sample(NetworkConfig(N=3, L=2, activation="tanh"), 2, seed=0)
+    with pytest.raises(exc, match=match):
+        make(ens)

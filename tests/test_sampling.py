@@ -284,3 +284,34 @@ def test_esd_power_law_bad_input(W, kwargs, exc, match):
 
     with pytest.raises(exc, match=match):
         esd_power_law(W, **kwargs)
+
+
+# ---------------------------------------------------------------- issue 14 regressions
+
+
+def test_tiny_tail_index_is_refused_naming_the_smallest_allowed():
+    """Defect 6: sample_weights('alpha_stable', alpha=0.001) returned inf/NaN."""
+    with pytest.raises(ValueError, match=r"alpha must be in \[0.1, 2.0\]; got 0.001: below 0.1 the draws overflow"):
+        sample_weights("alpha_stable", (3, 3), alpha=0.001, seed=0)
+    with pytest.raises(ValueError, match=r"df must be in \[0.1, inf\]"):
+        sample_weights("student_t", (3, 3), df=0.01, seed=0)
+    assert sampling.MIN_TAIL_INDEX == 0.1
+
+
+@pytest.mark.parametrize("law, params", [("alpha_stable", {"alpha": 0.1}), ("student_t", {"df": 0.1})])
+def test_smallest_tail_index_draws_are_finite(law, params):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = sample_weights(law, 1_000_000, seed=5, convention="absolute", **params)
+    assert np.all(np.isfinite(x)) and np.abs(x).max() > 1e20  # heavy, but representable
+
+
+def test_weights_that_overflow_name_the_scale():
+    with pytest.raises(ValueError, match="scale=1e\\+306 is too large"):
+        sample_weights("cauchy", (50, 50), seed=0, scale=1e306, convention="absolute")
+    with pytest.raises(ValueError, match="scale \\* fan_in\\*\\*.* outside the float64 range"):
+        scale_factor("alpha_stable", 10**40, alpha=0.1, scale=1.0)
+    with pytest.raises(ValueError, match="shape=.* need .* GiB, more than this machine's memory"):
+        sample_weights("gaussian", (10**6, 10**6, 10), seed=0)

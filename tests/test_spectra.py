@@ -233,3 +233,26 @@ def test_radial_quantile_and_log_potential_of_products():
     assert law.log_potential(10.0) == pytest.approx(math.log(10.0))
     with pytest.raises(ValueError, match="t"):
         law.radial_quantile([1.5])
+
+
+def test_deep_free_law_moments_are_an_error_not_inf():
+    """Defect 6: FreeJacobianLaw(L=1000).moments() returned inf with a warning."""
+    import warnings
+
+    law = sp.FreeJacobianLaw.linear(1000, sigma_w=2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="outside the float64 range .* use log_moments"):
+            law.moments()
+        log_m1, log_m2 = law.log_moments()
+    # linear layers: m1 = sigma^(2L), m2 / m1^2 = L + 1 (Fuss-Catalan)
+    assert log_m1 == pytest.approx(1000 * math.log(4.0), rel=1e-12)
+    assert log_m2 == pytest.approx(2 * log_m1 + math.log(1001.0), rel=1e-12)
+    assert sp.FreeJacobianLaw.linear(1000).moments() == pytest.approx((1.0, 1001.0))
+
+
+def test_jacobian_spectrum_where_the_jacobian_overflows_is_a_clear_error():
+    cfg = NetworkConfig(N=4, L=500, law="gaussian", scale=10.0, activation="tanh", bias_law=None)
+    ens = Ensemble.sample(cfg, 1, seed=0)
+    with pytest.raises(ValueError, match="overflows float64 .*forward_with_scaled_jacobian"):
+        sp.jacobian_spectrum(ens, np.zeros((1, 1, 4)))

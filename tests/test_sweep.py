@@ -253,3 +253,152 @@ def test_cache_key_follows_the_engine_code():
     assert len(h) == 16 and h == engine_hash()
     assert SweepCache.key(SMALL[0], {}, "a")[0] != SweepCache.key(SMALL[0], {}, "b")[0]
     assert SweepCache.key(SMALL[0], {})[0] == SweepCache.key(SMALL[0], {}, h)[0]
+
+
+# --------------------------------------------------------------------------- cache safety (issue 14)
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import pickle  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import fpkit  # noqa: E402
+
+
+class _Payload:
+    """A pickle that creates a file when it is loaded."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_crafted_cache_file_cannot_run_code(tmp_path):
+    """Defect 4: the cache was a pickle behind an unkeyed checksum; a crafted file ran code."""
+    first = _sweep(cache_dir=tmp_path)
+    marker = tmp_path / "pwned"
+    target = sorted(tmp_path.glob("*.fpsweep"))[0]
+    payload = pickle.dumps({"key": "x", "table": _Payload(marker)})
+    target.write_bytes(b"FPKSWP1\n" + hashlib.sha256(payload).digest() + payload)  # the old format, valid
+    with pytest.warns(UserWarning, match="not a sweep cache file"):
+        again = _sweep(cache_dir=tmp_path)
+    assert not marker.exists()
+    pd.testing.assert_frame_equal(again.drop(columns="seconds"), first.drop(columns="seconds"))
+    # the format itself: JSON behind a checksum, no pickle opcode anywhere
+    blob = target.read_bytes()
+    assert blob.startswith(SweepCache.MAGIC)
+    body = json.loads(blob[len(SweepCache.MAGIC) + 65:])
+    assert body["key"] == target.stem and body["versions"] == SweepCache.versions()
+    assert body["description"]["config"] in [c.as_dict() for c in SMALL]
+    assert b"pickle" not in blob and not blob[len(SweepCache.MAGIC) + 65:].startswith(b"\x80")
+
+
+def test_cached_table_equals_the_computed_one_exactly(tmp_path):
+    cfgs = config_grid({"N": 3, "law": "cauchy", "activation": "tanh"}, L=[1, 2], bias_law=[None, "same"])
+    computed = run_sweep(cfgs, n_networks=3, n_starts=8, seed=2, progress=False, cache_dir=tmp_path)
+    read = run_sweep(cfgs, n_networks=3, n_starts=8, seed=2, progress=False, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(read, computed)  # every column, dtype and bit (timings included)
+
+
+def test_a_file_under_the_wrong_key_is_not_used(tmp_path):
+    """Defect 4: a file copied under another configuration's name substituted its rows."""
+    first = _sweep(cache_dir=tmp_path)
+    files = sorted(tmp_path.glob("*.fpsweep"))
+    tables = {f: SweepCache(tmp_path).load(f.stem) for f in files}
+    by_l = {int(t["L"].iloc[0]): f for f, t in tables.items()}
+    by_l[2].write_bytes(by_l[1].read_bytes())  # L = 1's valid file under L = 2's key
+    with pytest.warns(UserWarning, match="holds another configuration"):
+        again = _sweep(cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(again[COLS], first[COLS])
+    assert sorted(again["L"].unique()) == [1, 2, 3, 4]
+
+
+def test_an_unreadable_cache_entry_is_recomputed_not_fatal(tmp_path):
+    first = _sweep(cache_dir=tmp_path)
+    target = sorted(tmp_path.glob("*.fpsweep"))[0]
+    target.unlink()
+    target.mkdir()  # unreadable as a file, and it cannot be replaced either
+    with pytest.warns(UserWarning) as record:
+        again = _sweep(cache_dir=tmp_path)
+    messages = " ".join(str(w.message) for w in record)
+    assert "unreadable" in messages and "could not write" in messages
+    pd.testing.assert_frame_equal(again[COLS], first[COLS])
+
+
+def test_cache_files_get_ordinary_permissions(tmp_path):
+    _sweep(cache_dir=tmp_path)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for f in tmp_path.glob("*.fpsweep"):
+        assert f.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
+
+
+def test_an_unwritable_cache_dir_fails_before_any_work(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    calls = []
+    monkeypatch.setattr(sweep_mod, "_run_chunk", lambda *a: calls.append(a))
+    with pytest.raises(OSError, match="cache_dir .* is not writable"):
+        _sweep(cache_dir=blocker / "cache")
+    if os.geteuid() != 0:  # root may write anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        with pytest.raises(OSError, match="not writable"):
+            _sweep(cache_dir=ro)
+    assert calls == []
+
+
+_SLOW_RUNNER = textwrap.dedent("""
+    import os, sys, time
+    import fpkit.sweep as sweep_mod
+    real = sweep_mod._run_chunk
+    log, marker = os.environ["LOG"], os.environ["MARKER"]
+
+    def slow(config, *args):
+        with open(log, "a") as fh:
+            fh.write(f"{config.L}\\n")
+        if config.L == 1:
+            open(marker, "w").close()
+            time.sleep(3)
+        return real(config, *args)
+
+    sweep_mod._run_chunk = slow
+    from fpkit.sweep import config_grid, run_sweep
+    cfgs = config_grid({"N": 3, "law": "cauchy", "activation": "tanh", "scale": 4.0}, L=[1, 2, 3, 4])
+    run_sweep(cfgs, n_networks=5, n_starts=8, seed=7, progress=False, chunk=2, cache_dir=sys.argv[1])
+""")
+
+
+def test_two_runs_on_one_cache_do_not_recompute_each_others_work(tmp_path, monkeypatch):
+    env = dict(os.environ, LOG=str(tmp_path / "other.log"), MARKER=str(tmp_path / "marker"),
+               OPENBLAS_NUM_THREADS="1", FPKIT_BACKEND="numpy")
+    env["PYTHONPATH"] = str(Path(fpkit.__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+    cache = tmp_path / "cache"
+    other = subprocess.Popen([sys.executable, "-c", _SLOW_RUNNER, str(cache)], env=env)
+    t0 = time.monotonic()
+    while not (tmp_path / "marker").exists():  # the other run is computing L = 1, under its lock
+        assert other.poll() is None and time.monotonic() - t0 < 120
+        time.sleep(0.05)
+    mine = []
+    real = sweep_mod._run_chunk
+    monkeypatch.setattr(sweep_mod, "_run_chunk", lambda config, *a: (mine.append(config.L), real(config, *a))[1])
+    table = _sweep(cache_dir=cache)
+    assert other.wait(timeout=120) == 0
+    theirs = [int(x) for x in (tmp_path / "other.log").read_text().split()]
+    assert 1 not in mine  # waited for the other run's L = 1 and read it from the cache
+    assert set(mine).isdisjoint(theirs) and set(mine) | set(theirs) == {1, 2, 3, 4}
+    pd.testing.assert_frame_equal(table[COLS], _sweep()[COLS])
+
+
+def test_an_empty_sweep_is_an_error():
+    with pytest.raises(ValueError, match="configs must hold at least one"):
+        run_sweep([], n_networks=1, n_starts=4, progress=False)
+    with pytest.raises(ValueError, match="'L' has no values"):
+        config_grid({"N": 3}, L=[])

@@ -54,6 +54,14 @@ class ActiveBlock:
     """
 
     def __init__(self, m, E: int, M: int, *, shrink: float = 0.75):
+        from .. import _validate as v
+
+        E = v.check_int(E, "E", minimum=0)
+        M = v.check_int(M, "M", minimum=0)
+        shrink = v.check_real(shrink, "shrink", low=0.0, high=1.0, low_open=True)
+        v.check_memory(24 * E * M, f"E * M = {E} * {M} items")
+        if not all(hasattr(m, f) for f in ("arange", "nonzero", "take_along_axis")):
+            raise TypeError(f"m must be the numpy or cupy module; got {type(m).__name__}")
         self.m = m
         self.net = m.arange(E)
         self.item = m.broadcast_to(m.arange(M)[None, :], (E, M))

@@ -13,10 +13,18 @@ from ..network import Ensemble
 from .census import find_fixed_points
 from .iterate import STATUS
 from .result import FixedPoints
-from .settings import EngineSettings
+from .settings import EngineSettings, resolve_settings
 from .starts import plane_starts
 
 __all__ = ["attractors_near", "basin_fractions", "basin_map"]
+
+
+def _counts(x, name):
+    """Integer counts (integral floats accepted), as an int64 array."""
+    arr = v.check_array(x, name)
+    if np.any(arr != np.round(arr)) or np.any(np.abs(arr) > 2**62):
+        raise ValueError(f"{name} must hold whole numbers (counts)")
+    return arr.astype(np.int64)
 
 
 def basin_fractions(result: FixedPoints, confidence: float = 0.95) -> pd.DataFrame:
@@ -94,15 +102,24 @@ def basin_map(
     N = ensemble.width
     vecs = []
     for name, vec in (("origin", origin), ("u", u), ("v_dir", v_dir)):
-        arr = np.asarray(vec, dtype=float) if not hasattr(vec, "get") else vec.get()
+        arr = v.check_array(vec, name, finite=False)
         if arr.shape != (N,) or not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be a finite vector of length N = {N}; got shape {arr.shape}")
         vecs.append(ensemble.xp.asarray(arr[None]))
+    ref = np.zeros((0, N)) if reference is None else v.check_array(reference, "reference")
+    if ref.ndim == 1 and ref.size == N:
+        ref = ref[None]
+    if ref.ndim != 2 or ref.shape[1] != N:
+        raise ValueError(f"reference must have shape (K, N = {N}); got {ref.shape}")
+    resolve_settings(settings, options)  # bad settings fail before the slice is built
     one = ensemble.subset(slice(network, network + 1))
     starts = plane_starts(*vecs, extent=extent, resolution=resolution)
+    try:
+        one.check_points(starts, "starts")
+    except ValueError as exc:
+        raise ValueError(f"origin, u, v_dir and extent give starts the network cannot take: {exc}") from None
     res = find_fixed_points(one, starts, settings=settings, **options)
     tol = res.settings["merge_tol"]
-    ref = np.zeros((0, N)) if reference is None else np.asarray(reference, dtype=float).reshape(-1, N)
     ids = np.full(res.x.shape[0], -1, dtype=np.int64)
     extra = 0
     for k, p in enumerate(res.x):
@@ -142,16 +159,25 @@ def attractors_near(
     counts : int array (K,)
     """
     v.check_ensemble(ensemble)
-    radius = v.check_real(radius, "radius", low=0.0, low_open=True)
+    low, high = ensemble.domain
+    radius = v.check_real(radius, "radius", low=0.0, high=high - low, low_open=True)
     n_probe = v.check_int(n_probe, "n_probe", minimum=1)
-    points = np.asarray(points, dtype=float)
-    networks = np.asarray(networks, dtype=np.int64)
+    resolve_settings(settings, options)
+    points = v.check_array(points, "points")
+    networks = v.check_array(networks, "networks")
+    if np.any(networks != np.round(networks)) or (networks.size and (networks.min() < 0 or
+                                                                    networks.max() >= ensemble.n_networks)):
+        raise ValueError(f"networks must hold indices of networks in [0, {ensemble.n_networks - 1}]")
+    networks = networks.astype(np.int64)
     K = points.shape[0] if points.ndim == 2 else -1
     if points.ndim != 2 or points.shape[1] != ensemble.width or networks.shape != (K,):
         raise ValueError(f"points must be (K, N = {ensemble.width}) and networks (K,); "
                          f"got {points.shape} and {networks.shape}")
     if K and (networks.min() < 0 or networks.max() >= ensemble.n_networks):
         raise ValueError(f"networks must be in [0, {ensemble.n_networks - 1}]")
+    if K and (points.min() < low - (high - low) or points.max() > high + (high - low)):
+        raise ValueError(f"points must lie in the box [{low:g}, {high:g}]^N where the fixed points are")
+    v.check_memory(8 * 32 * K * n_probe * ensemble.width, f"n_probe = {n_probe} starts around {K} points")
     rng = make_rng(seed, "numpy")
     if K == 0:
         return np.zeros(0, dtype=np.int64)

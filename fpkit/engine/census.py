@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import make_rng, to_numpy
 from .. import _validate as v
+from ..backend import make_rng, to_numpy
 from ..network import Ensemble
 from .iterate import STATUS, iterate_map
 from .merge import dedupe, group_padded, merge_points, new_roots
 from .newton import newton_search, polish, shooting_search
 from .result import FixedPoints, fixed_point_index
-from .settings import EngineSettings
+from .settings import EngineSettings, resolve_settings
 from .starts import seeded_starts, uniform_starts
 
 __all__ = ["chao1_unseen", "find_fixed_points"]
@@ -170,8 +170,7 @@ def _eigenvalues_flat(ensemble, pts, nets):
     if pts.shape[0] == 0:
         return np.zeros((0, N), dtype=complex)
     packed, pos = group_padded(pts, nets, E, N)
-    jac = to_numpy(ensemble.jacobian(ensemble.xp.asarray(packed)))
-    return np.linalg.eigvals(jac[nets, pos])
+    return ensemble.jacobian_eigenvalues(ensemble.xp.asarray(packed))[nets, pos]  # finite J at any depth
 
 
 def find_fixed_points(
@@ -201,7 +200,7 @@ def find_fixed_points(
     FixedPoints
     """
     v.check_ensemble(ensemble)
-    s = (settings or EngineSettings()).replace(**options)
+    s = resolve_settings(settings, options)
     rng = make_rng(seed, "numpy")
     E, _, N = ensemble.shape
     if starts is None:

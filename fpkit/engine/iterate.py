@@ -22,7 +22,7 @@ from typing import Any
 from .. import _validate as v
 from ..network import Ensemble
 from .active import ActiveBlock
-from .settings import EngineSettings
+from .settings import EngineSettings, resolve_settings
 
 __all__ = ["STATUS", "IterationResult", "iterate_map"]
 
@@ -63,10 +63,12 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     IterationResult
     """
     v.check_ensemble(ensemble)
-    s = (settings or EngineSettings()).replace(**options)
+    s = resolve_settings(settings, options)
     x0 = ensemble.check_points(starts, "starts")
     m = ensemble.array_module
     E, M, N = x0.shape
+    v.check_memory(8 * (max(2, s.max_period + 1) + 8) * E * M * N,
+                   f"max_period + 1 = {s.max_period + 1} copies of the starts (E*M*N = {E}*{M}*{N} floats)")
     tol2 = N * s.tol * s.tol  # |d|_inf < tol implies |d|_2^2 < N tol^2: the screen
     P = s.max_period
     check_every = max(s.cycle_check_every, 1)

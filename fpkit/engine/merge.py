@@ -36,8 +36,10 @@ def merge_points(points: np.ndarray, residuals: np.ndarray, tol: float):
         For each point, the position in ``reps`` of its representative.
     """
     tol = v.check_real(tol, "merge_tol", low=0.0, low_open=True)
-    points = np.asarray(points, dtype=np.float64)
-    residuals = np.asarray(residuals, dtype=np.float64)
+    points = v.check_array(points, "points")
+    residuals = v.check_array(residuals, "residuals", finite=False)
+    if np.isnan(residuals).any():
+        raise ValueError("residuals must not be NaN")
     if points.ndim != 2 or residuals.shape != points.shape[:1]:
         raise ValueError(f"points must be (K, N) and residuals (K,); got {points.shape} and {residuals.shape}")
     K = points.shape[0]

@@ -45,7 +45,7 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
     v.check_ensemble(ensemble)
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
-    x = ensemble.check_points(x)
+    x = _in_box(ensemble, ensemble.check_points(x), "x")
     m = ensemble.array_module
     N = x.shape[-1]
     eye = m.eye(N, dtype=m.float64)
@@ -130,7 +130,7 @@ def newton_search(
     """
     v.check_ensemble(ensemble)
     options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
-    x = ensemble.check_points(starts, "starts")
+    x = _in_box(ensemble, ensemble.check_points(starts, "starts"), "starts")
     m = ensemble.array_module
     N = x.shape[-1]
     eye = m.eye(N, dtype=m.float64)
@@ -139,10 +139,13 @@ def newton_search(
         fx, jac = sub.forward_with_jacobian(x)
         return fx - x, (jac,)
 
+    def residual(sub, x):  # the line search needs F only, not the Jacobian
+        return sub.forward_into(x, m.empty_like(x), m.empty_like(x)) - x
+
     def direction(sub, x, g, aux):
         return _solve(aux[0] - eye, -g, m)
 
-    return _damped_newton(ensemble, x, evaluate, direction, known=_check_known(ensemble, known),
+    return _damped_newton(ensemble, x, evaluate, residual, direction, known=_check_known(ensemble, known),
                           point=lambda x: x, clip=None, **options)
 
 
@@ -156,13 +159,34 @@ def _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings
     return options
 
 
+def _in_box(ensemble, x, name: str):
+    """Newton works where the fixed points are: in the closed box of the activation's range (a
+    margin of one box width is allowed); NaN entries (padding of known roots) are skipped."""
+    low, high = ensemble.domain
+    width = high - low
+    with np.errstate(invalid="ignore"):
+        outside = (x < low - width) | (x > high + width)
+    if bool(ensemble.array_module.any(outside)):
+        raise ValueError(f"{name} must lie in the box [{low:g}, {high:g}]^N of the activation's range, where "
+                         f"every fixed point is (up to a margin of {width:g}); found points outside")
+    return x
+
+
 def _check_known(ensemble, known):
-    """Known roots (E, R, N) on the backend, or None when there are none."""
+    """Known roots (E, R, N) as float64 on the backend (NaN rows are padding), or None when
+    there are none."""
     if known is None:
         return None
+    from ..network import _as_float64
+
     m = ensemble.array_module
     E, _, N = ensemble.shape
-    known = ensemble.xp.asarray(known)
+    if not hasattr(known, "dtype") or not hasattr(known, "shape"):
+        known = v.check_array(known, "known", finite=False)
+    known = _as_float64(ensemble.xp.asarray(known), "known", ensemble.xp)
+    if bool(m.isinf(known).any()):
+        raise ValueError("known must not contain inf (NaN rows are padding)")
+    known = _in_box(ensemble, known, "known")
     if known.ndim != 3 or known.shape[0] != E or known.shape[2] != N:
         raise ValueError(f"known must have shape (E, R, N) = ({E}, R, {N}); got {tuple(known.shape)}")
     if known.shape[1] == 0 or not bool(m.isfinite(known).any()):
@@ -170,12 +194,13 @@ def _check_known(ensemble, known):
     return known
 
 
-def _damped_newton(ensemble, X, evaluate, direction, *, known, point, clip, tol, max_iter, power, shift,
-                   max_halvings, patience):
+def _damped_newton(ensemble, X, evaluate, residual, direction, *, known, point, clip, tol, max_iter, power,
+                   shift, max_halvings, patience):
     """The damped, deflated Newton iteration both searches run, on the packed active block.
 
     ``X`` (E, K, ...) are the unknowns of every start; ``evaluate(sub, X) -> (R, aux)`` the
     residuals (E', K', ...) and what the step needs (a tuple of per-item arrays);
+    ``residual(sub, X) -> R`` the residuals alone (what the line search evaluates);
     ``direction(sub, X, R, aux) -> dX`` the Newton step; ``point(X)`` the x (E', K', N) of a state
     (deflation acts on it, and it is what a start returns); ``clip(X)`` keeps trial states valid.
     A start stops when ``max |R| <= tol`` (a root) or after ``patience`` steps without its merit
@@ -184,6 +209,8 @@ def _damped_newton(ensemble, X, evaluate, direction, *, known, point, clip, tol,
     m = ensemble.array_module
     E, K = X.shape[:2]
     res_axes = tuple(range(2, X.ndim))
+    low, high = ensemble.domain
+    far = 1e6 * (high - low) + max(abs(low), abs(high))  # no fixed point is anywhere near this
     out_x = m.array(point(X), copy=True)
     out_res = m.full((E, K), m.inf, dtype=m.float64)
     block = ActiveBlock(m, E, K, shrink=0.5)
@@ -222,8 +249,9 @@ def _damped_newton(ensemble, X, evaluate, direction, *, known, point, clip, tol,
         for _h in range(max_halvings + 1):
             trial = X + t[expand] * dX
             trial = clip(trial) if clip is not None else trial
-            R_trial, _ = evaluate(sub, trial)
-            mt = _merit(R_trial, point(trial), sub_known, power, shift, m, axes=res_axes)
+            with np.errstate(over="ignore", invalid="ignore"):  # a wild trial is simply not accepted
+                R_trial = residual(sub, trial)
+                mt = _merit(R_trial, point(trial), sub_known, power, shift, m, axes=res_axes)
             ok = active & ~accepted & m.isfinite(mt) & (mt < merit)
             X_new = m.where(ok[expand], trial, X_new)
             accepted |= ok
@@ -235,7 +263,8 @@ def _damped_newton(ensemble, X, evaluate, direction, *, known, point, clip, tol,
         if bool(stuck.any()):
             trial = X + t[expand] * dX
             trial = clip(trial) if clip is not None else trial
-            finite = m.isfinite(trial).all(axis=res_axes) & stuck
+            # ... but never out to where no fixed point can be (a runaway would overflow F)
+            finite = (m.abs(trial) <= far).all(axis=res_axes) & stuck
             X_new = m.where(finite[expand], trial, X_new)
         X = X_new
         R, aux = evaluate(sub, X)
@@ -380,6 +409,7 @@ def shooting_search(
             dH[:, :, layer] = prev
         return dH
 
-    return _damped_newton(ensemble, H, evaluate, direction, known=_check_known(ensemble, known),
+    return _damped_newton(ensemble, H, evaluate, lambda sub, H: _shooting_residual(sub, H)[0], direction,
+                          known=_check_known(ensemble, known),
                           point=lambda H: H[:, :, 0], clip=lambda H: m.clip(H, low + margin, high - margin),
                           **options)

@@ -24,7 +24,9 @@ def fixed_point_index(eigenvalues) -> np.ndarray:
     points if J has real eigenvalues above 1 somewhere; a sum other than 1 means the search
     missed some. NaN rows (padding) give 0.
     """
-    ev = np.asarray(eigenvalues)
+    from .. import _validate as v
+
+    ev = v.check_array(eigenvalues, "eigenvalues", finite=False, complex_ok=True)
     if ev.ndim < 1:
         raise ValueError("eigenvalues must have at least one axis (the N eigenvalues)")
     with np.errstate(invalid="ignore", over="ignore"):

@@ -14,10 +14,12 @@ from typing import Any
 
 from .. import _validate as v
 
-__all__ = ["EngineSettings", "SEEDINGS", "MAX_GRID_STARTS"]
+__all__ = ["EngineSettings", "SEEDINGS", "MAX_GRID_STARTS", "resolve_settings"]
 
 #: The ways to place the starts in the box (uniformly at random, or on a regular grid).
 SEEDINGS = ("uniform", "grid")
+#: The most starts per network any stage may use (iteration, Newton, multiple shooting).
+MAX_STARTS_PER_NETWORK = 10**7
 #: The largest grid of starts per network that :func:`~fpkit.engine.grid_starts` builds.
 MAX_GRID_STARTS = 10**6
 
@@ -85,7 +87,8 @@ class EngineSettings:
 
     def __post_init__(self) -> None:
         s = object.__setattr__
-        s(self, "n_starts", v.check_int(self.n_starts, "n_starts", minimum=1))
+        cap = MAX_STARTS_PER_NETWORK
+        s(self, "n_starts", v.check_int(self.n_starts, "n_starts", minimum=1, maximum=cap))
         v.check_choice(self.seeding, "seeding", SEEDINGS)
         s(self, "tol", v.check_real(self.tol, "tol", low=0.0, low_open=True))
         s(self, "max_iter", v.check_int(self.max_iter, "max_iter", minimum=1))
@@ -96,17 +99,17 @@ class EngineSettings:
         s(self, "polish_tol", v.check_real(self.polish_tol, "polish_tol", low=0.0, low_open=True))
         s(self, "newton", _check_bool(self.newton, "newton"))
         if self.newton_starts is not None:
-            s(self, "newton_starts", v.check_int(self.newton_starts, "newton_starts", minimum=1))
+            s(self, "newton_starts", v.check_int(self.newton_starts, "newton_starts", minimum=1, maximum=cap))
         s(self, "newton_rounds", v.check_int(self.newton_rounds, "newton_rounds", minimum=1))
         if self.max_starts is not None:
-            s(self, "max_starts", v.check_int(self.max_starts, "max_starts", minimum=1))
+            s(self, "max_starts", v.check_int(self.max_starts, "max_starts", minimum=1, maximum=cap))
             if self.max_starts < self.n_starts:
                 raise ValueError(f"max_starts must be >= n_starts = {self.n_starts}; got {self.max_starts}")
         s(self, "unseen_target", v.check_real(self.unseen_target, "unseen_target", low=0.0, high=1.0,
                                                low_open=True, high_open=True))
         s(self, "census", _check_bool(self.census, "census"))
         if self.census_starts is not None:
-            s(self, "census_starts", v.check_int(self.census_starts, "census_starts", minimum=1))
+            s(self, "census_starts", v.check_int(self.census_starts, "census_starts", minimum=1, maximum=cap))
         s(self, "census_rounds", v.check_int(self.census_rounds, "census_rounds", minimum=1))
         s(self, "census_min_rounds", v.check_int(self.census_min_rounds, "census_min_rounds", minimum=0))
         if self.census_min_rounds > self.census_rounds:
@@ -119,7 +122,7 @@ class EngineSettings:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_mapping(cls, options: Mapping[str, Any] | None, *, source: str = "engine settings") -> EngineSettings:
+    def from_mapping(cls, options: Mapping[str, Any] | None, *, source: str = "options") -> EngineSettings:
         """Settings from a mapping (e.g. a YAML file); unknown keys are an error naming them."""
         if options is None:
             return cls()
@@ -155,8 +158,13 @@ class EngineSettings:
         Refuses (ValueError) a grid with more than ``2 * n_starts`` points: at width N a grid has
         at least 2**N points, so it cannot honour a smaller ``n_starts``.
         """
+        import math
+
         N = v.check_int(N, "N", minimum=1)
-        per_axis = max(2, round(self.n_starts ** (1.0 / N)))
+        per_axis = max(2, round(self.n_starts ** (1.0 / N))) if N < 2**53 else 2
+        if N >= 2**53 or N * math.log2(per_axis) > math.log2(2 * max(self.n_starts, MAX_GRID_STARTS)):  # not per_axis**N: huge
+            raise ValueError(f"seeding='grid' at N = {N} gives {per_axis}**{N} starts per network, more than "
+                             f"2 * n_starts = {2 * self.n_starts} and than {MAX_GRID_STARTS}; use seeding='uniform'")
         size = per_axis**N
         if size > 2 * self.n_starts or size > MAX_GRID_STARTS:
             smallest = max(2 ** N, per_axis ** N)
@@ -170,3 +178,15 @@ class EngineSettings:
     def starts_per_network(self, N: int) -> int:
         """The number of starts per network the seeding actually gives at width N."""
         return self.grid_per_axis(N) ** N if self.seeding == "grid" else self.n_starts
+
+
+def resolve_settings(settings: Any, options: Mapping[str, Any]) -> EngineSettings:
+    """``settings`` (an EngineSettings or None for the defaults) with single ``options`` overridden.
+
+    A TypeError names ``settings`` when it is not an EngineSettings (a dict, say: use
+    :meth:`EngineSettings.from_mapping`), and any unknown option.
+    """
+    if settings is not None and not isinstance(settings, EngineSettings):
+        raise TypeError(f"settings must be an EngineSettings or None; got {type(settings).__name__} "
+                        "(EngineSettings.from_mapping reads a dict)")
+    return (settings or EngineSettings()).replace(**options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from .. import _validate as v
 from ..backend import array_namespace, make_rng
 from ..network import Ensemble
-from .settings import MAX_GRID_STARTS, EngineSettings
+from .settings import MAX_GRID_STARTS, EngineSettings, resolve_settings
 
 __all__ = ["box", "grid_starts", "plane_starts", "seeded_starts", "uniform_starts"]
 
@@ -18,8 +19,8 @@ def box(ensemble: Ensemble, low=None, high=None) -> tuple[float, float]:
     """The interval ``[low, high]`` (default: the activation's range) after validation."""
     v.check_ensemble(ensemble)
     dlow, dhigh = ensemble.domain
-    low = dlow if low is None else v.check_real(low, "low")
-    high = dhigh if high is None else v.check_real(high, "high")
+    low = dlow if low is None else v.check_real(low, "low", low=-1e150, high=1e150)
+    high = dhigh if high is None else v.check_real(high, "high", low=-1e150, high=1e150)
     if not high > low:
         raise ValueError(f"high must be > low; got low={low}, high={high}")
     return low, high
@@ -33,6 +34,7 @@ def uniform_starts(ensemble: Ensemble, n_starts: int, *, seed: Any, low=None, hi
     M = v.check_int(n_starts, "n_starts", minimum=1)
     low, high = box(ensemble, low, high)
     E, _, N = ensemble.shape
+    v.check_memory(8 * E * M * N, f"n_starts = {M} starts for each of {E} networks of width {N}")
     rng = make_rng(seed, ensemble.xp)
     return low + (high - low) * rng.random((E, M, N))
 
@@ -47,7 +49,7 @@ def grid_starts(ensemble: Ensemble, per_axis: int, *, low=None, high=None):
     per_axis = v.check_int(per_axis, "per_axis", minimum=1)
     low, high = box(ensemble, low, high)
     E, _, N = ensemble.shape
-    if per_axis**N > MAX_GRID_STARTS:
+    if N * math.log2(per_axis) > math.log2(MAX_GRID_STARTS) + 1e-9 or per_axis**N > MAX_GRID_STARTS:
         raise ValueError(f"per_axis**N = {per_axis}**{N} exceeds {MAX_GRID_STARTS} grid points per network; "
                          "use uniform_starts or plane_starts")
     ticks = low + (high - low) * (np.arange(per_axis) + 0.5) / per_axis
@@ -57,6 +59,8 @@ def grid_starts(ensemble: Ensemble, per_axis: int, *, low=None, high=None):
 
 def seeded_starts(ensemble: Ensemble, settings: EngineSettings, *, seed: Any):
     """The starts ``settings`` asks for: ``n_starts`` uniform ones, or its grid (see EngineSettings)."""
+    v.check_ensemble(ensemble)
+    settings = resolve_settings(settings, {})
     if settings.seeding == "grid":
         return grid_starts(ensemble, settings.grid_per_axis(ensemble.width))
     return uniform_starts(ensemble, settings.n_starts, seed=seed)
@@ -87,9 +91,21 @@ def plane_starts(origin, u, v_dir, *, extent=(-1.0, 1.0, -1.0, 1.0), resolution:
     if any(s is None or len(s) != 2 for s in shapes) or len(set(shapes)) != 1:
         raise ValueError(f"origin, u and v_dir must be arrays of one shape (E, N); got shapes {shapes}")
     xp = array_namespace(origin)
+    for name, arr in (("origin", origin), ("u", u), ("v_dir", v_dir)):
+        if np.dtype(str(arr.dtype)).kind not in "biuf":
+            raise TypeError(f"{name} must be a real array; got dtype {arr.dtype}")
+        if not bool(xp.all(xp.isfinite(arr))):
+            raise ValueError(f"{name} must be finite (found NaN or inf)")
+    v.check_memory(8 * resolution**2 * origin.shape[0] * origin.shape[1],
+                   f"resolution**2 = {resolution}**2 starts for {origin.shape[0]} networks")
     a = xp.linspace(ext[0], ext[1], resolution)
     b = xp.linspace(ext[2], ext[3], resolution)
     B, A = xp.meshgrid(b, a, indexing="ij")  # (res_b, res_a)
     A = xp.reshape(A, (-1,))
     B = xp.reshape(B, (-1,))
-    return origin[:, None, :] + A[None, :, None] * u[:, None, :] + B[None, :, None] * v_dir[:, None, :]
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = origin[:, None, :] + A[None, :, None] * u[:, None, :] + B[None, :, None] * v_dir[:, None, :]
+    if not bool(xp.all(xp.isfinite(out))):
+        raise ValueError("origin, u, v_dir and extent give points beyond the float64 range; use smaller ones")
+    return out
+

@@ -1,0 +1,776 @@
+"""Property-based tests: every public entry point of fpkit gets bad and extreme inputs (issue 14).
+
+Each entry point is called with valid, cheap defaults in which hypothesis replaces ONE argument by a
+generated value: a wrong type (strings, None, containers, complex numbers, booleans), NaN or
++-inf, a negative, zero or huge size, a huge or tiny real (up to 1e300 and beyond the float64
+range), an array of a wrong shape or dtype, or with NaN/inf/1e300 entries. The call must either
+raise a ValueError/TypeError whose message names that argument, or return a valid result (no
+NaN anywhere; inf only where an entry documents it). Any other exception (IndexError, LinAlgError,
+ZeroDivisionError, KeyError, OverflowError, MemoryError from deep inside NumPy/SciPy) fails.
+
+A separate property drives the fixed-point engine with extreme networks (weight scales from 1e-300 to
+1e300, depths up to 1000, every law including the heaviest tails allowed). ``test_every_public_name
+_is_covered`` checks that no public function of the fpkit modules escapes this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import numbers
+import re
+import sys
+import tempfile
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import fpkit
+from fpkit import activations, backend, bench, cli, engine, kacrice, meanfield, network, plotting, regimes, restore
+from fpkit import sampling, selection, spectra, stats, sweep, train, trained
+from fpkit.engine import EngineSettings, FixedPoints
+from fpkit.network import Ensemble, NetworkConfig
+
+NAN, INF = float("nan"), float("inf")
+
+
+# --------------------------------------------------------------------------- valid, cheap defaults
+
+CFG = NetworkConfig(N=2, L=2, law="cauchy", scale=4.0, activation="tanh")
+ENS = Ensemble.sample(CFG, 2, seed=0)
+STARTS = engine.uniform_starts(ENS, 3, seed=0)
+RES = engine.find_fixed_points(ENS, STARTS, max_iter=200)
+GAUSS_CFG = NetworkConfig(N=3, L=2, law="gaussian", activation="tanh")
+TABLE = pd.DataFrame({"L": [1, 1, 2, 2, 3, 3], "Q": [1.0, 2.0, 3.0, 3.0, 1.0, 2.0], "name": list("abcdef")})
+SWEEP_TABLE = sweep.run_sweep([CFG], n_networks=2, n_starts=4, max_iter=100, progress=False)
+COEFFS = meanfield.hermite_coefficients("tanh", 6)[0]
+INFO = meanfield.classify("tanh", n=6)
+FREE = spectra.FreeJacobianLaw.linear(2)
+LAW = sampling.weight_law("cauchy")
+IMAGES = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 4))
+ONE_NET = Ensemble(np.random.default_rng(1).normal(size=(1, 1, 4, 4)) / 2, activation="tanh")
+
+
+# --------------------------------------------------------------------------- generated bad values
+
+_JUNK = ["abc", "", None, b"x", [], {}, (1, 2), 1j, object(), types.SimpleNamespace()]
+junk = st.sampled_from(_JUNK)
+big_ints = st.sampled_from([10**12, 10**18, 2**63, 10**400])
+floats = st.floats(allow_nan=True, allow_infinity=True)
+reals = st.one_of(floats, st.sampled_from([1e300, -1e300, 1e-300, -1e-300, 5e-324, 0.0, -0.0, 1e308 * 10]),
+                  st.integers(-10, 10), big_ints, st.just(np.float64(NAN)), st.just(np.int64(-1)))
+dtypes = st.sampled_from([np.float64, np.float32, np.int64, np.complex128, np.bool_, np.dtype("<U2"), np.uint8])
+array_elems = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([1e300, -1e300]))
+
+
+def arrays(shape=None):
+    """Arrays of any dtype and shape (or of ``shape`` with NaN/inf/huge entries), and non-arrays."""
+    any_shape = hnp.arrays(dtypes, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=3))
+    options = [any_shape, junk, st.lists(st.one_of(st.floats(), st.text(max_size=1)), max_size=3)]
+    if shape is not None:
+        options += [hnp.arrays(np.float64, shape, elements=array_elems),
+                    hnp.arrays(dtypes, shape)]
+    return st.one_of(*options)
+
+
+_BAD_CALLABLES = [lambda *a: "a", lambda *a: NAN, lambda x: np.full_like(np.asarray(x, float), INF),
+                  lambda *a: None, lambda *a: [1, 2], lambda *a: 1j]
+
+KINDS: dict[str, Callable[[Any], st.SearchStrategy]] = {
+    # allocation sizes: zero, negative, non-integral, huge (must be refused before allocating)
+    "size": lambda a: st.one_of(st.integers(-5, 0), big_ints, st.floats(), junk, st.booleans()),
+    # iteration counts and small integers: no huge values (a huge cap is legitimately slow)
+    "count": lambda a: st.one_of(st.integers(-5, 0), st.sampled_from([2.5, 3.0, NAN, INF]), junk, st.booleans()),
+    "real": lambda a: st.one_of(reals, junk, st.booleans()),
+    "choice": lambda a: st.one_of(st.text(max_size=6), junk, st.integers()),
+    "bool": lambda a: st.one_of(st.sampled_from(["no", "false", "True", 0, 1, 0.0, 2]), junk),
+    "seed": lambda a: st.one_of(st.integers(-10**20, 10**20), st.floats(), junk, st.booleans(),
+                                st.just(np.random.default_rng(3))),
+    "array": lambda a: arrays(a.shape),
+    "ensemble": lambda a: st.sampled_from([None, "net", np.zeros((1, 1, 2, 2)), CFG, 3, RES]),
+    "config": lambda a: st.sampled_from([{"N": 3, "L": 1}, None, "cfg", 3, ENS, GAUSS_CFG if a.default is CFG
+                                         else CFG]),
+    "callable": lambda a: st.sampled_from([None, 3, "f", [1], *_BAD_CALLABLES]),
+    "phi": lambda a: st.one_of(st.text(max_size=8), st.sampled_from(["sigmoid", "relu", "tanh ", None, 3,
+                                                                     *_BAD_CALLABLES])),
+    "table": lambda a: st.sampled_from([None, "t", {}, pd.DataFrame(), TABLE.assign(Q=np.nan),
+                                        TABLE.assign(Q=TABLE["name"]), TABLE.assign(L=[1, None, 2, 2, 3, 3]),
+                                        TABLE.iloc[:0], TABLE.assign(Q=TABLE["Q"] * 1j)]),
+    "settings": lambda a: st.sampled_from([{"n_starts": 4}, "x", 3, EngineSettings, ENS]),
+    "path": lambda a: st.sampled_from([3, None, 2.5, ["a"], b"\x00"]),
+    "shape": lambda a: st.one_of(st.integers(-3, 0), st.tuples(st.integers(-2, 3), st.integers(-2, 3)),
+                                 st.just((10**6, 10**6, 10)), st.lists(st.floats(), max_size=2), junk),
+    "names": lambda a: st.one_of(st.text(max_size=4), st.lists(st.one_of(st.text(max_size=2), st.integers()),
+                                                               max_size=3), junk),
+    "mapping": lambda a: st.one_of(st.sampled_from([{"L": []}, {"L": 3.5}, {"bogus": [1]}, {"L": "x"}]), junk,
+                                   st.integers()),
+    "result": lambda a: st.sampled_from([None, "res", ENS, {}, SWEEP_TABLE]),
+    "module": lambda a: st.sampled_from([None, "numpy", math, 3, types]),
+    "yaml": lambda a: _yaml_values,
+}
+
+
+@dataclasses.dataclass
+class Arg:
+    default: Any
+    kind: str
+    shape: tuple | None = None  # for arrays: the valid shape (also tried with bad entries)
+    names: tuple = ()  # other words an error about this argument may use
+    extra: st.SearchStrategy | None = None  # valid but extreme values of this argument
+
+
+@dataclasses.dataclass
+class Entry:
+    name: str
+    call: Callable[..., Any]
+    args: dict[str, Arg]
+    examples: int = 12
+    allow_inf: bool = False
+    allowed: tuple = ()  # further exception types this entry documents (e.g. KeyError of glued)
+    check: Callable | None = None  # check(kwargs, result) instead of the generic assert_valid
+
+
+ENTRIES: list[Entry] = []
+
+
+def entry(_id, _call, _examples=60, _allow_inf=False, _allowed=(), _check=None, **args):
+    ENTRIES.append(Entry(_id, _call, args, _examples, _allow_inf, _allowed, _check))
+
+
+# --------------------------------------------------------------------------- validity of results
+
+
+def assert_valid(obj, allow_inf=False, where="result", depth=0):
+    """No NaN anywhere in a result (and no inf unless allowed); recurses into containers."""
+    if depth > 4:
+        return
+    if isinstance(obj, (bool, np.bool_, str, bytes, type(None), types.ModuleType, np.random.Generator)):
+        return
+    if isinstance(obj, numbers.Integral):
+        return
+    if isinstance(obj, numbers.Number):
+        val = complex(obj)
+        assert not (math.isnan(val.real) or math.isnan(val.imag)), f"NaN in {where}"
+        if not allow_inf:
+            assert math.isfinite(val.real) and math.isfinite(val.imag), f"inf in {where}"
+        return
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "fc":
+            assert not np.isnan(obj).any(), f"NaN in {where}"
+            if not allow_inf:
+                assert np.isfinite(obj).all(), f"inf in {where}"
+        return
+    if isinstance(obj, pd.DataFrame):
+        for col in obj.columns:
+            if col == "mean_iterations" and "converged_starts" in obj:  # NaN where no start converged
+                assert not obj.loc[obj["converged_starts"] > 0, col].isna().any()
+                continue
+            if pd.api.types.is_numeric_dtype(obj[col]):
+                assert_valid(obj[col].to_numpy(), allow_inf, f"{where}[{col!r}]", depth + 1)
+        return
+    if isinstance(obj, (tuple, list)):
+        for i, item in enumerate(obj):
+            assert_valid(item, allow_inf, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(obj, dict):
+        for key, item in obj.items():
+            assert_valid(item, allow_inf, f"{where}[{key!r}]", depth + 1)
+        return
+    if dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            assert_valid(getattr(obj, f.name), allow_inf, f"{where}.{f.name}", depth + 1)
+        if isinstance(obj, FixedPoints):
+            assert_valid(obj.per_network(), allow_inf, f"{where}.per_network()", depth + 1)
+
+
+COUNTS = {"cases": 0, "errors": 0, "results": 0}
+
+
+def _run(ent: Entry, arg_name: str, value: Any) -> None:
+    kwargs = {k: a.default for k, a in ent.args.items()}
+    kwargs[arg_name] = value
+    COUNTS["cases"] += 1
+    names = (arg_name, *ent.args[arg_name].names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # overflow / invalid value is a bug
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            result = ent.call(**kwargs)
+        except (ValueError, TypeError) as exc:
+            COUNTS["errors"] += 1
+            msg = str(exc)
+            assert any(re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9_])", msg) for n in names), \
+                f"{ent.name}({arg_name}={value!r:.80}): {type(exc).__name__} does not name {names}: {msg}"
+            assert "\n" not in msg.strip() or len(msg) < 2000
+            return
+        except ent.allowed:
+            COUNTS["errors"] += 1
+            return
+    COUNTS["results"] += 1
+    if ent.check is not None:
+        ent.check(kwargs, result)
+    else:
+        assert_valid(result, ent.allow_inf, f"{ent.name}({arg_name}={value!r:.60})")
+
+
+# --------------------------------------------------------------------------- the entry points
+
+# backend
+entry("backend.array_namespace", lambda arrays: backend.array_namespace(arrays),
+      arrays=Arg(STARTS, "array", names=("arrays",)))
+entry("backend.backend_name", backend.backend_name, backend=Arg("numpy", "choice"))
+entry("backend.get_namespace", backend.get_namespace, backend=Arg("numpy", "choice"))
+entry("backend.device_description", backend.device_description, backend=Arg("numpy", "choice"))
+entry("backend.make_rng", backend.make_rng, seed=Arg(0, "seed"),
+      backend=Arg("numpy", "choice", extra=st.sampled_from([np, math])))
+def _same_values(kwargs, out):
+    """A copy to the host keeps every value, NaN included."""
+    assert isinstance(out, np.ndarray)
+    x = kwargs["x"]
+    if isinstance(x, np.ndarray):
+        assert out.dtype == x.dtype and out.shape == x.shape
+        if x.dtype.kind in "fc":
+            np.testing.assert_array_equal(out, x)  # NaN == NaN here
+
+
+entry("backend.to_numpy", backend.to_numpy, x=Arg(STARTS, "array"), _check=_same_values)
+
+# activations
+
+
+def _nan_only_from_nan(kwargs, result):
+    """An activation may return NaN exactly where its input is NaN (it does not create any)."""
+    z = np.asarray(kwargs["z"], dtype=float) if not hasattr(kwargs["z"], "detach") else kwargs["z"].numpy()
+    out = np.asarray(result.detach() if hasattr(result, "detach") else result)
+    assert out.shape == z.shape
+    created = np.isnan(out) & ~np.isnan(z)
+    if kwargs.get("_name") == "sin":  # sin(+-inf) has no limit: NaN is its value
+        created &= np.isfinite(z)
+    assert not np.any(created), f"a NaN from a non-NaN input: {z} -> {out}"
+
+
+for _act in activations.ACTIVATIONS:
+    _a = activations.get_activation(_act)
+    entry(f"activations.Activation.value[{_act}]", lambda z, out, _name, _a=_a: _a.value(z, out=out),
+          z=Arg(np.linspace(-3, 3, 5), "array", shape=(5,), extra=hnp.arrays(np.float64, (5,),
+                                                                            elements=st.floats(-1e308, 1e308))),
+          out=Arg(None, "array", shape=(5,)), _name=Arg(_act, "fixed"), _check=_nan_only_from_nan, _examples=18)
+    entry(f"activations.Activation.derivative[{_act}]", lambda z, _name, _a=_a: _a.derivative(z),
+          z=Arg(np.linspace(-3, 3, 5), "array", shape=(5,)), _name=Arg(_act, "fixed"), _check=_nan_only_from_nan,
+          _examples=18)
+entry("activations.Activation.numpy", lambda z: activations.get_activation("erf").numpy(z),
+      z=Arg(0.5, "array"), _check=_nan_only_from_nan)
+entry("activations.Activation.torch", lambda z: activations.get_activation("tanh").torch(z),
+      z=Arg(__import__("torch").zeros(3, dtype=__import__("torch").float64), "array"), _check=_nan_only_from_nan,
+      _examples=24)
+entry("activations.get_activation", activations.get_activation,
+      name=Arg("tanh", "phi", names=("activation",)), sigmoid_type=Arg(False, "bool"),
+      argument=Arg("activation", "choice"), _allow_inf=True)
+entry("activations.Activation", lambda name: activations.Activation(name, "f", -1.0, 1.0, 1.0),
+      name=Arg("tanh", "choice"))
+
+# sampling
+entry("sampling.WeightLaw", sampling.WeightLaw, name=Arg("student_t", "choice", names=("law",)),
+      df=Arg(3.0, "real", extra=st.floats(0.1, 1e300)), alpha=Arg(None, "real"))
+entry("sampling.weight_law", sampling.weight_law, law=Arg("alpha_stable", "choice"), df=Arg(None, "real"),
+      alpha=Arg(1.5, "real", extra=st.floats(0.1, 2.0)))
+entry("sampling.scale_factor", sampling.scale_factor, law=Arg("cauchy", "choice"), fan_in=Arg(10, "size"),
+      convention=Arg("fan_in", "choice"), scale=Arg(1.0, "real", extra=st.floats(1e-300, 1e300)))
+entry("sampling.sample_weights", sampling.sample_weights, law=Arg("alpha_stable", "choice"),
+      shape=Arg((3, 4), "shape"), seed=Arg(0, "seed"), scale=Arg(1.0, "real", extra=st.floats(1e-300, 1e300)),
+      convention=Arg("fan_in", "choice"), fan_in=Arg(None, "size"), df=Arg(None, "real"),
+      alpha=Arg(0.5, "real", extra=st.floats(0.1, 2.0)), backend=Arg("numpy", "choice"), _examples=60)
+entry("sampling.hill_estimator", sampling.hill_estimator,
+      x=Arg(np.arange(1.0, 30.0), "array", shape=(29,)), k=Arg(None, "size"))
+entry("sampling.fit_power_law", sampling.fit_power_law, x=Arg(np.arange(1.0, 80.0), "array", shape=(79,)),
+      xmin=Arg(None, "real"), min_tail=Arg(10, "size"), max_candidates=Arg(5, "count"))
+entry("sampling.WeightLaw.survival", lambda x: LAW.survival(x), x=Arg(np.array([0.0, 1.0, 1e3]), "array"),
+      _examples=24)
+entry("sampling.WeightLaw.sample", lambda shape, rng, xp: LAW.sample(shape, rng, xp),
+      shape=Arg((3,), "shape"), rng=Arg(np.random.default_rng(0), "module"), xp=Arg(np, "module"))
+
+# network
+entry("network.NetworkConfig", NetworkConfig, N=Arg(3, "size"), L=Arg(2, "size"), law=Arg("gaussian", "choice"),
+      scale=Arg(1.0, "real", extra=st.floats(1e-300, 1e300)), convention=Arg("fan_in", "choice"),
+      df=Arg(None, "real"), alpha=Arg(None, "real"), bias_law=Arg("same", "choice"),
+      bias_scale=Arg(1.0, "real"), activation=Arg("tanh", "phi"), _examples=60)
+entry("network.NetworkConfig.replace", lambda L: CFG.replace(L=L), L=Arg(3, "size"))
+entry("network.Ensemble", Ensemble, weights=Arg(ENS.weights, "array", shape=(2, 2, 2, 2)),
+      biases=Arg(None, "array", shape=(2, 2, 2)), activation=Arg("tanh", "phi"), config=Arg(None, "config"),
+      _examples=60)
+entry("network.Ensemble.sample", Ensemble.sample, config=Arg(CFG, "config"), n_networks=Arg(2, "size"),
+      seed=Arg(0, "seed"), backend=Arg("numpy", "choice"))
+entry("network.Ensemble.subset", lambda index: ENS.subset(index).weights,
+      index=Arg(np.array([1]), "array", extra=st.sampled_from([0, -1, slice(0, 1), np.array([True, False])]),
+                names=("index",)))
+for _m in ("forward", "forward_with_jacobian", "forward_with_scaled_jacobian", "jacobian", "jacobian_eigenvalues"):
+    entry(f"network.Ensemble.{_m}", lambda x, networks, _m=_m: getattr(ENS, _m)(x, networks=networks),
+          x=Arg(STARTS, "array", shape=(2, 3, 2)), networks=Arg(None, "array", extra=st.sampled_from([[0, 1], 1])),
+          _allow_inf=True)
+entry("network.Ensemble.check_points", lambda x: ENS.check_points(x), x=Arg(STARTS, "array", shape=(2, 3, 2)))
+entry("network.lipschitz_bound", network.lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
+entry("network.log_lipschitz_bound", network.log_lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
+entry("network.get_activation", network.get_activation, name=Arg("tanh", "phi", names=("activation",)))
+
+# engine
+_SETTING_KINDS = {"n_starts": "size", "seeding": "choice", "tol": "real", "max_iter": "count", "max_period": "count",
+                  "cycle_min_step": "real", "cycle_check_every": "count", "merge_tol": "real", "polish_tol": "real",
+                  "newton": "bool", "newton_starts": "size", "newton_rounds": "count", "max_starts": "size",
+                  "unseen_target": "real", "census": "bool", "census_starts": "size", "census_rounds": "count",
+                  "census_min_rounds": "count", "census_unseen_target": "real"}
+_DEFAULT_SETTINGS = EngineSettings()
+entry("engine.EngineSettings", EngineSettings,
+      **{k: Arg(getattr(_DEFAULT_SETTINGS, k), kind) for k, kind in _SETTING_KINDS.items()}, _examples=60)
+entry("engine.EngineSettings.from_mapping", EngineSettings.from_mapping, options=Arg({"tol": 1e-8}, "mapping"))
+entry("engine.EngineSettings.replace", lambda max_iter: _DEFAULT_SETTINGS.replace(max_iter=max_iter),
+      max_iter=Arg(10, "count"))
+entry("engine.EngineSettings.grid_per_axis", lambda N: EngineSettings(seeding="grid", n_starts=16).grid_per_axis(N),
+      N=Arg(2, "size", names=("seeding",)))
+entry("engine.EngineSettings.starts_per_network",
+      lambda N: EngineSettings(seeding="grid", n_starts=16).starts_per_network(N), N=Arg(2, "size", names=("seeding",)))
+entry("engine.resolve_settings", lambda settings: engine.settings.resolve_settings(settings, {}),
+      settings=Arg(None, "settings"))
+entry("engine.uniform_starts", engine.uniform_starts, ensemble=Arg(ENS, "ensemble"), n_starts=Arg(3, "size"),
+      seed=Arg(0, "seed"), low=Arg(None, "real"), high=Arg(None, "real"))
+entry("engine.grid_starts", engine.grid_starts, ensemble=Arg(ENS, "ensemble"), per_axis=Arg(3, "size"),
+      low=Arg(None, "real"), high=Arg(None, "real"))
+_E2 = np.zeros((2, 2))
+entry("engine.plane_starts", engine.plane_starts, origin=Arg(_E2, "array", shape=(2, 2)),
+      u=Arg(np.eye(2), "array", shape=(2, 2)), v_dir=Arg(np.eye(2)[::-1].copy(), "array", shape=(2, 2)),
+      extent=Arg((-1.0, 1.0, -1.0, 1.0), "array", shape=(4,)), resolution=Arg(3, "size"))
+entry("engine.seeded_starts", engine.seeded_starts, ensemble=Arg(ENS, "ensemble"),
+      settings=Arg(EngineSettings(n_starts=3), "settings"), seed=Arg(0, "seed"))
+entry("engine.iterate_map", lambda ensemble, starts, max_iter, max_period: engine.iterate_map(
+      ensemble, starts, max_iter=max_iter, max_period=max_period), ensemble=Arg(ENS, "ensemble"),
+      starts=Arg(STARTS, "array", shape=(2, 3, 2)), max_iter=Arg(50, "count"), max_period=Arg(4, "size"),
+      _allow_inf=True)
+entry("engine.polish", engine.polish, ensemble=Arg(ENS, "ensemble"), x=Arg(STARTS, "array", shape=(2, 3, 2)),
+      tol=Arg(1e-12, "real"), max_iter=Arg(5, "count"))
+entry("engine.newton_search", engine.newton_search, ensemble=Arg(ENS, "ensemble"),
+      starts=Arg(STARTS, "array", shape=(2, 3, 2)), known=Arg(None, "array", shape=(2, 1, 2)),
+      tol=Arg(1e-12, "real"), max_iter=Arg(10, "count"), deflation_power=Arg(2.0, "real"),
+      deflation_shift=Arg(1.0, "real"), max_halvings=Arg(4, "count"), patience=Arg(5, "count"), _allow_inf=True)
+entry("engine.merge_points", engine.merge_points, points=Arg(np.zeros((3, 2)), "array", shape=(3, 2)),
+      residuals=Arg(np.zeros(3), "array", shape=(3,)), tol=Arg(1e-6, "real", names=("merge_tol",)))
+entry("engine.find_fixed_points", lambda ensemble, starts, settings, seed, max_iter, newton: engine.find_fixed_points(
+      ensemble, starts, settings=settings, seed=seed, max_iter=max_iter, newton=newton),
+      ensemble=Arg(ENS, "ensemble"), starts=Arg(None, "array", shape=(2, 3, 2)), settings=Arg(None, "settings"),
+      seed=Arg(0, "seed"), max_iter=Arg(100, "count"), newton=Arg(False, "bool"), _allow_inf=True, _examples=60)
+entry("engine.shooting_search", engine.shooting_search, ensemble=Arg(ENS, "ensemble"),
+      states=Arg(np.zeros((2, 3, 2, 2)), "array", shape=(2, 3, 2, 2)), known=Arg(None, "array", shape=(2, 1, 2)),
+      tol=Arg(1e-12, "real"), max_iter=Arg(5, "count"), deflation_power=Arg(2.0, "real"),
+      deflation_shift=Arg(1.0, "real"), max_halvings=Arg(3, "count"), patience=Arg(3, "count"), _allow_inf=True)
+entry("engine.chao1_unseen", engine.chao1_unseen, hits=Arg(np.array([1, 1, 2]), "array"))
+entry("engine.fixed_point_index", engine.fixed_point_index, eigenvalues=Arg(RES.eigenvalues, "array"),
+      _allow_inf=True)
+entry("engine.basin_fractions", engine.basin_fractions, result=Arg(RES, "result"), confidence=Arg(0.9, "real"))
+entry("engine.basin_map", lambda network, origin, u, v_dir, resolution, reference: engine.basin_map(
+      ENS, network, origin, u, v_dir, resolution=resolution, reference=reference, max_iter=30),
+      network=Arg(0, "size"), origin=Arg(np.zeros(2), "array", shape=(2,)), u=Arg(np.eye(2)[0], "array", shape=(2,)),
+      v_dir=Arg(np.eye(2)[1], "array", shape=(2,)), resolution=Arg(3, "size"),
+      reference=Arg(None, "array", shape=(1, 2)), _allow_inf=True)
+entry("engine.attractors_near", lambda points, networks, radius, n_probe: engine.attractors_near(
+      ENS, points, networks, radius=radius, n_probe=n_probe, max_iter=50),
+      points=Arg(RES.x, "array", shape=RES.x.shape), networks=Arg(RES.fp_network, "array"),
+      radius=Arg(1e-3, "real"), n_probe=Arg(3, "size"))
+entry("stats.wilson_interval", stats.wilson_interval, successes=Arg(3, "array"), trials=Arg(10, "array"),
+      confidence=Arg(0.95, "real"))
+entry("engine.ActiveBlock", engine.ActiveBlock, m=Arg(np, "module"), E=Arg(2, "size"), M=Arg(3, "size"),
+      shrink=Arg(0.5, "real"))
+entry("engine.FixedPoints.per_network", lambda result: engine.basin_fractions(result), result=Arg(RES, "result"))
+
+# sweep
+entry("sweep.config_grid", lambda base, L: sweep.config_grid(base, L=L), base=Arg({"N": 3}, "mapping"),
+      L=Arg([1, 2], "names", names=("'L'", "L ")))
+entry("sweep.config_seed", sweep.config_seed, seed=Arg(0, "seed"), config=Arg(CFG, "config"))
+entry("sweep.sample_and_solve", lambda config, n_networks, seed: sweep.sample_and_solve(
+      config, n_networks, seed=seed, n_starts=3, max_iter=50), config=Arg(CFG, "config"),
+      n_networks=Arg(2, "size"), seed=Arg(0, "seed"), _allow_inf=True)
+entry("sweep.chunk_size", sweep.chunk_size, config=Arg(CFG, "config"), settings=Arg(None, "settings"),
+      max_bytes=Arg(2**20, "size"))
+entry("sweep.run_config", lambda config, n_networks, seed, chunk, backend: sweep.run_config(
+      config, n_networks=n_networks, seed=seed, chunk=chunk, backend=backend, n_starts=3, max_iter=50),
+      config=Arg(CFG, "config"), n_networks=Arg(2, "size"), seed=Arg(0, "seed"), chunk=Arg(None, "size"),
+      backend=Arg("numpy", "choice"))
+entry("sweep.run_sweep", lambda configs, n_networks, seed, progress, chunk: sweep.run_sweep(
+      configs, n_networks=n_networks, seed=seed, progress=progress, chunk=chunk, n_starts=3, max_iter=50),
+      configs=Arg([CFG], "names"), n_networks=Arg(2, "size"), seed=Arg(0, "seed"), progress=Arg(False, "bool"),
+      chunk=Arg(None, "size"))
+_TMP = tempfile.mkdtemp(prefix="fpkit-fuzz-")
+entry("sweep.SweepCache", lambda directory: sweep.SweepCache(directory), directory=Arg(_TMP, "path",
+                                                                                        names=("cache_dir",)))
+entry("sweep.SweepCache.load", lambda key, desc: sweep.SweepCache(_TMP).load(key, desc),
+      key=Arg("0" * 32, "choice"), desc=Arg(None, "path"))
+entry("sweep.SweepCache.store", lambda key, desc, table: sweep.SweepCache(_TMP).store(key, desc, table),
+      key=Arg("1" * 32, "choice"), desc=Arg(sweep.SweepCache.key(CFG, {})[1], "path"),
+      table=Arg(SWEEP_TABLE, "table"))
+entry("sweep.SweepCache.key", sweep.SweepCache.key, config=Arg(CFG, "config"), settings=Arg({}, "mapping"),
+      code=Arg("abc", "path"))
+
+# stats and regimes
+entry("stats.bootstrap_curve", stats.bootstrap_curve, table=Arg(TABLE, "table"), by=Arg("L", "names"),
+      column=Arg("Q", "names"), confidence=Arg(0.9, "real"), n_resamples=Arg(20, "size"), seed=Arg(0, "seed"))
+_HUMP_TABLE = pd.DataFrame({"L": np.repeat([1, 2, 3], 4), "Q": [0.0, 1, 1, 2, 2, 3, 2, 3, 1, 0, 1, 1]})
+entry("stats.hump_test", stats.hump_test, table=Arg(_HUMP_TABLE, "table"), x=Arg("L", "names"),
+      column=Arg("Q", "names"), alpha=Arg(0.025, "real"))
+_SAMPLES = np.random.default_rng(0).poisson(1.0, (2, 4, 6)).astype(float)
+entry("stats.hump_test_batch", stats.hump_test_batch, samples=Arg(_SAMPLES, "array", shape=(2, 4, 6)),
+      alpha=Arg(0.025, "real"))
+entry("stats.bootstrap_max_hump_batch", stats.bootstrap_max_hump_batch,
+      samples=Arg(_SAMPLES, "array", shape=(2, 4, 6)), confidence=Arg(0.95, "real"), n_resamples=Arg(20, "size"),
+      seed=Arg(0, "seed"))
+entry("stats.holm_adjust", stats.holm_adjust, p_values=Arg(np.array([0.01, 0.2]), "array", names=("p_values",)))
+entry("stats.simulate_depth_data", stats.simulate_depth_data, family=Arg("poisson", "choice"),
+      means=Arg(np.array([1.0, 2.0, 1.0]), "array"), n=Arg(4, "size"), reps=Arg(2, "size"), seed=Arg(0, "seed"))
+entry("stats.proportion_test", stats.proportion_test, successes_a=Arg(3, "size"), trials_a=Arg(10, "size"),
+      successes_b=Arg(1, "size"), trials_b=Arg(10, "size"), alternative=Arg("greater", "choice"))
+entry("stats.proportion_curve", stats.proportion_curve, table=Arg(TABLE.assign(hit=[0, 1, 1, 0, 1, 1]), "table"),
+      by=Arg("L", "names"), column=Arg("hit", "names"), confidence=Arg(0.9, "real"))
+entry("stats.paired_sign_test", stats.paired_sign_test, x=Arg(np.array([1.0, 2.0, 3.0]), "array"),
+      y=Arg(np.array([0.0, 2.0, 1.0]), "array"), alternative=Arg("greater", "choice"))
+entry("stats.hump_z_test", stats.hump_z_test, x=Arg(np.array([1.0, 2.0, 3.0]), "array", names=("x",)),
+      mean=Arg(np.array([1.0, 2.0, 1.0]), "array"), se=Arg(np.array([0.1, 0.1, 0.1]), "array"),
+      alpha=Arg(0.05, "real"))
+entry("regimes.explore_regimes", regimes.explore_regimes, n_networks=Arg(2, "size"), n_starts=Arg(3, "size"),
+      seed=Arg(0, "seed"), N=Arg(2, "size"), law=Arg("cauchy", "choice"),
+      axes=Arg({"activation": ["tanh"], "L": [1]}, "mapping", names=("axis", "L", "activation")),
+      max_iter=Arg(50, "count"), progress=Arg(False, "bool"), _examples=30)
+entry("regimes.summarize_regimes", regimes.summarize_regimes, table=Arg(SWEEP_TABLE, "table"),
+      by=Arg(["activation", "L"], "names"))
+entry("regimes.attractor_flags", regimes.attractor_flags, table=Arg(SWEEP_TABLE, "table"))
+entry("regimes.tail_configs", regimes.tail_configs, base=Arg(CFG, "config"), alphas=Arg([2.0, 1.0], "array"),
+      matching=Arg("median", "choice"))
+_SUMMARY = regimes.summarize_regimes(SWEEP_TABLE)
+entry("selection.select_regime", lambda summary, depth, max_cycle_fraction: selection.select_regime(
+      summary, depth=depth, max_cycle_fraction=max_cycle_fraction), summary=Arg(_SUMMARY, "table"),
+      depth=Arg(2, "size"), max_cycle_fraction=Arg(1.0, "real"))
+entry("selection.setting_label", selection.setting_label, setting=Arg(CFG.as_dict(), "mapping"))
+
+# spectra
+entry("spectra.jacobian_spectrum", spectra.jacobian_spectrum, ensemble=Arg(ENS, "ensemble"),
+      x=Arg(STARTS, "array", shape=(2, 3, 2)))
+entry("spectra.mass_outside", spectra.mass_outside, eigenvalues=Arg(RES.eigenvalues, "array"), radius=Arg(1.0, "real"))
+entry("spectra.smoothed_esd", spectra.smoothed_esd, values=Arg(np.array([0.5, 1.0]), "array"),
+      x=Arg(np.array([0.5, 2.0]), "array", shape=(2,)), eta=Arg(0.05, "real"))
+entry("spectra.marchenko_pastur_density", spectra.marchenko_pastur_density,
+      x=Arg(np.array([0.5, 2.0]), "array", shape=(2,)), sigma2=Arg(1.0, "real"))
+entry("spectra.fuss_catalan_moment", spectra.fuss_catalan_moment, L=Arg(2, "size", extra=st.integers(1, 1000)),
+      k=Arg(3, "size", extra=st.integers(0, 1000)))
+entry("spectra.preactivation_variances", spectra.preactivation_variances, activation=Arg("tanh", "phi"),
+      L=Arg(3, "size", extra=st.integers(1, 1000)), sigma_w=Arg(1.0, "real"), sigma_b=Arg(0.1, "real"),
+      input_second_moment=Arg(0.3, "real"))
+entry("spectra.FreeJacobianLaw", spectra.FreeJacobianLaw, sigma_w2=Arg([1.0, 2.0], "array"),
+      d2_laws=Arg([(1.0, 1.0), ([0.5, 1.0], [0.5, 0.5])], "array"))
+entry("spectra.FreeJacobianLaw.linear", spectra.FreeJacobianLaw.linear, L=Arg(2, "size", extra=st.integers(1, 1000)),
+      sigma_w=Arg(1.0, "real"))
+entry("spectra.FreeJacobianLaw.from_config", spectra.FreeJacobianLaw.from_config, config=Arg(GAUSS_CFG, "config"),
+      input_second_moment=Arg(None, "real"))
+entry("spectra.FreeJacobianLaw.moments", lambda L, sigma_w: spectra.FreeJacobianLaw.linear(L, sigma_w).moments(),
+      L=Arg(2, "size", extra=st.integers(1, 1000), names=("log_moments",)),
+      sigma_w=Arg(1.0, "real", extra=st.floats(1e-3, 1e3), names=("log_moments",)))
+entry("spectra.FreeJacobianLaw.log_s_transform", FREE.log_s_transform, w=Arg(-0.5, "real"))
+entry("spectra.FreeJacobianLaw.s_transform", lambda w, L: spectra.FreeJacobianLaw.linear(L, 3.0).s_transform(w),
+      w=Arg(-0.5, "real"), L=Arg(2, "size", extra=st.integers(1, 1000), names=("log_s_transform",)))
+entry("spectra.FreeJacobianLaw.eigenvalue_cdf", FREE.eigenvalue_cdf, r=Arg(np.array([0.5, 1.0]), "array"))
+entry("spectra.FreeJacobianLaw.mass_outside", FREE.mass_outside, radius=Arg(1.0, "real"))
+entry("spectra.FreeJacobianLaw.density", FREE.density, x=Arg(np.array([0.5, 2.0]), "array", shape=(2,)),
+      eta_final=Arg(1e-10, "real"), steps=Arg(10, "count"), newton=Arg(10, "count"), _examples=24)
+entry("spectra.FreeJacobianLaw.cdf", FREE.cdf, x=Arg(np.array([0.5, 2.0]), "array", shape=(2,)),
+      per_decade=Arg(5, "count"), _examples=18)
+entry("spectra.FreeJacobianLaw.ks_distance", FREE.ks_distance, samples=Arg(np.array([0.5, 1.0, 2.0]), "array"),
+      rel_floor=Arg(1e-20, "real"), _examples=18)
+entry("spectra.cauchy_scale_sequence", spectra.cauchy_scale_sequence, config=Arg(CFG, "config"),
+      input_mean_abs=Arg(None, "real"))
+entry("spectra.cavity_jjt_density", spectra.cavity_jjt_density, config=Arg(CFG, "config"),
+      x=Arg(np.array([0.5]), "array", shape=(1,)), eta=Arg(0.05, "real"), population=Arg(20, "size"),
+      sweeps=Arg(3, "count"), burn_in=Arg(1, "count"), cutoff=Arg(0.1, "real"), seed=Arg(0, "seed"), _examples=30)
+
+# meanfield
+_C = COEFFS
+entry("meanfield.gaussian_expectation", meanfield.gaussian_expectation, f=Arg(np.tanh, "callable"),
+      kinks=Arg((), "array"), tol=Arg(1e-8, "real"), _examples=24)
+entry("meanfield.hermite_coefficients", meanfield.hermite_coefficients, phi=Arg("tanh", "phi"),
+      n=Arg(3, "size"), normalize=Arg(True, "bool"), _examples=24)
+for _f in ("kernel_map", "kernel_map_derivative", "truncation_bound"):
+    entry(f"meanfield.{_f}", getattr(meanfield, _f), rho=Arg(0.5, "array"), c=Arg(_C, "array", shape=(6,)))
+entry("meanfield.kernel_map_direct", meanfield.kernel_map_direct, rho=Arg(0.5, "array"), phi=Arg("tanh", "phi"),
+      normalize=Arg(True, "bool"), tol=Arg(1e-8, "real"), _examples=24)
+def _classified(kwargs, info):
+    """rho* is NaN exactly for a linear activation (case 0: every rho is a fixed point)."""
+    assert isinstance(info, meanfield.KernelMapInfo) and info.case in (0, 1, 2, 3, 4)
+    assert_valid(dataclasses.replace(info, rho_star=0.0 if info.case == 0 else info.rho_star))
+    assert math.isnan(info.rho_star) == (info.case == 0)
+
+
+entry("meanfield.classify", meanfield.classify, phi=Arg("tanh", "phi", extra=st.sampled_from(list(
+      activations.ACTIVATIONS))), tol=Arg(1e-8, "real"), n=Arg(4, "size"), _check=_classified, _examples=30)
+entry("meanfield.kernel_fixed_point", meanfield.kernel_fixed_point, c=Arg(_C, "array", shape=(6,)))
+entry("meanfield.kernel_sequence", meanfield.kernel_sequence, rho0=Arg(0.5, "real"),
+      depth=Arg(5, "size", extra=st.integers(0, 1000)), kappa=Arg(lambda r: 0.5 * r, "callable"))
+entry("meanfield.convergence_bound", meanfield.convergence_bound, rho0=Arg(0.5, "real"),
+      depth=Arg(5, "size", extra=st.integers(0, 1000)), c=Arg(_C, "array", shape=(6,)), info=Arg(INFO, "result"))
+entry("meanfield.q_map_fixed_point", meanfield.q_map_fixed_point, phi=Arg("tanh", "phi"), sigma_w=Arg(1.5, "real"),
+      sigma_b=Arg(0.1, "real"), q0=Arg(1.0, "real"), iters=Arg(20, "count"), _examples=24)
+entry("meanfield.variance_map_slope", meanfield.variance_map_slope, phi=Arg("tanh", "phi"), _examples=24)
+entry("meanfield.simulate_correlations", meanfield.simulate_correlations, phi=Arg("tanh", "phi"),
+      width=Arg(8, "size"), depth=Arg(2, "size", extra=st.integers(0, 1000)),
+      rho0=Arg(0.5, "real", extra=st.sampled_from([1.0, -1.0 / 3.0, 0.0])), n_inputs=Arg(4, "size"),
+      seed=Arg(0, "seed"), residual=Arg(0.0, "real"), norm=Arg("none", "choice"), _examples=45)
+
+# restore
+entry("restore.corrupt", restore.corrupt, x=Arg(IMAGES, "array", shape=(2, 4)), kind=Arg("gaussian", "choice"),
+      strength=Arg(0.3, "real"), low=Arg(-0.5, "real"), high=Arg(0.5, "real"), seed=Arg(0, "seed"),
+      side=Arg(2, "size"))
+entry("restore.psnr", restore.psnr, x=Arg(IMAGES, "array", shape=(2, 4)),
+      reference=Arg(IMAGES[::-1].copy(), "array", shape=(2, 4)), data_range=Arg(1.0, "real"), _allow_inf=True)
+entry("restore.restore", restore.restore, ensemble=Arg(ONE_NET, "ensemble"), x=Arg(IMAGES, "array", shape=(2, 4)),
+      network=Arg(0, "size"), max_iter=Arg(50, "count"), tol=Arg(1e-8, "real"))
+entry("restore.median_baseline", restore.median_baseline, x=Arg(IMAGES, "array", shape=(2, 4)),
+      side=Arg(2, "size"), size=Arg(1, "size"))
+entry("restore.basin_radius", restore.basin_radius, ensemble=Arg(ONE_NET, "ensemble"),
+      attractors=Arg(IMAGES[:1], "array", shape=(1, 4)), radii=Arg(np.array([0.01, 0.1]), "array"),
+      network=Arg(0, "size"), n_probe=Arg(2, "size"), seed=Arg(0, "seed"), max_iter=Arg(30, "count"),
+      tol=Arg(1e-6, "real"), fraction=Arg(0.9, "real"))
+
+# bench
+entry("bench.compare", bench.compare, funcs=Arg({"a": lambda: 1}, "mapping"), repeats=Arg(1, "count"))
+entry("bench.python_loop_iterate", bench.python_loop_iterate, ensemble=Arg(ENS, "ensemble"),
+      starts=Arg(STARTS, "array", shape=(2, 3, 2)), tol=Arg(1e-8, "real"), max_iter=Arg(30, "count"),
+      subset=Arg(None, "array"))
+entry("bench.torch_iterate", bench.torch_iterate, ensemble=Arg(ENS, "ensemble"),
+      starts=Arg(STARTS, "array", shape=(2, 3, 2)), tol=Arg(1e-8, "real"), max_iter=Arg(30, "count"),
+      device=Arg("cpu", "choice"), _examples=24)
+entry("bench.steady_iteration", bench.steady_iteration, ensemble=Arg(ENS, "ensemble"),
+      starts=Arg(STARTS, "array", shape=(2, 3, 2)), steps=Arg(3, "count"))
+entry("bench.matmul_roofline", bench.matmul_roofline, ensemble=Arg(ENS, "ensemble"),
+      starts=Arg(STARTS, "array", shape=(2, 3, 2)), steps=Arg(3, "count"))
+entry("bench.cost_law", bench.cost_law, widths=Arg((2,), "names"), depths=Arg((1,), "names"),
+      sizes=Arg((32,), "names"), base_N=Arg(2, "size"), base_L=Arg(1, "size"), base_size=Arg(32, "size"),
+      steps=Arg(2, "count"), repeats=Arg(1, "count"), seed=Arg(0, "seed"), _examples=24)
+
+# plotting (chapter_setup takes no argument and changes the warning filters: not called here)
+entry("plotting.law_palette", plotting.law_palette, labels=Arg(["Gaussian", "Cauchy", "x"], "names"))
+entry("plotting.glue", plotting.glue, name=Arg("fuzz_value", "names"), value=Arg(0.5, "real"),
+      display=Arg(False, "bool"), markdown=Arg(True, "bool"))
+entry("plotting.glued", plotting.glued, name=Arg("fuzz_value", "names"), _allowed=(KeyError,))
+
+
+# trained networks and their controls
+entry("trained.shuffle_within_layers", lambda ens, seed: trained.shuffle_within_layers(ens, seed=seed).weights,
+      ens=Arg(ENS, "ensemble"), seed=Arg(0, "seed"))
+entry("trained.layer_tail_indices", lambda ens, tail_fraction: trained.layer_tail_indices(
+      ens, tail_fraction=tail_fraction), ens=Arg(ONE_NET, "ensemble"), tail_fraction=Arg(0.2, "real"))
+entry("trained.matched_iid_ensemble", lambda ens, seed: trained.matched_iid_ensemble(ens, seed=seed).weights,
+      ens=Arg(ONE_NET, "ensemble"), seed=Arg(0, "seed"))
+entry("trained.fixed_point_census", lambda ens, n_starts, newton_starts, seed: trained.fixed_point_census(
+      ens, n_starts=n_starts, newton_starts=newton_starts, seed=seed, max_iter=50, census_rounds=1),
+      ens=Arg(ENS, "ensemble"), n_starts=Arg(3, "size"), newton_starts=Arg(2, "size"), seed=Arg(0, "seed"),
+      _allow_inf=True)
+
+# Kac-Rice
+_KR_CFG = NetworkConfig(N=1, L=1, law="gaussian", activation="tanh")
+entry("kacrice.kac_rice_estimate", lambda config, n_samples, seed, proposal: kacrice.kac_rice_estimate(
+      config, n_samples, seed=seed, proposal=proposal, batch_size=64), config=Arg(_KR_CFG, "config"),
+      n_samples=Arg(64, "size"), seed=Arg(0, "seed"), proposal=Arg("meanfield", "choice"), _examples=24,
+      _allow_inf=True)
+entry("kacrice.kac_rice_table", lambda configs, n_samples, seed: kacrice.kac_rice_table(
+      configs, n_samples, seed=seed, progress=False, batch_size=64), configs=Arg([_KR_CFG], "names"),
+      n_samples=Arg(64, "size"), seed=Arg(0, "seed"), _examples=18, _allow_inf=True)
+entry("kacrice.ginibre_product_log_potential", kacrice.ginibre_product_log_potential, L=Arg(2, "size"),
+      tau=Arg(2.0, "real"))
+entry("kacrice.meanfield_fixed_variance", kacrice.meanfield_fixed_variance, config=Arg(GAUSS_CFG, "config"),
+      tol=Arg(1e-10, "real"), max_iter=Arg(100, "count"))
+entry("kacrice.layer_spectrum", lambda config, n_points: kacrice.layer_spectrum(config, n_points=n_points),
+      config=Arg(GAUSS_CFG, "config"), n_points=Arg(20, "size"), _examples=18, _allow_inf=True)
+entry("kacrice.spectral_route", lambda config, n_samples, seed: kacrice.spectral_route(
+      config, n_samples, seed=seed, n_grid=5, n_t=8, batch_size=16), config=Arg(GAUSS_CFG, "config"),
+      n_samples=Arg(16, "size"), seed=Arg(0, "seed"), _examples=18, _allow_inf=True)
+entry("kacrice.complexity", lambda config, n_grid: kacrice.complexity(config, n_grid=n_grid),
+      config=Arg(GAUSS_CFG, "config"), n_grid=Arg(5, "size"), _examples=12, _allow_inf=True)
+
+# training (argument checks; the training itself is tested in tests/test_train.py)
+entry("train.digit_pixel_range", train.digit_pixel_range, activation=Arg("tanh", "phi"))
+entry("train.digits", lambda activation, test_fraction, seed, width: train.digits(
+      activation, test_fraction=test_fraction, seed=seed, width=width), activation=Arg("tanh", "phi"),
+      test_fraction=Arg(0.25, "real"), seed=Arg(0, "seed"), width=Arg(64, "size"), _examples=24)
+entry("train.TrainConfig", lambda L, steps, lr, batch_size, optimizer: train.TrainConfig(
+      L=L, steps=steps, lr=lr, batch_size=batch_size, optimizer=optimizer), L=Arg(2, "size"), steps=Arg(10, "count"),
+      lr=Arg(1e-3, "real"), batch_size=Arg(8, "size"), optimizer=Arg("adam", "choice"))
+
+
+# cli
+def _info(out, err):
+    return cli.info(out, err)
+
+
+entry("cli.info", _info, out=Arg(io.StringIO(), "path"), err=Arg(io.StringIO(), "path"), _allowed=(SystemExit,),
+      _examples=12)
+entry("cli.load_sweep_spec", cli.load_sweep_spec, path=Arg("/nonexistent.yaml", "path"), _allowed=(OSError,),
+      _examples=15)
+entry("cli.sweep", lambda config_file, out_dir: cli.sweep(config_file, out_dir, progress=False),
+      config_file=Arg("/nonexistent.yaml", "path", names=("path",)), out_dir=Arg("/tmp", "path"),
+      _allowed=(OSError,), _examples=15)
+entry("cli.main", lambda argv: cli.main(argv), argv=Arg(["--help"], "names"), _allowed=(SystemExit,), _examples=30)
+
+_SPEC = {"base": {"N": 2, "activation": "tanh"}, "axes": {"L": [1]}, "n_networks": 2, "n_starts": 3, "seed": 0,
+         "seeding": "uniform", "chunk": 1, "engine": {"max_iter": 20}}
+_yaml_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**12), st.floats(), st.text(max_size=5),
+                         st.lists(st.integers(-2, 3), max_size=3),
+                         st.dictionaries(st.sampled_from(["L", "N", "", "max_iter", "x"]), st.integers(-1, 2),
+                                         max_size=2))
+
+
+def _load_spec(**changed):
+    import yaml
+
+    spec = {**_SPEC, **changed}
+    path = f"{_TMP}/fuzz.yaml"
+    with open(path, "w") as fh:
+        fh.write(yaml.safe_dump(spec))
+    return cli.load_sweep_spec(path)
+
+
+_FIELD = ("field", "configuration")
+entry("cli.load_sweep_spec[file content]", _load_spec,
+      **{k: Arg(v, "yaml", names=(*_FIELD, "L", "N", "activation", "max_iter", "engine",
+                                                        "x", "''", "n_starts", "seeding", "YAML")
+                if k in ("base", "axes", "engine") else ("YAML",))
+         for k, v in _SPEC.items()}, _examples=80)
+
+
+# --------------------------------------------------------------------------- the properties
+
+
+def _strategy(arg: Arg) -> st.SearchStrategy:
+    bad = KINDS[arg.kind](arg)
+    return st.one_of(bad, arg.extra) if arg.extra is not None else bad
+
+
+@pytest.mark.parametrize("ent", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_bad_and_extreme_inputs(ent: Entry):
+    """One argument replaced by a generated bad or extreme value: a named error, or a valid result."""
+
+    @settings(max_examples=ent.examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def prop(data):
+        name = data.draw(st.sampled_from(sorted(k for k, a in ent.args.items() if a.kind != "fixed")),
+                         label="argument")
+        value = data.draw(_strategy(ent.args[name]), label=name)
+        _run(ent, name, value)
+
+    prop()
+
+
+_LAWS = st.one_of(
+    st.just({"law": "gaussian"}), st.just({"law": "cauchy"}),
+    st.builds(lambda d: {"law": "student_t", "df": d}, st.sampled_from([0.1, 0.5, 2.0, 30.0])),
+    st.builds(lambda a: {"law": "alpha_stable", "alpha": a}, st.sampled_from([0.1, 0.3, 1.0, 1.7, 2.0])),
+)
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(law=_LAWS, scale=st.sampled_from([1e-300, 1e-10, 1.0, 10.0, 1e10, 1e300]),
+       L=st.sampled_from([1, 2, 50, 1000]), N=st.integers(1, 3),
+       activation=st.sampled_from(["logistic", "tanh", "erf", "algebraic"]),
+       bias=st.sampled_from([None, "same"]), convention=st.sampled_from(["fan_in", "absolute"]),
+       newton=st.booleans(), seed=st.integers(0, 2**32))
+def test_engine_on_extreme_networks(law, scale, L, N, activation, bias, convention, newton, seed):
+    """Scales 1e-300..1e300, depths up to 1000, the heaviest tails: a named refusal or a valid census."""
+    COUNTS["cases"] += 1
+    cfg = NetworkConfig(N=N, L=L, scale=scale, activation=activation, bias_law=bias, convention=convention, **law)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            ens = Ensemble.sample(cfg, 2, seed=seed)
+        except ValueError as exc:
+            assert "scale" in str(exc)  # weights beyond float64: the scale is named
+            return
+        res = engine.find_fixed_points(ens, n_starts=3, max_iter=20 if L > 100 else 200, newton=newton,
+                                       newton_rounds=1, newton_starts=2, seed=seed)
+        spec_x = res.x[:1][None] if res.x.size else None
+        log_lip = network.log_lipschitz_bound(ens)
+    assert_valid(res, allow_inf=True, where=f"find_fixed_points({cfg})")
+    assert np.all(np.isfinite(res.x)) and np.all(np.isfinite(log_lip))
+    low, high = ens.domain
+    assert np.all((res.x >= low - 1e-12) & (res.x <= high + 1e-12))
+    assert np.array_equal(res.stable, res.spectral_radius < 1)
+    ok = res.fp_residual <= res.settings["polish_tol"] * 10 + 1e-9
+    assert np.all(ok | (res.found_by == "iteration"))
+    if spec_x is not None and res.fp_network[0] == 0:
+        assert not np.isnan(ens.subset(0).jacobian_eigenvalues(spec_x)).any()
+
+
+# --------------------------------------------------------------------------- coverage and the count
+
+#: Public names that are not entry points: constants, exception classes, plain result containers,
+#: private-use hooks; and the one public function that takes no argument but changes global state.
+EXEMPT = {
+    "ACTIVATIONS", "SIGMOID_ACTIVATIONS", "BACKENDS", "BackendUnavailableError", "CONVENTIONS", "LAWS",
+    "MIN_TAIL_INDEX", "STATUS", "SEEDINGS", "MAX_GRID_STARTS", "CAUCHY_REGIME", "GAUSSIAN_REGIME",
+    "CORRUPTIONS", "ENGINE_MODULES", "SWEEP_KEYS", "HillEstimate", "PowerLawFit", "JacobianSpectrum",
+    "KernelMapInfo", "IterationResult", "FixedPoints", "chapter_setup", "Ensemble", "EngineSettings",
+    "FreeJacobianLaw", "WeightLaw", "Activation", "SweepCache", "NetworkConfig", "__version__",
+    "source_hash", "engine_hash", "dedupe", "group_padded", "new_roots",
+    "Compaction", "SIMULATION_FAMILIES", "TAIL_MATCHINGS", "RegimeChoice", "KAC_RICE_LAWS", "PROPOSALS",
+    "KacRiceEstimate", "LayerSpectrum", "SpectralRouteEstimate", "kac_rice_code_hash",
+    # training: containers and constants; train, train_many, train_bottleneck, run_table, layer_statistics,
+    # checkpoint_ensemble and RunCache run or read trainings and are checked in tests/test_train.py
+    "Bottleneck", "DRAW_BLOCK", "EVAL_TRAIN", "OPTIMIZERS", "RunCache", "STATUSES", "TRAINING_MODULES",
+    "TrainResult", "train", "train_many", "train_bottleneck", "run_table", "layer_statistics",
+    "checkpoint_ensemble", "training_hash",
+}
+# fpkit.source_hash and sweep.engine_hash take no argument; Ensemble, EngineSettings, ... are covered
+# through their constructors and methods above (entries named module.Class and module.Class.method).
+
+MODULES = [activations, backend, sampling, network, engine, sweep, stats, regimes, selection, spectra, meanfield,
+           restore, bench, plotting, cli, trained, kacrice, train]
+MODULE_BY_NAME = {m.__name__.split(".")[-1]: m for m in MODULES}
+
+
+def _public_functions():
+    out = set()
+    for mod in MODULES:
+        short = mod.__name__.split(".")[-1]
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            if name in EXEMPT or not callable(obj):
+                continue
+            out.add(f"{short}.{name}")
+    for name in ("info", "load_sweep_spec", "sweep"):
+        out.add(f"cli.{name}")
+    return out
+
+
+def test_every_public_name_is_covered():
+    covered = {e.name.split("[")[0] for e in ENTRIES}
+    covered |= {".".join(n.split(".")[:2]) for n in covered}
+    objects = {}
+    for name in _public_functions():
+        mod, attr = name.split(".")
+        objects.setdefault(id(getattr(MODULE_BY_NAME[mod], attr)), set()).add(name)
+    missing = sorted(n for n in _public_functions() if n not in covered
+                     and not (objects[id(getattr(MODULE_BY_NAME[n.split(".")[0]], n.split(".")[1]))] & covered))
+    assert not missing, f"public entry points without a fuzz entry: {missing}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report():
+    yield
+    import shutil
+
+    shutil.rmtree(_TMP, ignore_errors=True)
+    n_entries = len({e.name for e in ENTRIES})
+    n_functions = len({e.name.split("[")[0] for e in ENTRIES})
+    sys.stderr.write(f"\n[fuzz] {n_functions} distinct public functions and methods in {n_entries} entries "
+                     f"(+ the engine on extreme networks), {COUNTS['cases']} generated cases "
+                     f"({COUNTS['errors']} named errors, {COUNTS['results']} valid results)\n")
