@@ -12,7 +12,10 @@
 6. **census** (``census``): where the indices of the points found do not sum to 1 (the degree
    of x - F(x) on the box, see :func:`~fpkit.engine.fixed_point_index`), rounds of the
    multiple-shooting Newton search (:func:`~fpkit.engine.shooting_search`) from random layer
-   states look for the missing points, until the sum is 1 or ``census_rounds`` have run;
+   states look for the missing points, until the sum is 1 or ``census_rounds`` have run; then
+   (``census_continuation``) homotopy continuation in the weight scale
+   (:mod:`~fpkit.engine.continuation`) pairs every known point with its partner of opposite index
+   and follows the main branch from t = 0; the census warns where it stays incomplete;
 7. **classify**: eigenvalues of J_F at every point, stability, index.
 
 After Golub & Sussillo's FixedPointFinder (batched starts, per-start stopping, merge keeping the
@@ -23,12 +26,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import warnings
+
 import numpy as np
 
 from ..backend import make_rng, to_numpy
 from ..network import Ensemble
 from .iterate import STATUS, iterate_map
 from .merge import dedupe, group_padded, merge_points, new_roots
+from .continuation import _census_stage as _continuation_stage
 from .newton import newton_search, polish, shooting_search
 from .result import FixedPoints, fixed_point_index
 from .settings import EngineSettings
@@ -47,13 +53,15 @@ class _Table:
         self.res = np.zeros(0)
         self.found_by = np.zeros(0, dtype=object)
         self.basin = np.zeros(0, dtype=np.int64)
+        self.err = np.zeros(0)  # Newton distance estimate where a stage computed it (NaN: compute in x)
 
-    def add(self, x, net, res, how, basin=None) -> None:
+    def add(self, x, net, res, how, basin=None, err=None) -> None:
         self.x = np.concatenate([self.x, x])
         self.net = np.concatenate([self.net, net.astype(np.int64)])
         self.res = np.concatenate([self.res, res])
         self.found_by = np.concatenate([self.found_by, np.full(net.size, how, dtype=object)])
         self.basin = np.concatenate([self.basin, np.zeros(net.size, dtype=np.int64) if basin is None else basin])
+        self.err = np.concatenate([self.err, np.full(net.size, np.nan) if err is None else err])
 
     def packed(self, fill=np.nan):
         return group_padded(self.x, self.net, self.E, self.N, fill=fill)[0]
@@ -235,7 +243,7 @@ def find_fixed_points(
         fp_network=table.net,
         x=table.x,
         fp_residual=table.res,
-        fp_error=_newton_error(ensemble, table.x, table.net),
+        fp_error=np.where(np.isnan(table.err), _newton_error(ensemble, table.x, table.net), table.err),
         eigenvalues=eig,
         spectral_radius=radius,
         n_unstable=n_unstable.astype(np.int64),
@@ -347,7 +355,28 @@ def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
             if found_net.size:
                 table.add(pts, found_net, res, "shooting")
                 eig = np.concatenate([eig, _eigenvalues_flat(ensemble, pts, found_net)])
+    # ---- continuation stage (fpkit.engine.continuation) and the incomplete-census warning
+    isum = np.bincount(table.net, weights=fixed_point_index(eig), minlength=E).round()
+    reasons, steepest = {int(e): "continuation off" for e in np.flatnonzero(isum != 1)}, 0.0
+    if s.census_continuation and reasons:
+        eig, reasons, steepest = _continuation_stage(ensemble, table, eig, s)
+    if len(reasons) > s.census_warn_fraction * E:
+        _warn_incomplete(reasons, steepest, E)
     return eig
+
+
+def _warn_incomplete(reasons: dict, steepest: float, E: int) -> None:
+    """UserWarning: how many networks have an incomplete census (index sum != 1), and why."""
+    kinds, counts = np.unique(list(reasons.values()), return_counts=True)
+    why = {
+        "steep": f"a fixed point steeper than float64 resolves (spectral radius up to {steepest:.3g})",
+        "arc stopped": "a continuation arc ran out of steps or stalled",
+        "unpaired": "continuation closed every arc yet the sum is not 1 (path jumping or merged points)",
+        "continuation off": "census_continuation is off",
+    }
+    detail = "; ".join(f"{c} {why[k]}" for k, c in zip(kinds, counts))
+    warnings.warn(f"fixed-point census incomplete (index sum != 1) for {len(reasons)} of {E} networks: "
+                  f"{detail}; see per_network().index_complete", UserWarning, stacklevel=4)
 
 
 def _trajectories(ensemble, points):

@@ -59,6 +59,14 @@ class EngineSettings:
         fixed points found in a network do not sum to 1, run rounds of the multiple-shooting
         Newton search (:func:`~fpkit.engine.shooting_search`) from ``census_starts`` random
         layer states (default ``n_starts``), at most ``census_rounds`` rounds.
+        ``census_continuation``: then, for the networks still incomplete, follow the homotopy in
+        the weight scale (:func:`~fpkit.engine.continuation_search`): the main branch from
+        t = 0 and, from every known fixed point, the arc to its partner of opposite index, at
+        most ``continuation_steps`` predictor-corrector attempts per arc, in at most
+        ``continuation_rounds`` rounds (later rounds follow the arcs of the points found since).
+        ``census_warn_fraction``: the census warns (UserWarning: how many networks are
+        incomplete, and why) when more than this fraction of the networks is incomplete
+        (0: whenever one is).
     """
 
     n_starts: int = 256
@@ -78,6 +86,10 @@ class EngineSettings:
     census: bool = False
     census_starts: int | None = None
     census_rounds: int = 8
+    census_continuation: bool = True
+    continuation_steps: int = 4000
+    continuation_rounds: int = 2
+    census_warn_fraction: float = 0.01
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -104,6 +116,11 @@ class EngineSettings:
         if self.census_starts is not None:
             s(self, "census_starts", v.check_int(self.census_starts, "census_starts", minimum=1))
         s(self, "census_rounds", v.check_int(self.census_rounds, "census_rounds", minimum=1))
+        s(self, "census_continuation", _check_bool(self.census_continuation, "census_continuation"))
+        s(self, "continuation_steps", v.check_int(self.continuation_steps, "continuation_steps", minimum=1))
+        s(self, "continuation_rounds", v.check_int(self.continuation_rounds, "continuation_rounds", minimum=1))
+        s(self, "census_warn_fraction", v.check_real(self.census_warn_fraction, "census_warn_fraction",
+                                                      low=0.0, high=1.0, high_open=True))
         if self.merge_tol <= self.polish_tol:
             raise ValueError(f"merge_tol must be > polish_tol = {self.polish_tol}; got {self.merge_tol}")
 
