@@ -259,3 +259,49 @@ def test_incomplete_census_warns_with_count_and_reason(census_pair):
         # below the warning fraction nothing is said
         find_fixed_points(ens.subset(np.arange(3)), n_starts=16, seed=1, newton=True, census=True,
                           census_rounds=1, census_continuation=False, census_warn_fraction=0.99)
+
+
+def test_per_network_says_which_stage_completed_the_census(census_pair):
+    _, without, with_, _ = census_pair
+    per = with_.per_network()
+    assert set(per.completed_by[per.index_complete]) <= {"iteration", "newton", "shooting", "continuation"}
+    assert (per.completed_by[~per.index_complete] == "").all()
+    # the networks the continuation stage closed are exactly those it added points to and that
+    # were incomplete without it
+    closed_here = set(per.network[per.completed_by == "continuation"])
+    assert closed_here == set(np.unique(with_.fp_network[with_.found_by == "continuation"]))
+    assert closed_here <= set(np.flatnonzero(~without.per_network().index_complete.to_numpy()))
+
+
+def test_pairing_mode_closes_every_list_under_the_pairing(census_pair):
+    ens, _, with_, _ = census_pair
+    paired = find_fixed_points(ens, n_starts=16, seed=1, newton=True, census=True, census_rounds=1,
+                               census_pairing=True)
+    per = paired.per_network()
+    assert per.pairs_closed.notna().all()
+    # measured: all 30 close; a closed list has index sum 1 (partners have opposite indices)
+    assert per.pairs_closed.sum() >= 27
+    assert per.index_complete[per.pairs_closed.to_numpy(dtype=bool)].all()
+    # the pairing looks at the complete networks too, and can only add points
+    assert paired.x.shape[0] >= with_.x.shape[0]
+    # without pairing, only networks the stage ran for have a verdict
+    looked = with_.per_network().pairs_closed.notna()
+    assert looked.sum() == (with_.per_network().completed_by == "continuation").sum()
+
+
+def test_eigenvalues_of_a_steep_product_come_from_the_cyclic_matrix():
+    """A_l = Q diag(d_l) Q^T: the product has eigenvalues prod_l d_l exactly, up to 30^11 ~ 2e16
+    here, so the product's rounding (~ |J| * 1e-16) drowns the moderate ones; the block-cyclic
+    matrix resolves every eigenvalue of modulus above 1 and the index sign det(I - J)."""
+    from fpkit.engine.continuation import _cyclic_eigenvalues, _cyclic_index
+
+    L, N = 11, 5
+    Q = np.linalg.qr(np.random.default_rng(7).standard_normal((N, N)))[0]
+    d = np.array([30.0, 1.5, 1.2, -1.3, 1e-3])
+    A = np.broadcast_to(Q @ np.diag(d) @ Q.T, (1, L, N, N)).copy()
+    exact = d**L  # 1.8e16, 86.5, 7.4, -17.9, 1e-33: three real eigenvalues above 1
+    assert _cyclic_index(A, np)[0] == np.sign(np.prod(1.0 - exact)) == -1
+    lam = _cyclic_eigenvalues(A, np)[0]
+    big = np.sort_complex(lam[np.abs(lam) > 1])
+    np.testing.assert_allclose(big, np.sort_complex(exact[np.abs(exact) > 1].astype(complex)), rtol=1e-9)
+    assert (np.abs(lam) < 1).sum() == 1 and fixed_point_index(lam) == -1

@@ -218,8 +218,9 @@ def find_fixed_points(
     # stage 7 (and 6): classify; where the index sum is not 1, search the missing points
     eig = _eigenvalues_flat(ensemble, table.x, table.net)
     census_rounds = np.zeros(E, dtype=np.int64)
+    pairs_closed = np.full(E, np.nan)
     if s.census:
-        eig = _census(ensemble, table, eig, census_rounds, s, rng)
+        eig = _census(ensemble, table, eig, census_rounds, s, rng, pairs_closed)
 
     radius = np.abs(eig).max(axis=1) if eig.size else np.zeros(0)
     n_unstable = (np.abs(eig) > 1.0).sum(axis=1) if eig.size else np.zeros(0, dtype=np.int64)
@@ -256,6 +257,7 @@ def find_fixed_points(
         not_converged_count=counts.not_converged,
         iterations_sum=counts.iterations,
         census_rounds=census_rounds,
+        pairs_closed=pairs_closed,
         settings=s.as_dict(),
     )
 
@@ -318,7 +320,7 @@ def _adaptive_starts(ensemble, table: _Table, counts: _Counts, s: EngineSettings
 _SHOOTING_BYTES = 256 * 2**20
 
 
-def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
+def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng, pairs_closed=None):
     """Stage 6: rounds of multiple-shooting Newton for the networks whose index sum is not 1.
 
     Every round gives each such network ``census_starts`` fresh random layer states; the roots
@@ -358,8 +360,8 @@ def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
     # ---- continuation stage (fpkit.engine.continuation) and the incomplete-census warning
     isum = np.bincount(table.net, weights=fixed_point_index(eig), minlength=E).round()
     reasons, steepest = {int(e): "continuation off" for e in np.flatnonzero(isum != 1)}, 0.0
-    if s.census_continuation and reasons:
-        eig, reasons, steepest = _continuation_stage(ensemble, table, eig, s)
+    if s.census_continuation and (reasons or s.census_pairing):
+        eig, reasons, steepest = _continuation_stage(ensemble, table, eig, s, pairs_closed)
     if len(reasons) > s.census_warn_fraction * E:
         _warn_incomplete(reasons, steepest, E)
     return eig
@@ -369,9 +371,10 @@ def _warn_incomplete(reasons: dict, steepest: float, E: int) -> None:
     """UserWarning: how many networks have an incomplete census (index sum != 1), and why."""
     kinds, counts = np.unique(list(reasons.values()), return_counts=True)
     why = {
-        "steep": f"a fixed point steeper than float64 resolves (spectral radius up to {steepest:.3g})",
-        "arc stopped": "a continuation arc ran out of steps or stalled",
-        "unpaired": "continuation closed every arc yet the sum is not 1 (path jumping or merged points)",
+        "steep": f"a fixed point steeper than float64 resolves (largest resolved spectral radius {steepest:.3g})",
+        "arc stopped": "a continuation arc ran out of steps (continuation_steps) or stalled",
+        "path jump": "a continuation arc jumped between curves",
+        "unpaired": "continuation closed every arc yet the sum is not 1 (undetected path jump or merged points)",
         "continuation off": "census_continuation is off",
     }
     detail = "; ".join(f"{c} {why[k]}" for k, c in zip(kinds, counts))

@@ -61,7 +61,8 @@ __all__ = ["CONTINUATION_STATUS", "ContinuationResult", "continuation_search", "
 
 #: Outcome of a followed arc: ``crossed`` (it reached t = 1 at a fixed point, in ``x``);
 #: ``main_branch`` (an arc from a known point came down to t_0, where only the main branch
-#: lives: that point is the main branch's first crossing); ``step_cap`` (``max_steps`` attempts
+#: lives: that point is the main branch's first crossing; for arc 0, the main branch itself,
+#: it means the arc jumped to another curve); ``step_cap`` (``max_steps`` attempts
 #: ran out); ``stalled`` (the step length fell below its minimum: a near-singular point of the
 #: curve); ``refine_failed`` (a crossing of t = 1 whose Newton refinement did not converge);
 #: ``no_start`` (padding, a known point that is not a regular root of the layer equations, or a
@@ -412,9 +413,17 @@ def _cyclic_index(A, m):
 
 
 def _cyclic_eigenvalues(A, m):
-    """Eigenvalues (P, N) of J = A_{L-1} ... A_0 from those of the block-cyclic matrix C: each
-    nonzero eigenvalue lam of J has L L-th roots among C's, one with argument in (-pi/L, pi/L],
-    and lam is its L-th power; NaN rows where the roots cannot be told apart."""
+    """Eigenvalues (P, N) of J = A_{L-1} ... A_0 from those of the block-cyclic matrix C.
+
+    Each eigenvalue lam of J has its L L-th roots among C's eigenvalues mu, and exactly one of
+    them has argument in (-pi/L, pi/L]; lam is its L-th power. Roots of modulus above 1 (|lam| > 1,
+    the eigenvalues that decide stability and the index) are resolved to rounding in C, whose
+    blocks have moderate norms, while the product J can have |J| > 1e16 and drown them. Roots
+    below 1 in modulus give |lam| < 1 only: the tiny eigenvalues of saturated directions come
+    out of C as perturbed roots of 0 of modulus ~ 1e-16^(1/L), so their L-th powers are bounds,
+    not values. NaN rows where a root lies within 1e-7 of the unit circle or the roots of
+    modulus above 1 do not come in groups of L.
+    """
     P, L, N, _ = A.shape
     C = to_numpy(_cyclic_matrix(A, m))
     out = np.full((P, N), np.nan, dtype=complex)
@@ -422,19 +431,26 @@ def _cyclic_eigenvalues(A, m):
         if not np.isfinite(C[i]).all():
             continue
         mu = np.linalg.eigvals(C[i])
-        big = np.abs(mu) > 1e-8 * max(1.0, float(np.abs(mu).max()))
-        n_nonzero, rest = divmod(int(big.sum()), L)
-        if rest or n_nonzero > N:
+        r = np.abs(mu)
+        if (np.abs(r - 1.0) < 1e-7).any():
             continue
-        theta = np.angle(mu[big])
-        inside = np.abs(theta) < np.pi / L - 1e-7
-        edge = (np.abs(np.abs(theta) - np.pi / L) <= 1e-7) & (theta > 0)  # negative real lam
-        pick = mu[big][inside | edge]
-        if pick.size != n_nonzero:
+        lam = []
+        for part in (r > 1.0, r < 1.0):
+            theta = np.angle(mu[part])
+            inside = np.abs(theta) < np.pi / L - 1e-8
+            edge = (np.abs(np.abs(theta) - np.pi / L) <= 1e-8) & (theta > 0)  # roots of negative lam
+            pick, th = mu[part][inside | edge], theta[inside | edge]
+            # real lam: the principal root is real (positive lam) or on the edge (negative lam);
+            # its L-th power would carry L times the root's rounding into the imaginary part
+            lam.append(np.where(np.abs(th) <= 1e-8, np.abs(pick) ** L,
+                                np.where(np.abs(np.abs(th) - np.pi / L) <= 1e-8, -np.abs(pick) ** L, pick ** L)))
+        n_big = int((r > 1.0).sum())
+        if n_big % L or lam[0].size != n_big // L:
             continue
-        lam = np.zeros(N, dtype=complex)
-        lam[:n_nonzero] = pick**L
-        out[i] = lam
+        small = lam[1][np.argsort(-np.abs(lam[1]), kind="stable")][:N - lam[0].size]
+        out[i, :lam[0].size] = lam[0]
+        out[i, lam[0].size:lam[0].size + small.size] = small
+        out[i, lam[0].size + small.size:] = 0.0
     return out
 
 
@@ -754,24 +770,32 @@ def continuation_search(
 _CONTINUATION_BYTES = 256 * 2**20
 
 
-def _census_stage(ensemble: Ensemble, table, eig, s):
+def _census_stage(ensemble: Ensemble, table, eig, s, closed=None):
     """Census stage (after the shooting rounds): continuation for the networks whose index sum
-    is not 1. Used by :func:`~fpkit.engine.find_fixed_points`; ``table`` is its table of points.
+    is not 1 (every network with ``s.census_pairing``). Used by
+    :func:`~fpkit.engine.find_fixed_points`; ``table`` is its table of points.
 
     Round 1 follows, for every such network, the main branch and the arc from each known fixed
-    point; later rounds (up to ``s.continuation_rounds``) the arcs from points found since. A
-    crossing of t = 1 joins the table (``found_by = "continuation"``) when its polished ``x``
-    is certified like every other point: ``|F(x) - x|_inf <= polish_tol``, or, for a steep
-    point, the Newton correction ``|(I - J)^-1 (F(x) - x)|_inf <= polish_tol``.
+    point; later rounds (up to ``s.continuation_rounds``, networks still incomplete) the arcs
+    from points found since. A crossing of t = 1 joins the table (``found_by =
+    "continuation"``) when it is certified like every other point: its polished x has
+    ``|F(x) - x|_inf <= polish_tol`` or the Newton correction ``|(I - J)^-1 (F(x) - x)|_inf <=
+    polish_tol``; or, for a steep point whose x-space residual is all rounding, the Newton
+    correction computed in the layer variables is below ``polish_tol``.
 
     The eigenvalues of every crossing, and those of the known points of these networks where
     the index from their layer states (:func:`layer_jacobian_eigenvalues`) disagrees with the one
-    from J at x, come from the layer states. Returns the eigenvalues of the whole table, and per
-    network still incomplete a short reason: ``"steep"`` (a point whose ``x`` could not be
-    certified or whose eigenvalues could not be resolved in float64), ``"arc stopped"`` (an arc
-    ran out of steps or stalled) or ``"unpaired"`` (every arc closed, yet the sum is not 1: path
-    jumping, or distinct points closer than ``merge_tol`` in x); and the largest resolved
-    spectral radius in the networks called steep (0 if none).
+    from J at x, come from the layer states.
+
+    Returns the eigenvalues of the whole table, and per network still incomplete a short
+    reason: ``"steep"`` (a point whose x could not be certified or whose eigenvalues could not be
+    resolved in float64), ``"arc stopped"`` (an arc ran out of steps or stalled), ``"path jump"``
+    (the main branch came back to t_0, or two arcs reached it) or ``"unpaired"`` (every arc
+    closed, yet the sum is not 1: an undetected jump, or distinct points closer than
+    ``merge_tol`` in x); and the largest resolved spectral radius in the networks
+    called steep (0 if none). ``closed`` (E,), if given, receives 1.0 for the networks whose list
+    is closed under the pairing (every point's arc ends on a point of the list, or, for exactly
+    the main branch's point, at t_0), 0.0 for the others the stage looked at.
     """
     from .census import _newton_error, _polish_flat
     from .merge import group_padded, new_roots
@@ -782,16 +806,20 @@ def _census_stage(ensemble: Ensemble, table, eig, s):
     traced = np.zeros(table.x.shape[0], dtype=bool)
     steep = np.zeros(E, dtype=bool)
     stopped = np.zeros(E, dtype=bool)
-    steepest = 0.0
+    jumped = np.zeros(E, dtype=bool)
+    looked = np.zeros(E, dtype=bool)
+    partner: dict[int, int] = {}  # table row -> row its arc ended on; -2: t_0; -1: no known point
+    main_end = np.full(E, -1, dtype=np.int64)
     bad_status = [CONTINUATION_STATUS[k] for k in ("step_cap", "stalled", "refine_failed", "left")]
     for rnd in range(s.continuation_rounds):
         isum = np.bincount(table.net, weights=fixed_point_index(eig), minlength=E).round()
-        todo = np.flatnonzero(isum != 1)
+        todo = np.arange(E) if (s.census_pairing and rnd == 0) else np.flatnonzero(isum != 1)
+        fresh = np.isin(table.net, todo) & ~traced
+        if rnd > 0:
+            todo = np.intersect1d(todo, table.net[fresh])
         if todo.size == 0:
             break
-        fresh = np.isin(table.net, todo) & ~traced
-        if rnd > 0 and not fresh.any():
-            break
+        looked[todo] |= rnd == 0
         counts = np.bincount(table.net[fresh], minlength=E)[todo]
         per_arc = 8 * L * N * (4 * N + 3 * N + 12)  # W, A, the saved QR rows, the work arrays
         budget = max(1, _CONTINUATION_BYTES // per_arc)
@@ -810,6 +838,9 @@ def _census_stage(ensemble: Ensemble, table, eig, s):
             cr = continuation_search(sub, sub.xp.asarray(known), max_steps=s.continuation_steps,
                                      main_branch=rnd == 0)
             stopped[nets] |= np.isin(cr.status, bad_status).any(axis=1)
+            # only one curve reaches t_0: a second arc there, or the main branch back there, jumped
+            jumped[nets] |= ((cr.status[:, 0] == CONTINUATION_STATUS["main_branch"])
+                             | ((cr.status[:, 1:] == CONTINUATION_STATUS["main_branch"]).sum(axis=1) > 1))
             # the known points' index from their layer states: for steep points the eigenvalues
             # of J at the rounded x, which the other stages use, can have the wrong parity
             ev_known = layer_jacobian_eigenvalues(sub, cr.known_z)[local, slot]
@@ -818,6 +849,9 @@ def _census_stage(ensemble: Ensemble, table, eig, s):
             fix = resolved & (fixed_point_index(ev_known) != fixed_point_index(eig[rows]))
             eig[rows[fix]] = ev_known[fix]
             steep[nets[np.unique(local[root & ~resolved])]] = True
+            arc_status = cr.status[local, slot + 1]
+            for r, st in zip(rows, arc_status):
+                partner[int(r)] = -2 if st == CONTINUATION_STATUS["main_branch"] else -1
             e_idx, k_idx = np.nonzero(cr.status == CONTINUATION_STATUS["crossed"])
             if e_idx.size == 0:
                 continue
@@ -844,12 +878,46 @@ def _census_stage(ensemble: Ensemble, table, eig, s):
                              for p, e in zip(new_pts, found_net)]
                 table.add(new_pts, found_net, new_res, "continuation", err=err[rows_kept])
                 eig = np.concatenate([eig, ev[rows_kept]])
+            # where each certified crossing landed in the table
+            for i in keep:
+                e = nets[e_idx[i]]
+                mine = np.flatnonzero(table.net == e)
+                d = np.abs(table.x[mine] - pts[i]).max(axis=1)
+                end = int(mine[d.argmin()]) if d.min() <= s.merge_tol else -1
+                if k_idx[i] == 0:
+                    main_end[e] = end
+                else:
+                    partner[int(rows[(local == e_idx[i]) & (slot == k_idx[i] - 1)][0])] = end
         traced = np.concatenate([traced | fresh, np.zeros(table.x.shape[0] - traced.size, dtype=bool)])
+    if closed is not None:
+        for e in np.flatnonzero(looked):
+            closed[e] = float(_pairs_closed(np.flatnonzero(table.net == e), partner, int(main_end[e])))
     isum = np.bincount(table.net, weights=fixed_point_index(eig), minlength=E).round()
     reasons = {}
+    steepest = 0.0
     for e in np.flatnonzero(isum != 1):
-        reasons[int(e)] = "steep" if steep[e] else ("arc stopped" if stopped[e] else "unpaired")
+        reasons[int(e)] = ("steep" if steep[e] else "arc stopped" if stopped[e] else "path jump" if jumped[e]
+                           else "unpaired")
         if steep[e]:
             radius = np.abs(eig[table.net == e])
             steepest = max(steepest, float(radius[np.isfinite(radius)].max(initial=0.0)))
     return eig, reasons, steepest
+
+
+def _pairs_closed(rows, partner: dict, main_end: int) -> bool:
+    """Whether a network's points (table ``rows``) are closed under the pairing: the main branch
+    and every followed arc ended on a point of the list (or at t_0), each point was followed or
+    is the end of a followed arc, partners agree both ways, and only the main branch's point
+    leads down to t_0."""
+    if main_end < 0:
+        return False
+    ends = {p: partner[p] for p in rows.tolist() if p in partner}
+    if any(q == -1 for q in ends.values()):
+        return False
+    covered = set(ends) | {q for q in ends.values() if q >= 0} | {main_end}
+    if not covered >= set(rows.tolist()):
+        return False
+    if any(q >= 0 and q in ends and ends[q] != p for p, q in ends.items()):
+        return False
+    to_zero = [p for p, q in ends.items() if q == -2]
+    return to_zero == [main_end] if main_end in ends else to_zero == []

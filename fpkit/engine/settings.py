@@ -64,6 +64,9 @@ class EngineSettings:
         t = 0 and, from every known fixed point, the arc to its partner of opposite index, at
         most ``continuation_steps`` predictor-corrector attempts per arc, in at most
         ``continuation_rounds`` rounds (later rounds follow the arcs of the points found since).
+        ``census_pairing``: run the continuation for every network, also those whose index sum
+        is 1 already (a sum of 1 does not exclude missing pairs of opposite index), until the
+        arcs of all known points close on known points (``per_network().pairs_closed``).
         ``census_warn_fraction``: the census warns (UserWarning: how many networks are
         incomplete, and why) when more than this fraction of the networks is incomplete
         (0: whenever one is).
@@ -87,8 +90,9 @@ class EngineSettings:
     census_starts: int | None = None
     census_rounds: int = 8
     census_continuation: bool = True
-    continuation_steps: int = 4000
+    continuation_steps: int = 20000
     continuation_rounds: int = 2
+    census_pairing: bool = False
     census_warn_fraction: float = 0.01
 
     def __post_init__(self) -> None:
@@ -119,6 +123,7 @@ class EngineSettings:
         s(self, "census_continuation", _check_bool(self.census_continuation, "census_continuation"))
         s(self, "continuation_steps", v.check_int(self.continuation_steps, "continuation_steps", minimum=1))
         s(self, "continuation_rounds", v.check_int(self.continuation_rounds, "continuation_rounds", minimum=1))
+        s(self, "census_pairing", _check_bool(self.census_pairing, "census_pairing"))
         s(self, "census_warn_fraction", v.check_real(self.census_warn_fraction, "census_warn_fraction",
                                                       low=0.0, high=1.0, high_open=True))
         if self.merge_tol <= self.polish_tol:
