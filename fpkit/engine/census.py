@@ -15,7 +15,9 @@
    states look for the missing points, until the sum is 1 or ``census_rounds`` have run; then
    (``census_continuation``) homotopy continuation in the weight scale
    (:mod:`~fpkit.engine.continuation`) pairs every known point with its partner of opposite index
-   and follows the main branch from t = 0; the census warns where it stays incomplete;
+   and follows the main branch up from the contraction range (``census_pairing``: for every
+   network, not only the incomplete ones); the census warns (``census_warn_fraction``) where it
+   stays incomplete;
 7. **classify**: eigenvalues of J_F at every point, stability, index.
 
 After Golub & Sussillo's FixedPointFinder (batched starts, per-start stopping, merge keeping the
@@ -24,17 +26,16 @@ smallest residual), with cycle detection, completeness estimates and the index c
 
 from __future__ import annotations
 
-from typing import Any
-
 import warnings
+from typing import Any
 
 import numpy as np
 
 from ..backend import make_rng, to_numpy
 from ..network import Ensemble
+from .continuation import _census_stage as _continuation_stage
 from .iterate import STATUS, iterate_map
 from .merge import dedupe, group_padded, merge_points, new_roots
-from .continuation import _census_stage as _continuation_stage
 from .newton import newton_search, polish, shooting_search
 from .result import FixedPoints, fixed_point_index
 from .settings import EngineSettings

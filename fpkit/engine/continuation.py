@@ -76,9 +76,9 @@ _DELTA = 0.05  # first corrector step |dy_1|
 _ALPHA = 0.2  # angle (radians) between the tangents at the ends of a step
 _CORRECTOR_STEPS = 6
 _GROWTH = 2.0  # largest factor by which an accepted step lengthens the next
-_PATH_TOL = 1e-9  # a corrected point is on the curve when |G|_inf and the last |dy|_inf are below this
+_PATH_TOL = 1e-9  # a corrected point is on the curve when |G|_inf and |dy|_inf are below this (+ rounding floor)
 _LOG_T_MAX = float(np.log(2.0))  # arcs that climb past t = 2 are abandoned
-_REFINE_TOL = 1e-10  # a crossing (or a known point) is a root of the layer equations below this |G|_inf
+_REFINE_TOL = 1e-10  # a crossing (or a known point) is a root where |G| is within this of its rounding floor
 _V_CLIP = 700.0  # |v| beyond this is clipped before sinh (a corrector may overshoot)
 _FLIP_STEP = 1e-8  # a step that flips the curve's orientation is refused unless shorter than this
 _TRACE = None  # debugging: a list receives (arcs, y, corrected y, accepted, h, factor) per step
@@ -133,9 +133,9 @@ class ContinuationResult:
 # --------------------------------------------------------------------------- the layer system
 
 
-def _to_z(v, m):
+def _to_z(vl, m):
     """Pre-activations z = sinh(v) of the unknowns v (clipped: no overflow)."""
-    return m.sinh(m.clip(v, -_V_CLIP, _V_CLIP))
+    return m.sinh(m.clip(vl, -_V_CLIP, _V_CLIP))
 
 
 def _inv_hypot1(a, m):
@@ -145,14 +145,17 @@ def _inv_hypot1(a, m):
     return m.where(big, 1.0 / m.maximum(m.abs(a), 1e-300), 1.0 / m.sqrt(1.0 + safe * safe))
 
 
-def _system(W, b, phi, v, log_t, m):
+def _system(W, b, phi, vl, log_t, m, *, with_floor: bool = False):
     """Residual and Jacobian blocks of ``G_l(v, lam) = asinh(e^lam W_l phi(sinh v_{l-1}) + b_l) - v_l``.
 
-    W (P, L, N, N), b (P, L, N), v (P, L, N), log_t (P,). Returns G (P, L, N); A (P, L, N, N),
-    the block dG_l / dv_{l-1} (block 0 is dG_0 / dv_{L-1}); g (P, L, N) = dG / dlam.
+    W (P, L, N, N), b (P, L, N), vl (P, L, N), log_t (P,). Returns G (P, L, N); A (P, L, N, N),
+    the block dG_l / dv_{l-1} (block 0 is dG_0 / dv_{L-1}); g (P, L, N) = dG / dlam; with
+    ``with_floor`` also the rounding floor of G (P, L, N): the sum ``t W_l h + b_l`` cancels
+    terms of size ``t |W_l| |h| + |b_l|`` (1e6 and more for heavy-tailed weights), so |G| cannot
+    fall below a few ulps of that, scaled by d asinh / da.
     """
     t = m.exp(m.minimum(log_t, 50.0))
-    v_prev = m.clip(m.roll(v, 1, axis=1), -_V_CLIP, _V_CLIP)
+    v_prev = m.clip(m.roll(vl, 1, axis=1), -_V_CLIP, _V_CLIP)
     z_prev = m.sinh(v_prev)
     h = phi.value(z_prev, m)
     # phi'(z) cosh(v) = dphi/dv: bounded for sigmoid-type phi (phi' decays faster than cosh grows)
@@ -162,8 +165,11 @@ def _system(W, b, phi, v, log_t, m):
     tWh = t[:, None, None] * m.matmul(W, h[..., None])[..., 0]
     a = tWh + b
     scale = _inv_hypot1(a, m)  # d asinh(a) / da
-    G = m.arcsinh(a) - v
+    G = m.arcsinh(a) - vl
     A = (t[:, None, None, None] * scale[..., None]) * W * d[:, :, None, :]
+    if with_floor:
+        size = t[:, None, None] * m.matmul(m.abs(W), m.abs(h)[..., None])[..., 0] + m.abs(b)
+        return G, A, tWh * scale, 16 * np.finfo(np.float64).eps * size * scale
     return G, A, tWh * scale
 
 
@@ -320,42 +326,46 @@ class _Arcs:
         out.P, out.L, out.N = int(idx.shape[0]), self.L, self.N
         return out
 
-    def system(self, y):
+    def system(self, y, **options):
         P, L, N = y.shape[0], self.L, self.N
-        return _system(self.W, self.b, self.phi, y[:, :-1].reshape(P, L, N), y[:, -1], self.m)
+        return _system(self.W, self.b, self.phi, y[:, :-1].reshape(P, L, N), y[:, -1], self.m, **options)
 
 
-def _refine(arcs: _Arcs, v, log_t, max_iter: int = 30):
-    """Newton on G(v, log_t) = 0 at fixed log t (P,) from v (P, L, N); returns (v, max |G|),
-    keeping the best iterate."""
+def _refine(arcs: _Arcs, vl, log_t, max_iter: int = 30):
+    """Newton on G(v, log_t) = 0 at fixed log t (P,) from v (P, L, N), keeping the best iterate.
+
+    Returns (v, max |G|, ok): ``ok`` where every |G| is within ``_REFINE_TOL`` of its rounding
+    floor (see :func:`_system`), i.e. v is a root of the layer equations to rounding."""
     m = arcs.m
-    P, L, N = v.shape
+    P, L, N = vl.shape
     zero_c = m.zeros((P, L, N))
-    best_v, best = v, m.full(P, m.inf)
+    best_v, best, best_raw = vl, m.full(P, m.inf), m.full(P, m.inf)
     for _ in range(max_iter + 1):
-        G, A, g = _system(arcs.W, arcs.b, arcs.phi, v, log_t, m)
-        res = m.abs(G).max(axis=(1, 2))
-        res = m.where(m.isfinite(res), res, m.inf)
-        better = res < best
-        best_v = m.where(better[:, None, None], v, best_v)
-        best = m.where(better, res, best)
-        if not bool(better.any()) or bool((best <= 1e-15).all()):
+        G, A, g, floor = _system(arcs.W, arcs.b, arcs.phi, vl, log_t, m, with_floor=True)
+        raw = m.abs(G).max(axis=(1, 2))
+        excess = m.maximum(m.abs(G) - floor, 0.0).max(axis=(1, 2))
+        excess = m.where(m.isfinite(raw), excess, m.inf)
+        better = (excess < best) | ((excess == best) & (raw < best_raw))
+        best_v = m.where(better[:, None, None], vl, best_v)
+        best = m.where(better, excess, best)
+        best_raw = m.where(better, raw, best_raw)
+        if not bool(better.any()) or bool((best_raw <= 1e-15).all()):
             break
         dv = _bordered_solve(A, g, zero_c, m.ones(P), -G[..., None], m.zeros((P, 1)), m)[0][..., 0]
-        v = v + m.where(m.isfinite(dv), dv, 0.0)
-    return best_v, best
+        vl = vl + m.where(m.isfinite(dv), dv, 0.0)
+    return best_v, best_raw, best <= _REFINE_TOL
 
 
-def _newton_distance(arcs: _Arcs, v):
+def _newton_distance(arcs: _Arcs, vl):
     """The Newton estimate of the distance, in x = phi(z_L), from the roots v (P, L, N) of the
     layer equations at t = 1 to the exact fixed points: ``|dphi/dv (v_L) dv_L|_inf`` with
     ``dv = -G_v^-1 G``. The analogue, in the layer variables, of the census's x-space
     ``|(I - J)^-1 (F(x) - x)|_inf``, but free of the rounding that a steep F adds to F(x) - x."""
     m = arcs.m
-    P, L, N = v.shape
-    G, A, g = _system(arcs.W, arcs.b, arcs.phi, v, m.zeros(P), m)
+    P, L, N = vl.shape
+    G, A, g = _system(arcs.W, arcs.b, arcs.phi, vl, m.zeros(P), m)
     dv = _bordered_solve(A, g, m.zeros((P, L, N)), m.ones(P), -G[..., None], m.zeros((P, 1)), m)[0][..., 0]
-    v_last = m.clip(v[:, L - 1], -_V_CLIP, _V_CLIP)
+    v_last = m.clip(vl[:, L - 1], -_V_CLIP, _V_CLIP)
     with np.errstate(all="ignore"):
         dx = arcs.phi.derivative(m.sinh(v_last), m) * m.cosh(v_last) * dv[:, L - 1]
         out = m.abs(dx).max(axis=1)
@@ -385,7 +395,7 @@ def _main_branch_start(arcs: _Arcs, log_t0):
         for layer in range(L):
             z[:, layer] = t0[:, None] * m.matmul(arcs.W[:, layer], h[..., None])[..., 0] + arcs.b[:, layer]
             h = arcs.phi.value(z[:, layer], m)
-    return _refine(arcs, m.arcsinh(z), m.asarray(log_t0))
+    return _refine(arcs, m.arcsinh(z), m.asarray(log_t0))  # (v, |G|, ok)
 
 
 def _cyclic_matrix(A, m):
@@ -537,7 +547,7 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
     after = m.full((P, D), m.nan)
     h = m.full(P, h0)
     alive = np.ones(P, dtype=bool)
-    floor = np.asarray(log_t0, dtype=float) + 1e-9  # the main branch starts at log_t0 itself
+    bottom = np.asarray(log_t0, dtype=float) + 1e-9  # the main branch starts at log_t0 itself
     idx = np.arange(P)
     idm = m.asarray(idx)
     sub = arcs
@@ -561,7 +571,7 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
         rhs_b[:, 1] = 1.0
         for k in range(_CORRECTOR_STEPS):
             # one elimination gives the Newton correction and the tangent at the current point
-            G, A, g = sub.system(yc)
+            G, A, g, floor = sub.system(yc, with_floor=True)
             rhs[..., 0] = -G
             rhs_b[:, 0] = -((yc - y_pred) * ti).sum(axis=1)
             du, dt, sign = _bordered_solve(A, g, c_u, c_t, rhs, rhs_b, m, want_sign=True)
@@ -573,7 +583,8 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
                 first = size
             elif k == 1:
                 second = size
-            converged = (m.abs(G).max(axis=(1, 2)) <= _PATH_TOL) & (m.abs(dy).max(axis=1) <= _PATH_TOL)
+            tol = _PATH_TOL + floor.max(axis=(1, 2))
+            converged = (m.abs(G).max(axis=(1, 2)) <= tol) & (m.abs(dy).max(axis=1) <= tol)
             yc = yc + m.where(m.isfinite(dy), dy, 0.0)
             if k >= 1 and bool(converged.all()):
                 break
@@ -593,7 +604,7 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
         steps[idx] += 1
         rejected[idx] += ~ok_h
         cross = ok_h & (((t_old < 0.0) & (t_new >= 0.0)) | ((t_old > 0.0) & (t_new <= 0.0)))
-        low = ok_h & ~cross & (t_new <= floor[idx])
+        low = ok_h & ~cross & (t_new <= bottom[idx])
         left = ok_h & ~cross & (t_new > _LOG_T_MAX)
         if cross.any():
             rows = m.asarray(np.flatnonzero(cross))
@@ -684,7 +695,7 @@ def continuation_search(
     if main.size:
         mm = m.asarray(main)
         mar = arcs.take(mm)
-        v0, res = _main_branch_start(mar, log_t0[net[main]])
+        v0, res, fine = _main_branch_start(mar, log_t0[net[main]])
         ym = m.concatenate([v0.reshape(-1, L * N), m.asarray(log_t0[net[main]])[:, None]], axis=1)
         _, A, g = mar.system(ym)
         tm, sign = _tangent(A, g, e_last[mm], m)
@@ -692,7 +703,7 @@ def continuation_search(
         tm = m.where(flip[:, None], -tm, tm)
         y[mm], tau[mm] = ym, m.where(m.isfinite(tm), tm, 0.0)
         orient[mm] = m.where(flip, -sign, sign)
-        usable[main] = to_numpy((res <= _REFINE_TOL) & m.isfinite(tm).all(axis=1) & (sign != 0))
+        usable[main] = to_numpy(fine & m.isfinite(tm).all(axis=1) & (sign != 0))
     # arcs from known points: their orbit's pre-activations, refined at t = 1, heading down
     kn = np.flatnonzero(slot > 0)
     if kn.size:
@@ -706,7 +717,7 @@ def continuation_search(
         for layer in range(L):
             z[:, layer] = m.matmul(kar.W[:, layer], hcur[..., None])[..., 0] + kar.b[:, layer]
             hcur = phi.value(z[:, layer], m)
-        vk, res = _refine(kar, m.arcsinh(z), m.zeros(kn.size))
+        vk, res, fine = _refine(kar, m.arcsinh(z), m.zeros(kn.size))
         yk = m.concatenate([vk.reshape(-1, L * N), m.zeros((kn.size, 1))], axis=1)
         _, A, g = kar.system(yk)
         tk, sign = _tangent(A, g, e_last[km], m)
@@ -714,8 +725,8 @@ def continuation_search(
         tk = m.where(flip[:, None], -tk, tk)
         y[km], tau[km] = yk, m.where(m.isfinite(tk), tk, 0.0)
         orient[km] = m.where(flip, -sign, sign)
-        usable[kn] = to_numpy(finite & (res <= _REFINE_TOL) & m.isfinite(tk).all(axis=1) & (sign != 0))
-        root = m.asarray(to_numpy(finite & (res <= _REFINE_TOL)))
+        usable[kn] = to_numpy(finite & fine & m.isfinite(tk).all(axis=1) & (sign != 0))
+        root = finite & fine
         known_z = to_numpy(m.where(root[:, None, None], _to_z(vk, m), m.nan)).reshape(E, R, L, N)
     else:
         known_z = np.full((E, R, L, N), np.nan)
@@ -739,8 +750,8 @@ def continuation_search(
             frac = ya[:, -1] / (ya[:, -1] - yb[:, -1])
             v0 = (ya[:, :-1] + frac[:, None] * (yb[:, :-1] - ya[:, :-1])).reshape(-1, L, N)
             car = arcs.take(m.asarray(go[crossed]))
-            vc, res = _refine(car, v0, m.zeros(crossed.size))
-            fine = to_numpy(res <= _REFINE_TOL)
+            vc, res, fine = _refine(car, v0, m.zeros(crossed.size))
+            fine = to_numpy(fine)
             rows = go[crossed]
             status[rows[~fine]] = CONTINUATION_STATUS["refine_failed"]
             keep = m.asarray(np.flatnonzero(fine))
