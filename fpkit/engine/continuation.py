@@ -21,11 +21,12 @@ of networks at once, by pseudo-arclength predictor-corrector continuation (Allgo
 ch. 2 and 6; Keller 1977) in the unknowns
 
 * ``v_l = asinh(z_l)``, with the layer equations written ``v_l = asinh(t W_l phi(sinh v_{l-1}) +
-  b_l)``: a unit's linear range (|z| of order 1) keeps its size while its saturated range (|z| up
-  to the row sums of |W|, 1e6 and more for heavy-tailed weights) shrinks to a logarithm;
-* ``lambda = log t``: a weight w acts at t of order 1/|w|, so with heavy-tailed weights the
-  curves' turns are spread over decades of t. In t they crowd near t = 0, within 1/|w| of each
-  other and of the main branch, and a corrector jumps between them.
+  b_l)``: a unit's linear range (``|z|`` of order 1) keeps its size while its saturated range
+  (``|z|`` up to the row sums of ``|W|``, 1e6 and more for heavy-tailed weights) shrinks to a
+  logarithm;
+* ``lambda = log t``: a weight w acts at t of order ``1/|w|``, so with heavy-tailed weights the
+  curves' turns are spread over decades of t. In t they crowd near t = 0, within ``1/|w|`` of
+  each other and of the main branch, and a corrector jumps between them.
 
 Step control (Allgower & Georg, sec. 6.1): every step measures the first Newton correction
 (distance to the curve), the contraction of the corrector, and the angle between the tangents at
@@ -80,6 +81,7 @@ _PATH_TOL = 1e-9  # a corrected point is on the curve when |G|_inf and |dy|_inf 
 _LOG_T_MAX = float(np.log(2.0))  # arcs that climb past t = 2 are abandoned
 _REFINE_TOL = 1e-10  # a crossing (or a known point) is a root where |G| is within this of its rounding floor
 _V_CLIP = 700.0  # |v| beyond this is clipped before sinh (a corrector may overshoot)
+_SAME_V = 1e-6  # two roots are one when their asinh(z) agree to this (max norm)
 _FLIP_STEP = 1e-8  # a step that flips the curve's orientation is refused unless shorter than this
 _TRACE = None  # debugging: a list receives (arcs, y, corrected y, accepted, h, factor) per step
 
@@ -635,6 +637,7 @@ def continuation_search(
     max_step: float = 0.5,
     min_step: float = 1e-13,
     main_branch: bool = True,
+    known_z=None,
 ) -> ContinuationResult:
     """Follow the weight-scale homotopy to fixed points: the main branch from t_0, and from
     every known fixed point the arc of decreasing t to its partner (see the module doc).
@@ -652,6 +655,10 @@ def continuation_search(
         ``0 < min_step <= initial_step <= max_step``.
     main_branch : bool
         Follow the main branch (arc 0); False leaves arc 0 out (status ``no_start``).
+    known_z : array (E, R, L, N), optional
+        The known points' pre-activations where known (NaN elsewhere): a steep point's rounded
+        x does not determine its layer states, so its arc starts from these instead of the
+        orbit of x.
 
     Returns
     -------
@@ -677,6 +684,10 @@ def continuation_search(
             raise TypeError(f"known must be a real array; got dtype {known.dtype}")
         known = known.astype(m.float64)
     R = known.shape[1]
+    if known_z is not None:
+        known_z = ensemble.xp.asarray(known_z)
+        if known_z.ndim != 4 or tuple(known_z.shape) != (E, R, L, N):
+            raise ValueError(f"known_z must have shape (E, R, L, N) = ({E}, {R}, {L}, {N}); got {tuple(known_z.shape)}")
     K = R + 1
     phi = ensemble.activation
     log_t0 = _contraction_log_t(ensemble, m)
@@ -717,6 +728,9 @@ def continuation_search(
         for layer in range(L):
             z[:, layer] = m.matmul(kar.W[:, layer], hcur[..., None])[..., 0] + kar.b[:, layer]
             hcur = phi.value(z[:, layer], m)
+        if known_z is not None:
+            given = known_z[m.asarray(net[kn]), m.asarray(slot[kn] - 1)].astype(m.float64)
+            z = m.where(m.isfinite(given).all(axis=(1, 2))[:, None, None], given, z)
         vk, res, fine = _refine(kar, m.arcsinh(z), m.zeros(kn.size))
         yk = m.concatenate([vk.reshape(-1, L * N), m.zeros((kn.size, 1))], axis=1)
         _, A, g = kar.system(yk)
@@ -792,7 +806,10 @@ def _census_stage(ensemble: Ensemble, table, eig, s, closed=None):
     "continuation"``) when it is certified like every other point: its polished x has
     ``|F(x) - x|_inf <= polish_tol`` or the Newton correction ``|(I - J)^-1 (F(x) - x)|_inf <=
     polish_tol``; or, for a steep point whose x-space residual is all rounding, the Newton
-    correction computed in the layer variables is below ``polish_tol``.
+    correction computed in the layer variables is below ``polish_tol``. It is a new point unless
+    a point of the table has the same layer states (or, where those are unknown, lies within
+    ``merge_tol`` in x): steep fixed points of heavy-tailed networks can be distinct and closer
+    than ``merge_tol`` in x.
 
     The eigenvalues of every crossing, and those of the known points of these networks where
     the index from their layer states (:func:`layer_jacobian_eigenvalues`) disagrees with the one
@@ -809,7 +826,7 @@ def _census_stage(ensemble: Ensemble, table, eig, s, closed=None):
     the main branch's point, at t_0), 0.0 for the others the stage looked at.
     """
     from .census import _newton_error, _polish_flat
-    from .merge import group_padded, new_roots
+    from .merge import group_padded
     from .result import fixed_point_index
 
     E, L, N = ensemble.shape
@@ -820,6 +837,7 @@ def _census_stage(ensemble: Ensemble, table, eig, s, closed=None):
     jumped = np.zeros(E, dtype=bool)
     looked = np.zeros(E, dtype=bool)
     partner: dict[int, int] = {}  # table row -> row its arc ended on; -2: t_0; -1: no known point
+    zrow: dict[int, np.ndarray] = {}  # table row -> its layer states (L, N), where refined
     main_end = np.full(E, -1, dtype=np.int64)
     bad_status = [CONTINUATION_STATUS[k] for k in ("step_cap", "stalled", "refine_failed", "left")]
     for rnd in range(s.continuation_rounds):
@@ -846,16 +864,23 @@ def _census_stage(ensemble: Ensemble, table, eig, s, closed=None):
             rows = np.flatnonzero(np.isin(table.net, nets) & fresh)
             local = np.searchsorted(nets, table.net[rows])
             known, slot = group_padded(table.x[rows], local, nets.size, N, fill=np.nan)
+            kz = np.full(known.shape[:2] + (L, N), np.nan)
+            for r, e_loc, k in zip(rows, local, slot):
+                if int(r) in zrow:
+                    kz[e_loc, k] = zrow[int(r)]
             cr = continuation_search(sub, sub.xp.asarray(known), max_steps=s.continuation_steps,
-                                     main_branch=rnd == 0)
+                                     main_branch=rnd == 0, known_z=sub.xp.asarray(kz))
             stopped[nets] |= np.isin(cr.status, bad_status).any(axis=1)
             # only one curve reaches t_0: a second arc there, or the main branch back there, jumped
             jumped[nets] |= ((cr.status[:, 0] == CONTINUATION_STATUS["main_branch"])
                              | ((cr.status[:, 1:] == CONTINUATION_STATUS["main_branch"]).sum(axis=1) > 1))
             # the known points' index from their layer states: for steep points the eigenvalues
             # of J at the rounded x, which the other stages use, can have the wrong parity
+            kz = cr.known_z[local, slot]
+            root = np.isfinite(kz).all(axis=(1, 2))
+            for r in rows[root]:
+                zrow.setdefault(int(r), kz[rows == r][0])
             ev_known = layer_jacobian_eigenvalues(sub, cr.known_z)[local, slot]
-            root = np.isfinite(cr.known_z[local, slot]).all(axis=(1, 2))
             resolved = np.isfinite(ev_known).all(axis=1)
             fix = resolved & (fixed_point_index(ev_known) != fixed_point_index(eig[rows]))
             eig[rows[fix]] = ev_known[fix]
@@ -880,21 +905,26 @@ def _census_stage(ensemble: Ensemble, table, eig, s, closed=None):
             ev = layer_jacobian_eigenvalues(sub, cr.z)[e_idx, k_idx]
             good = (in_x | in_z) & np.isfinite(ev).all(axis=1)
             steep[nets[np.unique(e_idx[~good])]] = True
-            keep = np.flatnonzero(good)
-            new_pts, found_net, new_res = new_roots(table.x, table.net, pts[keep], nets[e_idx[keep]], res[keep],
-                                                    s.merge_tol)
-            if found_net.size:
-                # new_roots keeps a subset of the rows in order: find each one's row in ``keep``
-                rows_kept = [keep[np.flatnonzero((nets[e_idx[keep]] == e) & (pts[keep] == p).all(axis=1))[0]]
-                             for p, e in zip(new_pts, found_net)]
-                table.add(new_pts, found_net, new_res, "continuation", err=err[rows_kept])
-                eig = np.concatenate([eig, ev[rows_kept]])
-            # where each certified crossing landed in the table
-            for i in keep:
-                e = nets[e_idx[i]]
+            # each certified crossing is a table row: an existing one (the same layer states, or
+            # within merge_tol in x where the row's layer states are unknown) or a new one; steep
+            # points closer than merge_tol in x are told apart by their layer states
+            new_x, new_net, new_res, new_err, new_ev = [], [], [], [], []
+            for i in np.flatnonzero(good):
+                e = int(nets[e_idx[i]])
+                zi = cr.z[e_idx[i], k_idx[i]]
                 mine = np.flatnonzero(table.net == e)
-                d = np.abs(table.x[mine] - pts[i]).max(axis=1)
-                end = int(mine[d.argmin()]) if d.min() <= s.merge_tol else -1
+                near = mine[np.abs(table.x[mine] - pts[i]).max(axis=1) <= s.merge_tol] if mine.size else mine
+                end = -1
+                for r in near:
+                    zr = zrow.get(int(r))
+                    if zr is None or np.abs(np.arcsinh(zr) - np.arcsinh(zi)).max() <= _SAME_V:
+                        end = int(r)
+                        break
+                if end < 0:
+                    end = table.x.shape[0]
+                    table.add(pts[i:i + 1], np.array([e]), res[i:i + 1], "continuation", err=err[i:i + 1])
+                    eig = np.concatenate([eig, ev[i:i + 1]])
+                    zrow[end] = zi
                 if k_idx[i] == 0:
                     main_end[e] = end
                 else:
