@@ -200,6 +200,19 @@ def test_continuation_is_deterministic_and_honours_its_arguments():
         continuation_search(ens, main_branch="yes")
     with pytest.raises(ValueError, match="z must have shape"):
         layer_jacobian_eigenvalues(ens, np.zeros((5, 1, 3, 3)))
+    with pytest.raises(ValueError, match="known_z must have shape"):
+        continuation_search(ens, known, known_z=np.zeros((5, 2, 4, 2)))
+
+
+def test_arcs_from_given_layer_states_match_arcs_from_x():
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=3, L=4), 6, seed=8)
+    first = continuation_search(ens)
+    known = first.x[:, :1]  # the main branch's points, as known points
+    from_x = continuation_search(ens, known, main_branch=False)
+    from_z = continuation_search(ens, known, main_branch=False, known_z=first.z[:, :1])
+    np.testing.assert_array_equal(from_x.status, from_z.status)
+    assert (from_x.status[:, 1] == CONTINUATION_STATUS["main_branch"]).all()  # each leads back to t_0
+    np.testing.assert_allclose(from_x.known_z, first.z[:, :1], rtol=1e-9, atol=1e-9)
 
 
 def test_census_settings_are_validated():

@@ -167,7 +167,8 @@ class FixedPoints:
         # table rows are in the order the stages found them: each network's last row is its last find
         last = np.full(E, -1, dtype=np.int64)
         np.maximum.at(last, self.fp_network, np.arange(self.fp_network.size))
-        completed_by = np.where((isum == 1) & (last >= 0), np.asarray(self.found_by, dtype=object)[last], "")
+        found_by = np.append(np.asarray(self.found_by, dtype=object), "")  # row -1: no point at all
+        completed_by = np.where((isum == 1) & (last >= 0), found_by[last], "")
         return pd.DataFrame(
             {
                 "network": np.arange(E),
