@@ -60,10 +60,12 @@ class EngineSettings:
         Newton search (:func:`~fpkit.engine.shooting_search`) from ``census_starts`` random
         layer states (default ``n_starts``), at most ``census_rounds`` rounds.
         ``census_continuation``: then, for the networks still incomplete, follow the homotopy in
-        the weight scale (:func:`~fpkit.engine.continuation_search`): the main branch from
-        t = 0 and, from every known fixed point, the arc to its partner of opposite index, at
-        most ``continuation_steps`` predictor-corrector attempts per arc, in at most
-        ``continuation_rounds`` rounds (later rounds follow the arcs of the points found since).
+        the weight scale (:func:`~fpkit.engine.continuation_search`): the main branch up from
+        the weight scale where the network contracts and, from every known fixed point, the arc
+        to its partner of opposite index, at most ``continuation_steps`` predictor-corrector
+        attempts per arc (the arcs of heavy-tailed networks at weight scales of 1e3 and more can
+        need 20000 to 30000), in at most ``continuation_rounds`` rounds (later rounds follow
+        the arcs of the points found since, for the networks still incomplete).
         ``census_pairing``: run the continuation for every network, also those whose index sum
         is 1 already (a sum of 1 does not exclude missing pairs of opposite index), until the
         arcs of all known points close on known points (``per_network().pairs_closed``).
@@ -90,7 +92,7 @@ class EngineSettings:
     census_starts: int | None = None
     census_rounds: int = 8
     census_continuation: bool = True
-    continuation_steps: int = 20000
+    continuation_steps: int = 50000
     continuation_rounds: int = 2
     census_pairing: bool = False
     census_warn_fraction: float = 0.01
