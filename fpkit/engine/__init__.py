@@ -12,6 +12,9 @@ Modules, one idea each:
     :func:`~fpkit.engine.iterate_map`: x <- F(x) from every start, with convergence and cycle detection.
 :mod:`~fpkit.engine.newton`
     :func:`~fpkit.engine.polish` and the deflated :func:`~fpkit.engine.newton_search`.
+:mod:`~fpkit.engine.continuation`
+    :func:`~fpkit.engine.continuation_search`: homotopy continuation in the weight scale, the main
+    branch from t = 0 and the arcs pairing fixed points of opposite index.
 :mod:`~fpkit.engine.merge`
     merging points that are one fixed point.
 :mod:`~fpkit.engine.census`
@@ -25,6 +28,7 @@ Modules, one idea each:
 from .active import ActiveBlock, Compaction
 from .basins import attractors_near, basin_fractions, basin_map
 from .census import chao1_unseen, find_fixed_points
+from .continuation import CONTINUATION_STATUS, ContinuationResult, continuation_search, layer_jacobian_eigenvalues
 from .iterate import STATUS, IterationResult, iterate_map
 from .merge import merge_points
 from .newton import newton_search, polish, shooting_search
@@ -33,11 +37,13 @@ from .settings import MAX_GRID_STARTS, SEEDINGS, EngineSettings
 from .starts import grid_starts, plane_starts, seeded_starts, uniform_starts
 
 __all__ = [
+    "CONTINUATION_STATUS",
     "MAX_GRID_STARTS",
     "SEEDINGS",
     "STATUS",
     "ActiveBlock",
     "Compaction",
+    "ContinuationResult",
     "EngineSettings",
     "FixedPoints",
     "IterationResult",
@@ -45,10 +51,12 @@ __all__ = [
     "basin_fractions",
     "basin_map",
     "chao1_unseen",
+    "continuation_search",
     "find_fixed_points",
     "fixed_point_index",
     "grid_starts",
     "iterate_map",
+    "layer_jacobian_eigenvalues",
     "merge_points",
     "newton_search",
     "plane_starts",

@@ -12,7 +12,12 @@
 6. **census** (``census``): where the indices of the points found do not sum to 1 (the degree
    of x - F(x) on the box, see :func:`~fpkit.engine.fixed_point_index`), rounds of the
    multiple-shooting Newton search (:func:`~fpkit.engine.shooting_search`) from random layer
-   states look for the missing points, until the sum is 1 or ``census_rounds`` have run;
+   states look for the missing points, until the sum is 1 or ``census_rounds`` have run; then
+   (``census_continuation``) homotopy continuation in the weight scale
+   (:mod:`~fpkit.engine.continuation`) pairs every known point with its partner of opposite index
+   and follows the main branch up from the contraction range (``census_pairing``: for every
+   network, not only the incomplete ones); the census warns (``census_warn_fraction``) where it
+   stays incomplete;
 7. **classify**: eigenvalues of J_F at every point, stability, index.
 
 After Golub & Sussillo's FixedPointFinder (batched starts, per-start stopping, merge keeping the
@@ -21,6 +26,7 @@ smallest residual), with cycle detection, completeness estimates and the index c
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -28,6 +34,7 @@ import numpy as np
 from .. import _validate as v
 from ..backend import make_rng, to_numpy
 from ..network import Ensemble
+from .continuation import _census_stage as _continuation_stage
 from .iterate import STATUS, iterate_map
 from .merge import dedupe, group_padded, merge_points, new_roots
 from .newton import newton_search, polish, shooting_search
@@ -49,14 +56,16 @@ class _Table:
         self.found_by = np.zeros(0, dtype=object)
         self.basin = np.zeros(0, dtype=np.int64)
         self.hits = np.zeros(0, dtype=np.int64)  # hits by uniform multiple-shooting starts
+        self.err = np.zeros(0)  # Newton distance estimate where a stage computed it (NaN: compute in x)
 
-    def add(self, x, net, res, how, basin=None) -> None:
+    def add(self, x, net, res, how, basin=None, err=None) -> None:
         self.x = np.concatenate([self.x, x])
         self.net = np.concatenate([self.net, net.astype(np.int64)])
         self.res = np.concatenate([self.res, res])
         self.found_by = np.concatenate([self.found_by, np.full(net.size, how, dtype=object)])
         self.basin = np.concatenate([self.basin, np.zeros(net.size, dtype=np.int64) if basin is None else basin])
         self.hits = np.concatenate([self.hits, np.zeros(net.size, dtype=np.int64)])
+        self.err = np.concatenate([self.err, np.full(net.size, np.nan) if err is None else err])
 
     def assign(self, pts, nets, res, tol, how) -> np.ndarray:
         """The table row of each point (within ``tol``, max norm, in its network); points that
@@ -229,8 +238,9 @@ def find_fixed_points(
     # stage 7 (and 6): classify; where the index sum is not 1, search the missing points
     eig = _eigenvalues_flat(ensemble, table.x, table.net)
     census_rounds = np.zeros(E, dtype=np.int64)
+    pairs_closed = np.full(E, np.nan)
     if s.census:
-        eig = _census(ensemble, table, eig, census_rounds, s, rng)
+        eig = _census(ensemble, table, eig, census_rounds, s, rng, pairs_closed)
 
     radius = np.abs(eig).max(axis=1) if eig.size else np.zeros(0)
     n_unstable = (np.abs(eig) > 1.0).sum(axis=1) if eig.size else np.zeros(0, dtype=np.int64)
@@ -254,7 +264,7 @@ def find_fixed_points(
         fp_network=table.net,
         x=table.x,
         fp_residual=table.res,
-        fp_error=_newton_error(ensemble, table.x, table.net),
+        fp_error=np.where(np.isnan(table.err), _newton_error(ensemble, table.x, table.net), table.err),
         eigenvalues=eig,
         spectral_radius=radius,
         n_unstable=n_unstable.astype(np.int64),
@@ -268,6 +278,7 @@ def find_fixed_points(
         iterations_sum=counts.iterations,
         census_rounds=census_rounds,
         shooting_hits=table.hits,
+        pairs_closed=pairs_closed,
         settings=s.as_dict(),
     )
 
@@ -343,7 +354,7 @@ def chao1_unseen(hits: np.ndarray) -> float:
     return f1 * (f1 - 1) / (2.0 * (f2 + 1))
 
 
-def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
+def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng, pairs_closed=None):
     """Stage 6: rounds of multiple-shooting Newton (see the module doc).
 
     Every network gets ``census_min_rounds`` rounds; a network stays in the search while the
@@ -385,7 +396,29 @@ def _census(ensemble, table: _Table, eig, rounds_used, s: EngineSettings, rng):
             if table.x.shape[0] > n_before:
                 new = slice(n_before, None)
                 eig = np.concatenate([eig, _eigenvalues_flat(ensemble, table.x[new], table.net[new])])
+    # ---- continuation stage (fpkit.engine.continuation) and the incomplete-census warning
+    isum = np.bincount(table.net, weights=fixed_point_index(eig), minlength=E).round()
+    reasons, steepest = {int(e): "continuation off" for e in np.flatnonzero(isum != 1)}, 0.0
+    if s.census_continuation and (reasons or s.census_pairing):
+        eig, reasons, steepest = _continuation_stage(ensemble, table, eig, s, pairs_closed)
+    if len(reasons) > s.census_warn_fraction * E:
+        _warn_incomplete(reasons, steepest, E)
     return eig
+
+
+def _warn_incomplete(reasons: dict, steepest: float, E: int) -> None:
+    """UserWarning: how many networks have an incomplete census (index sum != 1), and why."""
+    kinds, counts = np.unique(list(reasons.values()), return_counts=True)
+    why = {
+        "steep": f"a fixed point steeper than float64 resolves (largest resolved spectral radius {steepest:.3g})",
+        "arc stopped": "a continuation arc ran out of steps (continuation_steps) or stalled",
+        "path jump": "a continuation arc jumped between curves",
+        "unpaired": "continuation closed every arc yet the sum is not 1 (undetected path jump or merged points)",
+        "continuation off": "census_continuation is off",
+    }
+    detail = "; ".join(f"{c} {why[k]}" for k, c in zip(kinds, counts))
+    warnings.warn(f"fixed-point census incomplete (index sum != 1) for {len(reasons)} of {E} networks: "
+                  f"{detail}; see per_network().index_complete", UserWarning, stacklevel=4)
 
 
 def _trajectories(ensemble, points):

@@ -51,15 +51,20 @@ class FixedPoints:
     Per network (length E), over *all* starts including the census's adaptive ones:
     ``starts_used``, ``converged_count``, ``cycle_count``, ``not_converged_count``,
     ``iterations_sum`` (of converged starts), ``census_rounds`` (rounds of the multiple-shooting
-    search the network needed; 0 when its index sum was 1 at once or the census was off).
+    search the network needed; 0 when its index sum was 1 at once or the census was off),
+    ``pairs_closed`` (1.0 where the continuation stage followed the arc of every fixed point
+    found and each one ended on another found point or, exactly once, on the main branch: the
+    list is closed under the pairing of :mod:`~fpkit.engine.continuation`; 0.0 where it did not
+    close; NaN where the stage did not look at the network).
 
     Per distinct fixed point (batch axis 0 of length P): ``fp_network``, ``x``, ``fp_residual``
     (``|F(x) - x|_inf``), ``fp_error`` (the Newton estimate of the distance to the exact fixed
-    point; what certifies steep points, whose residual rounding keeps large),
+    point; what certifies steep points, whose residual rounding keeps large; for points the
+    continuation stage certified in the layer variables, the estimate computed there),
     ``eigenvalues`` (P, N) complex, ``spectral_radius``, ``n_unstable`` (eigenvalues of modulus
     > 1), ``stable`` (spectral radius < 1), ``index`` (sign det(I - J)), ``basin_count`` (starts,
-    of all batches, that converged to it), ``found_by`` ("iteration", "newton" or "shooting"),
-    ``shooting_hits`` (uniform multiple-shooting starts of the census that reached it).
+    of all batches, that converged to it), ``found_by`` ("iteration", "newton", "shooting" or
+    "continuation"), ``shooting_hits`` (uniform multiple-shooting starts of the census that reached it).
     """
 
     n_networks: int
@@ -90,6 +95,7 @@ class FixedPoints:
     census_rounds: np.ndarray = None
     fp_error: np.ndarray = None
     shooting_hits: np.ndarray = None
+    pairs_closed: np.ndarray = None
     settings: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -112,6 +118,8 @@ class FixedPoints:
             self.fp_error = np.full(self.fp_network.size, np.nan)
         if self.shooting_hits is None:
             self.shooting_hits = np.zeros(self.fp_network.size, dtype=np.int64)
+        if self.pairs_closed is None:
+            self.pairs_closed = np.full(E, np.nan)
 
     # -------------------------------------------------------------- derived per point
     @property
@@ -150,7 +158,9 @@ class FixedPoints:
 
         Columns: ``Q`` (stable fixed points reached by iteration), ``stable_fixed_points``,
         ``unstable_fixed_points``, ``fixed_points`` (all found), ``index_sum`` (1 when the list
-        of fixed points is complete), ``index_complete``, ``unseen_mass`` (Good-Turing estimate
+        of fixed points is complete), ``index_complete``, ``completed_by`` (where the sum is 1,
+        the stage that found the network's last fixed point: "iteration", "newton", "shooting"
+        or "continuation"; "" where the sum is not 1), ``unseen_mass`` (Good-Turing estimate
         of the basin mass of attractors no start reached), ``unseen_fixed_points`` (Chao1
         estimate of the fixed points the census's random shooting starts did not reach),
         ``n_starts_used``, ``cycle_starts``, ``not_converged_starts``, ``converged_starts``
@@ -169,6 +179,11 @@ class FixedPoints:
         per = self.period.reshape(E, self.n_starts)
         periods = [sorted(set(per[e][st[e] == STATUS["cycle"]].tolist())) for e in range(E)]
         isum = self.index_sum()
+        # table rows are in the order the stages found them: each network's last row is its last find
+        last = np.full(E, -1, dtype=np.int64)
+        np.maximum.at(last, self.fp_network, np.arange(self.fp_network.size))
+        found_by = np.append(np.asarray(self.found_by, dtype=object), "")  # row -1: no point at all
+        completed_by = np.where((isum == 1) & (last >= 0), found_by[last], "")
         return pd.DataFrame(
             {
                 "network": np.arange(E),
@@ -178,6 +193,8 @@ class FixedPoints:
                 "fixed_points": n_all,
                 "index_sum": isum,
                 "index_complete": isum == 1,
+                "completed_by": completed_by.astype(str),
+                "pairs_closed": self.pairs_closed,  # 1.0 closed, 0.0 not, NaN not looked at
                 "unseen_mass": self.unseen_mass(),
                 "unseen_fixed_points": self.unseen_fixed_points(),
                 "n_starts_used": self.starts_used,

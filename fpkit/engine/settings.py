@@ -63,6 +63,19 @@ class EngineSettings:
         ``census_min_rounds`` rounds, and stays while the indices of its fixed points do not sum
         to 1 or the Chao1 estimate of the roots its random starts have not reached is at least
         ``census_unseen_target``; at most ``census_rounds`` rounds.
+        ``census_continuation``: then, for the networks still incomplete, follow the homotopy in
+        the weight scale (:func:`~fpkit.engine.continuation_search`): the main branch up from
+        the weight scale where the network contracts and, from every known fixed point, the arc
+        to its partner of opposite index, at most ``continuation_steps`` predictor-corrector
+        attempts per arc (the arcs of heavy-tailed networks at weight scales of 1e3 and more can
+        need 20000 to 30000), in at most ``continuation_rounds`` rounds (later rounds follow
+        the arcs of the points found since, for the networks still incomplete).
+        ``census_pairing``: run the continuation for every network, also those whose index sum
+        is 1 already (a sum of 1 does not exclude missing pairs of opposite index), until the
+        arcs of all known points close on known points (``per_network().pairs_closed``).
+        ``census_warn_fraction``: the census warns (UserWarning: how many networks are
+        incomplete, and why) when more than this fraction of the networks is incomplete
+        (0: whenever one is).
     """
 
     n_starts: int = 256
@@ -84,6 +97,11 @@ class EngineSettings:
     census_rounds: int = 8
     census_min_rounds: int = 1
     census_unseen_target: float = 0.5
+    census_continuation: bool = True
+    continuation_steps: int = 50000
+    continuation_rounds: int = 2
+    census_pairing: bool = False
+    census_warn_fraction: float = 0.01
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -117,6 +135,12 @@ class EngineSettings:
                              f"got {self.census_min_rounds}")
         s(self, "census_unseen_target", v.check_real(self.census_unseen_target, "census_unseen_target",
                                                       low=0.0, low_open=True))
+        s(self, "census_continuation", _check_bool(self.census_continuation, "census_continuation"))
+        s(self, "continuation_steps", v.check_int(self.continuation_steps, "continuation_steps", minimum=1))
+        s(self, "continuation_rounds", v.check_int(self.continuation_rounds, "continuation_rounds", minimum=1))
+        s(self, "census_pairing", _check_bool(self.census_pairing, "census_pairing"))
+        s(self, "census_warn_fraction", v.check_real(self.census_warn_fraction, "census_warn_fraction",
+                                                      low=0.0, high=1.0, high_open=True))
         if self.merge_tol <= self.polish_tol:
             raise ValueError(f"merge_tol must be > polish_tol = {self.polish_tol}; got {self.merge_tol}")
 

@@ -1,0 +1,320 @@
+"""Homotopy continuation in the weight scale (fpkit.engine.continuation) and its census stage."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from fpkit import CAUCHY_REGIME, EngineSettings, Ensemble, NetworkConfig, find_fixed_points
+from fpkit.engine import CONTINUATION_STATUS, continuation_search, fixed_point_index, layer_jacobian_eigenvalues
+from fpkit.engine.continuation import _bordered_solve
+
+from test_fixedpoints import brute_force_roots_2d
+
+
+def dense_bordered(A, g, c, ct):
+    """The (LN + 1)-square matrix that _bordered_solve eliminates block by block, per item."""
+    P, L, N, _ = A.shape
+    D = L * N + 1
+    M = np.zeros((P, D, D))
+    for layer in range(L):
+        rows = slice(layer * N, (layer + 1) * N)
+        prev = (layer - 1) % L
+        M[:, rows, rows] -= np.eye(N)
+        M[:, rows, prev * N:(prev + 1) * N] += A[:, layer]
+        M[:, rows, -1] = g[:, layer]
+    M[:, -1, :-1] = c.reshape(P, -1)
+    M[:, -1, -1] = ct
+    return M
+
+
+@pytest.mark.parametrize("L", [1, 2, 3, 7])
+def test_bordered_solve_matches_the_dense_system(L):
+    rng = np.random.default_rng(L)
+    P, N, k = 4, 3, 2
+    A = 3.0 * rng.standard_normal((P, L, N, N))
+    g, c = rng.standard_normal((P, L, N)), rng.standard_normal((P, L, N))
+    ct, r, rb = rng.standard_normal(P), rng.standard_normal((P, L, N, k)), rng.standard_normal((P, k))
+    du, dt = _bordered_solve(A, g, c, ct, r, rb, np)
+    rhs = np.concatenate([r.reshape(P, L * N, k), rb[:, None, :]], axis=1)
+    exact = np.linalg.solve(dense_bordered(A, g, c, ct), rhs)
+    np.testing.assert_allclose(du.reshape(P, L * N, k), exact[:, :-1], rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(dt, exact[:, -1], rtol=1e-9, atol=1e-11)
+
+
+def test_bordered_solve_marks_a_singular_system_nan():
+    A = np.zeros((2, 2, 2, 2))
+    A[0, 0] = A[0, 1] = np.eye(2)  # the cycle of identities: (I - A_1 A_0) is singular ...
+    g, c = np.zeros((2, 2, 2)), np.zeros((2, 2, 2))  # ... and the border cannot fix it
+    du, dt = _bordered_solve(A, g, c, np.ones(2), np.ones((2, 2, 2, 1)), np.ones((2, 1)), np)
+    assert np.isnan(du[0]).all() and np.isnan(dt[0]).all()
+    assert np.isfinite(du[1]).all() and np.isfinite(dt[1]).all()
+
+
+# ----------------------------------------------------------------- arcs against brute-force roots
+
+
+def roots_1d(ens, e):
+    """Every root of a width-1 network, as points x: the roots of z = f(z) in the last layer's
+    pre-activation (x = phi(z); |z - b_L| <= |w_L|), by sign changes on a fine grid and brentq.
+    In z, saturated roots (x within rounding of the box's edge) are as easy to bracket as others."""
+    W, b = ens.weights[e, :, 0, 0], ens.biases[e, :, 0]
+    phi = ens.activation
+
+    def f(z):
+        h = phi.value(np.asarray(z, dtype=float), np)
+        for layer in range(ens.depth - 1):
+            h = phi.value(W[layer] * h + b[layer], np)
+        return W[-1] * h + b[-1] - z
+
+    zs = np.linspace(b[-1] - abs(W[-1]) - 1.0, b[-1] + abs(W[-1]) + 1.0, 400_001)
+    gs = f(zs)
+    roots = [optimize.brentq(f, zs[i], zs[i + 1], xtol=1e-14, rtol=1e-15)
+             for i in np.flatnonzero(np.sign(gs[:-1]) * np.sign(gs[1:]) < 0)]
+    return phi.value(np.array(roots), np).reshape(-1, 1)
+
+
+def check_arcs(ens, roots, tol=1e-8):
+    """Follow the main branch and the arc of every brute-force root; returns per network the
+    index of the root the main branch reached, after checking the pairing: every arc ends on
+    another brute-force root of opposite index, or at t = 0 (exactly one per network, from the
+    main branch's root)."""
+    E, _, N = ens.shape
+    R = max(len(r) for r in roots)
+    known = np.full((E, R, N), np.nan)
+    for e, r in enumerate(roots):
+        known[e, :len(r)] = r
+    res = continuation_search(ens, known)
+    names = res.status_names()
+    main_root = []
+    for e, r in enumerate(roots):
+        index = fixed_point_index(np.linalg.eigvals(ens.subset(np.array([e])).jacobian(r[None])[0]))
+
+        def which(x):
+            d = np.abs(r - x).max(axis=1)
+            assert d.min() < tol, (e, x, r)
+            return int(d.argmin())
+
+        assert names[e, 0] == "crossed"
+        main = which(res.x[e, 0])
+        assert index[main] == 1
+        assert [k for k in range(len(r)) if names[e, k + 1] == "main_branch"] == [main]
+        for k in range(len(r)):
+            if k != main:
+                assert names[e, k + 1] == "crossed", (e, k, names[e])
+                assert index[which(res.x[e, k + 1])] == -index[k]
+        main_root.append(main)
+    return main_root
+
+
+@pytest.mark.parametrize("L,scale", [(1, 4.0), (3, 16.0)])
+def test_arcs_pair_the_exact_roots_of_one_unit_networks(L, scale):
+    cfg = NetworkConfig(N=1, L=L, law="cauchy", scale=scale, activation="tanh", bias_law="same")
+    ens = Ensemble.sample(cfg, 24, seed=5)
+    roots = [roots_1d(ens, e) for e in range(24)]
+    assert sum(len(r) > 1 for r in roots) >= 5  # several multistable networks among them
+    check_arcs(ens, roots)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_arcs_pair_the_brute_force_roots_in_two_dimensions(seed):
+    cfg = NetworkConfig(N=2, L=2, law="cauchy", scale=4.0, activation="tanh", bias_law="same")
+    ens = Ensemble.sample(cfg, 6, seed=seed)
+    roots = [brute_force_roots_2d(ens, e) for e in range(6)]
+    # the grid search may miss roots; the degree argument says a complete list has sum 1
+    complete = [fixed_point_index(np.linalg.eigvals(ens.subset(np.array([e])).jacobian(r[None])[0])).sum() == 1
+                for e, r in enumerate(roots)]
+    keep = np.flatnonzero(complete)
+    assert keep.size >= 5 and sum(len(roots[e]) > 1 for e in keep) >= 1
+    check_arcs(ens.subset(keep), [roots[e] for e in keep])
+
+
+def roots_from_grid(ens, per_axis=25):
+    """The roots of a single 2-d network reached by scipy's root finder from a grid of starts."""
+    g = lambda x: ens.forward(x.reshape(1, 1, -1))[0, 0] - x
+    roots = []
+    for a in np.linspace(-0.99, 0.99, per_axis):
+        for c in np.linspace(-0.99, 0.99, per_axis):
+            sol = optimize.root(g, np.array([a, c]), tol=1e-14)
+            if sol.success and np.abs(g(sol.x)).max() < 1e-12 and all(np.abs(sol.x - r).max() > 1e-8 for r in roots):
+                roots.append(sol.x)
+    return np.array(roots)
+
+
+def test_arc_from_a_stable_point_finds_its_saddle_partner():
+    """Two coupled bistable units: 9 fixed points, 4 of them stable. From each stable point but
+    the main branch's, the arc of decreasing weight scale turns around and comes back to t = 1 at
+    a saddle (index -1); the main branch's stable point leads down to t_0 instead."""
+    ens = Ensemble(np.array([[[[3.0, 0.4], [-0.3, 2.5]]]]), np.array([[[0.2, -0.1]]]), "tanh")
+    roots = roots_from_grid(ens)
+    ev = np.linalg.eigvals(ens.jacobian(roots[None])[0])
+    index, stable = fixed_point_index(ev), np.abs(ev).max(axis=1) < 1
+    assert roots.shape[0] == 9 and index.sum() == 1 and stable.sum() == 4
+    main = check_arcs(ens, [roots])[0]
+    assert stable[main]
+    res = continuation_search(ens, roots[None][:, stable])
+    names = res.status_names()[0, 1:]
+    assert (names == "main_branch").sum() == 1 and (names == "crossed").sum() == 3
+    for k in np.flatnonzero(names == "crossed"):
+        x = res.x[0, k + 1]
+        partner = np.abs(roots - x).max(axis=1).argmin()
+        assert np.abs(roots[partner] - x).max() < 1e-10 and index[partner] == -1 and not stable[partner]
+        assert np.abs(ens.forward(x[None, None])[0, 0] - x).max() < 1e-12
+    assert np.abs(roots[stable][names == "main_branch"] - roots[main]).max() < 1e-12
+
+
+def test_crossings_are_fixed_points_with_their_layer_states():
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=4, L=3), 8, seed=2)
+    res = continuation_search(ens)
+    assert (res.status[:, 0] == CONTINUATION_STATUS["crossed"]).all()
+    x = res.x[:, :1]
+    assert np.abs(ens.forward(x) - x).max() < 1e-10
+    assert (res.error[:, 0] < 1e-12).all() and (res.residual[:, 0] < 1e-12).all()
+    # the layer states are the orbit's pre-activations; the eigenvalues from them match J at x
+    z0 = np.einsum("eij,ej->ei", ens.weights[:, 0], x[:, 0]) + ens.biases[:, 0]
+    np.testing.assert_allclose(res.z[:, 0, 0], z0, atol=1e-9)
+    ev = np.sort_complex(layer_jacobian_eigenvalues(ens, res.z[:, :1])[:, 0])
+    np.testing.assert_allclose(ev, np.sort_complex(np.linalg.eigvals(ens.jacobian(x)[:, 0])), rtol=1e-7, atol=1e-9)
+
+
+def test_continuation_is_deterministic_and_honours_its_arguments():
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=3, L=4), 5, seed=4)
+    known = np.full((5, 2, 3), np.nan)
+    a = continuation_search(ens, known)
+    b = continuation_search(ens, known)
+    for name in ("x", "z", "residual", "error", "status", "steps", "rejected"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert (a.status[:, 1:] == CONTINUATION_STATUS["no_start"]).all()
+    off = continuation_search(ens, known, main_branch=False)
+    assert (off.status == CONTINUATION_STATUS["no_start"]).all() and np.isnan(off.x).all()
+    capped = continuation_search(ens, max_steps=2)
+    assert (capped.steps <= 2).all() and (capped.status == CONTINUATION_STATUS["step_cap"]).any()
+    with pytest.raises(ValueError, match="known must have shape"):
+        continuation_search(ens, np.zeros((5, 2, 4)))
+    with pytest.raises(ValueError, match="max_steps"):
+        continuation_search(ens, max_steps=0)
+    with pytest.raises(ValueError, match="initial_step"):
+        continuation_search(ens, initial_step=2.0, max_step=1.0)
+    with pytest.raises(TypeError, match="main_branch"):
+        continuation_search(ens, main_branch="yes")
+    with pytest.raises(ValueError, match="z must have shape"):
+        layer_jacobian_eigenvalues(ens, np.zeros((5, 1, 3, 3)))
+    with pytest.raises(ValueError, match="known_z must have shape"):
+        continuation_search(ens, known, known_z=np.zeros((5, 2, 4, 2)))
+
+
+def test_arcs_from_given_layer_states_match_arcs_from_x():
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=3, L=4), 6, seed=8)
+    first = continuation_search(ens)
+    known = first.x[:, :1]  # the main branch's points, as known points
+    from_x = continuation_search(ens, known, main_branch=False)
+    from_z = continuation_search(ens, known, main_branch=False, known_z=first.z[:, :1])
+    np.testing.assert_array_equal(from_x.status, from_z.status)
+    assert (from_x.status[:, 1] == CONTINUATION_STATUS["main_branch"]).all()  # each leads back to t_0
+    np.testing.assert_allclose(from_x.known_z, first.z[:, :1], rtol=1e-9, atol=1e-9)
+
+
+def test_census_settings_are_validated():
+    with pytest.raises(TypeError, match="census_continuation"):
+        EngineSettings(census_continuation="yes")
+    with pytest.raises(ValueError, match="continuation_steps"):
+        EngineSettings(continuation_steps=0)
+    with pytest.raises(ValueError, match="continuation_rounds"):
+        EngineSettings(continuation_rounds=0)
+    with pytest.raises(ValueError, match="census_warn_fraction"):
+        EngineSettings(census_warn_fraction=1.0)
+
+
+# ----------------------------------------------------------------- the census stage
+
+
+@pytest.fixture(scope="module")
+def census_pair():
+    """A seeded Cauchy ensemble (30 networks, N = 6, L = 8), census with a deliberately short
+    shooting search (16 starts, one round), without and with the continuation stage."""
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=6, L=8), 30, seed=0)
+    opts = dict(n_starts=16, seed=1, newton=True, census=True, census_rounds=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        without = find_fixed_points(ens, census_continuation=False, **opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a 1.0 pass rate must not warn
+        with_ = find_fixed_points(ens, **opts)
+    return ens, without, with_, caught
+
+
+def test_census_with_continuation_closes_more_networks(census_pair):
+    ens, without, with_, _ = census_pair
+    before = without.per_network().index_complete.mean()
+    after = with_.per_network().index_complete.mean()
+    # measured: 22/30 without, 30/30 with; the margin allows three networks
+    assert after >= 0.9 and after > before
+    cont = with_.found_by == "continuation"
+    assert cont.any()
+    # every point the stage added is a fixed point, certified like the others
+    assert (with_.fp_error[cont] <= 1e-12).all() or (with_.fp_residual[cont] <= 1e-12).all()
+    x = with_.x[cont]
+    fx = ens.subset(with_.fp_network[cont]).forward(x[:, None])[:, 0]
+    assert np.abs(fx - x).max() < 1e-9
+    # the stage only adds points: everything found without it is still there
+    assert with_.x.shape[0] >= without.x.shape[0]
+
+
+def test_incomplete_census_warns_with_count_and_reason(census_pair):
+    ens, without, _, caught = census_pair
+    n_bad = int((~without.per_network().index_complete).sum())
+    assert n_bad > 0
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert any(f"{n_bad} of 30 networks" in msg and "census_continuation is off" in msg for msg in messages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        # below the warning fraction nothing is said
+        find_fixed_points(ens.subset(np.arange(3)), n_starts=16, seed=1, newton=True, census=True,
+                          census_rounds=1, census_continuation=False, census_warn_fraction=0.99)
+
+
+def test_per_network_says_which_stage_completed_the_census(census_pair):
+    _, without, with_, _ = census_pair
+    per = with_.per_network()
+    assert set(per.completed_by[per.index_complete]) <= {"iteration", "newton", "shooting", "continuation"}
+    assert (per.completed_by[~per.index_complete] == "").all()
+    # the networks the continuation stage closed are exactly those it added points to and that
+    # were incomplete without it
+    closed_here = set(per.network[per.completed_by == "continuation"])
+    assert closed_here == set(np.unique(with_.fp_network[with_.found_by == "continuation"]))
+    assert closed_here <= set(np.flatnonzero(~without.per_network().index_complete.to_numpy()))
+
+
+def test_pairing_mode_closes_every_list_under_the_pairing(census_pair):
+    ens, _, with_, _ = census_pair
+    paired = find_fixed_points(ens, n_starts=16, seed=1, newton=True, census=True, census_rounds=1,
+                               census_pairing=True)
+    per = paired.per_network()
+    assert per.pairs_closed.notna().all()
+    # measured: all 30 close; a closed list has index sum 1 (partners have opposite indices)
+    assert per.pairs_closed.sum() >= 27
+    assert per.index_complete[per.pairs_closed.to_numpy(dtype=bool)].all()
+    # the pairing looks at the complete networks too, and can only add points
+    assert paired.x.shape[0] >= with_.x.shape[0]
+    # without pairing, only networks the stage ran for have a verdict
+    looked = with_.per_network().pairs_closed.notna()
+    assert looked.sum() == (with_.per_network().completed_by == "continuation").sum()
+
+
+def test_eigenvalues_of_a_steep_product_come_from_the_cyclic_matrix():
+    """A_l = Q diag(d_l) Q^T: the product has eigenvalues prod_l d_l exactly, up to 30^11 ~ 2e16
+    here, so the product's rounding (~ |J| * 1e-16) drowns the moderate ones; the block-cyclic
+    matrix resolves every eigenvalue of modulus above 1 and the index sign det(I - J)."""
+    from fpkit.engine.continuation import _cyclic_eigenvalues, _cyclic_index
+
+    L, N = 11, 5
+    Q = np.linalg.qr(np.random.default_rng(7).standard_normal((N, N)))[0]
+    d = np.array([30.0, 1.5, 1.2, -1.3, 1e-3])
+    A = np.broadcast_to(Q @ np.diag(d) @ Q.T, (1, L, N, N)).copy()
+    exact = d**L  # 1.8e16, 86.5, 7.4, -17.9, 1e-33: three real eigenvalues above 1
+    assert _cyclic_index(A, np)[0] == np.sign(np.prod(1.0 - exact)) == -1
+    lam = _cyclic_eigenvalues(A, np)[0]
+    big = np.sort_complex(lam[np.abs(lam) > 1])
+    np.testing.assert_allclose(big, np.sort_complex(exact[np.abs(exact) > 1].astype(complex)), rtol=1e-9)
+    assert (np.abs(lam) < 1).sum() == 1 and fixed_point_index(lam) == -1
