@@ -532,8 +532,14 @@ def kac_rice_estimate(
     v.check_choice(proposal, "proposal", PROPOSALS)
     v.check_choice(conditioning, "conditioning", ("exact", "mixture"))
     progress = _check_bool(progress, "progress")
+    # the three per-sample result arrays (float64, bool, int8) and one batch of matrices
+    v.check_memory(10 * n_samples + 48 * min(batch_size, n_samples) * config.L * config.N**2,
+                   f"n_samples = {n_samples} and batch_size = {batch_size}")
     ss = _seed_sequence(seed)
-    pilot_seq, *batch_seqs = ss.spawn(1 + math.ceil(n_samples / batch_size))
+    # children spawned one at a time are the children spawn(n) would give: child 0 seeds the
+    # pilot, child k the k-th batch
+    pilot_seq = ss.spawn(1)[0]
+    n_batches = math.ceil(n_samples / batch_size)
     phi = get_activation(config.activation)
     scales = (_pilot_scales(config, np.random.default_rng(pilot_seq))[-1] if proposal == "meanfield"
               else np.ones(1))
@@ -542,8 +548,9 @@ def kac_rice_estimate(
     parts = []
     done = 0
     with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
-        for seq in tqdm(batch_seqs, desc=f"Kac-Rice N={config.N} L={config.L}", disable=not progress):
+        for _ in tqdm(range(n_batches), desc=f"Kac-Rice N={config.N} L={config.L}", disable=not progress):
             m = min(batch_size, n_samples - done)
+            seq = ss.spawn(1)[0]
             parts.append(_batch_scores(config, prop, m, np.random.default_rng(seq), conditioning == "exact"))
             done += m
     f, stable, signs = (np.concatenate(p) for p in zip(*parts))
@@ -599,7 +606,13 @@ def kac_rice_table(
 
     from .sweep import SweepCache, config_seed
 
+    if isinstance(configs, NetworkConfig):
+        configs = [configs]
+    if isinstance(configs, (str, bytes)) or not hasattr(configs, "__iter__"):
+        raise TypeError(f"configs must be a sequence of NetworkConfig; got {type(configs).__name__}")
     configs = list(configs)
+    if not configs:
+        raise ValueError("configs must hold at least one NetworkConfig; got an empty sequence")
     for i, c in enumerate(configs):
         if not isinstance(c, NetworkConfig):
             raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
@@ -639,7 +652,8 @@ def ginibre_product_log_potential(L: int, tau: float) -> float:
     characteristic polynomial of a product of Ginibre matrices; this is its large-N exponent in the
     parametrisation ``det(I - tau X)``: one fixed point for tau <= 1, exponentially many above.
     """
-    L = v.check_int(L, "L", minimum=1)
+    # beyond 1e15 layers L * (1 - tau^(-2/L)) loses every digit in float64
+    L = v.check_int(L, "L", minimum=1, maximum=10**15)
     tau = v.check_real(tau, "tau", low=0.0)
     if tau <= 1.0:
         return 0.0
@@ -653,6 +667,8 @@ def meanfield_fixed_variance(config: NetworkConfig, *, tol: float = 1e-13, max_i
     variance (the L-cycle of the length map through the layers must be its fixed point).
     """
     sigma_w, sigma_b = _gaussian_sigmas(config)
+    tol = v.check_real(tol, "tol", low=0.0, high=1.0, low_open=True)
+    max_iter = v.check_int(max_iter, "max_iter", minimum=1, maximum=10**7)
     phi = get_activation(config.activation)
     q = 1.0
     for _ in range(max_iter):
@@ -667,7 +683,7 @@ def _gaussian_sigmas(config: NetworkConfig) -> tuple[float, float]:
     if not isinstance(config, NetworkConfig):
         raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
     if config.law != "gaussian":
-        raise ValueError(f"this needs law='gaussian' (finite variance); got law={config.law!r}. "
+        raise ValueError(f"config must have law='gaussian' (finite variance); got law={config.law!r}. "
                          "For Cauchy weights use layer_spectrum (cavity equation)")
     blaw = config.biases_law()
     if blaw is not None and blaw.name != "gaussian":
@@ -817,8 +833,14 @@ def spectral_route(
     batch_size = v.check_int(batch_size, "batch_size", minimum=1)
     N, L = config.N, config.L
     phi = get_activation(config.activation)
+    # the three per-sample result arrays (float64, bool, int8) and one batch of matrices
+    v.check_memory(10 * n_samples + 48 * min(batch_size, n_samples) * config.L * config.N**2,
+                   f"n_samples = {n_samples} and batch_size = {batch_size}")
     ss = _seed_sequence(seed)
-    pilot_seq, *batch_seqs = ss.spawn(1 + math.ceil(n_samples / batch_size))
+    # children spawned one at a time are the children spawn(n) would give: child 0 seeds the
+    # pilot, child k the k-th batch
+    pilot_seq = ss.spawn(1)[0]
+    n_batches = math.ceil(n_samples / batch_size)
     prop = _Proposal("meanfield", phi, _pilot_scales(config, np.random.default_rng(pilot_seq))[-1], heavy=False)
     t = (np.arange(n_t) + 0.5) / n_t
     s2 = sigma_w**2
@@ -844,8 +866,8 @@ def spectral_route(
     f_all, f_stable = [], []
     done = 0
     with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-        for seq in batch_seqs:
-            rng = np.random.default_rng(seq)
+        for _ in range(n_batches):
+            rng = np.random.default_rng(ss.spawn(1)[0])
             M = min(batch_size, n_samples - done)
             done += M
             u = prop.sample(rng, (M, N))

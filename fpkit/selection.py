@@ -87,13 +87,16 @@ class RegimeChoice:
 
 def setting_label(setting: dict[str, Any] | pd.Series) -> str:
     """A short label like ``"tanh, fan_in, s = 4, bias same"`` for a setting's fields."""
+    if not isinstance(setting, (dict, pd.Series)):
+        raise TypeError(f"setting must be a dict or a pandas Series of the fields {SETTING_COLUMNS}; "
+                        f"got {type(setting).__name__}")
     parts = []
     for key in SETTING_COLUMNS:
         if key not in setting:
             continue
         value = setting[key]
         if key == "scale":
-            parts.append(f"s = {float(value):g}")
+            parts.append(f"s = {v.check_real(value, 'setting[scale]'):g}")
         elif key == "bias_law":
             parts.append(f"bias {'none' if value is None else value}")
         else:

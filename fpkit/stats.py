@@ -31,7 +31,7 @@ from scipy import stats
 from . import _validate as v
 from .backend import make_rng
 
-__all__ = ["SIMULATION_FAMILIES", "bootstrap_curve", "bootstrap_max_hump_batch", "holm_adjust", "hump_test", "paired_sign_test",
+__all__ = ["MAX_ABS_VALUE", "MAX_TRIALS", "MIN_ALPHA", "SIMULATION_FAMILIES", "bootstrap_curve", "bootstrap_max_hump_batch", "holm_adjust", "hump_test", "paired_sign_test",
            "hump_test_batch", "hump_z_test", "proportion_curve", "proportion_test", "simulate_depth_data", "wilson_interval"]
 
 
@@ -143,10 +143,7 @@ def holm_adjust(p_values: Any) -> np.ndarray:
     >>> holm_adjust([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
     [0.03, 0.06, 0.06, 0.02]
     """
-    try:
-        p = np.asarray(p_values, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"p_values must be an array of real numbers; got {type(p_values).__name__}") from None
+    p = v.check_array(p_values, "p_values", finite=False)
     if p.ndim != 1:
         raise ValueError(f"p_values must be one-dimensional (one p-value per test); got shape {p.shape}")
     if p.size == 0:
@@ -278,8 +275,22 @@ def _hump_core(m: _Moments, alpha: float) -> dict[str, np.ndarray]:
             "p_depth": p_depth, "p_holm": p_holm, "low": low, "high": high}
 
 
+#: The smallest level of :func:`hump_test`: below it the Student-t quantiles of the Holm levels
+#: leave float64 (scipy's ``t.isf`` returns -inf at 1e-300 with 3 degrees of freedom).
+MIN_ALPHA = 1e-10
+
+#: The largest magnitude of a tested value: the third central moments must stay inside float64.
+MAX_ABS_VALUE = 1e90
+
+
 def _check_alpha(alpha: Any) -> float:
-    return v.check_real(alpha, "alpha", low=0.0, high=0.5, low_open=True, high_open=True)
+    return v.check_real(alpha, "alpha", low=MIN_ALPHA, high=0.5, high_open=True)
+
+
+def _check_magnitude(values: np.ndarray, name: str) -> None:
+    if values.size and float(np.abs(values).max()) > MAX_ABS_VALUE:
+        raise ValueError(f"{name} must have |values| <= {MAX_ABS_VALUE:g} (their third moments must fit in "
+                         f"float64); got {float(np.abs(values).max()):g}")
 
 
 def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
@@ -336,9 +347,10 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
     x : str
         The column ordering the curve (depth L).
     column : str
-        The per-unit statistic whose mean is tested (Q, or a 0/1 indicator such as Q >= 2).
+        The per-unit statistic whose mean is tested (Q, or a 0/1 indicator such as Q >= 2);
+        finite, with ``|value| <= MAX_ABS_VALUE`` (1e90).
     alpha : float, default 0.025
-        Level of the test, in (0, 0.5).
+        Level of the test, in [MIN_ALPHA, 0.5) = [1e-10, 0.5).
     n_resamples, seed
         Deprecated and ignored (the former bootstrap test used them; this test has no
         resampling). Passing them warns; they will be removed once the chapters stop passing them.
@@ -351,7 +363,9 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
         the largest mean), ``peak``, ``first``, ``last`` (means there), ``excess`` (``peak -
         max(first, last)``), ``low``, ``high`` (the interval above) and ``depths``: a DataFrame
         with one row per value of ``x``: ``x``, ``n``, ``mean``, ``p_vs_first``, ``p_vs_last``,
-        ``p`` (the larger of the two) and ``p_holm`` (NaN at the two ends).
+        ``p`` (the larger of the two) and ``p_holm``. The four p-value columns are NaN in the
+        first and the last row, and only there: the two end depths are what the interior depths
+        are compared with, so no p-value applies to them.
 
     References
     ----------
@@ -372,6 +386,7 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
     if not np.all(np.isfinite(values)):
         raise ValueError(f"column {column!r} must hold finite real numbers (no NaN); "
                          f"{int((~np.isfinite(values)).sum())} entries are not")
+    _check_magnitude(values, f"column {column!r}")
     keys = table[x].to_numpy()
     xs = np.sort(pd.unique(keys))
     if xs.size < 3:
@@ -410,7 +425,7 @@ def hump_test_batch(samples: Any, *, alpha: float = 0.025) -> dict[str, np.ndarr
         K >= 3 values, n >= 3 units each. Leading axes index independent data sets
         (simulation replicates).
     alpha : float, default 0.025
-        Level of the test.
+        Level of the test, in [MIN_ALPHA, 0.5).
 
     Returns
     -------
@@ -420,14 +435,12 @@ def hump_test_batch(samples: Any, *, alpha: float = 0.025) -> dict[str, np.ndarr
         numbers :func:`hump_test` gives for each data set.
     """
     alpha = _check_alpha(alpha)
-    try:
-        s = np.asarray(samples, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"samples must be a real array; got {type(samples).__name__}") from None
+    s = v.check_array(samples, "samples", finite=False)
     if s.ndim < 2 or s.shape[-2] < 3 or s.shape[-1] < 3:
         raise ValueError(f"samples must have shape (..., K, n) with K >= 3 depths and n >= 3 units; got {s.shape}")
     if not np.all(np.isfinite(s)):
         raise ValueError("samples must be finite (no NaN or inf)")
+    _check_magnitude(s, "samples")
     return _hump_core(_sample_moments(s), alpha)
 
 
@@ -462,13 +475,17 @@ def bootstrap_max_hump_batch(samples: Any, *, confidence: float = 0.95, n_resamp
     confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
     n_resamples = v.check_int(n_resamples, "n_resamples", minimum=10)
     rng = make_rng(seed, "numpy")
-    s = np.asarray(samples, dtype=float)
-    if s.ndim < 2 or s.shape[-2] < 3:
-        raise ValueError(f"samples must have shape (..., K, n) with K >= 3; got {s.shape}")
+    s = v.check_array(samples, "samples")
+    if s.ndim < 2 or s.shape[-2] < 3 or s.shape[-1] < 1:
+        raise ValueError(f"samples must have shape (..., K, n) with K >= 3 and n >= 1; got {s.shape}")
+    _check_magnitude(s, "samples")
     values = np.unique(s)
     if values.size > 64:
         raise ValueError(f"samples must take at most 64 distinct values (counts, 0/1); got {values.size}")
     n = s.shape[-1]
+    # the draws (int64) and the (B, ..., K) bootstrap means, besides the data
+    v.check_memory(8 * n_resamples * s[..., 0].size * (values.size + 2),
+                   f"n_resamples = {n_resamples} resamples of {s[..., 0].size} depths")
     counts = (s[..., None] == values).sum(axis=-2)                       # (..., K, d)
     draws = rng.multinomial(n, counts / n, size=(n_resamples, *counts.shape[:-1]))
     boot_means = draws @ values / n                                       # (B, ..., K)
@@ -481,8 +498,9 @@ def bootstrap_max_hump_batch(samples: Any, *, confidence: float = 0.95, n_resamp
     return {"excess": excess(s.mean(axis=-1)), "low": low, "high": high, "hump": low > 0}
 
 
-#: The data families of :func:`simulate_depth_data` and the range of means each can take.
-SIMULATION_FAMILIES = {"poisson": (0.0, np.inf), "binary": (0.0, 1.0), "mixture": (0.7, 2.6)}
+#: The data families of :func:`simulate_depth_data` and the range of means each can take (NumPy's
+#: Poisson sampler refuses means near 2^63; 1e15 keeps the counts exact in float64).
+SIMULATION_FAMILIES = {"poisson": (0.0, 1e15), "binary": (0.0, 1.0), "mixture": (0.7, 2.6)}
 
 
 def simulate_depth_data(family: str, means: Any, *, n: int, reps: int, seed: Any) -> np.ndarray:
@@ -511,11 +529,13 @@ def simulate_depth_data(family: str, means: Any, *, n: int, reps: int, seed: Any
     v.check_choice(family, "family", tuple(SIMULATION_FAMILIES))
     n = v.check_int(n, "n", minimum=1)
     reps = v.check_int(reps, "reps", minimum=1)
-    mu = np.asarray(means, dtype=float)
+    mu = v.check_array(means, "means", finite=False)
     low, high = SIMULATION_FAMILIES[family]
     if mu.ndim != 1 or mu.size < 1 or not np.all(np.isfinite(mu)) or np.any(mu < low) or np.any(mu > high):
         raise ValueError(f"means must be a 1-d array of finite values in [{low}, {high}] for family "
                          f"{family!r}; got {mu.tolist()}")
+    # the mixture draws three uniform arrays and the result (8 bytes each)
+    v.check_memory(32 * reps * mu.size * n, f"reps * len(means) * n = {reps} * {mu.size} * {n} values")
     rng = make_rng(seed, "numpy")
     shape = (reps, mu.size, n)
     m = mu[None, :, None]
@@ -571,6 +591,11 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[Any, A
     return low, high
 
 
+#: The most trials :func:`proportion_test` takes per group: Fisher's test (scipy) multiplies the counts
+#: of the 2 x 2 table as int64, which overflows beyond about 3e9 per cell.
+MAX_TRIALS = 10**9
+
+
 def proportion_test(successes_a: int, trials_a: int, successes_b: int, trials_b: int, *,
                     alternative: str = "two-sided") -> float:
     """p-value of Fisher's exact test that two binomial proportions are equal.
@@ -582,17 +607,13 @@ def proportion_test(successes_a: int, trials_a: int, successes_b: int, trials_b:
     Parameters
     ----------
     successes_a, trials_a, successes_b, trials_b : int
-        ``0 <= successes <= trials``, ``trials >= 1``.
+        ``0 <= successes <= trials``, ``1 <= trials <= MAX_TRIALS`` (10^9).
     alternative : {"two-sided", "greater", "less"}
     """
-    counts = [v.check_int(x, name, minimum=0) for x, name in
-              ((successes_a, "successes_a"), (trials_a, "trials_a"), (successes_b, "successes_b"),
-               (trials_b, "trials_b"))]
-    ka, na, kb, nb = counts
-    if na < 1 or nb < 1:
-        raise ValueError(f"trials_a and trials_b must be >= 1; got {na} and {nb}")
-    if ka > na or kb > nb:
-        raise ValueError(f"successes must not exceed trials; got {ka}/{na} and {kb}/{nb}")
+    na = v.check_int(trials_a, "trials_a", minimum=1, maximum=MAX_TRIALS)
+    nb = v.check_int(trials_b, "trials_b", minimum=1, maximum=MAX_TRIALS)
+    ka = v.check_int(successes_a, "successes_a", minimum=0, maximum=na)
+    kb = v.check_int(successes_b, "successes_b", minimum=0, maximum=nb)
     v.check_choice(alternative, "alternative", ("two-sided", "greater", "less"))
     return float(stats.fisher_exact([[ka, na - ka], [kb, nb - kb]], alternative=alternative).pvalue)
 
@@ -612,7 +633,7 @@ def hump_z_test(x, mean, se, *, alpha: float = 0.05) -> dict:
     Parameters
     ----------
     x, mean, se : sequences of the same length >= 3
-        Sorted by x; ``se > 0``.
+        Sorted by x; ``|mean| <= MAX_ABS_VALUE`` (1e90) and ``1e-90 <= se <= 1e90``.
     alpha : float in (0, 1)
 
     Returns
@@ -620,15 +641,19 @@ def hump_z_test(x, mean, se, *, alpha: float = 0.05) -> dict:
     dict
         ``hump`` (bool), ``z`` (max z_i), ``critical``, ``peak_x``, ``peak``, ``first``, ``last``.
     """
-    x = np.asarray(x, dtype=float)
-    mean = np.asarray(mean, dtype=float)
-    se = np.asarray(se, dtype=float)
+    x = v.check_array(x, "x", finite=False)
+    mean = v.check_array(mean, "mean", finite=False)
+    se = v.check_array(se, "se", finite=False)
     if not (x.ndim == mean.ndim == se.ndim == 1 and x.size == mean.size == se.size):
         raise ValueError("x, mean and se must be 1-d sequences of the same length")
     if x.size < 3:
         raise ValueError(f"hump_z_test needs at least 3 points; got {x.size}")
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(se)) and np.all(se > 0)):
         raise ValueError("mean must be finite and se finite and > 0")
+    _check_magnitude(mean, "mean")
+    if np.any(se < 1.0 / MAX_ABS_VALUE) or np.any(se > MAX_ABS_VALUE):
+        raise ValueError(f"se must be in [{1.0 / MAX_ABS_VALUE:g}, {MAX_ABS_VALUE:g}] (z statistics must fit in "
+                         f"float64); got {se.tolist()}")
     if np.any(np.diff(x) <= 0):
         raise ValueError("x must be strictly increasing")
     alpha = v.check_real(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -666,8 +691,8 @@ def paired_sign_test(x, y, *, alternative: str = "greater") -> dict:
         ``n_pairs``, ``n_greater``, ``n_less``, ``n_ties``, ``median_difference`` (of x - y) and
         ``p_value`` (1.0 when every pair is tied).
     """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    x = v.check_array(x, "x", finite=False)
+    y = v.check_array(y, "y", finite=False)
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(f"x and y must be 1-d arrays of the same length; got shapes {x.shape} and {y.shape}")
     if x.size == 0:

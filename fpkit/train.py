@@ -67,6 +67,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from . import _validate as v
+from .backend import make_rng
 from .network import Ensemble, get_activation
 from .sampling import esd_power_law, fit_power_law, hill_estimator
 
@@ -120,7 +121,7 @@ def digits(activation: str = "tanh", *, test_fraction: float = 0.25, seed: Any =
         raise ValueError(f"width must be between 1 and {N_PIXELS} (the digits have 64 pixels); got {width}")
     data = _load_digits()
     lo, hi = digit_pixel_range(activation)
-    rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
+    rng = make_rng(seed, "numpy")
     perm = rng.permutation(len(data.data))
     n_test = int(round(test_fraction * len(data.data)))
     test, tr = perm[:n_test], perm[n_test:]

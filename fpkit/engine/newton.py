@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
-from ..network import Ensemble
+from ..network import Ensemble, _as_float64
 from .active import ActiveBlock
 
 __all__ = ["newton_search", "polish", "shooting_search"]
@@ -177,8 +177,6 @@ def _check_known(ensemble, known):
     there are none."""
     if known is None:
         return None
-    from ..network import _as_float64
-
     m = ensemble.array_module
     E, _, N = ensemble.shape
     if not hasattr(known, "dtype") or not hasattr(known, "shape"):
@@ -293,7 +291,8 @@ def _merit(residual, x, known, power, shift, m, axes):
     dist2 = (diff * diff).sum(axis=-1)
     pad = m.isnan(dist2)
     dist2 = m.where(pad, 1.0, m.maximum(dist2, 1e-300))
-    terms = m.log(dist2 ** (-power / 2.0) + shift)
+    with np.errstate(over="ignore"):  # at a known root the deflated merit is +inf: no step is accepted there
+        terms = m.log(dist2 ** (-power / 2.0) + shift)
     return value + m.where(pad, 0.0, terms).sum(axis=-1)
 
 
@@ -304,12 +303,15 @@ def _deflation_factor(d, x, known, power, shift, m):
     dist2 = (diff * diff).sum(axis=-1)
     pad = m.isnan(dist2)
     dist2 = m.where(pad, 1.0, m.maximum(dist2, 1e-300))
-    inv = dist2 ** (-power / 2.0)
-    coef = -power * dist2 ** (-power / 2.0 - 1.0) / (inv + shift)
-    coef = m.where(pad, 0.0, coef)
-    grad_log_m = (coef[..., None] * m.where(pad[..., None], 0.0, diff)).sum(axis=2)
-    denom = 1.0 - (grad_log_m * d).sum(axis=-1)
-    return m.where(m.abs(denom) > 1e-12, 1.0 / denom, 1.0)
+    # Very close to a known root the powers leave float64: an infinite denominator gives the
+    # factor 0 (no step), a NaN one the plain step (factor 1), as where the denominator vanishes.
+    with np.errstate(over="ignore", invalid="ignore"):
+        inv = dist2 ** (-power / 2.0)
+        coef = -power * dist2 ** (-power / 2.0 - 1.0) / (inv + shift)
+        coef = m.where(pad, 0.0, coef)
+        grad_log_m = (coef[..., None] * m.where(pad[..., None], 0.0, diff)).sum(axis=2)
+        denom = 1.0 - (grad_log_m * d).sum(axis=-1)
+        return m.where(m.abs(denom) > 1e-12, 1.0 / denom, 1.0)
 
 
 # --------------------------------------------------------------------------- multiple shooting
@@ -378,12 +380,14 @@ def shooting_search(
     options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
     m = ensemble.array_module
     E, L, N = ensemble.shape
-    H = ensemble.xp.asarray(states)
+    if not hasattr(states, "dtype") or not hasattr(states, "shape"):
+        states = v.check_array(states, "states", finite=False)
+    H = _as_float64(ensemble.xp.asarray(states), "states", ensemble.xp)
     if H.ndim != 4 or H.shape[0] != E or H.shape[2] != L or H.shape[3] != N:
         raise ValueError(f"states must have shape (E, K, L, N) = ({E}, K, {L}, {N}); got {tuple(H.shape)}")
-    H = H.astype(m.float64)
     if not bool(m.isfinite(H).all()):
         raise ValueError("states must be finite (found NaN or inf)")
+    H = _in_box(ensemble, H, "states")
     low, high = ensemble.domain
     margin = 1e-15 * (high - low)
     eye = m.eye(N)
