@@ -756,11 +756,12 @@ def layer_spectrum(
     ``phi(gamma* C)`` (:func:`fpkit.spectra.cauchy_fixed_scale`), exact for one layer as
     N -> infinity; using it for products assumes the layers are asymptotically free and the
     product's eigenvalue law is given by Haagerup-Larsen (neither is proven for heavy tails: a
-    stated approximation). ``seed``, ``population``, ``sweeps``, ``burn_in`` are the cavity's.
+    stated approximation). ``seed``, ``population``, ``sweeps``, ``burn_in`` are the cavity's;
+    ``n_points`` (10 to 10^6) is the size of the grid the law is tabulated on.
     """
     if not isinstance(config, NetworkConfig):
         raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
-    n_points = v.check_int(n_points, "n_points", minimum=10)
+    n_points = v.check_int(n_points, "n_points", minimum=10, maximum=10**6)
     if config.law == "cauchy":
         gam = spectra.cauchy_fixed_scale(config)
         y = np.geomspace(1e-12, 1e12, n_points)
