@@ -919,7 +919,7 @@ def complexity(config: NetworkConfig, *, n_grid: int = 41) -> dict[str, float]:
     from scipy import optimize
 
     sigma_w, sigma_b = _gaussian_sigmas(config)
-    n_grid = v.check_int(n_grid, "n_grid", minimum=5)
+    n_grid = v.check_int(n_grid, "n_grid", minimum=5, maximum=10**6)
     L = config.L
     phi = get_activation(config.activation)
     q_star = meanfield_fixed_variance(config)

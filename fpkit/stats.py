@@ -377,6 +377,8 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
     two-sample problems", Biostatistics 6 (2005) 187-200. R. R. Bahadur and L. J. Savage, Ann.
     Math. Statist. 27 (1956) 1115-1122.
     """
+    if not isinstance(x, str):
+        raise TypeError(f"x must be one column name (str); got {x!r:.60}")
     _check(table, x, column, by_name="x")
     alpha = _check_alpha(alpha)
     if n_resamples is not None or seed is not None:
