@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import optimize
 
@@ -300,6 +301,22 @@ def test_pairing_mode_closes_every_list_under_the_pairing(census_pair):
     # without pairing, only networks the stage ran for have a verdict
     looked = with_.per_network().pairs_closed.notna()
     assert looked.sum() == (with_.per_network().completed_by == "continuation").sum()
+
+
+def test_pairing_in_many_small_groups_gives_the_one_group_answer(census_pair, monkeypatch):
+    """With a memory budget of one network per group, the table grows between groups (crossings of
+    earlier groups are added): the later groups must still find their own rows (regression: a
+    broadcast error in chapter 7's census), and the answer must be the one of a single group."""
+    from fpkit.engine import continuation
+
+    ens = census_pair[0]
+    kwargs = dict(n_starts=16, seed=1, newton=True, census=True, census_rounds=1, census_pairing=True)
+    whole = find_fixed_points(ens, **kwargs).per_network()
+    monkeypatch.setattr(continuation, "_CONTINUATION_BYTES", 1)
+    split = find_fixed_points(ens, **kwargs).per_network()
+    assert (whole.fixed_points > whole.fixed_points.min()).any()  # some networks gained points
+    pd.testing.assert_frame_equal(split[["fixed_points", "index_sum", "pairs_closed"]],
+                                  whole[["fixed_points", "index_sum", "pairs_closed"]])
 
 
 def test_eigenvalues_of_a_steep_product_come_from_the_cyclic_matrix():

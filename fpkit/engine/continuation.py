@@ -860,7 +860,9 @@ def _census_stage(ensemble: Ensemble, table, eig, s, closed=None):
             nets = todo[start:stop]
             start = stop
             sub = ensemble.subset(ensemble.xp.asarray(nets))
-            rows = np.flatnonzero(np.isin(table.net, nets) & fresh)
+            # the table grows as earlier groups add crossings (rows of their own networks, never fresh)
+            fresh_now = np.concatenate([fresh, np.zeros(table.net.size - fresh.size, dtype=bool)])
+            rows = np.flatnonzero(np.isin(table.net, nets) & fresh_now)
             local = np.searchsorted(nets, table.net[rows])
             known, slot = group_padded(table.x[rows], local, nets.size, N, fill=np.nan)
             kz = np.full(known.shape[:2] + (L, N), np.nan)
