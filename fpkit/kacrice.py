@@ -756,11 +756,13 @@ def layer_spectrum(
     ``phi(gamma* C)`` (:func:`fpkit.spectra.cauchy_fixed_scale`), exact for one layer as
     N -> infinity; using it for products assumes the layers are asymptotically free and the
     product's eigenvalue law is given by Haagerup-Larsen (neither is proven for heavy tails: a
-    stated approximation). ``seed``, ``population``, ``sweeps``, ``burn_in`` are the cavity's.
+    stated approximation). ``seed``, ``population``, ``sweeps``, ``burn_in`` are the cavity's;
+    ``n_points`` (>= 10, within this machine's memory) is the number of points of the law.
     """
     if not isinstance(config, NetworkConfig):
         raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
     n_points = v.check_int(n_points, "n_points", minimum=10)
+    v.check_memory(8 * 16 * n_points, f"n_points = {n_points} points")
     if config.law == "cauchy":
         gam = spectra.cauchy_fixed_scale(config)
         y = np.geomspace(1e-12, 1e12, n_points)
@@ -912,13 +914,14 @@ def complexity(config: NetworkConfig, *, n_grid: int = 41) -> dict[str, float]:
 
     ``typical``: nu = N(0, q*) (KL = 0), that is ``L * Lambda_1`` (:class:`LayerSpectrum`);
     ``gaussian_family``: the supremum over nu = N(0, a), a > 0 (grid of ``n_grid`` values of log a
-    around q*, then a bounded refinement), a lower bound on the full supremum over all laws nu;
+    around q*, ``n_grid >= 5``, then a bounded refinement), a lower bound on the full supremum over all laws nu;
     ``a_opt``, the maximiser, and ``q_star``.
     """
     from scipy import optimize
 
     sigma_w, sigma_b = _gaussian_sigmas(config)
     n_grid = v.check_int(n_grid, "n_grid", minimum=5)
+    v.check_memory(16 * n_grid, f"n_grid = {n_grid} grid points")
     L = config.L
     phi = get_activation(config.activation)
     q_star = meanfield_fixed_variance(config)
