@@ -282,8 +282,14 @@ def basin_radius(ensemble: Ensemble, attractors, radii, *, network: int = 0, n_p
     if a.ndim != 2 or a.shape[1] != ensemble.width or a.shape[0] < 1:
         raise ValueError(f"attractors must have shape (n, N = {ensemble.width}) with n >= 1; got {a.shape}")
     v.check_memory(8 * 4 * a.size * n_probe, f"n_probe = {n_probe} copies of {a.shape[0]} attractors")
-    rng = make_rng(seed, "numpy")
     n, d = a.shape
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
+    network = v.check_int(network, "network", minimum=0, maximum=ensemble.n_networks - 1)
+    # every probe stays within max(radii) * sqrt(N) of its attractor, coordinate-wise
+    ensemble.subset(np.array([network])).check_points(
+        (np.abs(a) + float(np.max(radii)) * math.sqrt(d))[None], "attractors (plus the largest radius)")
+    rng = make_rng(seed, "numpy")
     ok = np.ones(n, dtype=bool)
     best = np.zeros(n)
     for r in radii:

@@ -382,7 +382,7 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
     Math. Statist. 27 (1956) 1115-1122.
     """
     if not isinstance(x, str):
-        raise TypeError(f"x must be a column name (str); got {x!r:.60}")
+        raise TypeError(f"x must be one column name (str); got {x!r:.60}")
     _check(table, x, column, by_name="x")
     alpha = _check_alpha(alpha)
     if n_resamples is not None or seed is not None:

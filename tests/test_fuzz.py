@@ -20,6 +20,7 @@ import io
 import itertools
 import math
 import numbers
+import os
 import re
 import sys
 import tempfile
@@ -145,6 +146,12 @@ ENTRIES: list[Entry] = []
 
 def entry(_id, _call, _examples=60, _allow_inf=False, _allowed=(), _check=None, **args):
     ENTRIES.append(Entry(_id, _call, args, _examples, _allow_inf, _allowed, _check))
+
+
+#: The suite (and CI) runs a fixed, reproducible set of examples per entry: a red run is a defect
+#: that reruns the same way, never a flake. FPKIT_FUZZ_RANDOM=1 draws fresh examples on every run
+#: (what found most of the defects fixed so far); run it that way after changing an entry point.
+DERANDOMIZE = os.environ.get("FPKIT_FUZZ_RANDOM", "") != "1"
 
 
 # --------------------------------------------------------------------------- a safety net
@@ -881,7 +888,7 @@ def _strategy(arg: Arg) -> st.SearchStrategy:
 def test_bad_and_extreme_inputs(ent: Entry):
     """One argument replaced by a generated bad or extreme value: a named error, or a valid result."""
 
-    @settings(max_examples=ent.examples, deadline=None, database=None,
+    @settings(max_examples=ent.examples, deadline=None, database=None, derandomize=DERANDOMIZE,
               suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def prop(data):
@@ -900,7 +907,8 @@ _LAWS = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, database=None, derandomize=DERANDOMIZE,
+          suppress_health_check=list(HealthCheck))
 @given(law=_LAWS, scale=st.sampled_from([1e-300, 1e-10, 1.0, 10.0, 1e10, 1e300]),
        L=st.sampled_from([1, 2, 50, 1000]), N=st.integers(1, 3),
        activation=st.sampled_from(["logistic", "tanh", "erf", "algebraic"]),
