@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import _validate as v
-from .backend import split_rows, to_numpy
+from .backend import _split_rows, to_numpy
 from .engine import iterate_map, uniform_starts
 from .network import Ensemble
 
@@ -201,7 +201,7 @@ def matmul_roofline(ensemble: Ensemble, starts, steps: int):
                 m.matmul(starts[a:b], wt[a:b, layer], out=out[a:b])
 
     if m is np:
-        split_rows(rows, E, work=flops_per_step(E, M, N, wt.shape[1]))
+        _split_rows(rows, E, work=flops_per_step(E, M, N, wt.shape[1]))
     else:  # pragma: no cover - needs a GPU
         rows(0, E)
     return out
@@ -210,7 +210,12 @@ def matmul_roofline(ensemble: Ensemble, starts, steps: int):
 def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3) -> float:
     """Share of a steady iteration step spent in the activation (the products' share is what
     :func:`matmul_roofline` measures): the best time of ``steps * L`` in-place activations on a
-    block of pre-activations, over the best time of :func:`steady_iteration`."""
+    block of pre-activations, over the best time of :func:`steady_iteration`. ``steps`` and
+    ``repeats`` are integers >= 1."""
+    v.check_ensemble(ensemble)
+    starts = ensemble.check_points(starts, "starts")
+    steps = v.check_int(steps, "steps", minimum=1)
+    repeats = v.check_int(repeats, "repeats", minimum=1)
     m = ensemble.array_module
     z = m.matmul(starts, ensemble.weights_t[:, 0]) + ensemble.biases[:, 0, None, :]
     buf = m.empty_like(z)

@@ -913,7 +913,7 @@ def complexity(config: NetworkConfig, *, n_grid: int = 41) -> dict[str, float]:
 
     ``typical``: nu = N(0, q*) (KL = 0), that is ``L * Lambda_1`` (:class:`LayerSpectrum`);
     ``gaussian_family``: the supremum over nu = N(0, a), a > 0 (grid of ``n_grid`` values of log a
-    around q*, then a bounded refinement), a lower bound on the full supremum over all laws nu;
+    around q*, ``n_grid >= 5``, then a bounded refinement), a lower bound on the full supremum over all laws nu;
     ``a_opt``, the maximiser, and ``q_star``.
     """
     from scipy import optimize

@@ -381,19 +381,20 @@ def residual_kernel_map(kappa: Callable[[float], float], residual: float) -> Cal
     Parameters
     ----------
     kappa : callable
-        The kernel map, float -> float (e.g. ``lambda r: float(kernel_map(r, c))``).
+        The kernel map, float -> finite float (e.g. ``lambda r: float(kernel_map(r, c))``).
     residual : float in [0, 1)
         The skip weight r.
 
     Returns
     -------
     callable
-        rho -> kappa_res(rho), for :func:`kernel_sequence`.
+        rho -> kappa_res(rho), for :func:`kernel_sequence`; it raises a TypeError/ValueError
+        naming ``kappa`` where kappa returns no real number or a non-finite one.
     """
     if not callable(kappa):
         raise TypeError(f"kappa must be a callable kernel map; got {type(kappa).__name__}")
     r = v.check_real(residual, "residual", low=0.0, high=1.0, high_open=True)
-    return lambda rho: (1.0 - r * r) * float(kappa(rho)) + r * r * rho
+    return lambda rho: (1.0 - r * r) * _kappa_value(kappa, rho) + r * r * rho
 
 
 def layer_norm_kernel_map(kappa: Callable[[float], float]) -> Callable[[float], float]:
@@ -408,19 +409,20 @@ def layer_norm_kernel_map(kappa: Callable[[float], float]) -> Callable[[float], 
     Parameters
     ----------
     kappa : callable
-        The kernel map of a normalised activation, float -> float.
+        The kernel map of a normalised activation, float -> finite float, with ``kappa(0) < 1``.
 
     Returns
     -------
     callable
-        rho -> kappa_LN(rho), for :func:`kernel_sequence`.
+        rho -> kappa_LN(rho), for :func:`kernel_sequence`; it raises a TypeError/ValueError
+        naming ``kappa`` where kappa returns no real number or a non-finite one.
     """
     if not callable(kappa):
         raise TypeError(f"kappa must be a callable kernel map; got {type(kappa).__name__}")
-    k0 = float(kappa(0.0))
+    k0 = _kappa_value(kappa, 0.0)
     if not k0 < 1.0 - 1e-12:
         raise ValueError(f"kappa(0) must be below 1 (a non-constant activation); got {k0}")
-    return lambda rho: (float(kappa(rho)) - k0) / (1.0 - k0)
+    return lambda rho: (_kappa_value(kappa, rho) - k0) / (1.0 - k0)
 
 
 def _real_value_named(y, name: str) -> float:
@@ -428,6 +430,14 @@ def _real_value_named(y, name: str) -> float:
     if arr.size != 1 or arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must return one real number; got {y!r:.60}")
     return float(arr.reshape(()))
+
+
+def _kappa_value(kappa, rho: float) -> float:
+    """kappa(rho) as a finite float, else an error naming kappa."""
+    value = _real_value_named(kappa(rho), "kappa")
+    if not math.isfinite(value):
+        raise ValueError(f"kappa returned {value} at rho = {rho}; it must be finite")
+    return value
 
 
 def convergence_bound(rho0: float, depth: int, c: np.ndarray, info: KernelMapInfo) -> np.ndarray:
@@ -519,11 +529,12 @@ def critical_sigma_w(phi, sigma_b: float, *, bracket: tuple[float, float] = (0.5
     ----------
     phi : str or callable
         Activation (a name of :data:`fpkit.activations.ACTIVATIONS`, or a function).
-    sigma_b : float >= 0
+    sigma_b : float in [0, 1e150]
         Bias standard deviation.
     bracket : (float, float)
-        An interval of sigma_w whose ends lie on the two sides of the transition.
-    xtol : float
+        An interval ``0 < low < high <= 1e150`` of sigma_w whose ends lie on the two sides of the
+        transition.
+    xtol : float > 0
         Absolute tolerance on sigma_w.
 
     Returns
@@ -531,16 +542,17 @@ def critical_sigma_w(phi, sigma_b: float, *, bracket: tuple[float, float] = (0.5
     float
         sigma_w with chi_1(sigma_w, sigma_b) = 1 (to ``xtol``).
     """
-    sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0)
+    sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0, high=1e150)
     xtol = v.check_real(xtol, "xtol", low=0.0, low_open=True)
     if not (isinstance(bracket, (tuple, list)) and len(bracket) == 2):
-        raise TypeError(f"bracket must be a pair (low, high); got {bracket!r}")
-    lo = v.check_real(bracket[0], "bracket[0]", low=0.0, low_open=True)
-    hi = v.check_real(bracket[1], "bracket[1]", low=lo, low_open=True)
+        raise TypeError(f"bracket must be a pair (low, high); got {bracket!r:.80}")
+    lo = v.check_real(bracket[0], "bracket[0]", low=0.0, high=1e150, low_open=True)
+    hi = v.check_real(bracket[1], "bracket[1]", low=lo, high=1e150, low_open=True)
     g = lambda s: q_map_fixed_point(phi, s, sigma_b)[1] - 1.0  # noqa: E731
     g_lo, g_hi = g(lo), g(hi)
     if not g_lo < 0.0 < g_hi:
-        raise ValueError(f"bracket must enclose the transition: chi_1 - 1 is {g_lo:.3g} at sigma_w = {lo} "
+        raise ValueError(f"bracket must enclose the transition of this phi at sigma_b = {sigma_b:g}: "
+                         f"chi_1 - 1 is {g_lo:.3g} at sigma_w = {lo} "
                          f"and {g_hi:.3g} at sigma_w = {hi}; it must be negative, then positive")
     return float(optimize.brentq(g, lo, hi, xtol=xtol))
 

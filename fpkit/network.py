@@ -18,7 +18,7 @@ import numpy as np
 from . import _validate as v
 from .activations import Activation
 from .activations import get_activation as _lookup
-from .backend import array_namespace, get_namespace, make_rng, split_rows, to_numpy
+from .backend import _split_rows, array_namespace, get_namespace, make_rng, to_numpy
 from .sampling import CONVENTIONS, LAWS, sample_weights, weight_law
 
 
@@ -349,7 +349,7 @@ class Ensemble:
         """
         E, M, N = x.shape
         if self._m is np:
-            split_rows(lambda a, b: self._forward_rows(x, out, scratch, a, b), E,
+            _split_rows(lambda a, b: self._forward_rows(x, out, scratch, a, b), E,
                        work=2.0 * E * M * N * N * self.depth)
         else:
             self._forward_rows(x, out, scratch, 0, E)

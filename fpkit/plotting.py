@@ -14,8 +14,9 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["chapter_setup", "glue", "glued", "law_palette", "plot_basin_map", "plot_bootstrap_bands"]
+__all__ = ["MAX_BASIN_LABEL", "chapter_setup", "glue", "glued", "law_palette", "plot_basin_map", "plot_bootstrap_bands"]
 
 #: Colours by law label, shared by all chapters so a law looks the same everywhere.
 _LAW_COLOURS = {
@@ -82,40 +83,81 @@ def plot_bootstrap_bands(ax, curves, x: str, *, hue: str | None = None, color=No
         One curve per value of this column; its colours come from :func:`law_palette` (laws
         keep their colours), unless ``color`` is given.
     color : colour, optional
-        One colour for every curve.
+        One colour for every curve (anything :func:`matplotlib.colors.is_color_like` accepts).
     label : str, optional
-        Legend label; a format string with ``{hue}`` for the group's value. Default: the group's
-        value (no label without ``hue``).
-    xticks : sequence, optional
+        Legend label; a format string with ``{hue}`` for the group's value (and no other
+        field). Default: the group's value (no label without ``hue``).
+    xticks : sequence of finite reals, optional
         Tick positions on the x axis, labelled with their values (minor ticks off).
     log_x : bool
         Logarithmic x axis.
+    marker_size : float >= 0
+        Marker size in points.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    missing = [c for c in (x, "mean", "low", "high", *([hue] if hue else [])) if c not in curves.columns]
+    from matplotlib.colors import is_color_like
+
+    from . import _validate as v
+
+    _check_axes(ax)
+    if not isinstance(curves, pd.DataFrame):
+        raise TypeError(f"curves must be a pandas DataFrame (from bootstrap_curve); got {type(curves).__name__}")
+    for name, column in (("x", x), ("hue", hue)):
+        if column is None and name == "hue":
+            continue
+        if not isinstance(column, str):
+            raise TypeError(f"{name} must be a column name (str); got {column!r:.60}")
+        if column not in curves.columns:
+            raise ValueError(f"{name} = {column!r} is not a column of curves; columns: {list(curves.columns)}")
+    missing = [c for c in ("mean", "low", "high") if c not in curves.columns]
     if missing:
         raise ValueError(f"curves lacks the columns {missing}; columns: {list(curves.columns)}")
+    if color is not None and not is_color_like(color):
+        raise ValueError(f"color must be a matplotlib colour; got {color!r:.60}")
+    if label is not None:
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str (a format string with {{hue}}); got {label!r:.60}")
+        try:
+            label.format(hue="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"label must be a format string with at most the field {{hue}}; got {label!r:.60} "
+                             f"({type(exc).__name__}: {exc})") from None
+    if xticks is not None:
+        xticks = v.check_array(xticks, "xticks", ndim=1).tolist()
+    log_x = v.check_bool(log_x, "log_x")
+    marker_size = v.check_real(marker_size, "marker_size", low=0.0)
     groups = list(curves.groupby(hue, sort=True)) if hue else [(None, curves)]
-    palette = law_palette([g for g, _ in groups]) if hue else {}
+    palette = law_palette([str(g) for g, _ in groups]) if hue else {}
     for group, c in groups:
         c = c.sort_values(x)
-        colour = color if color is not None else palette.get(group, "C0")
+        colour = color if color is not None else palette.get(str(group), "C0")
         text = (label or "{hue}").format(hue=group) if (hue or label) else None
         ax.plot(c[x], c["mean"], "o-", color=colour, label=text, ms=marker_size)
         ax.fill_between(c[x], c["low"], c["high"], color=colour, alpha=0.2, lw=0)
     if log_x:
         ax.set_xscale("log")
     if xticks is not None:
-        ax.set_xticks(list(xticks), [f"{t:g}" for t in xticks])
+        ax.set_xticks(xticks, [f"{t:g}" for t in xticks])
         ax.minorticks_off()
     return ax
 
 
+def _check_axes(ax) -> None:
+    """A TypeError naming ``ax`` unless it is a matplotlib Axes."""
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes; got {type(ax).__name__}")
+
+
 #: Basin-map colours: not converged (-1) black, cycles (-2) grey, attractor k the k-th of Set2.
 _NOT_CONVERGED, _CYCLE = "black", "0.6"
+
+#: Attractor labels of :func:`plot_basin_map` are below this (the colour map has an entry per label).
+MAX_BASIN_LABEL = 2**16
 
 
 def plot_basin_map(ax, labels, extent, *, stable=None, unstable=None, palette: str = "Set2"):
@@ -125,15 +167,16 @@ def plot_basin_map(ax, labels, extent, *, stable=None, unstable=None, palette: s
     ----------
     ax : matplotlib.axes.Axes
     labels : int array, shape (resolution, resolution)
-        ``labels[i_b, i_a]``: the attractor each pixel's orbit reaches (0, 1, ...), -1 where it
-        did not settle, -2 where it ended on a cycle.
+        ``labels[i_b, i_a]``: the attractor each pixel's orbit reaches (0, 1, ..., below
+        :data:`MAX_BASIN_LABEL`), -1 where it did not settle, -2 where it ended on a cycle.
     extent : (left, right, bottom, top)
-        The square the map covers, in the coordinates of the plot.
+        The square the map covers, in the coordinates of the plot (finite reals).
     stable, unstable : arrays (K, 2), optional
-        Fixed points in the same coordinates: stable ones as white dots, unstable ones as black
-        crosses.
+        Fixed points in the same coordinates (finite): stable ones as white dots, unstable ones
+        as black crosses.
     palette : str
-        Seaborn palette of the attractors' colours (attractor k gets its k-th colour, cyclically).
+        Seaborn palette name of the attractors' colours (attractor k gets the k-th of its first
+        8 colours, cyclically).
 
     Returns
     -------
@@ -142,21 +185,39 @@ def plot_basin_map(ax, labels, extent, *, stable=None, unstable=None, palette: s
     import seaborn as sns
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
+    from . import _validate as v
+
+    _check_axes(ax)
     labels = np.asarray(labels)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be a 2-D integer array; got {labels.dtype} of shape {labels.shape}")
     if labels.size and labels.min() < -2:
         raise ValueError(f"labels must be >= -2 (-2 cycle, -1 not settled); got {labels.min()}")
+    if labels.size and labels.max() >= MAX_BASIN_LABEL:
+        raise ValueError(f"labels must be < {MAX_BASIN_LABEL} (attractor indices, a colour map entry each); "
+                         f"got {labels.max()}")
+    extent = v.check_array(extent, "extent", ndim=1)
+    if extent.size != 4:
+        raise ValueError(f"extent must be (left, right, bottom, top); got {extent.size} numbers")
+    points = []
+    for name, pts in (("stable", stable), ("unstable", unstable)):
+        pts = None if pts is None else v.check_array(pts, name, ndim=2)
+        if pts is not None and pts.shape[1] != 2:
+            raise ValueError(f"{name} must have shape (K, 2); got {pts.shape}")
+        points.append(pts)
+    if not isinstance(palette, str):
+        raise TypeError(f"palette must be a seaborn palette name (str); got {palette!r:.60}")
+    try:
+        colours = sns.color_palette(palette, 8)
+    except ValueError as exc:
+        raise ValueError(f"palette {palette!r} is not a seaborn palette ({exc})") from None
     k = max(int(labels.max()) + 1, 1) if labels.size else 1
-    colours = sns.color_palette(palette, 8)
     cmap = ListedColormap([_CYCLE, _NOT_CONVERGED] + [colours[i % len(colours)] for i in range(k)])
     norm = BoundaryNorm(np.arange(-2.5, k), cmap.N)
-    image = ax.imshow(labels, origin="lower", extent=tuple(extent), cmap=cmap, norm=norm,
+    image = ax.imshow(labels, origin="lower", extent=tuple(extent.tolist()), cmap=cmap, norm=norm,
                       interpolation="nearest")
-    for points, style in ((stable, dict(c="white", edgecolor="black", s=40)),
-                          (unstable, dict(c="black", marker="x", s=40))):
-        if points is not None and len(points):
-            pts = np.asarray(points, dtype=float)
+    for pts, style in zip(points, (dict(c="white", edgecolor="black", s=40), dict(c="black", marker="x", s=40))):
+        if pts is not None and len(pts):
             ax.scatter(pts[:, 0], pts[:, 1], zorder=3, **style)
     return image
 

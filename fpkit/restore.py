@@ -35,12 +35,25 @@ CORRUPTIONS = {
 }
 
 
-def _images(x, side):
+def _images(x, side, name: str = "x"):
     side = v.check_int(side, "side", minimum=1)
-    x = v.check_array(x, "x")
+    x = v.check_array(x, name)
     if x.ndim != 2 or x.shape[1] != side * side:
-        raise ValueError(f"x must have shape (n_images, side**2 = {side * side}); got {x.shape}")
+        raise ValueError(f"{name} must have shape (n_images, side**2 = {side * side}); got {x.shape}")
     return x
+
+
+def _network_images(ensemble: Ensemble, x: np.ndarray, network: Any, name: str):
+    """``network`` checked as an index of the ensemble, and images ``x`` as points of its width:
+    ``(network, the one-network ensemble, x[None] on its backend)``; errors name ``name``."""
+    network = v.check_int(network, "network", minimum=0)
+    if network >= ensemble.n_networks:
+        raise ValueError(f"network must be in [0, {ensemble.n_networks - 1}]; got {network}")
+    if x.shape[1] != ensemble.width:
+        raise ValueError(f"{name} must have side**2 = N = {ensemble.width} pixels (the networks' width); "
+                         f"got {x.shape[1]}")
+    sub = ensemble.subset(np.array([network]))
+    return network, sub, sub.check_points(x[None], name)
 
 
 def corrupt(x, kind: str, strength: float, *, low: float, high: float, seed: Any, side: int = 8) -> np.ndarray:
@@ -139,28 +152,29 @@ REPAIRS = ("one pass F(x)", "attractor", "median filter")
 def repairs(ensemble: Ensemble, images, *, network: int = 0, side: int = 8,
             max_iter: int = 3000) -> dict[str, np.ndarray]:
     """The three repairs of (damaged) images by network ``network``: one pass ``F(x)``, the
-    attractor ``F^inf(x)`` (:func:`restore`) and the median filter (:func:`median_baseline`).
+    attractor ``F^inf(x)`` (:func:`restore`) and the median filter (:func:`median_baseline`,
+    3 x 3, or side x side for images smaller than that).
 
     Parameters
     ----------
     ensemble : Ensemble
         Networks of width ``side * side``.
     images : array, shape (n, side * side)
+        Finite values.
     network : int
-        Which network of the ensemble repairs.
+        Which network of the ensemble repairs, in [0, n_networks - 1].
 
     Returns
     -------
     dict
         :data:`REPAIRS` -> repaired images, each of shape (n, side * side).
     """
-    x = _images(images, side)
-    network = v.check_int(network, "network", minimum=0)
-    if network >= ensemble.n_networks:
-        raise ValueError(f"network must be in [0, {ensemble.n_networks - 1}]; got {network}")
-    one = to_numpy(ensemble.subset(np.array([network])).forward(ensemble.xp.asarray(x[None])))[0]
+    v.check_ensemble(ensemble)
+    x = _images(images, side, "images")
+    network, sub, points = _network_images(ensemble, x, network, "images")
+    one = to_numpy(sub.forward(points))[0]
     attractor, _ = restore(ensemble, x, network=network, max_iter=max_iter)
-    return dict(zip(REPAIRS, (one, attractor, median_baseline(x, side=side))))
+    return dict(zip(REPAIRS, (one, attractor, median_baseline(x, side=side, size=min(3, side)))))
 
 
 def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
@@ -181,13 +195,14 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
     network : int
         The network that repairs.
     strengths : mapping
-        Kind of damage -> its strengths (see :func:`corrupt`).
+        Kind of damage (:data:`CORRUPTIONS`) -> a non-empty sequence of its strengths, each in
+        [0, 1] (see :func:`corrupt`); at least one kind.
     classifier : object with ``score(images, labels)``
         E.g. a scikit-learn classifier trained on clean images; its accuracy on the repaired
         images says whether the digit is still recognised.
     low, high : float
-        The pixel range (:func:`fpkit.train.digit_pixel_range`); PSNR is relative to
-        ``high - low``.
+        The pixel range (:func:`fpkit.train.digit_pixel_range`), ``low < high`` with
+        ``high - low`` finite; PSNR is relative to ``high - low``.
     seed : int or Generator
         An int gives the damage of kind number k and strength number j the seed
         ``seed + 100 k + j`` (a new strength does not change the others' damage); a Generator
@@ -202,14 +217,31 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
         attractor, ``same attractor as clean``: the fraction of damaged images whose orbit ends
         (within 1e-6) where the clean image's does.
     """
-    clean = _images(clean, side)
+    v.check_ensemble(ensemble)
+    clean = _images(clean, side, "clean")
     labels = np.asarray(labels)
     if labels.shape != (clean.shape[0],):
         raise ValueError(f"labels must have shape ({clean.shape[0]},); got {labels.shape}")
     if not hasattr(classifier, "score"):
         raise TypeError("classifier must have a score(images, labels) method")
-    for kind in strengths:
+    if not isinstance(strengths, Mapping):
+        raise TypeError(f"strengths must be a mapping of kind -> strengths; got {type(strengths).__name__}")
+    if not strengths:
+        raise ValueError("strengths must name at least one kind of damage")
+    for kind, values in strengths.items():
         v.check_choice(kind, "strengths key", tuple(CORRUPTIONS))
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
+            raise TypeError(f"strengths[{kind!r}] must be a sequence of strengths in [0, 1]; "
+                            f"got {type(values).__name__}")
+        if len(values) == 0:
+            raise ValueError(f"strengths[{kind!r}] must hold at least one strength")
+        for j, strength in enumerate(values):
+            v.check_real(strength, f"strengths[{kind!r}][{j}]", low=0.0, high=1.0)
+    low = v.check_real(low, "low")
+    high = v.check_real(high, "high")
+    if not (high > low and math.isfinite(high - low)):
+        raise ValueError(f"high must be > low, with high - low finite; got low={low}, high={high}")
+    network, _, _ = _network_images(ensemble, clean, network, "clean")
     rng = seed if isinstance(seed, np.random.Generator) else None
     if rng is None:
         seed = v.check_int(seed, "seed", minimum=0)

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from . import _validate as v
-from .backend import get_namespace, make_rng, to_numpy
+from .backend import get_namespace, make_rng
 
 __all__ = [
     "CONVENTIONS",
@@ -585,7 +585,7 @@ def esd_power_law(W: Any, *, min_tail: int = 10) -> ESDPowerLaw:
     Parameters
     ----------
     W : array_like, shape (n, m)
-        A weight matrix (finite).
+        A weight matrix (real, finite).
     min_tail : int
         Fewest eigenvalues in the fitted tail (>= 2; at most the number of non-zero
         eigenvalues). WeightWatcher lets the KS distance choose among all tails; with the 64
@@ -596,22 +596,22 @@ def esd_power_law(W: Any, *, min_tail: int = 10) -> ESDPowerLaw:
     -------
     ESDPowerLaw
     """
-    arr = to_numpy(W)
-    if not np.issubdtype(np.asarray(arr).dtype, np.number):
-        raise TypeError(f"W must be a numeric matrix; got dtype {np.asarray(arr).dtype}")
-    arr = np.asarray(arr, dtype=np.float64)
+    arr = v.check_array(W, "W", finite=False)
     if arr.ndim != 2:
         raise ValueError(f"W must be a matrix, shape (n, m); got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError("W must contain only finite values")
     min_tail = v.check_int(min_tail, "min_tail", minimum=2)
-    scale = float(np.abs(arr).max())
+    scale = float(np.abs(arr).max(initial=0.0))
     sv = np.linalg.svd(arr / scale, compute_uv=False) if scale > 0 else np.zeros(1)
     rel = (sv / sv.max()) ** 2 if sv.max() > 0 else sv  # eigenvalues over the largest: no overflow
     rel = rel[rel > np.finfo(np.float64).eps * max(arr.shape)]
     if rel.size < max(3, min_tail):
         raise ValueError(f"W must have at least max(3, min_tail) = {max(3, min_tail)} non-zero eigenvalues "
                          f"of W^T W; got {rel.size}")
-    fit = fit_power_law(rel, min_tail=min_tail)
+    try:
+        fit = fit_power_law(rel, min_tail=min_tail)
+    except ValueError:  # a tail without spread, e.g. an orthogonal W: all eigenvalues equal
+        raise ValueError("W has no power-law tail to fit: the largest eigenvalues of W^T W are all equal") from None
     return ESDPowerLaw(alpha=1.0 + fit.alpha, stderr=fit.stderr, xmin_fraction=fit.xmin, ks_distance=fit.ks_distance,
                        n_tail=fit.n_tail, n=fit.n)

@@ -47,7 +47,7 @@ from scipy import optimize, special
 
 from . import _validate as v
 from .backend import make_rng, to_numpy
-from .engine.result import fixed_point_index  # noqa: F401  (re-exported: chapter 5's bridge)
+from .engine.result import FixedPoints, fixed_point_index  # noqa: F401  (the index re-exported: chapter 5's bridge)
 from .network import Ensemble, NetworkConfig, get_activation
 
 __all__ = [
@@ -103,13 +103,19 @@ def matrix_spectrum(matrices) -> JacobianSpectrum:
     """Eigenvalues of real square matrices ``A`` and of ``A A^T``, shape (..., N, N) -> (..., N).
 
     LAPACK on the host (:func:`numpy.linalg.eigvals`, :func:`numpy.linalg.svd`); the squared
-    singular values are sorted in descending order.
+    singular values are sorted in descending order. The entries must be real and finite, with
+    ``N max|A_ij|`` below ``sqrt(float64 max)`` (about 1.3e154) so that ``A A^T`` is finite.
     """
-    a = np.asarray(to_numpy(matrices))
+    a = v.check_array(matrices, "matrices", finite=False, complex_ok=True)
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"matrices must have shape (..., N, N); got {a.shape}")
     if np.iscomplexobj(a):
         raise ValueError("matrices must be real (Jacobians of real networks)")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("matrices must be finite (found NaN or inf)")
+    if np.abs(a).max(initial=0.0) >= _SQRT_MAX / max(a.shape[-1], 1):
+        raise ValueError(f"matrices must have N max|A_ij| < {_SQRT_MAX:.3g} (A A^T overflows float64); got "
+                         f"max|A_ij| = {np.abs(a).max():.3g} with N = {a.shape[-1]}")
     sv = np.linalg.svd(a, compute_uv=False)
     return JacobianSpectrum(eigenvalues=np.linalg.eigvals(a), sv2=sv**2)
 
@@ -131,7 +137,7 @@ def jacobian_spectrum(ensemble: Ensemble, x) -> JacobianSpectrum:
     if not isinstance(ensemble, Ensemble):
         raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
     jac = to_numpy(ensemble.jacobian(x))
-    if not np.all(np.isfinite(jac)) or np.abs(jac).max(initial=0.0) * jac.shape[-1] >= _SQRT_MAX:
+    if not np.all(np.isfinite(jac)) or np.abs(jac).max(initial=0.0) >= _SQRT_MAX / max(jac.shape[-1], 1):
         raise ValueError(
             f"J_F(x) J_F(x)^T overflows float64 at some points of x (L = {ensemble.depth}); use "
             "Ensemble.forward_with_scaled_jacobian (J_F as a finite matrix times a power of 2) and "
@@ -151,7 +157,7 @@ def preactivations(ensemble: Ensemble, x):
     ensemble : Ensemble
         E networks of depth L and width N.
     x : array, shape (E, M, N)
-        M inputs per network.
+        M >= 1 inputs per network, real and finite (see :meth:`~fpkit.network.Ensemble.check_points`).
 
     Returns
     -------
@@ -162,10 +168,8 @@ def preactivations(ensemble: Ensemble, x):
     if not isinstance(ensemble, Ensemble):
         raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
     xp = ensemble.xp
-    E, L, N = ensemble.shape
-    x = xp.asarray(x, dtype=xp.float64)
-    if x.ndim != 3 or x.shape[0] != E or x.shape[2] != N:
-        raise ValueError(f"x must have shape (E, M, N) = ({E}, M, {N}); got {tuple(x.shape)}")
+    L = ensemble.depth
+    x = ensemble.check_points(x, "x")
     out = []
     for layer in range(L):
         h = xp.matmul(x, xp.swapaxes(ensemble.weights[:, layer], -1, -2)) + ensemble.biases[:, layer, None, :]
@@ -197,7 +201,7 @@ def spectrum_statistics(spectrum: JacobianSpectrum) -> pd.DataFrame:
     Parameters
     ----------
     spectrum : JacobianSpectrum
-        Eigenvalues of shape (E, M, N): M points (e.g. random inputs) per network.
+        Eigenvalues of shape (E, M, N), finite: M >= 1 points (e.g. random inputs) per network.
 
     Returns
     -------
@@ -208,15 +212,17 @@ def spectrum_statistics(spectrum: JacobianSpectrum) -> pd.DataFrame:
         J has a real eigenvalue above 1 (:func:`real_eigenvalue_mask`; an index -1 fixed point
         needs one); ``mean_spectral_radius``, the largest modulus averaged over its points.
     """
-    ev = np.asarray(spectrum.eigenvalues)
-    if ev.ndim != 3:
-        raise ValueError(f"spectrum.eigenvalues must have shape (E, M, N); got {ev.shape}")
+    if not isinstance(spectrum, JacobianSpectrum):
+        raise TypeError(f"spectrum must be a JacobianSpectrum; got {type(spectrum).__name__}")
+    ev = v.check_array(spectrum.eigenvalues, "spectrum.eigenvalues", complex_ok=True)
+    if ev.ndim != 3 or ev.shape[1] < 1 or ev.shape[2] < 1:
+        raise ValueError(f"spectrum.eigenvalues must have shape (E, M, N) with M, N >= 1; got {ev.shape}")
     modulus = np.abs(ev)
     real_above = np.any(real_eigenvalue_mask(ev) & (ev.real > 1.0), axis=-1)
     return pd.DataFrame({"network": np.arange(ev.shape[0]),
                          "mass_outside_unit_circle": (modulus > 1.0).mean(axis=(1, 2)),
                          "p_real_eigenvalue_above_1": real_above.mean(axis=1),
-                         "mean_spectral_radius": modulus.max(axis=-1).mean(axis=1)})
+                         "mean_spectral_radius": (modulus.max(axis=-1) / ev.shape[1]).sum(axis=1)})
 
 
 def fixed_point_index_sums(result) -> pd.DataFrame:
@@ -239,6 +245,8 @@ def fixed_point_index_sums(result) -> pd.DataFrame:
         ``network``, ``index_sum``, ``index_complete`` (``index_sum == 1``), ``fixed_points``,
         ``index_minus`` (fixed points of index -1), ``stable_fixed_points``.
     """
+    if not isinstance(result, FixedPoints):
+        raise TypeError(f"result must be a FixedPoints; got {type(result).__name__}")
     idx = result.index
     E = result.n_networks
     net = np.asarray(result.fp_network)
@@ -737,7 +745,8 @@ class FreeJacobianLaw:
         root continuously (geometric steps) from ``eta = 10 max(x, support_hint())``, where it is the small-z
         branch, down to ``eta = eta_final * x`` (relative, so that the density is resolved
         at every scale: products of many layers spread it over many decades). The density is ``-Im G(x + i eta) / pi`` with
-        ``G(zeta) = (1 + psi(1 / zeta)) / zeta``.
+        ``G(zeta) = (1 + psi(1 / zeta)) / zeta``. ``eta_final`` is in (0, 1] (a relative smoothing),
+        ``steps`` >= 2 and ``newton`` >= 1.
 
         Returns
         -------
@@ -746,7 +755,7 @@ class FreeJacobianLaw:
         x = v.check_array(x, "x", finite=False)
         if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
             raise ValueError("x must be a non-empty array of finite numbers > 0")
-        eta_final = v.check_real(eta_final, "eta_final", low=0.0, low_open=True)
+        eta_final = v.check_real(eta_final, "eta_final", low=0.0, high=1.0, low_open=True)
         steps = v.check_int(steps, "steps", minimum=2)
         newton = v.check_int(newton, "newton", minimum=1)
         flat = x.ravel()
@@ -1047,8 +1056,12 @@ def cauchy_fixed_scale(config: NetworkConfig, *, tol: float = 1e-12, max_iter: i
     At a fixed point x* = F(x*) of a wide Cauchy network the orbit's pre-activations are Cauchy
     with a common scale, which must be this fixed point (the cyclic version of
     :func:`cauchy_scale_sequence`; the map is increasing and bounded, so iteration converges).
+    Stops when a step changes gamma by at most ``tol * max(1, gamma)`` (``tol`` >= 0), or after
+    ``max_iter`` (>= 1) steps.
     """
     s, beta = _check_cauchy(config)
+    tol = v.check_real(tol, "tol", low=0.0)
+    max_iter = v.check_int(max_iter, "max_iter", minimum=1)
     phi = get_activation(config.activation)
     gam = s * _uniform_mean_abs(phi.low, phi.high) + beta
     for _ in range(max_iter):
@@ -1099,12 +1112,16 @@ def cavity_s_transform(
     """
     s, beta = _check_cauchy(config)
     phi = get_activation(config.activation)
-    y = np.asarray(y, dtype=float)
+    y = v.check_array(y, "y", finite=False)
     if y.size == 0 or np.any(~np.isfinite(y)) or np.any(y <= 0):
         raise ValueError("y must be a non-empty array of finite numbers > 0")
     gam_in = cauchy_fixed_scale(config) if input_scale is None else v.check_real(
         input_scale, "input_scale", low=0.0, low_open=True)
     P, sweeps, burn_in, cutoff, rng = _population_options(population, sweeps, burn_in, cutoff, seed)
+    v.check_memory(16 * 8 * y.size * P, f"population * y.size = {P} * {y.size} numbers")
+    if 2.0 * s / (math.pi * cutoff) * P > 1e8:
+        raise ValueError(f"cutoff = {cutoff:g} is too small: about {2.0 * s / (math.pi * cutoff) * P:.3g} explicit "
+                         f"weights per sweep (population {P}); use cutoff >= {2.0 * s * P / (math.pi * 1e8):.3g}")
 
     eta = np.sqrt(y.ravel())[:, None]  # (K, 1)
     K = eta.shape[0]

@@ -202,13 +202,17 @@ def _welch_hall(a: _Moments, b: _Moments) -> tuple[np.ndarray, np.ndarray, np.nd
     se = np.sqrt(s2)
     ok = se > 0
     safe = np.where(ok, se, 1.0)
-    denom = np.where(ok, va * va / (a.n - 1) + vb * vb / (b.n - 1), 1.0)
-    # Welch-Satterthwaite; mathematically between min(n) - 1 and n_a + n_b - 2 (clipped against rounding)
-    df = np.clip(np.where(ok, s2 * s2 / denom, 1.0), np.minimum(a.n, b.n) - 1, a.n + b.n - 2)
+    # Welch-Satterthwaite, in the variances over the larger one (squares of tiny variances would
+    # underflow); mathematically between min(n) - 1 and n_a + n_b - 2 (clipped against rounding)
+    big = np.where(ok, np.maximum(va, vb), 1.0)
+    ra, rb = va / big, vb / big
+    denom = np.where(ok, ra * ra / (a.n - 1) + rb * rb / (b.n - 1), 1.0)
+    df = np.clip(np.where(ok, (ra + rb) ** 2 / denom, 1.0), np.minimum(a.n, b.n) - 1, a.n + b.n - 2)
     # Third cumulant of the difference of the means over se^3: the skewness that biases the
     # t statistic (Hall 1992). Only a negative value (b more right-skewed than a) makes the
     # upper tail of t heavier than Student's; there the correction is applied, elsewhere not.
-    gamma = np.where(ok, (a.k3 / a.n**2 - b.k3 / b.n**2) / safe**3, 0.0)
+    # (Divided by se three times: se^3 itself underflows for tiny values.)
+    gamma = np.where(ok, (a.k3 / a.n**2 - b.k3 / b.n**2) / safe / safe / safe, 0.0)
     return a.mean - b.mean, se, np.minimum(gamma, 0.0), df
 
 
@@ -392,11 +396,11 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
     keys = table[x].to_numpy()
     xs = np.sort(pd.unique(keys))
     if xs.size < 3:
-        raise ValueError(f"hump_test needs at least 3 values of {x!r}; got {xs.size}")
+        raise ValueError(f"hump_test needs at least 3 values of x = {x!r}; got {xs.size}")
     groups = [values[keys == k] for k in xs]
     sizes = np.array([g.size for g in groups])
     if sizes.min() < 3:
-        raise ValueError(f"hump_test needs at least 3 rows per value of {x!r}; "
+        raise ValueError(f"hump_test needs at least 3 rows per value of x = {x!r}; "
                          f"{x} = {xs[int(np.argmin(sizes))]!r} has {int(sizes.min())}")
     moments = _Moments(*(np.array(f) for f in zip(*(_sample_moments(g) for g in groups))))
     res = _hump_core(moments, alpha)
@@ -460,9 +464,9 @@ def bootstrap_max_hump_batch(samples: Any, *, confidence: float = 0.95, n_resamp
     Parameters
     ----------
     samples : array_like, shape (..., K, n)
-        As in :func:`hump_test_batch`; values on a small finite set (counts, 0/1) - at most 64
-        distinct values, so that a resample of a depth is a multinomial draw of its value counts
-        (the same distribution as resampling the networks).
+        As in :func:`hump_test_batch` (at least one data set: no axis of length 0); values on a
+        small finite set (counts, 0/1) - at most 64 distinct values, so that a resample of a depth
+        is a multinomial draw of its value counts (the same distribution as resampling the networks).
     confidence : float
         Two-sided confidence of the percentile interval.
     n_resamples : int
@@ -478,8 +482,9 @@ def bootstrap_max_hump_batch(samples: Any, *, confidence: float = 0.95, n_resamp
     n_resamples = v.check_int(n_resamples, "n_resamples", minimum=10)
     rng = make_rng(seed, "numpy")
     s = v.check_array(samples, "samples")
-    if s.ndim < 2 or s.shape[-2] < 3 or s.shape[-1] < 1:
-        raise ValueError(f"samples must have shape (..., K, n) with K >= 3 and n >= 1; got {s.shape}")
+    if s.ndim < 2 or s.shape[-2] < 3 or s.shape[-1] < 1 or s.size == 0:
+        raise ValueError(f"samples must have shape (..., K, n) with K >= 3, n >= 1 and at least one data set; "
+                         f"got {s.shape}")
     _check_magnitude(s, "samples")
     values = np.unique(s)
     if values.size > 64:

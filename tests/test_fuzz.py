@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import math
 import numbers
 import os
@@ -266,14 +267,17 @@ def _run(ent: Entry, arg_name: str, value: Any) -> None:
 
 # --------------------------------------------------------------------------- the entry points
 
+#: Documented for every backend argument: "cupy" (in any case) where CuPy cannot run.
+_NO_GPU = (backend.BackendUnavailableError,)
+
 # backend
 entry("backend.array_namespace", lambda arrays: backend.array_namespace(arrays),
       arrays=Arg(STARTS, "array", names=("arrays",)))
-entry("backend.backend_name", backend.backend_name, backend=Arg("numpy", "choice"))
-entry("backend.get_namespace", backend.get_namespace, backend=Arg("numpy", "choice"))
-entry("backend.device_description", backend.device_description, backend=Arg("numpy", "choice"))
+entry("backend.backend_name", backend.backend_name, backend=Arg("numpy", "choice"), _allowed=_NO_GPU)
+entry("backend.get_namespace", backend.get_namespace, backend=Arg("numpy", "choice"), _allowed=_NO_GPU)
+entry("backend.device_description", backend.device_description, backend=Arg("numpy", "choice"), _allowed=_NO_GPU)
 entry("backend.make_rng", backend.make_rng, seed=Arg(0, "seed"),
-      backend=Arg("numpy", "choice", extra=st.sampled_from([np, math])))
+      backend=Arg("numpy", "choice", extra=st.sampled_from([np, math])), _allowed=_NO_GPU)
 def _same_values(kwargs, out):
     """A copy to the host keeps every value, NaN included."""
     assert isinstance(out, np.ndarray)
@@ -285,6 +289,49 @@ def _same_values(kwargs, out):
 
 
 entry("backend.to_numpy", backend.to_numpy, x=Arg(STARTS, "array"), _check=_same_values)
+
+
+def _cpu_threads(FPKIT_NUM_THREADS):
+    """cpu_threads reads its one input from the environment: the variable is the fuzzed argument."""
+    import os
+
+    old = os.environ.get("FPKIT_NUM_THREADS")
+    os.environ["FPKIT_NUM_THREADS"] = str(FPKIT_NUM_THREADS).replace("\x00", "")
+    try:
+        return backend.cpu_threads()
+    finally:
+        if old is None:
+            del os.environ["FPKIT_NUM_THREADS"]
+        else:
+            os.environ["FPKIT_NUM_THREADS"] = old
+
+
+def _threads_ok(kwargs, out):
+    assert isinstance(out, int) and out >= 1
+
+
+entry("backend.cpu_threads", _cpu_threads, FPKIT_NUM_THREADS=Arg("2", "choice", extra=st.integers(1, 64)),
+      _check=_threads_ok, _examples=24)
+_ROWS = object()  # the default fn: records the row ranges it is called on
+
+
+def _split_rows(fn, n_rows, work, min_work):
+    calls = []
+    backend.split_rows((lambda a, b: calls.append((a, b))) if fn is _ROWS else fn, n_rows, work=work,
+                       min_work=min_work)
+    return calls if fn is _ROWS else None
+
+
+def _rows_covered(kwargs, calls):
+    """The ranges called are contiguous and cover range(n_rows) exactly once."""
+    if kwargs["fn"] is _ROWS:
+        spans = sorted(calls)
+        assert spans[0][0] == 0 and spans[-1][1] == kwargs["n_rows"], spans
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans)), spans
+
+
+entry("backend.split_rows", _split_rows, fn=Arg(_ROWS, "callable"), n_rows=Arg(4, "size", extra=st.integers(1, 9)),
+      work=Arg(1e7, "real", extra=st.floats(0.0, 1e300)), min_work=Arg(4e6, "real"), _check=_rows_covered)
 
 # activations
 
@@ -330,7 +377,8 @@ entry("sampling.scale_factor", sampling.scale_factor, law=Arg("cauchy", "choice"
 entry("sampling.sample_weights", sampling.sample_weights, law=Arg("alpha_stable", "choice"),
       shape=Arg((3, 4), "shape"), seed=Arg(0, "seed"), scale=Arg(1.0, "real", extra=st.floats(1e-300, 1e300)),
       convention=Arg("fan_in", "choice"), fan_in=Arg(None, "size"), df=Arg(None, "real"),
-      alpha=Arg(0.5, "real", extra=st.floats(0.1, 2.0)), backend=Arg("numpy", "choice"), _examples=60)
+      alpha=Arg(0.5, "real", extra=st.floats(0.1, 2.0)), backend=Arg("numpy", "choice"), _examples=60,
+      _allowed=_NO_GPU)
 entry("sampling.hill_estimator", sampling.hill_estimator,
       x=Arg(np.arange(1.0, 30.0), "array", shape=(29,)), k=Arg(None, "size"))
 entry("sampling.fit_power_law", sampling.fit_power_law, x=Arg(np.arange(1.0, 80.0), "array", shape=(79,)),
@@ -339,6 +387,8 @@ entry("sampling.WeightLaw.survival", lambda x: LAW.survival(x), x=Arg(np.array([
       _examples=24)
 entry("sampling.WeightLaw.sample", lambda shape, rng, xp: LAW.sample(shape, rng, xp),
       shape=Arg((3,), "shape"), rng=Arg(np.random.default_rng(0), "module"), xp=Arg(np, "module"))
+entry("sampling.esd_power_law", sampling.esd_power_law, W=Arg(np.random.default_rng(0).standard_cauchy((16, 12)),
+      "array", shape=(16, 12)), min_tail=Arg(5, "size"))
 
 # network
 entry("network.NetworkConfig", NetworkConfig, N=Arg(3, "size"), L=Arg(2, "size"), law=Arg("gaussian", "choice"),
@@ -350,7 +400,7 @@ entry("network.Ensemble", Ensemble, weights=Arg(ENS.weights, "array", shape=(2, 
       biases=Arg(None, "array", shape=(2, 2, 2)), activation=Arg("tanh", "phi"), config=Arg(None, "config"),
       _examples=60)
 entry("network.Ensemble.sample", Ensemble.sample, config=Arg(CFG, "config"), n_networks=Arg(2, "size"),
-      seed=Arg(0, "seed"), backend=Arg("numpy", "choice"))
+      seed=Arg(0, "seed"), backend=Arg("numpy", "choice"), _allowed=_NO_GPU)
 entry("network.Ensemble.subset", lambda index: ENS.subset(index).weights,
       index=Arg(np.array([1]), "array", extra=st.sampled_from([0, -1, slice(0, 1), np.array([True, False])]),
                 names=("index",)))
@@ -424,6 +474,50 @@ entry("engine.attractors_near", lambda points, networks, radius, n_probe: engine
       ENS, points, networks, radius=radius, n_probe=n_probe, max_iter=50),
       points=Arg(RES.x, "array", shape=RES.x.shape), networks=Arg(RES.fp_network, "array"),
       radius=Arg(1e-3, "real"), n_probe=Arg(3, "size"))
+_KNOWN = np.full((2, 2, 2), NAN)  # the fixed points found per network, NaN-padded
+for _e in range(2):
+    _pts = RES.x[RES.fp_network == _e][:2]
+    _KNOWN[_e, :len(_pts)] = _pts
+_CONT = engine.continuation_search(ENS, _KNOWN, max_steps=200)
+
+
+def _continued(kwargs, res):
+    """Documented NaN/inf: x, z NaN and residual, error inf exactly where an arc did not cross;
+    known_z NaN where a known point is padding or no root. Everything else finite."""
+    assert isinstance(res, engine.ContinuationResult)
+    crossed = res.status == engine.continuation.CONTINUATION_STATUS["crossed"]
+    assert np.array_equal(np.isnan(res.x).all(axis=-1), ~crossed) and not np.isnan(res.x[crossed]).any()
+    assert np.array_equal(np.isnan(res.z).all(axis=(-2, -1)), ~crossed) and not np.isnan(res.z[crossed]).any()
+    for name in ("residual", "error"):
+        val = getattr(res, name)
+        assert np.array_equal(np.isinf(val), ~crossed) and np.all(np.isfinite(val[crossed]) & (val[crossed] >= 0))
+    assert np.all(np.isfinite(res.log_t0))
+    kz = res.known_z
+    assert np.array_equal(np.isnan(kz).any(axis=(-2, -1)), np.isnan(kz).all(axis=(-2, -1)))
+    assert np.all(np.isfinite(kz[~np.isnan(kz)]))
+    assert np.all(res.steps >= res.rejected) and np.all(res.rejected >= 0)
+    assert res.status_names().shape == res.status.shape
+
+
+entry("engine.continuation_search", engine.continuation_search, ensemble=Arg(ENS, "ensemble"),
+      known=Arg(_KNOWN, "array", shape=(2, 2, 2)), max_steps=Arg(200, "count"), initial_step=Arg(0.02, "real"),
+      max_step=Arg(0.5, "real"), min_step=Arg(1e-13, "real"), main_branch=Arg(True, "bool"),
+      known_z=Arg(None, "array", shape=(2, 2, 2, 2)), _check=_continued, _examples=30)
+
+
+def _layer_eigenvalues(kwargs, ev):
+    """NaN rows (documented) for padding and unresolved points, never part of a row; no inf."""
+    E, _, N = ENS.shape
+    z = np.asarray(kwargs["z"], dtype=float)
+    assert ev.shape == (E, z.shape[1], N) and ev.dtype.kind == "c"
+    nan = np.isnan(ev)
+    assert np.array_equal(nan.any(axis=-1), nan.all(axis=-1))
+    assert nan.all(axis=-1)[~np.isfinite(z).all(axis=(-2, -1))].all()
+    assert np.all(np.isfinite(ev[~nan]))
+
+
+entry("engine.layer_jacobian_eigenvalues", engine.layer_jacobian_eigenvalues, ensemble=Arg(ENS, "ensemble"),
+      z=Arg(_CONT.z, "array", shape=_CONT.z.shape), _check=_layer_eigenvalues)
 entry("stats.wilson_interval", stats.wilson_interval, successes=Arg(3, "array"), trials=Arg(10, "array"),
       confidence=Arg(0.95, "real"))
 entry("engine.ActiveBlock", engine.ActiveBlock, m=Arg(np, "module"), E=Arg(2, "size"), M=Arg(3, "size"),
@@ -442,7 +536,7 @@ entry("sweep.chunk_size", sweep.chunk_size, config=Arg(CFG, "config"), settings=
 entry("sweep.run_config", lambda config, n_networks, seed, chunk, backend: sweep.run_config(
       config, n_networks=n_networks, seed=seed, chunk=chunk, backend=backend, n_starts=3, max_iter=50),
       config=Arg(CFG, "config"), n_networks=Arg(2, "size"), seed=Arg(0, "seed"), chunk=Arg(None, "size"),
-      backend=Arg("numpy", "choice"))
+      backend=Arg("numpy", "choice"), _allowed=_NO_GPU)
 entry("sweep.run_sweep", lambda configs, n_networks, seed, progress, chunk: sweep.run_sweep(
       configs, n_networks=n_networks, seed=seed, progress=progress, chunk=chunk, n_starts=3, max_iter=50),
       configs=Arg([CFG], "names"), n_networks=Arg(2, "size"), seed=Arg(0, "seed"), progress=Arg(False, "bool"),
@@ -551,6 +645,22 @@ entry("spectra.cauchy_scale_sequence", spectra.cauchy_scale_sequence, config=Arg
 entry("spectra.cavity_jjt_density", spectra.cavity_jjt_density, config=Arg(CFG, "config"),
       x=Arg(np.array([0.5]), "array", shape=(1,)), eta=Arg(0.05, "real"), population=Arg(20, "size"),
       sweeps=Arg(3, "count"), burn_in=Arg(1, "count"), cutoff=Arg(0.1, "real"), seed=Arg(0, "seed"), _examples=30)
+entry("spectra.cavity_s_transform", spectra.cavity_s_transform, config=Arg(CFG, "config"),
+      y=Arg(np.array([0.5, 2.0]), "array", shape=(2,)), input_scale=Arg(None, "real"), population=Arg(20, "size"),
+      sweeps=Arg(3, "count"), burn_in=Arg(1, "count"), cutoff=Arg(0.1, "real"), seed=Arg(0, "seed"), _examples=30)
+entry("spectra.cauchy_fixed_scale", spectra.cauchy_fixed_scale, config=Arg(CFG, "config"), tol=Arg(1e-12, "real"),
+      max_iter=Arg(50, "count"))
+entry("spectra.gaussian_d2_atoms", spectra.gaussian_d2_atoms, activation=Arg("tanh", "phi", extra=st.sampled_from(
+      list(activations.ACTIVATIONS))), q=Arg(1.0, "real", extra=st.floats(0.0, 1e300)))
+_MATS = np.random.default_rng(2).normal(size=(2, 3, 3))
+entry("spectra.matrix_spectrum", spectra.matrix_spectrum, matrices=Arg(_MATS, "array", shape=(2, 3, 3)))
+entry("spectra.preactivations", spectra.preactivations, ensemble=Arg(ENS, "ensemble"),
+      x=Arg(STARTS, "array", shape=(2, 3, 2)))
+entry("spectra.real_eigenvalue_mask", spectra.real_eigenvalue_mask, eigenvalues=Arg(RES.eigenvalues, "array"))
+_SPEC_DATA = spectra.jacobian_spectrum(ENS, STARTS)
+entry("spectra.spectrum_statistics", spectra.spectrum_statistics, spectrum=Arg(_SPEC_DATA, "result", extra=st.builds(
+      spectra.JacobianSpectrum, arrays((2, 3, 2)), st.just(_SPEC_DATA.sv2))))
+entry("spectra.fixed_point_index_sums", spectra.fixed_point_index_sums, result=Arg(RES, "result"))
 
 # meanfield
 _C = COEFFS
@@ -583,6 +693,15 @@ entry("meanfield.simulate_correlations", meanfield.simulate_correlations, phi=Ar
       width=Arg(8, "size"), depth=Arg(2, "size", extra=st.integers(0, 1000)),
       rho0=Arg(0.5, "real", extra=st.sampled_from([1.0, -1.0 / 3.0, 0.0])), n_inputs=Arg(4, "size"),
       seed=Arg(0, "seed"), residual=Arg(0.0, "real"), norm=Arg("none", "choice"), _examples=45)
+entry("meanfield.critical_sigma_w", meanfield.critical_sigma_w, phi=Arg("tanh", "phi"), sigma_b=Arg(0.1, "real"),
+      bracket=Arg((1.0, 1.5), "array", shape=(2,)), xtol=Arg(1e-2, "real"), _examples=12)
+_RHOS = (-1.0, -0.5, 0.0, 0.3, 1.0)
+_KAPPA = lambda r: float(meanfield.kernel_map(r, _C))
+entry("meanfield.residual_kernel_map", lambda kappa, residual: [meanfield.residual_kernel_map(kappa, residual)(r)
+                                                                for r in _RHOS],
+      kappa=Arg(_KAPPA, "callable"), residual=Arg(0.5, "real", extra=st.floats(0.0, 1.0, exclude_max=True)))
+entry("meanfield.layer_norm_kernel_map", lambda kappa: [meanfield.layer_norm_kernel_map(kappa)(r) for r in _RHOS],
+      kappa=Arg(_KAPPA, "callable", extra=st.sampled_from([lambda r: 0.5 + 0.5 * r, lambda r: r**3])))
 
 # restore
 entry("restore.corrupt", restore.corrupt, x=Arg(IMAGES, "array", shape=(2, 4)), kind=Arg("gaussian", "choice"),
@@ -598,6 +717,34 @@ entry("restore.basin_radius", restore.basin_radius, ensemble=Arg(ONE_NET, "ensem
       attractors=Arg(IMAGES[:1], "array", shape=(1, 4)), radii=Arg(np.array([0.01, 0.1]), "array"),
       network=Arg(0, "size"), n_probe=Arg(2, "size"), seed=Arg(0, "seed"), max_iter=Arg(30, "count"),
       tol=Arg(1e-6, "real"), fraction=Arg(0.9, "real"))
+entry("restore.repairs", restore.repairs, ensemble=Arg(ONE_NET, "ensemble"), images=Arg(IMAGES, "array", shape=(2, 4)),
+      network=Arg(0, "size"), side=Arg(2, "size"), max_iter=Arg(30, "count"))
+
+
+class _Classifier:
+    """A stand-in for a scikit-learn classifier: the share of images whose first pixel's sign is the label."""
+
+    def score(self, images, labels):
+        return float(np.mean((np.asarray(images)[:, 0] > 0) == labels))
+
+
+def _restoration(kwargs, table):
+    """``same attractor as clean`` is NaN (documented) exactly in the rows of other methods; psnr is
+    inf where a repair gives the clean images back exactly."""
+    assert isinstance(table, pd.DataFrame) and len(table)
+    same = table["same attractor as clean"]
+    assert np.array_equal(same.isna().to_numpy(), (table["method"] != "attractor").to_numpy())
+    assert same.dropna().between(0.0, 1.0).all() and table["accuracy"].between(0.0, 1.0).all()
+    assert not table["psnr"].isna().any() and not np.isneginf(table["psnr"]).any()
+
+
+entry("restore.evaluate_restoration", restore.evaluate_restoration, ensemble=Arg(ONE_NET, "ensemble"),
+      clean=Arg(IMAGES, "array", shape=(2, 4)), labels=Arg(np.array([0, 1]), "array", shape=(2,)),
+      network=Arg(0, "size"), strengths=Arg({"gaussian": [0.3], "occlusion": [0.5]}, "mapping",
+                                            extra=st.sampled_from([{"gaussian": [2.0]}, {"gaussian": "x"},
+                                                                   {"gaussian": [NAN]}, {"gaussian": 0.3}])),
+      classifier=Arg(_Classifier(), "module"), low=Arg(-0.5, "real"), high=Arg(0.5, "real"), seed=Arg(0, "seed"),
+      side=Arg(2, "size"), max_iter=Arg(30, "count"), _check=_restoration, _examples=30)
 
 # bench
 entry("bench.compare", bench.compare, funcs=Arg({"a": lambda: 1}, "mapping"), repeats=Arg(1, "count"))
@@ -611,6 +758,8 @@ entry("bench.steady_iteration", bench.steady_iteration, ensemble=Arg(ENS, "ensem
       starts=Arg(STARTS, "array", shape=(2, 3, 2)), steps=Arg(3, "count"))
 entry("bench.matmul_roofline", bench.matmul_roofline, ensemble=Arg(ENS, "ensemble"),
       starts=Arg(STARTS, "array", shape=(2, 3, 2)), steps=Arg(3, "count"))
+entry("bench.activation_share", bench.activation_share, ensemble=Arg(ENS, "ensemble"),
+      starts=Arg(STARTS, "array", shape=(2, 3, 2)), steps=Arg(3, "count"), repeats=Arg(1, "count"))
 entry("bench.cost_law", bench.cost_law, widths=Arg((2,), "names"), depths=Arg((1,), "names"),
       sizes=Arg((32,), "names"), base_N=Arg(2, "size"), base_L=Arg(1, "size"), base_size=Arg(32, "size"),
       steps=Arg(2, "count"), repeats=Arg(1, "count"), seed=Arg(0, "seed"), _examples=24)
@@ -620,6 +769,28 @@ entry("plotting.law_palette", plotting.law_palette, labels=Arg(["Gaussian", "Cau
 entry("plotting.glue", plotting.glue, name=Arg("fuzz_value", "names"), value=Arg(0.5, "real"),
       display=Arg(False, "bool"), markdown=Arg(True, "bool"))
 entry("plotting.glued", plotting.glued, name=Arg("fuzz_value", "names"), _allowed=(KeyError,))
+_FIGURE = __import__("matplotlib.figure", fromlist=["Figure"]).Figure
+_AX = _FIGURE().subplots()
+
+
+def _on_fresh_axes(plot):
+    """Each valid call draws on new axes (what one example drew must not affect the next)."""
+    def call(ax, **kwargs):
+        return plot(_FIGURE().subplots() if ax is _AX else ax, **kwargs)
+    return call
+
+
+entry("plotting.plot_basin_map", _on_fresh_axes(lambda ax, labels, extent, stable, unstable, palette:
+                                                plotting.plot_basin_map(ax, labels, extent, stable=stable,
+                                                                        unstable=unstable, palette=palette)),
+      ax=Arg(_AX, "module"), labels=Arg(np.array([[0, 1, -1], [1, 1, -2], [0, 0, 2]]), "array", shape=(3, 3)),
+      extent=Arg((-1.0, 1.0, -1.0, 1.0), "array", shape=(4,)), stable=Arg(np.zeros((1, 2)), "array", shape=(1, 2)),
+      unstable=Arg(None, "array", shape=(2, 2)), palette=Arg("Set2", "choice"))
+_CURVES = stats.bootstrap_curve(TABLE, "L", "Q", n_resamples=20, seed=0).assign(law="Cauchy")
+entry("plotting.plot_bootstrap_bands", _on_fresh_axes(plotting.plot_bootstrap_bands), ax=Arg(_AX, "module"),
+      curves=Arg(_CURVES, "table"), x=Arg("L", "names"), hue=Arg("law", "names"), color=Arg(None, "choice"),
+      label=Arg("{hue} law", "choice"), xticks=Arg([1, 2, 3], "array"), log_x=Arg(True, "bool"),
+      marker_size=Arg(4.0, "real"))
 
 
 # trained networks and their controls
@@ -782,6 +953,9 @@ EXEMPT = {
     "source_hash", "engine_hash", "dedupe", "group_padded", "new_roots",
     "Compaction", "SIMULATION_FAMILIES", "TAIL_MATCHINGS", "RegimeChoice", "KAC_RICE_LAWS", "PROPOSALS",
     "KacRiceEstimate", "LayerSpectrum", "SpectralRouteEstimate", "kac_rice_code_hash",
+    # plain result containers (no checks of their own): filled and checked by continuation_search and
+    # esd_power_law, whose entries above validate them
+    "ContinuationResult", "ESDPowerLaw",
     # training: containers and constants; train, train_many, train_bottleneck, run_table, layer_statistics,
     # checkpoint_ensemble and RunCache run or read trainings and are checked in tests/test_train.py
     "Bottleneck", "DRAW_BLOCK", "EVAL_TRAIN", "OPTIMIZERS", "RunCache", "STATUSES", "TRAINING_MODULES",

@@ -481,7 +481,8 @@ def layer_jacobian_eigenvalues(ensemble: Ensemble, z):
     ----------
     ensemble : Ensemble
     z : array (E, K, L, N)
-        Pre-activations of the layers (e.g. :attr:`ContinuationResult.z`); NaN rows are padding.
+        Pre-activations of the layers (e.g. :attr:`ContinuationResult.z`), real; rows with NaN or inf
+        are padding.
 
     Returns
     -------
@@ -496,6 +497,9 @@ def layer_jacobian_eigenvalues(ensemble: Ensemble, z):
     z = ensemble.xp.asarray(z)
     if z.ndim != 4 or z.shape[0] != E or tuple(z.shape[2:]) != (L, N):
         raise ValueError(f"z must have shape (E, K, L, N) = ({E}, K, {L}, {N}); got {tuple(z.shape)}")
+    if np.dtype(str(z.dtype)).kind not in "fiu":
+        raise TypeError(f"z must be a real array; got dtype {z.dtype}")
+    z = z.astype(m.float64)
     K = z.shape[1]
     out = np.full((E, K, N), np.nan, dtype=complex)
     finite = to_numpy(m.isfinite(z).all(axis=(2, 3)))
@@ -645,7 +649,8 @@ def continuation_search(
     ----------
     ensemble : Ensemble
     known : array (E, R, N), optional
-        Known fixed points per network; rows of NaN are padding.
+        Known fixed points per network, real; rows with NaN (or inf) are padding. Finite rows must
+        not overflow the first layer (see :meth:`~fpkit.network.Ensemble.check_points`).
     max_steps : int
         Predictor-corrector attempts per arc at most (>= 1).
     initial_step, max_step, min_step : float
@@ -667,8 +672,11 @@ def continuation_search(
     v.check_ensemble(ensemble)
     max_steps = v.check_int(max_steps, "max_steps", minimum=1)
     max_step = v.check_real(max_step, "max_step", low=0.0, low_open=True)
-    initial_step = v.check_real(initial_step, "initial_step", low=0.0, high=max_step, low_open=True)
-    min_step = v.check_real(min_step, "min_step", low=0.0, high=initial_step, low_open=True)
+    initial_step = v.check_real(initial_step, "initial_step", low=0.0, low_open=True)
+    min_step = v.check_real(min_step, "min_step", low=0.0, low_open=True)
+    if not min_step <= initial_step <= max_step:
+        raise ValueError(f"the steps must satisfy 0 < min_step <= initial_step <= max_step; got min_step={min_step}, "
+                         f"initial_step={initial_step}, max_step={max_step}")
     if not isinstance(main_branch, (bool, np.bool_)):
         raise TypeError(f"main_branch must be True or False; got {main_branch!r}")
     m = ensemble.array_module
@@ -682,11 +690,15 @@ def continuation_search(
         if np.dtype(str(known.dtype)).kind not in "fiu":
             raise TypeError(f"known must be a real array; got dtype {known.dtype}")
         known = known.astype(m.float64)
+        if known.shape[1]:  # finite rows must not overflow the first layer (non-finite rows are padding)
+            ensemble.check_points(m.where(m.isfinite(known).all(axis=2)[..., None], known, 0.0), "known")
     R = known.shape[1]
     if known_z is not None:
         known_z = ensemble.xp.asarray(known_z)
         if known_z.ndim != 4 or tuple(known_z.shape) != (E, R, L, N):
             raise ValueError(f"known_z must have shape (E, R, L, N) = ({E}, {R}, {L}, {N}); got {tuple(known_z.shape)}")
+        if np.dtype(str(known_z.dtype)).kind not in "fiu":
+            raise TypeError(f"known_z must be a real array; got dtype {known_z.dtype}")
     K = R + 1
     phi = ensemble.activation
     log_t0 = _contraction_log_t(ensemble, m)

@@ -25,6 +25,7 @@ def merge_points(points: np.ndarray, residuals: np.ndarray, tol: float):
     Parameters
     ----------
     points : (K, N) array
+        Finite, N >= 1.
     residuals : (K,) array
     tol : float > 0
 
@@ -40,8 +41,9 @@ def merge_points(points: np.ndarray, residuals: np.ndarray, tol: float):
     residuals = v.check_array(residuals, "residuals", finite=False)
     if np.isnan(residuals).any():
         raise ValueError("residuals must not be NaN")
-    if points.ndim != 2 or residuals.shape != points.shape[:1]:
-        raise ValueError(f"points must be (K, N) and residuals (K,); got {points.shape} and {residuals.shape}")
+    if points.ndim != 2 or points.shape[1] < 1 or residuals.shape != points.shape[:1]:
+        raise ValueError(f"points must be (K, N) with N >= 1 and residuals (K,); got {points.shape} and "
+                         f"{residuals.shape}")
     K = points.shape[0]
     labels = np.full(K, -1, dtype=np.int64)
     reps: list[int] = []
