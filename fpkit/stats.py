@@ -283,7 +283,7 @@ def _hump_core(m: _Moments, alpha: float) -> dict[str, np.ndarray]:
 #: leave float64 (scipy's ``t.isf`` returns -inf at 1e-300 with 3 degrees of freedom).
 MIN_ALPHA = 1e-10
 
-#: The largest magnitude of a tested value: the third central moments must stay inside float64.
+#: The largest magnitude of a tested value (so that the third central moments stay inside float64).
 MAX_ABS_VALUE = 1e90
 
 

@@ -292,7 +292,7 @@ class SweepCache:
     """One file per finished configuration in ``directory``; see the module doc.
 
     File layout (format 2): the 8-byte magic ``FPKSWP2\\n``, the SHA-256 of the body as 64 hex
-    digits and a newline, then the body: UTF-8 JSON (as Python's :mod:`json` writes it, NaN
+    digits and a newline, then the body: UTF-8 JSON (as Python's ``json`` writes it, NaN
     included) with the key, the key's full description, the library versions that computed the
     table, and the table as a list of columns (name, dtype, values). Floats are written with
     their shortest exact repr, so a table read back equals the one written bit for bit. Reading
@@ -460,7 +460,7 @@ class SweepCache:
         return write_atomic(self.path(key), blob)
 
     def try_lock(self, key: str):
-        """The lock of ``key`` if no other run holds it (see :mod:`fpkit._io`), else None."""
+        """The lock of ``key`` if no other run holds it (see ``fpkit._io``), else None."""
         return try_lock(self.lock_path(key))
 
     def wait_lock(self, key: str):

@@ -250,9 +250,9 @@ class TrainResult:
 
     @property
     def finite_checkpoints(self) -> np.ndarray:
-        """Boolean mask (C,) of the checkpoints recorded before any divergence: finite parameters
-        whose layer sums stay within float64 (:data:`fpkit.network.MAX_PREACTIVATION`), the ones
-        :func:`checkpoint_ensemble` can export."""
+        """A boolean mask (C,) of the checkpoints recorded before any divergence, that is with finite
+        parameters whose layer sums stay within float64 (``fpkit.network.MAX_PREACTIVATION``): the
+        ones :func:`checkpoint_ensemble` can export."""
         from .network import MAX_PREACTIVATION
 
         with np.errstate(over="ignore", invalid="ignore"):

@@ -16,7 +16,7 @@ fixed point. Hence (the degree argument behind :func:`~fpkit.engine.fixed_point_
   of the bordered Jacobian is constant, and at t = 1 it is ``sign det(G_z) * sign(dt/ds)``).
 
 So one arc per known fixed point, plus the main branch, closes a list under this pairing, and a
-closed list has index sum exactly 1. :func:`continuation_search` follows these arcs for a batch
+closed list has index sum exactly 1. :func:`fpkit.engine.continuation_search` follows these arcs for a batch
 of networks at once, by pseudo-arclength predictor-corrector continuation (Allgower & Georg 1990,
 ch. 2 and 6; Keller 1977) in the unknowns
 
@@ -35,7 +35,7 @@ converge, is refused and retried shorter, so that the corrector does not land on
 curve (path jumping).
 
 Linear algebra: every Newton and tangent step solves the bordered system of the cyclic,
-block-bidiagonal layer equations. :func:`_bordered_solve` eliminates the layers one after the
+block-bidiagonal layer equations. ``_bordered_solve`` eliminates the layers one after the
 other with Householder QR of (2N + 1)-row blocks: an exact, backward-stable QR factorisation of the
 whole (LN + 1)-square matrix that costs O(L N^3) instead of O((LN)^3) and, unlike closing the cycle
 through the layer products (single shooting), never forms products of L Jacobians.
@@ -104,7 +104,7 @@ class ContinuationResult:
         layer variables (inf where none): it certifies steep points, whose ``|F(x) - x|``
         rounding keeps large.
     status : array (E, K) int
-        Codes of :data:`CONTINUATION_STATUS`.
+        Codes of ``CONTINUATION_STATUS``.
     steps : array (E, K) int
         Predictor-corrector attempts (accepted and refused).
     rejected : array (E, K) int
@@ -481,7 +481,7 @@ def layer_jacobian_eigenvalues(ensemble: Ensemble, z):
     ----------
     ensemble : Ensemble
     z : array (E, K, L, N)
-        Pre-activations of the layers (e.g. :attr:`ContinuationResult.z`), real; rows with NaN or inf
+        Pre-activations of the layers (e.g. ``ContinuationResult.z``), real; rows with NaN or inf
         are padding.
 
     Returns
