@@ -36,7 +36,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import fpkit
 from fpkit import activations, backend, bench, cli, engine, kacrice, meanfield, network, plotting, regimes, restore
 from fpkit import sampling, selection, spectra, stats, sweep, train, trained
 from fpkit.engine import EngineSettings, FixedPoints
