@@ -532,14 +532,7 @@ def kac_rice_estimate(
     v.check_choice(proposal, "proposal", PROPOSALS)
     v.check_choice(conditioning, "conditioning", ("exact", "mixture"))
     progress = _check_bool(progress, "progress")
-    # the three per-sample result arrays (float64, bool, int8) and one batch of matrices
-    v.check_memory(10 * n_samples + 48 * min(batch_size, n_samples) * config.L * config.N**2,
-                   f"n_samples = {n_samples} and batch_size = {batch_size}")
-    ss = _seed_sequence(seed)
-    # children spawned one at a time are the children spawn(n) would give: child 0 seeds the
-    # pilot, child k the k-th batch
-    pilot_seq = ss.spawn(1)[0]
-    n_batches = math.ceil(n_samples / batch_size)
+    pilot_seq, batch_seqs = _batch_seeds(seed, config, n_samples, batch_size)
     phi = get_activation(config.activation)
     scales = (_pilot_scales(config, np.random.default_rng(pilot_seq))[-1] if proposal == "meanfield"
               else np.ones(1))
@@ -548,9 +541,9 @@ def kac_rice_estimate(
     parts = []
     done = 0
     with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
-        for _ in tqdm(range(n_batches), desc=f"Kac-Rice N={config.N} L={config.L}", disable=not progress):
+        for seq in tqdm(batch_seqs, total=math.ceil(n_samples / batch_size),
+                        desc=f"Kac-Rice N={config.N} L={config.L}", disable=not progress):
             m = min(batch_size, n_samples - done)
-            seq = ss.spawn(1)[0]
             parts.append(_batch_scores(config, prop, m, np.random.default_rng(seq), conditioning == "exact"))
             done += m
     f, stable, signs = (np.concatenate(p) for p in zip(*parts))
@@ -561,6 +554,19 @@ def _check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool; got {value!r} ({type(value).__name__})")
     return bool(value)
+
+
+def _batch_seeds(seed: Any, config: NetworkConfig, n_samples: int, batch_size: int):
+    """The pilot run's seed and a lazy iterator of the batches' seeds, after checking that the
+    per-sample results (at most 10 bytes each) and one batch of matrices fit in memory.
+
+    Children spawned one at a time are the children ``spawn(n)`` would give (child 0 seeds the
+    pilot, child k the k-th batch), without holding one SeedSequence per batch at once."""
+    v.check_memory(10 * n_samples + 48 * min(batch_size, n_samples) * config.L * config.N**2,
+                   f"n_samples = {n_samples} and batch_size = {batch_size}")
+    ss = _seed_sequence(seed)
+    pilot = ss.spawn(1)[0]
+    return pilot, (ss.spawn(1)[0] for _ in range(math.ceil(n_samples / batch_size)))
 
 
 def _seed_sequence(seed: Any) -> np.random.SeedSequence:
@@ -834,14 +840,7 @@ def spectral_route(
     batch_size = v.check_int(batch_size, "batch_size", minimum=1)
     N, L = config.N, config.L
     phi = get_activation(config.activation)
-    # the three per-sample result arrays (float64, bool, int8) and one batch of matrices
-    v.check_memory(10 * n_samples + 48 * min(batch_size, n_samples) * config.L * config.N**2,
-                   f"n_samples = {n_samples} and batch_size = {batch_size}")
-    ss = _seed_sequence(seed)
-    # children spawned one at a time are the children spawn(n) would give: child 0 seeds the
-    # pilot, child k the k-th batch
-    pilot_seq = ss.spawn(1)[0]
-    n_batches = math.ceil(n_samples / batch_size)
+    pilot_seq, batch_seqs = _batch_seeds(seed, config, n_samples, batch_size)
     prop = _Proposal("meanfield", phi, _pilot_scales(config, np.random.default_rng(pilot_seq))[-1], heavy=False)
     t = (np.arange(n_t) + 0.5) / n_t
     s2 = sigma_w**2
@@ -867,8 +866,8 @@ def spectral_route(
     f_all, f_stable = [], []
     done = 0
     with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-        for _ in range(n_batches):
-            rng = np.random.default_rng(ss.spawn(1)[0])
+        for seq in batch_seqs:
+            rng = np.random.default_rng(seq)
             M = min(batch_size, n_samples - done)
             done += M
             u = prop.sample(rng, (M, N))

@@ -122,15 +122,11 @@ def restore(ensemble: Ensemble, x, *, network: int = 0, max_iter: int = 3000, to
     """
     if not isinstance(ensemble, Ensemble):
         raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
-    network = v.check_int(network, "network", minimum=0)
-    if network >= ensemble.n_networks:
-        raise ValueError(f"network must be in [0, {ensemble.n_networks - 1}]; got {network}")
-    sub = ensemble.subset(np.array([network]))
     x = v.check_array(x, "x")
     if x.ndim != 2 or x.shape[1] != ensemble.width or x.shape[0] < 1:
         raise ValueError(f"x must have shape (n, N = {ensemble.width}) with n >= 1; got {x.shape}")
-    sub.check_points(x[None], "x")
-    it = iterate_map(sub, sub.xp.asarray(x[None]), max_iter=max_iter, tol=tol)
+    _, sub, points = _network_images(ensemble, x, network, "x")
+    it = iterate_map(sub, points, max_iter=max_iter, tol=tol)
     return to_numpy(it.limit)[0], to_numpy(it.status)[0]
 
 
@@ -283,12 +279,9 @@ def basin_radius(ensemble: Ensemble, attractors, radii, *, network: int = 0, n_p
         raise ValueError(f"attractors must have shape (n, N = {ensemble.width}) with n >= 1; got {a.shape}")
     v.check_memory(8 * 4 * a.size * n_probe, f"n_probe = {n_probe} copies of {a.shape[0]} attractors")
     n, d = a.shape
-    if not isinstance(ensemble, Ensemble):
-        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
-    network = v.check_int(network, "network", minimum=0, maximum=ensemble.n_networks - 1)
     # every probe stays within max(radii) * sqrt(N) of its attractor, coordinate-wise
-    ensemble.subset(np.array([network])).check_points(
-        (np.abs(a) + float(np.max(radii)) * math.sqrt(d))[None], "attractors (plus the largest radius)")
+    network, _, _ = _network_images(ensemble, np.abs(a) + float(np.max(radii)) * math.sqrt(d), network,
+                                    "attractors (plus the largest radius)")
     rng = make_rng(seed, "numpy")
     ok = np.ones(n, dtype=bool)
     best = np.zeros(n)
