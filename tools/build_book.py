@@ -2,6 +2,13 @@
 
 ``make book`` (no arguments) executes every chapter at full size into ``_build/html``.
 
+The chapters are executed first, several at once (``--jobs``, default: one per core, each with
+one BLAS thread), longest first by the times recorded in ``tools/chapter-seconds.json``
+(``--record-times`` rewrites it), each into the execution cache of Jupyter Book (jupyter-cache,
+with its own reader and execution worker, the ones the build itself would use); the Sphinx
+build that follows finds every chapter executed. A chapter that fails stops the build with its
+traceback; chapters that finished stay cached, so a rerun resumes.
+
 The executed-notebook cache of Jupyter Book keys on the cells' source only. A change in
 fpkit must re-execute the chapters too, so this script stores a hash of fpkit's source next
 to the cache and, when the hash changes, clears the cache and rebuilds every page (``--all``:
@@ -24,6 +31,9 @@ book reads offline.
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -41,6 +51,10 @@ QUICK_NOTEBOOKS = BUILD / "quick"
 #: Staging source tree of the quick book; its HTML is QUICK_BOOK / "_build" / "html".
 QUICK_BOOK = BUILD / "quick-book"
 QUICK_HTML = QUICK_BOOK / "_build" / "html"
+#: Execution seconds of each chapter at full size, last recorded (only to schedule: longest first).
+CHAPTER_SECONDS = ROOT / "tools" / "chapter-seconds.json"
+#: Threads of the numerical libraries in each chapter's kernel when chapters run side by side.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: Files and folders of the book besides the pages listed in _toc.yml.
 BOOK_ASSETS = ("_toc.yml", "_static", "book/references.bib", "book/images")
 
@@ -84,7 +98,76 @@ def _jupyter_book() -> str:
     return str(Path(sys.executable).parent / "jupyter-book")
 
 
-def build_full() -> int:
+def _schedule(paths: list[Path]) -> list[Path]:
+    """``paths`` longest first by the recorded seconds (chapters without a record first)."""
+    recorded = json.loads(CHAPTER_SECONDS.read_text()) if CHAPTER_SECONDS.exists() else {}
+    key = {p: recorded.get(str(p.relative_to(ROOT)), float("inf")) for p in paths}
+    return sorted(paths, key=lambda p: -key[p])
+
+
+def execute_chapters(jobs: int) -> int:
+    """Execute every chapter not yet in the execution cache, ``jobs`` at a time; 0 if all succeeded.
+
+    The notebooks are read and executed by jupyter-cache's MyST reader plugin (``myst_nb_md``,
+    the reader myst-nb registers) and execution worker, so the build that follows matches them
+    in the cache exactly as if it had executed them itself.
+    """
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
+    from tqdm import tqdm
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text()).get("execute", {})
+    cache = get_cache(CACHE)
+    todo = []
+    for path in toc_notebooks():
+        record = cache.add_nb_to_project(str(path), read_data={"name": "myst_nb_md", "type": "plugin"})
+        if cache.get_cached_project_nb(record.pk) is None:
+            todo.append((path, record))
+    if not todo:
+        return 0
+    order = _schedule([path for path, _ in todo])
+    records = dict(todo)
+    jobs = max(1, min(jobs, len(order)))
+    if jobs > 1:
+        for name in THREAD_VARIABLES:  # the kernels inherit these: one BLAS thread per chapter
+            os.environ.setdefault(name, "1")
+    print(f"executing {len(order)} chapter(s), {jobs} at a time (longest first: "
+          f"{', '.join(p.stem for p in order)})", flush=True)
+    data = [ProcessData(records[p].pk, records[p].uri, cache, config.get("timeout", 3600),
+                        bool(config.get("allow_errors", False))) for p in order]
+    failed = []
+    with multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+        bar = tqdm(total=len(data), desc="chapters", unit="chapter")
+        for code, uri in pool.imap_unordered(ExecutionWorkerLocalMProc(), data, chunksize=1):
+            cached = cache.get_cached_project_nb(uri) if code == 0 else None
+            seconds = cached.data.get("execution_seconds") if cached is not None else None
+            bar.write(f"  {Path(uri).relative_to(ROOT)}: "
+                      + (f"{seconds:.1f} s" if seconds is not None else "FAILED"))
+            bar.update(1)
+            if code != 0:
+                failed.append(uri)
+        bar.close()
+    for uri in failed:
+        record = cache.get_project_record(uri)
+        print(f"\n{Path(uri).relative_to(ROOT)} failed:\n{record.traceback or '(no traceback recorded)'}",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def record_times() -> None:
+    """Write each chapter's execution seconds from the cache to ``tools/chapter-seconds.json``."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(CACHE)
+    times = {}
+    for record in cache.list_project_records():
+        cached = cache.get_cached_project_nb(record.uri)
+        if cached is not None and cached.data.get("execution_seconds") is not None:
+            times[str(Path(record.uri).relative_to(ROOT))] = round(cached.data["execution_seconds"], 1)
+    CHAPTER_SECONDS.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+
+
+def build_full(jobs: int = 1, record: bool = False) -> int:
     sys.path.insert(0, str(ROOT))
     import fpkit
 
@@ -95,6 +178,10 @@ def build_full() -> int:
         print(f"fpkit source changed ({previous} -> {current}): clearing the execution cache")
         shutil.rmtree(CACHE)
     start = time.perf_counter()
+    if execute_chapters(jobs):
+        print(f"book build FAILED (a chapter did not execute) after {time.perf_counter() - start:.1f} s")
+        return 1
+    executed = time.perf_counter() - start
     cmd = [_jupyter_book(), "build", str(ROOT), "-W", "-n", "--keep-going"]
     if rebuild_all:
         # Sphinx re-reads only pages whose source changed; without --all a chapter whose
@@ -107,6 +194,9 @@ def build_full() -> int:
         STAMP.write_text(current + "\n")
     _report_execution_times()
     _report_census()
+    if record and result.returncode == 0:
+        record_times()
+    print(f"chapters executed in {executed:.1f} s ({jobs} at a time), HTML built in {elapsed - executed:.1f} s")
     print(f"book build {'succeeded' if result.returncode == 0 else 'FAILED'} in {elapsed:.1f} s")
     return result.returncode
 
@@ -195,8 +285,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="build _build/quick-book/_build/html from the notebooks in _build/quick "
                              "(executed by the chapter tests); executes nothing")
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
+                        help="chapters executed at once (default: one per core)")
+    parser.add_argument("--record-times", action="store_true",
+                        help=f"write each chapter's execution seconds to {CHAPTER_SECONDS.relative_to(ROOT)} "
+                             "(the schedule of later builds)")
     args = parser.parse_args(argv)
-    return build_quick() if args.quick else build_full()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1; got {args.jobs}")
+    return build_quick() if args.quick else build_full(args.jobs, args.record_times)
 
 
 def _report_census() -> None:
