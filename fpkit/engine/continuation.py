@@ -32,7 +32,10 @@ Step control (Allgower & Georg, sec. 6.1): every step measures the first Newton 
 (distance to the curve), the contraction of the corrector, and the angle between the tangents at
 both ends; a step whose measures exceed twice their nominal values, or whose corrector does not
 converge, is refused and retried shorter, so that the corrector does not land on a neighbouring
-curve (path jumping).
+curve (path jumping). The corrector stops when the residual and the last correction are below
+the path tolerance, or, from its third iteration on, when its corrections contract by a factor
+theta <= 0.1 and the contraction-mapping bound theta / (1 - theta) |dy| on the distance left to
+the curve is below it (Deuflhard 2004, ch. 2): one solve fewer per step in the common case.
 
 Linear algebra: every Newton and tangent step solves the bordered system of the cyclic,
 block-bidiagonal layer equations. ``_bordered_solve`` eliminates the layers one after the
@@ -43,6 +46,8 @@ through the layer products (single shooting), never forms products of L Jacobian
 References
 ----------
 E. L. Allgower and K. Georg, *Numerical Continuation Methods: An Introduction*, Springer 1990.
+P. Deuflhard, *Newton Methods for Nonlinear Problems: Affine Invariance and Adaptive Algorithms*,
+Springer 2004.
 H. B. Keller, Numerical solution of bifurcation and nonlinear eigenvalue problems, in
 *Applications of Bifurcation Theory*, Academic Press 1977.
 """
@@ -82,6 +87,7 @@ _REFINE_TOL = 1e-10  # a crossing (or a known point) is a root where |G| is with
 _V_CLIP = 700.0  # |v| beyond this is clipped before sinh (a corrector may overshoot)
 _SAME_V = 1e-6  # two roots are one when their asinh(z) agree to this (max norm)
 _FLIP_STEP = 1e-8  # a step that flips the curve's orientation is refused unless shorter than this
+_THETA = 0.1  # a corrector whose corrections contract by this much may stop on its error estimate
 _TRACE = None  # debugging: a list receives (arcs, y, corrected y, accepted, h, factor) per step
 
 
@@ -227,33 +233,38 @@ def _bordered_solve(A, g, c, ct, r, rb, m, *, want_sign: bool = False):
     S[:, N, n3 + 1] = 1.0
     S[:, N, rhs0:] = rb
     saved = m.empty((P, L - 1, N, width))
-    sign = m.ones(P)
+    taus = m.empty((P, L - 1, min(n2 + 1, width))) if want_sign else None
+    # Householder QR in LAPACK's raw form: R is the upper triangle of h^T, the reflectors lie
+    # below it; only the two blocks that reach below the diagonal are masked (like numpy.triu)
+    upper = m.asarray(np.triu(np.ones((N + 1, N), dtype=bool), k=0))  # rows N..2N, columns N..2N-1
     for layer in range(L - 1):
         S[:, N + 1:] = rows[:, layer + 1]
+        h, tau = m.linalg.qr(S, mode="raw")
+        R = m.swapaxes(h, -1, -2)
         if want_sign:
-            # det Q = (-1)^(number of Householder reflectors), det R_l = product of its diagonal
-            h, tau = m.linalg.qr(S, mode="raw")
-            R = m.triu(m.swapaxes(h, -1, -2))
-            sign = sign * (1.0 - 2.0 * ((tau != 0).sum(axis=-1) % 2))
-            sign = sign * m.sign(m.diagonal(R[:, :N, :N], axis1=-2, axis2=-1)).prod(axis=-1)
-        else:
-            R = m.linalg.qr(S, mode="r")
+            taus[:, layer] = tau
         saved[:, layer] = R[:, :N]
-        S[:, :N + 1, :N] = R[:, N:, N:n2]
+        S[:, :N + 1, :N] = m.where(upper, R[:, N:, N:n2], 0.0)
         if layer + 2 <= L - 2:
             S[:, :N + 1, N:n2] = R[:, N:, n3 + 1, None] * c[:, layer + 2, None, :]
         else:
             S[:, :N + 1, N:n2] = 0.0
         S[:, :N + 1, n2:] = R[:, N:, n2:]
+    saved[..., :N] = m.where(m.asarray(np.triu(np.ones((N, N), dtype=bool))), saved[..., :N], 0.0)
+    sign = m.ones(P)
+    if want_sign:
+        # det Q = (-1)^(number of Householder reflectors), det R_l = product of its diagonal
+        sign = sign * (1.0 - 2.0 * ((taus != 0).sum(axis=(1, 2)) % 2))
+        sign = sign * m.sign(m.diagonal(saved[..., :N], axis1=-2, axis2=-1)).prod(axis=(1, 2))
     with np.errstate(all="ignore"):
         arrow = _solve_fast(S[:, :N + 1, n2:n3 + 1], S[:, :N + 1, rhs0:], m)  # (du_{L-1}, dt) x k
         du = m.empty((P, L, N, k))
         du[:, L - 1] = arrow[:, :N]
         sigma = m.zeros((P, 1, k))  # sum_{l + 2 <= j <= L - 2} c_j . du_j
+        known = saved[..., rhs0:] - m.matmul(saved[..., n2:n3 + 1], arrow[:, None])  # every layer at once
         for layer in range(L - 2, -1, -1):
             blk = saved[:, layer]
-            rhs = (blk[..., rhs0:] - m.matmul(blk[..., n2:n3 + 1], arrow) - blk[..., n3 + 1, None] * sigma
-                   - m.matmul(blk[..., N:n2], du[:, layer + 1]))
+            rhs = known[:, layer] - blk[..., n3 + 1, None] * sigma - m.matmul(blk[..., N:n2], du[:, layer + 1])
             if layer + 1 <= L - 2:
                 sigma = sigma + (c[:, layer + 1, :, None] * du[:, layer + 1]).sum(axis=1, keepdims=True)
             du[:, layer] = _solve_fast(blk[..., :N], rhs, m)
@@ -589,7 +600,15 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
             elif k == 1:
                 second = size
             tol = _PATH_TOL + floor.max(axis=(1, 2))
-            converged = (m.abs(G).max(axis=(1, 2)) <= tol) & (m.abs(dy).max(axis=1) <= tol)
+            step = m.abs(dy).max(axis=1)
+            converged = (m.abs(G).max(axis=(1, 2)) <= tol) & (step <= tol)
+            if k >= 2:
+                # a posteriori: corrections that contract by theta <= _THETA leave the corrected
+                # point within theta / (1 - theta) |dy| of the curve (Deuflhard 2004, ch. 2)
+                with np.errstate(all="ignore"):  # 0 / 0 and theta = 1 give NaN or inf: not converged
+                    theta = step / last_step
+                    converged |= (theta <= _THETA) & (theta / (1.0 - theta) * step <= tol)
+            last_step = step
             yc = yc + m.where(m.isfinite(dy), dy, 0.0)
             if k >= 1 and bool(converged.all()):
                 break
