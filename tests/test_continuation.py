@@ -335,3 +335,24 @@ def test_eigenvalues_of_a_steep_product_come_from_the_cyclic_matrix():
     big = np.sort_complex(lam[np.abs(lam) > 1])
     np.testing.assert_allclose(big, np.sort_complex(exact[np.abs(exact) > 1].astype(complex)), rtol=1e-9)
     assert (np.abs(lam) < 1).sum() == 1 and fixed_point_index(lam) == -1
+
+
+def test_arcs_that_meet_end_where_arcs_followed_to_the_end_end():
+    """Two arcs on one curve stop where they meet; each ends where the other started: the same
+    status and the same point as when both are followed all the way, in fewer steps."""
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=4, L=6), 24, seed=3)
+    res = find_fixed_points(ens, n_starts=64, seed=4, newton=True)
+    from fpkit.engine.merge import group_padded
+
+    known, _ = group_padded(res.x, res.fp_network, ens.shape[0], ens.shape[2], fill=np.nan)
+    full = continuation_search(ens, known, meet=False)
+    met = continuation_search(ens, known)
+    np.testing.assert_array_equal(met.status, full.status)
+    crossed = met.status == CONTINUATION_STATUS["crossed"]
+    assert crossed[:, 1:].any()
+    np.testing.assert_allclose(met.x[crossed], full.x[crossed], atol=1e-9)
+    np.testing.assert_allclose(met.z[crossed], full.z[crossed], rtol=1e-7, atol=1e-7)
+    assert (met.error[crossed] <= 1e-12).all()
+    assert (met.steps <= full.steps).all() and met.steps.sum() < 0.8 * full.steps.sum()
+    with pytest.raises(TypeError, match="meet"):
+        continuation_search(ens, known, meet=1)

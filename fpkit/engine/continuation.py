@@ -16,7 +16,9 @@ fixed point. Hence (the degree argument behind :func:`~fpkit.engine.fixed_point_
   of the bordered Jacobian is constant, and at t = 1 it is ``sign det(G_z) * sign(dt/ds)``).
 
 So one arc per known fixed point, plus the main branch, closes a list under this pairing, and a
-closed list has index sum exactly 1. :func:`fpkit.engine.continuation_search` follows these arcs for a batch
+closed list has index sum exactly 1. Two known partners (or the main branch and its point) put
+two arcs on one curve, headed towards each other; where they meet, the curve is closed and both
+stop (``meet``, see :func:`_meetings`), so a long curve costs half its steps. :func:`fpkit.engine.continuation_search` follows these arcs for a batch
 of networks at once, by pseudo-arclength predictor-corrector continuation (Allgower & Georg 1990,
 ch. 2 and 6; Keller 1977) in the unknowns
 
@@ -88,6 +90,8 @@ _V_CLIP = 700.0  # |v| beyond this is clipped before sinh (a corrector may overs
 _SAME_V = 1e-6  # two roots are one when their asinh(z) agree to this (max norm)
 _FLIP_STEP = 1e-8  # a step that flips the curve's orientation is refused unless shorter than this
 _THETA = 0.1  # a corrector whose corrections contract by this much may stop on its error estimate
+_MEET_TOL = 1e-6  # two arcs have met when the corrector from one lands this close (max norm) to the other
+_MET = -1  # _follow's status of an arc that met another (continuation_search turns it into its end)
 _TRACE = None  # debugging: a list receives (arcs, y, corrected y, accepted, h, factor) per step
 
 
@@ -541,7 +545,8 @@ def layer_jacobian_eigenvalues(ensemble: Ensemble, z):
     return out
 
 
-def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h_max: float, h_min: float):
+def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h_max: float, h_min: float,
+            group=None):
     """Predictor-corrector continuation of P arcs from y (P, D) = (v, log t) in direction tau.
 
     ``orient`` (P,) is the sign of det [G_y; tau^T] at the start: it is constant along a regular
@@ -550,8 +555,11 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
 
     Every arc stops at its first crossing of t = 1 (not counting its start), when it comes down
     to log t <= log_t0 (P,) (after having been above it), after ``max_steps`` attempts, or when
-    its step falls below ``h_min``. Returns the bracket of the crossing (y before, y after; NaN
-    where none), the status codes and the step counts.
+    its step falls below ``h_min``; with ``group`` (P,) (the arcs' networks), also when it
+    *meets* another arc of its network that follows the same curve the other way (see
+    :func:`_meetings`): both then stop with status ``_MET``. Returns the bracket of the crossing
+    (y before, y after; NaN where none), the status codes, the step counts, the refused steps
+    and, per arc, the arc it met (-1 where none).
     """
     m = arcs.m
     P, D = y.shape
@@ -564,9 +572,11 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
     h = m.full(P, h0)
     alive = np.ones(P, dtype=bool)
     bottom = np.asarray(log_t0, dtype=float) + 1e-9  # the main branch starts at log_t0 itself
+    met = np.full(P, -1, dtype=np.int64)
     idx = np.arange(P)
     idm = m.asarray(idx)
     sub = arcs
+    pairs = _same_group_pairs(group, idx)
     for _ in range(max_steps):
         live = np.flatnonzero(alive)
         if live.size == 0:
@@ -575,6 +585,7 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
             idx = live
             idm = m.asarray(idx)
             sub = arcs.take(idm)
+            pairs = _same_group_pairs(group, idx)
         yi, ti, hi, oi = y[idm], tau[idm], h[idm], orient[idm]
         Pi = idx.size
         y_pred = yi + hi[:, None] * ti
@@ -647,7 +658,85 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
         stalled = to_numpy(h_new) < h_min
         status[idx[stalled & ~cross & ~low & ~left]] = CONTINUATION_STATUS["stalled"]
         alive[idx[cross | low | left | stalled]] = False
-    return before, after, status, steps, rejected
+        if pairs.shape[0]:
+            a, b = pairs[alive[idx[pairs[:, 0]]] & alive[idx[pairs[:, 1]]]].T
+            if a.size:
+                a, b = _meetings(arcs, y, tau, orient, h, idx[a], idx[b])
+                status[a], status[b] = _MET, _MET
+                met[a], met[b] = b, a
+                alive[a], alive[b] = False, False
+    return before, after, status, steps, rejected, met
+
+
+def _same_group_pairs(group, idx):
+    """The pairs (i, j), i < j, of positions in ``idx`` whose arcs are in the same group (K, 2)."""
+    if group is None or idx.size < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    g = np.asarray(group)[idx]
+    order = np.argsort(g, kind="stable")
+    cuts = np.flatnonzero(np.diff(g[order])) + 1
+    out = []
+    for members in np.split(order, cuts):
+        if members.size > 1:
+            i, j = np.triu_indices(members.size, k=1)
+            out.append(np.stack([members[i], members[j]], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+
+
+def _meetings(arcs: _Arcs, y, tau, orient, h, a, b):
+    """Of the arcs pairs (a, b) (arc indices, same network), those that follow one curve towards
+    each other and have met; returns their (a, b), each arc in one pair at most.
+
+    Two arcs on one curve, headed towards each other, pass each other between two steps; at
+    the last step before they pass, their distance is at most the sum of their step lengths.
+    A pair qualifies there when (cheap tests first) their log t differ by at most that sum, their
+    points do too, each is headed towards the other, and their orientations are opposite (a
+    curve followed the other way has the opposite sign of det [G_y; tau^T]). It has *met* when
+    the corrector, from a along its tangent onto the hyperplane through b normal to that
+    tangent, lands on b (within ``_MEET_TOL``): the curve through a passes through b. Arcs
+    that pass without being recognised simply go on to their ends, as without this test.
+    """
+    m = arcs.m
+    am, bm = m.asarray(a), m.asarray(b)
+    reach = to_numpy(h[am] + h[bm])
+    gap_t = np.abs(to_numpy(y[am, -1] - y[bm, -1]))
+    keep = np.flatnonzero(gap_t <= reach)
+    if keep.size == 0:
+        return a[:0], b[:0]
+    a, b, reach = a[keep], b[keep], reach[keep]
+    am, bm = m.asarray(a), m.asarray(b)
+    ya, yb, ta, tb = y[am], y[bm], tau[am], tau[bm]
+    gap = yb - ya
+    with np.errstate(all="ignore"):
+        dist = to_numpy(m.sqrt((gap * gap).sum(axis=1)))
+        toward = to_numpy(((ta * gap).sum(axis=1) > 0) & ((tb * gap).sum(axis=1) < 0) & (orient[am] == -orient[bm]))
+    keep = np.flatnonzero((dist <= reach) & toward)
+    if keep.size == 0:
+        return a[:0], b[:0]
+    a, b = a[keep], b[keep]
+    km = m.asarray(keep)
+    ya, yb, ta = ya[km], yb[km], ta[km]
+    sub = arcs.take(m.asarray(a))
+    P, L, N = ya.shape[0], arcs.L, arcs.N
+    y_pred = ya + ((yb - ya) * ta).sum(axis=1)[:, None] * ta  # the hyperplane through b normal to ta
+    yc = y_pred
+    rhs_b = m.zeros((P, 1))
+    for _ in range(_CORRECTOR_STEPS):
+        G, A, g = sub.system(yc)
+        rhs_b[:, 0] = -((yc - y_pred) * ta).sum(axis=1)
+        du, dt = _bordered_solve(A, g, ta[:, :-1].reshape(P, L, N), ta[:, -1], -G[..., None], rhs_b, m)
+        dy = m.concatenate([du[..., 0].reshape(P, L * N), dt], axis=1)
+        yc = yc + m.where(m.isfinite(dy), dy, 0.0)
+    with np.errstate(all="ignore"):
+        landed = to_numpy(m.abs(yc - yb).max(axis=1) <= _MEET_TOL)
+    a, b = a[landed], b[landed]
+    # an arc in several qualifying pairs (three arcs close together): keep the first pair only
+    used, keep = set(), []
+    for i, (p, q) in enumerate(zip(a.tolist(), b.tolist())):
+        if p not in used and q not in used:
+            used.update((p, q))
+            keep.append(i)
+    return a[keep], b[keep]
 
 
 def continuation_search(
@@ -660,6 +749,7 @@ def continuation_search(
     min_step: float = 1e-13,
     main_branch: bool = True,
     known_z=None,
+    meet: bool = True,
 ) -> ContinuationResult:
     """Follow the weight-scale homotopy to fixed points: the main branch from t_0, and from
     every known fixed point the arc of decreasing t to its partner (see the module doc).
@@ -682,6 +772,10 @@ def continuation_search(
         The known points' pre-activations where known (NaN elsewhere): a steep point's rounded
         x does not determine its layer states, so its arc starts from these instead of the
         orbit of x.
+    meet : bool
+        Stop two arcs of a network that follow one curve towards each other where they meet
+        (each then ends where the other started): the same ends as following both to the end,
+        at about half the steps. False follows every arc to its end.
 
     Returns
     -------
@@ -698,6 +792,8 @@ def continuation_search(
                          f"initial_step={initial_step}, max_step={max_step}")
     if not isinstance(main_branch, (bool, np.bool_)):
         raise TypeError(f"main_branch must be True or False; got {main_branch!r}")
+    if not isinstance(meet, (bool, np.bool_)):
+        raise TypeError(f"meet must be True or False; got {meet!r}")
     m = ensemble.array_module
     E, L, N = ensemble.shape
     if known is None:
@@ -731,6 +827,8 @@ def continuation_search(
     orient = m.zeros(P)  # sign of det [G_y; tau^T]: constant along a curve
     e_last = m.zeros((P, D))
     e_last[:, -1] = 1.0
+    start_v = m.full((P, L, N), m.nan)
+    start_res = m.full(P, m.inf)
     # main branch: the unique solution at t_0, heading up
     main = np.flatnonzero(slot == 0) if main_branch else np.zeros(0, dtype=np.int64)
     if main.size:
@@ -762,6 +860,7 @@ def continuation_search(
             given = known_z[m.asarray(net[kn]), m.asarray(slot[kn] - 1)].astype(m.float64)
             z = m.where(m.isfinite(given).all(axis=(1, 2))[:, None, None], given, z)
         vk, res, fine = _refine(kar, m.arcsinh(z), m.zeros(kn.size))
+        start_v[km], start_res[km] = vk, res  # an arc that meets this one ends here
         yk = m.concatenate([vk.reshape(-1, L * N), m.zeros((kn.size, 1))], axis=1)
         _, A, g = kar.system(yk)
         tk, sign = _tangent(A, g, e_last[km], m)
@@ -784,9 +883,25 @@ def continuation_search(
     go = np.flatnonzero(usable)
     if go.size:
         gm = m.asarray(go)
-        before, after, st, stp, rej = _follow(arcs.take(gm), y[gm], tau[gm], orient[gm], log_t0[net[go]],
-                                              max_steps=max_steps, h0=initial_step, h_max=max_step, h_min=min_step)
+        before, after, st, stp, rej, met = _follow(arcs.take(gm), y[gm], tau[gm], orient[gm], log_t0[net[go]],
+                                                   max_steps=max_steps, h0=initial_step, h_max=max_step,
+                                                   h_min=min_step, group=net[go] if meet else None)
         status[go], steps[go], rejected[go] = st, stp, rej
+        # two arcs that met follow one curve: each ends where the other started (a known
+        # point, refined at t = 1, or, for the main branch, t_0)
+        mine = np.flatnonzero(st == _MET)
+        if mine.size:
+            rows, other = go[mine], go[met[mine]]
+            down = slot[other] == 0
+            status[rows[down]] = CONTINUATION_STATUS["main_branch"]
+            rows, other = rows[~down], other[~down]
+            if rows.size:
+                status[rows] = CONTINUATION_STATUS["crossed"]
+                dst, src = m.asarray(rows), m.asarray(other)
+                z_out[dst] = _to_z(start_v[src], m)
+                x_out[dst] = phi.value(z_out[dst][:, L - 1], m)
+                res_out[dst] = start_res[src]
+                err_out[dst] = _newton_distance(arcs.take(src), start_v[src])
         crossed = np.flatnonzero(st == CONTINUATION_STATUS["crossed"])
         if crossed.size:
             cm = m.asarray(crossed)
