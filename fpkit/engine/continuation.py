@@ -596,6 +596,7 @@ def _follow(arcs: _Arcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h
         rhs = m.zeros((Pi, L, N, 2))
         rhs_b = m.zeros((Pi, 2))
         rhs_b[:, 1] = 1.0
+        last_step = m.full(Pi, m.inf)  # the previous correction's size (max norm)
         for k in range(_CORRECTOR_STEPS):
             # one elimination gives the Newton correction and the tangent at the current point
             G, A, g, floor = sub.system(yc, with_floor=True)
