@@ -501,7 +501,7 @@ def _continued(kwargs, res):
 entry("engine.continuation_search", engine.continuation_search, ensemble=Arg(ENS, "ensemble"),
       known=Arg(_KNOWN, "array", shape=(2, 2, 2)), max_steps=Arg(200, "count"), initial_step=Arg(0.02, "real"),
       max_step=Arg(0.5, "real"), min_step=Arg(1e-13, "real"), main_branch=Arg(True, "bool"),
-      known_z=Arg(None, "array", shape=(2, 2, 2, 2)), _check=_continued, _examples=30)
+      known_z=Arg(None, "array", shape=(2, 2, 2, 2)), meet=Arg(True, "bool"), _check=_continued, _examples=30)
 
 
 def _layer_eigenvalues(kwargs, ev):
