@@ -167,6 +167,29 @@ def bench_bordered(args):
                f"P={P} N={N}: qr {t['qr'] * 1e3:.1f} ms, dense {t['dense'] * 1e3:.1f} ms; agree to {diff:.1e} (relative)")
 
 
+def bench_meet(args):
+    """The continuation stage's arcs: two arcs on one curve stop where they meet, against every
+    arc followed to its end (the same ends, checked)."""
+    from fpkit import CAUCHY_REGIME, find_fixed_points
+    from fpkit.engine import continuation_search
+    from fpkit.engine.merge import group_padded
+
+    E, N, L = (12, 6, 8) if args.quick else (24, 10, 8)
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=N, L=L), E, seed=3)
+    res = find_fixed_points(ens, n_starts=64, seed=4, newton=True)
+    known, _ = group_padded(res.x, res.fp_network, E, N, fill=np.nan)
+    t, out = compare({"meet": lambda: continuation_search(ens, known),
+                      "full": lambda: continuation_search(ens, known, meet=False)}, repeats=args.repeats)
+    assert np.array_equal(out["meet"].status, out["full"].status), "arcs that meet end elsewhere"
+    crossed = out["meet"].status == 0
+    diff = float(np.abs(out["meet"].x[crossed] - out["full"].x[crossed]).max(initial=0.0))
+    assert diff < 1e-9, f"arcs that meet end {diff:.1e} away from the full arcs' ends"
+    report("6. continuation, arcs that meet stop", t["full"] / t["meet"], 1.0,
+           f"E={E} N={N} L={L}, {int(np.isfinite(known[..., 0]).sum())} known points: meet {t['meet']:.2f} s "
+           f"({out['meet'].steps.sum()} steps), every arc to its end {t['full']:.2f} s ({out['full'].steps.sum()} "
+           f"steps); same statuses, ends agree to {diff:.1e}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -184,6 +207,7 @@ def main(argv=None):
     bench_roofline(args)
     bench_torch(args)
     bench_bordered(args)
+    bench_meet(args)
     if args.gpu:
         bench_gpu(args)
     table = pd.DataFrame(ROWS)

@@ -88,3 +88,8 @@ def test_a_failing_chapter_fails_with_its_traceback(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(build_book, "toc_notebooks", lambda: [page])
     assert build_book.execute_chapters(jobs=1) == 1
     assert "NameError" in capsys.readouterr().err
+
+
+def test_only_the_timing_appendix_runs_alone():
+    alone = [p.name for p in build_book.toc_notebooks() if build_book.exclusive(p)]
+    assert alone == ["appendix_cost.md"]

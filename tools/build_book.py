@@ -4,7 +4,8 @@
 
 The chapters are executed first, several at once (``--jobs``, default: one per core, each with
 one BLAS thread), longest first by the times recorded in ``tools/chapter-seconds.json``
-(``--record-times`` rewrites it), each into the execution cache of Jupyter Book (jupyter-cache,
+(``--record-times`` rewrites it), a chapter whose front matter says ``fpkit: exclusive: true``
+(one that measures speed) alone after the others, each into the execution cache of Jupyter Book (jupyter-cache,
 with its own reader and execution worker, the ones the build itself would use); the Sphinx
 build that follows finds every chapter executed. A chapter that fails stops the build with its
 traceback; chapters that finished stay cached, so a rerun resumes.
@@ -98,6 +99,14 @@ def _jupyter_book() -> str:
     return str(Path(sys.executable).parent / "jupyter-book")
 
 
+def exclusive(path: Path) -> bool:
+    """Whether a chapter asks to run alone (front matter ``fpkit: exclusive: true``): one that
+    measures speed, which a chapter running beside it would distort."""
+    head = path.read_text().split("\n---", 1)[0].lstrip("-")
+    meta = yaml.safe_load(head) or {}
+    return bool((meta.get("fpkit") or {}).get("exclusive", False))
+
+
 def _schedule(paths: list[Path]) -> list[Path]:
     """``paths`` longest first by the recorded seconds (chapters without a record first)."""
     recorded = json.loads(CHAPTER_SECONDS.read_text()) if CHAPTER_SECONDS.exists() else {}
@@ -126,27 +135,33 @@ def execute_chapters(jobs: int) -> int:
     if not todo:
         return 0
     order = _schedule([path for path, _ in todo])
+    alone = [p for p in order if exclusive(p)]
+    shared = [p for p in order if not exclusive(p)]
     records = dict(todo)
-    jobs = max(1, min(jobs, len(order)))
+    jobs = max(1, min(jobs, len(shared)))
     if jobs > 1:
         for name in THREAD_VARIABLES:  # the kernels inherit these: one BLAS thread per chapter
             os.environ.setdefault(name, "1")
     print(f"executing {len(order)} chapter(s), {jobs} at a time (longest first: "
-          f"{', '.join(p.stem for p in order)})", flush=True)
-    data = [ProcessData(records[p].pk, records[p].uri, cache, config.get("timeout", 3600),
-                        bool(config.get("allow_errors", False))) for p in order]
+          f"{', '.join(p.stem for p in shared)})" + (f", then alone: {', '.join(p.stem for p in alone)}"
+                                                      if alone else ""), flush=True)
     failed = []
-    with multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
-        bar = tqdm(total=len(data), desc="chapters", unit="chapter")
-        for code, uri in pool.imap_unordered(ExecutionWorkerLocalMProc(), data, chunksize=1):
-            cached = cache.get_cached_project_nb(uri) if code == 0 else None
-            seconds = cached.data.get("execution_seconds") if cached is not None else None
-            bar.write(f"  {Path(uri).relative_to(ROOT)}: "
-                      + (f"{seconds:.1f} s" if seconds is not None else "FAILED"))
-            bar.update(1)
-            if code != 0:
-                failed.append(uri)
-        bar.close()
+    bar = tqdm(total=len(order), desc="chapters", unit="chapter")
+    for batch, width in ((shared, jobs), (alone, 1)):
+        data = [ProcessData(records[p].pk, records[p].uri, cache, config.get("timeout", 3600),
+                            bool(config.get("allow_errors", False))) for p in batch]
+        if not data:
+            continue
+        with multiprocessing.get_context("spawn").Pool(width, maxtasksperchild=1) as pool:
+            for code, uri in pool.imap_unordered(ExecutionWorkerLocalMProc(), data, chunksize=1):
+                cached = cache.get_cached_project_nb(uri) if code == 0 else None
+                seconds = cached.data.get("execution_seconds") if cached is not None else None
+                bar.write(f"  {Path(uri).relative_to(ROOT)}: "
+                          + (f"{seconds:.1f} s" if seconds is not None else "FAILED"))
+                bar.update(1)
+                if code != 0:
+                    failed.append(uri)
+    bar.close()
     for uri in failed:
         record = cache.get_project_record(uri)
         print(f"\n{Path(uri).relative_to(ROOT)} failed:\n{record.traceback or '(no traceback recorded)'}",

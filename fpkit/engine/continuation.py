@@ -18,7 +18,8 @@ fixed point. Hence (the degree argument behind :func:`~fpkit.engine.fixed_point_
 So one arc per known fixed point, plus the main branch, closes a list under this pairing, and a
 closed list has index sum exactly 1. Two known partners (or the main branch and its point) put
 two arcs on one curve, headed towards each other; where they meet, the curve is closed and both
-stop (``meet``, see :func:`_meetings`), so a long curve costs half its steps. :func:`fpkit.engine.continuation_search` follows these arcs for a batch
+stop (``meet``), so a long curve costs half its steps.
+:func:`fpkit.engine.continuation_search` follows these arcs for a batch
 of networks at once, by pseudo-arclength predictor-corrector continuation (Allgower & Georg 1990,
 ch. 2 and 6; Keller 1977) in the unknowns
 
@@ -36,7 +37,7 @@ both ends; a step whose measures exceed twice their nominal values, or whose cor
 converge, is refused and retried shorter, so that the corrector does not land on a neighbouring
 curve (path jumping). The corrector stops when the residual and the last correction are below
 the path tolerance, or, from its third iteration on, when its corrections contract by a factor
-theta <= 0.1 and the contraction-mapping bound theta / (1 - theta) |dy| on the distance left to
+theta <= 0.1 and the contraction-mapping bound ``theta / (1 - theta) |dy|`` on the distance left to
 the curve is below it (Deuflhard 2004, ch. 2): one solve fewer per step in the common case.
 
 Linear algebra: every Newton and tangent step solves the bordered system of the cyclic,
