@@ -68,7 +68,8 @@ class EngineSettings:
         the weight scale where the network contracts and, from every known fixed point, the arc
         to its partner of opposite index, at most ``continuation_steps`` predictor-corrector
         attempts per arc (the arcs of heavy-tailed networks at weight scales of 1e3 and more can
-        need 20000 to 30000), in at most ``continuation_rounds`` rounds (later rounds follow
+        need 20000 to 30000; about half that where the partner is known too, since the two arcs
+        stop where they meet), in at most ``continuation_rounds`` rounds (later rounds follow
         the arcs of the points found since, for the networks still incomplete).
         ``census_pairing``: run the continuation for every network, also those whose index sum
         is 1 already (a sum of 1 does not exclude missing pairs of opposite index), until the
