@@ -240,8 +240,9 @@ def _bordered_solve(A, g, c, ct, r, rb, m, *, want_sign: bool = False):
     saved = m.empty((P, L - 1, N, width))
     taus = m.empty((P, L - 1, min(n2 + 1, width))) if want_sign else None
     # Householder QR in LAPACK's raw form: R is the upper triangle of h^T, the reflectors lie
-    # below it; only the two blocks that reach below the diagonal are masked (like numpy.triu)
-    upper = m.asarray(np.triu(np.ones((N + 1, N), dtype=bool), k=0))  # rows N..2N, columns N..2N-1
+    # below it; only the two blocks that reach below the diagonal are masked (like numpy.triu):
+    # rows N..2N x columns N..2N-1, and (its first N rows) the saved rows' first N columns
+    upper = m.asarray(np.triu(np.ones((N + 1, N), dtype=bool)))
     for layer in range(L - 1):
         S[:, N + 1:] = rows[:, layer + 1]
         h, tau = m.linalg.qr(S, mode="raw")
@@ -255,7 +256,7 @@ def _bordered_solve(A, g, c, ct, r, rb, m, *, want_sign: bool = False):
         else:
             S[:, :N + 1, N:n2] = 0.0
         S[:, :N + 1, n2:] = R[:, N:, n2:]
-    saved[..., :N] = m.where(m.asarray(np.triu(np.ones((N, N), dtype=bool))), saved[..., :N], 0.0)
+    saved[..., :N] = m.where(upper[:N], saved[..., :N], 0.0)
     sign = m.ones(P)
     if want_sign:
         # det Q = (-1)^(number of Householder reflectors), det R_l = product of its diagonal
@@ -883,6 +884,15 @@ def continuation_search(
     res_out = m.full(P, m.inf)
     err_out = m.full(P, m.inf)
     go = np.flatnonzero(usable)
+
+    def end_at(rows, sub, v, res):
+        """Arcs ``rows`` end at the roots v (len(rows), L, N) of the layer equations of ``sub``."""
+        dst, z = m.asarray(rows), _to_z(v, m)
+        z_out[dst] = z
+        x_out[dst] = phi.value(z[:, L - 1], m)
+        res_out[dst] = res
+        err_out[dst] = _newton_distance(sub, v)
+
     if go.size:
         gm = m.asarray(go)
         before, after, st, stp, rej, met = _follow(arcs.take(gm), y[gm], tau[gm], orient[gm], log_t0[net[go]],
@@ -899,11 +909,8 @@ def continuation_search(
             rows, other = rows[~down], other[~down]
             if rows.size:
                 status[rows] = CONTINUATION_STATUS["crossed"]
-                dst, src = m.asarray(rows), m.asarray(other)
-                z_out[dst] = _to_z(start_v[src], m)
-                x_out[dst] = phi.value(z_out[dst][:, L - 1], m)
-                res_out[dst] = start_res[src]
-                err_out[dst] = _newton_distance(arcs.take(src), start_v[src])
+                src = m.asarray(other)
+                end_at(rows, arcs.take(src), start_v[src], start_res[src])
         crossed = np.flatnonzero(st == CONTINUATION_STATUS["crossed"])
         if crossed.size:
             cm = m.asarray(crossed)
@@ -917,12 +924,7 @@ def continuation_search(
             status[rows[~fine]] = CONTINUATION_STATUS["refine_failed"]
             keep = m.asarray(np.flatnonzero(fine))
             if keep.shape[0]:
-                zk = _to_z(vc[keep], m)
-                dst = m.asarray(rows[fine])
-                z_out[dst] = zk
-                x_out[dst] = phi.value(zk[:, L - 1], m)
-                res_out[dst] = res[keep]
-                err_out[dst] = _newton_distance(car.take(keep), vc[keep])
+                end_at(rows[fine], car.take(keep), vc[keep], res[keep])
     return ContinuationResult(
         x=to_numpy(x_out).reshape(E, K, N),
         z=to_numpy(z_out).reshape(E, K, L, N),
