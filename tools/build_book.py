@@ -77,10 +77,15 @@ def toc_entries(root: Path = ROOT) -> list[str]:
     return walk(yaml.safe_load((root / "_toc.yml").read_text()))
 
 
+def front_matter(path: Path) -> str:
+    """The YAML front matter of a MyST page ("" if it has none)."""
+    text = path.read_text()
+    return text.split("\n---", 1)[0][3:] if text.startswith("---") else ""
+
+
 def is_notebook(path: Path) -> bool:
     """A MyST page that is an executable notebook (jupytext front matter with a kernel)."""
-    text = path.read_text()
-    return text.startswith("---") and "kernelspec:" in text.split("\n---", 1)[0]
+    return "kernelspec:" in front_matter(path)
 
 
 def toc_notebooks(root: Path = ROOT) -> list[Path]:
@@ -102,8 +107,7 @@ def _jupyter_book() -> str:
 def exclusive(path: Path) -> bool:
     """Whether a chapter asks to run alone (front matter ``fpkit: exclusive: true``): one that
     measures speed, which a chapter running beside it would distort."""
-    head = path.read_text().split("\n---", 1)[0].lstrip("-")
-    meta = yaml.safe_load(head) or {}
+    meta = yaml.safe_load(front_matter(path)) or {}
     return bool((meta.get("fpkit") or {}).get("exclusive", False))
 
 
@@ -135,8 +139,9 @@ def execute_chapters(jobs: int) -> int:
     if not todo:
         return 0
     order = _schedule([path for path, _ in todo])
-    alone = [p for p in order if exclusive(p)]
-    shared = [p for p in order if not exclusive(p)]
+    runs_alone = {p: exclusive(p) for p in order}
+    alone = [p for p in order if runs_alone[p]]
+    shared = [p for p in order if not runs_alone[p]]
     records = dict(todo)
     jobs = max(1, min(jobs, len(shared)))
     if jobs > 1:
@@ -169,16 +174,25 @@ def execute_chapters(jobs: int) -> int:
     return 1 if failed else 0
 
 
-def record_times() -> None:
-    """Write each chapter's execution seconds from the cache to ``tools/chapter-seconds.json``."""
+def execution_seconds() -> dict[str, float | None]:
+    """Each chapter of the execution cache's project (path relative to the repository) and its
+    execution seconds (None where it has no cached execution)."""
     from jupyter_cache import get_cache
 
+    if not CACHE.exists():
+        return {}
     cache = get_cache(CACHE)
-    times = {}
+    out = {}
     for record in cache.list_project_records():
         cached = cache.get_cached_project_nb(record.uri)
-        if cached is not None and cached.data.get("execution_seconds") is not None:
-            times[str(Path(record.uri).relative_to(ROOT))] = round(cached.data["execution_seconds"], 1)
+        name = str(Path(record.uri).relative_to(ROOT)) if Path(record.uri).is_absolute() else record.uri
+        out[name] = cached.data.get("execution_seconds") if cached is not None else None
+    return out
+
+
+def record_times() -> None:
+    """Write each chapter's execution seconds from the cache to ``tools/chapter-seconds.json``."""
+    times = {name: round(s, 1) for name, s in execution_seconds().items() if s is not None}
     CHAPTER_SECONDS.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
 
 
@@ -280,19 +294,8 @@ def build_quick() -> int:
 
 
 def _report_execution_times() -> None:
-    try:
-        from jupyter_cache import get_cache
-    except ImportError:  # pragma: no cover
-        return
-    if not CACHE.exists():
-        return
-    cache = get_cache(CACHE)
-    for record in cache.list_project_records():
-        cached = cache.get_cached_project_nb(record.uri)
-        seconds = cached.data.get("execution_seconds") if cached is not None else None
-        name = Path(record.uri).relative_to(ROOT) if Path(record.uri).is_absolute() else record.uri
-        shown = f"{seconds:.1f} s" if seconds is not None else "not cached"
-        print(f"  executed {name}: {shown}")
+    for name, seconds in execution_seconds().items():
+        print(f"  executed {name}: " + (f"{seconds:.1f} s" if seconds is not None else "not cached"))
 
 
 def main(argv: list[str] | None = None) -> int:
