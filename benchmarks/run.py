@@ -4,8 +4,10 @@
     .venv/bin/python benchmarks/run.py --quick  # smaller sizes, same checks
     .venv/bin/python benchmarks/run.py --gpu    # also CuPy vs NumPy and vs PyTorch on CUDA
 
-Both sides of a comparison run in this one process, interleaved, best of --repeats; every
-comparison first checks that both sides give the same answer.
+Both sides of a comparison run in this one process, interleaved, best of --repeats, each timed
+call after --warmup seconds of untimed calls of the same side (steady state: on 2-core VMs an idle
+second core needs about 0.1 s of load to come up to speed); every comparison first checks that both
+sides give the same answer.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def bench_loop(args):
     n_sub = 64 if args.quick else 256
     subset = np.random.default_rng(2).choice(E * M, n_sub, replace=False)
     t, out = compare({"engine": lambda: iterate_map(ens, x0),
-                      "loop": lambda: python_loop_iterate(ens, x0, subset=subset)}, repeats=args.repeats)
+                      "loop": lambda: python_loop_iterate(ens, x0, subset=subset)},
+                     repeats=args.repeats, warmup=args.warmup)
     diff = iteration_agreement(to_numpy(out["engine"].limit).reshape(E * M, N)[subset], out["loop"])
     assert diff < 1e-8, f"engine and loop disagree by {diff:.2e}"
     loop_total = t["loop"] * (E * M) / n_sub
@@ -59,9 +62,10 @@ def bench_roofline(args):
     for N in ((64, 128) if args.quick else (64, 128, 256)):
         ens, x0 = setup(N, L, E, M)
         t, _ = compare({"engine": lambda: steady_iteration(ens, x0, steps),
-                        "matmul": lambda: matmul_roofline(ens, x0, steps)}, repeats=args.repeats)
+                        "matmul": lambda: matmul_roofline(ens, x0, steps)},
+                       repeats=args.repeats, warmup=args.warmup)
         gf = flops_per_step(E, M, N, L) * steps / 1e9
-        share = activation_share(ens, x0, steps, repeats=args.repeats)
+        share = activation_share(ens, x0, steps, repeats=args.repeats, warmup=args.warmup)
         report(f"2. engine rate / matmul rate, N={N}", t["matmul"] / t["engine"], 0.5,
                f"E={E} M={M} L={L}: engine {gf / t['engine']:.1f} GFLOP/s, matmul {gf / t['matmul']:.1f} GFLOP/s; "
                f"the activation takes {100 * share:.0f} % of a step")
@@ -76,7 +80,8 @@ def bench_torch(args):
         ens, x0 = setup(N, L, E, M)
         t, out = compare({"numpy": lambda: iterate_map(ens, x0, max_period=1),
                           "numpy+cycles": lambda: iterate_map(ens, x0),
-                          "torch": lambda: torch_iterate(ens, x0)}, repeats=args.repeats)
+                          "torch": lambda: torch_iterate(ens, x0)},
+                         repeats=args.repeats, warmup=args.warmup)
         diff = iteration_agreement(to_numpy(out["numpy"].limit), out["torch"][0])
         same_iters = bool(np.array_equal(to_numpy(out["numpy"].iterations), out["torch"][1]))
         assert diff < 1e-8, f"numpy and torch disagree by {diff:.2e}"
@@ -108,7 +113,7 @@ def bench_gpu(args):
         return out
 
     t, out = compare({"numpy": lambda: steady_iteration(ens_np, x_np, steps), "cupy": run_cp},
-                     repeats=args.repeats)
+                     repeats=args.repeats, warmup=args.warmup)
     diff = iteration_agreement(out["numpy"], cupy.asnumpy(out["cupy"]))
     assert diff < 1e-8, f"numpy and cupy disagree by {diff:.2e}"
     report(f"4a. cupy engine vs numpy engine, N={N}", t["numpy"] / t["cupy"], 20,
@@ -128,7 +133,7 @@ def bench_gpu(args):
         torch.cuda.synchronize()
         return out
 
-    t, out = compare({"cupy": run_cp_full, "torch": run_torch}, repeats=args.repeats)
+    t, out = compare({"cupy": run_cp_full, "torch": run_torch}, repeats=args.repeats, warmup=args.warmup)
     diff = iteration_agreement(cupy.asnumpy(out["cupy"].limit), out["torch"][0])
     assert diff < 1e-8, f"cupy and torch disagree by {diff:.2e}"
     report(f"4b. cupy engine vs torch CUDA, N={N}", t["torch"] / t["cupy"], 0.8,
@@ -156,7 +161,7 @@ def bench_bordered(args):
             return np.linalg.solve(M, np.concatenate([r.reshape(P, L * N, 2), rb[:, None]], axis=1))
 
         t, out = compare({"qr": lambda: _bordered_solve(A, g, c, ct, r, rb, np), "dense": dense},
-                         repeats=args.repeats)
+                         repeats=args.repeats, warmup=args.warmup)
         du, dt = out["qr"]
         scale = np.abs(out["dense"]).max()
         diff = max(np.abs(du.reshape(P, L * N, 2) - out["dense"][:, :-1]).max(), np.abs(dt - out["dense"][:, -1]).max())
@@ -179,7 +184,8 @@ def bench_meet(args):
     res = find_fixed_points(ens, n_starts=64, seed=4, newton=True)
     known, _ = group_padded(res.x, res.fp_network, E, N, fill=np.nan)
     t, out = compare({"meet": lambda: continuation_search(ens, known),
-                      "full": lambda: continuation_search(ens, known, meet=False)}, repeats=args.repeats)
+                      "full": lambda: continuation_search(ens, known, meet=False)},
+                     repeats=args.repeats, warmup=args.warmup)
     assert np.array_equal(out["meet"].status, out["full"].status), "arcs that meet end elsewhere"
     crossed = out["meet"].status == 0
     diff = float(np.abs(out["meet"].x[crossed] - out["full"].x[crossed]).max(initial=0.0))
@@ -195,10 +201,14 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--gpu", action="store_true", help="also run the GPU benchmarks (needs CuPy and CUDA)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats per comparison (best kept)")
+    parser.add_argument("--warmup", type=float, default=0.2,
+                        help="seconds of untimed calls before each timed call (steady state; see fpkit.bench.compare)")
     parser.add_argument("--out", default=None, help="write the table of ratios to this CSV file")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
+    if not 0 <= args.warmup <= 60:
+        parser.error("--warmup must be in [0, 60] seconds")
     import fpkit
 
     start = time.perf_counter()

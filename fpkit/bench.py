@@ -37,26 +37,44 @@ __all__ = [
 ]
 
 
-def _best_times(funcs: dict[str, Callable[[], object]], repeats: int) -> tuple[dict, dict]:
-    """Run every function ``repeats`` times, interleaved; best seconds and last result of each."""
+def _best_times(funcs: dict[str, Callable[[], object]], repeats: int,
+                warmup: float = 0.0) -> tuple[dict, dict]:
+    """Run every function ``repeats`` times, interleaved; best seconds and last result of each.
+
+    With ``warmup > 0`` each timed call follows untimed calls of the same function lasting at
+    least ``warmup`` seconds (at least one), so that it is timed in the steady state it reaches in
+    long work: on the 2-core VMs this project runs on, a core that has idled runs a second thread
+    at a fraction of its speed for about 0.1 s of load (measured: the first ~20 forward passes of
+    a two-thread engine step took as long as one thread's), which a 50 ms timed call never leaves.
+    """
     best = {k: np.inf for k in funcs}
     out = {}
     for _ in range(repeats):
         for name, fn in funcs.items():
+            if warmup > 0:
+                start = time.perf_counter()
+                fn()
+                while time.perf_counter() - start < warmup:
+                    fn()
             t0 = time.perf_counter()
             out[name] = fn()
             best[name] = min(best[name], time.perf_counter() - t0)
     return best, out
 
 
-def compare(funcs: dict[str, Callable[[], object]], *, repeats: int = 3) -> tuple[dict, dict]:
-    """Public form of the interleaved best-of-``repeats`` timer: ``(seconds, results)``."""
+def compare(funcs: dict[str, Callable[[], object]], *, repeats: int = 3,
+            warmup: float = 0.0) -> tuple[dict, dict]:
+    """Public form of the interleaved best-of-``repeats`` timer: ``(seconds, results)``.
+
+    ``warmup``: seconds (>= 0, at most 60) of untimed calls of a function before each of its timed calls.
+    """
     repeats = v.check_int(repeats, "repeats", minimum=1)
+    warmup = v.check_real(warmup, "warmup", low=0.0, high=60.0)
     if not isinstance(funcs, dict) or not funcs:
         raise TypeError(f"funcs must be a non-empty dict of name -> callable; got {type(funcs).__name__}")
     for name, fn in funcs.items():
         v.check_callable(fn, f"funcs[{name!r}]")
-    return _best_times(funcs, repeats)
+    return _best_times(funcs, repeats, warmup)
 
 
 def python_loop_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: int = 5000,
@@ -207,15 +225,16 @@ def matmul_roofline(ensemble: Ensemble, starts, steps: int):
     return out
 
 
-def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3) -> float:
+def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3, warmup: float = 0.0) -> float:
     """Share of a steady iteration step spent in the activation (the products' share is what
     :func:`matmul_roofline` measures): the best time of ``steps * L`` in-place activations on a
     block of pre-activations, over the best time of :func:`steady_iteration`. ``steps`` and
-    ``repeats`` are integers >= 1."""
+    ``repeats`` are integers >= 1; ``warmup`` as in :func:`compare`."""
     v.check_ensemble(ensemble)
     starts = ensemble.check_points(starts, "starts")
     steps = v.check_int(steps, "steps", minimum=1)
     repeats = v.check_int(repeats, "repeats", minimum=1)
+    warmup = v.check_real(warmup, "warmup", low=0.0, high=60.0)
     m = ensemble.array_module
     z = m.matmul(starts, ensemble.weights_t[:, 0]) + ensemble.biases[:, 0, None, :]
     buf = m.empty_like(z)
@@ -227,7 +246,8 @@ def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3
             phi.value(buf, m, out=buf)
         return buf
 
-    t, _ = _best_times({"act": activations, "step": lambda: steady_iteration(ensemble, starts, steps)}, repeats)
+    t, _ = _best_times({"act": activations, "step": lambda: steady_iteration(ensemble, starts, steps)}, repeats,
+                       warmup)
     return t["act"] / t["step"]
 
 

@@ -339,23 +339,27 @@ class Ensemble:
         out = self._m.empty_like(x)
         return self.forward_into(x, out, self._m.empty_like(x))
 
-    def forward_into(self, x, out, scratch):
+    def forward_into(self, x, out, scratch, *, step=None):
         """F(x) written into ``out``, using ``scratch`` (both shaped like ``x``; neither may be ``x``).
 
         The engine's hot loop: no validation and no allocation of (E, M, N) arrays (the
         products and the activation write into the two buffers). ``x`` is not modified. On
         NumPy the networks are shared among :func:`fpkit.backend.cpu_threads` threads (each
         network in one thread, so the result does not depend on the number of threads).
+
+        ``step``: optional pair ``(diff, sq)`` of arrays shaped (E, M, N) and (E, M); then
+        ``diff = F(x) - x`` and ``sq = |F(x) - x|_2^2`` per point are written too, each network's
+        in the thread that computed its F(x) (while its rows are still in cache).
         """
         E, M, N = x.shape
         if self._m is np:
-            _split_rows(lambda a, b: self._forward_rows(x, out, scratch, a, b), E,
-                       work=2.0 * E * M * N * N * self.depth)
+            _split_rows(lambda a, b: self._forward_rows(x, out, scratch, a, b, step), E,
+                        work=2.0 * E * M * N * N * self.depth)
         else:
-            self._forward_rows(x, out, scratch, 0, E)
+            self._forward_rows(x, out, scratch, 0, E, step)
         return out
 
-    def _forward_rows(self, x, out, scratch, a, b):
+    def _forward_rows(self, x, out, scratch, a, b, step=None):
         m, wt, bias, phi = self._m, self.weights_t[a:b], self.biases[a:b], self.activation
         L = wt.shape[1]
         src = x[a:b]
@@ -365,6 +369,10 @@ class Ensemble:
             dst += bias[:, layer, None, :]
             phi.value(dst, m, out=dst)
             src = dst
+        if step is not None:
+            diff, sq = step[0][a:b], step[1]
+            m.subtract(src, x[a:b], out=diff)
+            sq[a:b] = m.einsum("emn,emn->em", diff, diff)
 
     def forward_with_jacobian(self, x, *, networks=None):
         """F(x) and J_F(x) = D_L W_L ... D_1 W_1.

@@ -107,6 +107,47 @@ def test_compare_keeps_the_best_of_interleaved_runs(monkeypatch):
         compare({"a": lambda: 1}, repeats=0)
 
 
+class _CallClock:
+    """A perf_counter that only moves when a timed function runs (each call takes ``cost``)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def test_compare_times_each_call_after_its_warmup(monkeypatch):
+    import fpkit.bench as bench
+
+    clock = _CallClock()
+    monkeypatch.setattr(bench, "time", clock)
+    calls = []
+
+    def make(name, cost):
+        def fn():
+            calls.append(name)
+            clock.now += cost
+            return name
+        return fn
+
+    # warm-up 0.25 s: a (0.1 s a call) is called 3 times untimed, b (0.3 s) once, before each timed call
+    secs, out = compare({"a": make("a", 0.1), "b": make("b", 0.3)}, repeats=2, warmup=0.25)
+    assert calls == (["a"] * 4 + ["b"] * 2) * 2
+    assert secs == pytest.approx({"a": 0.1, "b": 0.3}) and out == {"a": "a", "b": "b"}
+    calls.clear()
+    compare({"a": make("a", 0.1)}, repeats=3)  # no warm-up by default
+    assert calls == ["a"] * 3
+    for bad in (-0.1, float("nan"), 61.0):
+        with pytest.raises(ValueError, match="warmup"):
+            compare({"a": lambda: 1}, warmup=bad)
+    with pytest.raises(TypeError, match="warmup"):
+        compare({"a": lambda: 1}, warmup="1")
+    ens = Ensemble.sample(GAUSSIAN_REGIME.replace(N=3, L=1), 1, seed=0)
+    with pytest.raises(ValueError, match="warmup"):
+        bench.activation_share(ens, uniform_starts(ens, 2, seed=0), 1, warmup=-1.0)
+
+
 def test_cost_law_table_follows_its_grid_and_the_best_times(monkeypatch):
     import fpkit.bench as bench
 

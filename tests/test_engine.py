@@ -40,10 +40,36 @@ def test_active_block_keeps_every_unfinished_item_once(E, M, seeds, shrink):
             assert np.all(np.diff(items_in_row) > 0)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 7), st.integers(0, 10_000), st.integers(1, 3))
+def test_compaction_gathers_whole_items_into_place(E, M, seed, axis):
+    """per_item (one gather through flat indices, with or without ``out``) equals the plain
+    definition: entry [.., r, c, ..] of the result is entry [.., rows[r], order[r, c], ..]."""
+    rng = np.random.default_rng(seed)
+    block = ActiveBlock(np, E, M, shrink=1.0)
+    block.retire(rng.random((E, M)) < 0.5)
+    plan = block.compact()
+    if not plan:
+        return
+    shape = (3,) * (axis - 1) + (E, M) + (2,) * (3 - axis)
+    a = rng.standard_normal(shape)
+    want = np.empty(shape[:axis - 1] + plan.order.shape + shape[axis + 1:])
+    for r, row in enumerate(plan.rows):
+        for c, col in enumerate(plan.order[r]):
+            want[(slice(None),) * (axis - 1) + (r, c)] = a[(slice(None),) * (axis - 1) + (row, col)]
+    np.testing.assert_array_equal(plan.per_item(a, axis=axis), want)
+    out = np.full_like(want, np.nan)
+    assert plan.per_item(a, axis=axis, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    with pytest.raises(ValueError, match="out must be a C-contiguous array"):
+        plan.per_item(a, axis=axis, out=np.empty(want.shape[::-1]).T)
+
+
 @pytest.mark.parametrize("activation", ["tanh", "logistic", "algebraic", "erf"])
 def test_forward_kernel_matches_a_plain_reference_in_any_number_of_threads(activation, monkeypatch):
+    # 2 E M N^2 L = 5.9e6 operations: above the 4e6 below which the kernel stays in one thread
     ens = Ensemble.sample(CAUCHY_REGIME.replace(N=7, L=5, activation=activation), 6, seed=1)
-    x = np.random.default_rng(2).uniform(-1, 1, (6, 40, 7))
+    x = np.random.default_rng(2).uniform(-1, 1, (6, 2000, 7))
     from scipy import special
 
     phi = {"logistic": special.expit, "erf": special.erf}.get(activation) or REFERENCE_PHI[activation]
@@ -51,12 +77,66 @@ def test_forward_kernel_matches_a_plain_reference_in_any_number_of_threads(activ
     outs = []
     for threads in ("1", "2", "3"):
         monkeypatch.setenv("FPKIT_NUM_THREADS", threads)
-        out = np.empty_like(x)
-        ens.forward_into(x, out, np.empty_like(x))
-        outs.append(out)
-    np.testing.assert_allclose(outs[0], ref, rtol=1e-12, atol=1e-14)
-    np.testing.assert_array_equal(outs[0], outs[1])  # each network in one thread: bitwise equal
-    np.testing.assert_array_equal(outs[0], outs[2])
+        out, diff, sq = np.empty_like(x), np.empty_like(x), np.empty(x.shape[:2])
+        ens.forward_into(x, out, np.empty_like(x), step=(diff, sq))
+        np.testing.assert_array_equal(diff, out - x)  # the step, written beside F(x)
+        np.testing.assert_allclose(sq, (diff**2).sum(axis=-1), rtol=1e-13)
+        outs.append((out, diff, sq))
+        plain = np.empty_like(x)
+        ens.forward_into(x, plain, np.empty_like(x))
+        np.testing.assert_array_equal(plain, out)
+    np.testing.assert_allclose(outs[0][0], ref, rtol=1e-12, atol=1e-13)  # |F| <= 1; Cauchy weights amplify rounding
+    for other in outs[1:]:  # each network in one thread: bitwise equal
+        for got, want in zip(other, outs[0]):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_the_ring_keeps_every_state_that_is_read_later():
+    """Brute force over small schedules: after step k the ring must hold every x_j (j <= k) that a
+    later step reads (x_{t-1} at step t, x_{K-p} at a cycle check K, x_{max_iter-1} at the end),
+    and no more than its max(2, P + 1) slots."""
+    from fpkit.engine.iterate import _history_needed
+
+    for max_iter in range(1, 30):
+        for P in range(1, 6):
+            for every in range(1, 7):
+                checks = [K for K in range(2, max_iter + 1) if P > 1 and (K % every == 0 or K == max_iter)]
+                for k in range(1, max_iter):
+                    read = {k}  # step k + 1 reads x_k
+                    read |= {K - p for K in checks if K > k for p in range(2, min(P, K) + 1) if K - p <= k}
+                    read |= {max_iter - 1} if max_iter - 1 <= k else set()
+                    kept = set(_history_needed(k, max_iter, P, every))
+                    assert read <= kept, (max_iter, P, every, k, read - kept)
+                    assert max(kept) == k and len(kept) <= max(2, P + 1)
+
+
+def test_states_the_ring_drops_are_never_read(monkeypatch):
+    """Cycle detection on networks with many cycles: compaction that copies every state of the
+    ring, against compaction that copies only the states it must and sets the others to NaN
+    (a read of a dropped state would change the results)."""
+    import fpkit.engine.iterate as it
+
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=4, L=3), 60, seed=5)
+    x0 = uniform_starts(ens, 50, seed=6)
+    opts = dict(max_period=4, cycle_check_every=5, max_iter=400)
+    needed, compact = it._history_needed, it._compact_ring
+    monkeypatch.setattr(it, "_history_needed", lambda k, *a: range(max(k - 4, 0), k + 1))  # all 5 slots
+    want = iterate_map(ens, x0, **opts)
+    calls = []
+
+    def poisoned(ring, plan, steps, slots, m):
+        out = compact(ring, plan, steps, slots, m)
+        for j in set(range(slots)) - {s % slots for s in steps}:
+            out[j] = np.nan
+        calls.append(len(steps))
+        return out
+
+    monkeypatch.setattr(it, "_history_needed", needed)
+    monkeypatch.setattr(it, "_compact_ring", poisoned)
+    got = iterate_map(ens, x0, **opts)
+    assert (want.status == STATUS["cycle"]).sum() > 100 and len(calls) > 3 and min(calls) < 5
+    for field in ("limit", "iterations", "status", "period", "step"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
 
 
 def test_iteration_does_not_depend_on_threads_or_the_cycle_check_interval(monkeypatch):

@@ -29,14 +29,24 @@ class Compaction:
         """Apply to an array whose axis 0 is the block's rows (e.g. known roots (E', R, N))."""
         return a[self.rows]
 
-    def per_item(self, a, axis: int = 1):
-        """Apply to an array whose axes ``axis - 1, axis`` are the block's rows and columns."""
+    def per_item(self, a, axis: int = 1, out=None):
+        """Apply to an array whose axes ``axis - 1, axis`` are the block's rows and columns
+        (into ``out``, a C-contiguous array of the result's shape, if given)."""
         m = self.m
-        a = m.take(a, self.rows, axis=axis - 1)
-        shape = [1] * a.ndim
-        shape[axis - 1], shape[axis] = self.order.shape
-        idx = self.order.reshape(shape)
-        return m.take_along_axis(a, idx, axis=axis)
+        n_rows, n_cols = a.shape[axis - 1], a.shape[axis]
+        # one gather of whole items through their flat (row, column) index: a single pass over
+        # the kept items (a take of the rows and then a take_along_axis of the columns cost two,
+        # and the second builds a broadcast index of the array's size)
+        flat = (self.rows[:, None] * n_cols + self.order).reshape(-1)
+        merged = a.reshape(a.shape[:axis - 1] + (n_rows * n_cols,) + a.shape[axis + 1:])
+        shape = a.shape[:axis - 1] + tuple(self.order.shape) + a.shape[axis + 1:]
+        if out is None:
+            return m.take(merged, flat, axis=axis - 1).reshape(shape)
+        if tuple(out.shape) != shape or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous array of shape {shape}; got shape {tuple(out.shape)}")
+        flat_out = out.reshape(merged.shape[:axis - 1] + flat.shape + merged.shape[axis:])  # a view
+        m.take(merged, flat, axis=axis - 1, out=flat_out)
+        return out
 
 
 class ActiveBlock:

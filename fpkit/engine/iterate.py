@@ -9,9 +9,11 @@ after ``max_iter`` steps is *not converged*.
 
 The hot loop allocates nothing of the block's size: F is evaluated into a ring of the last
 ``max(2, max_period + 1)`` states (which is also the history the cycle test needs), the
-convergence test first screens with the squared 2-norm (one fused reduction; the max norm is
-computed exactly only for the few starts that pass the screen), and finished starts leave the
-packed active block of :class:`~fpkit.engine.active.ActiveBlock`.
+convergence test first screens with the squared 2-norm (computed beside F(x), in the thread
+that computed it; the max norm is computed exactly only for the few starts that pass the
+screen), and finished starts leave the packed active block of
+:class:`~fpkit.engine.active.ActiveBlock`. When the block is packed, only the states a later
+step still reads are copied (x_k, and the history the next cycle check compares with).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     ring[0] = x0
     scratch = m.empty((E, M, N))
     diff = m.empty((E, M, N))
+    sq = m.empty((E, M))
 
     def write(rows, cols, nets, items, k, code, per, d):
         limit[nets, items] = ring[k % slots][rows, cols]
@@ -97,9 +100,7 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     k = 0
     for k in range(1, s.max_iter + 1):
         xa, new = ring[(k - 1) % slots], ring[k % slots]
-        sub.forward_into(xa, new, scratch)
-        m.subtract(new, xa, out=diff)
-        sq = m.einsum("emn,emn->em", diff, diff)
+        sub.forward_into(xa, new, scratch, step=(diff, sq))
         near = block.valid & (sq < tol2)
         done_conv = None
         if bool(near.any()):
@@ -109,8 +110,8 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
             done_conv = m.zeros(near.shape, dtype=bool)
             done_conv[r[ok], c[ok]] = True
             if bool(ok.any()):
-                rows, cols, nets, items = block.retire(done_conv)
-                write(rows, cols, nets, items, k, STATUS["converged"], 1, m.abs(diff[rows, cols]).max(axis=-1))
+                rows, cols, nets, items = block.retire(done_conv)  # the positions (r, c)[ok], in the same order
+                write(rows, cols, nets, items, k, STATUS["converged"], 1, d_near[ok])
         if P > 1 and k >= 2 and (k % check_every == 0 or k == s.max_iter):
             _retire_cycles(block, ring, diff, k, slots, P, s, write, m)
         if k == s.max_iter:
@@ -119,9 +120,10 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
         if plan is False:
             break
         if plan is not None:
-            ring = plan.per_item(ring, axis=2)
+            ring = _compact_ring(ring, plan, _history_needed(k, s.max_iter, P, check_every), slots, m)
             scratch = m.empty_like(ring[0])
             diff = m.empty_like(ring[0])
+            sq = m.empty(ring.shape[1:3])
             sub = ensemble.subset(block.net)
     if k and bool(block.valid.any()):
         rows, cols, nets, items = block.remaining()
@@ -129,6 +131,25 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
         d = ring[k % slots][rows, cols] - ring[(k - 1) % slots][rows, cols]
         step[nets, items] = m.abs(d).max(axis=-1)
     return IterationResult(limit, iterations, status, period, step)
+
+
+def _history_needed(k: int, max_iter: int, P: int, check_every: int) -> range:
+    """The steps j <= k whose states x_j are read after step k.
+
+    Step k + 1 reads x_k. The next cycle check (at K, the next multiple of ``check_every`` or
+    ``max_iter``) reads x_{K-p} for 2 <= p <= P, and the end of the loop at ``max_iter`` reads
+    x_{max_iter - 1}; no other step reads the history.
+    """
+    K = min((k // check_every + 1) * check_every, max_iter) if P > 1 else max_iter
+    return range(max(min(k, K - max(P, 1)), 0), k + 1)
+
+
+def _compact_ring(ring, plan, steps, slots, m):
+    """The ring packed by ``plan``, copying only the states of ``steps`` (the others are never read)."""
+    out = m.empty((slots,) + tuple(plan.order.shape) + ring.shape[3:], dtype=ring.dtype)
+    for j in steps:
+        plan.per_item(ring[j % slots], axis=1, out=out[j % slots])
+    return out
 
 
 def _retire_cycles(block, ring, diff, k, slots, P, s, write, m):
