@@ -175,7 +175,7 @@ def repairs(ensemble: Ensemble, images, *, network: int = 0, side: int = 8,
 
 def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
                          strengths: Mapping[str, Sequence[float]], classifier, low: float, high: float,
-                         seed: Any, side: int = 8, max_iter: int = 3000) -> pd.DataFrame:
+                         seed: Any, side: int = 8, max_iter: int = 3000, per_image: bool = False) -> pd.DataFrame:
     """Damage clean images every way, repair them every way, and measure the result.
 
     For each kind of damage (:data:`CORRUPTIONS`) and strength in ``strengths``, the damaged
@@ -203,6 +203,10 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
         An int gives the damage of kind number k and strength number j the seed
         ``seed + 100 k + j`` (a new strength does not change the others' damage); a Generator
         is drawn from in that order.
+    per_image : bool
+        Return one row per image instead (for paired tests between repairs): the same damage
+        and repairs, each image's ``squared_error`` (mean over its pixels) and, for the
+        attractor, ``same attractor as clean`` (1.0 or 0.0; NaN for the other methods).
 
     Returns
     -------
@@ -211,7 +215,9 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
         the mean squared error over all pixels of all images (one undamaged image would make a
         mean of per-image PSNRs infinite), ``accuracy`` of the classifier, and, for the
         attractor, ``same attractor as clean``: the fraction of damaged images whose orbit ends
-        (within 1e-6) where the clean image's does.
+        (within 1e-6) where the clean image's does. With ``per_image``: columns ``kind``,
+        ``strength``, ``method``, ``image`` (row of ``clean``), ``squared_error`` and
+        ``same attractor as clean``.
     """
     v.check_ensemble(ensemble)
     clean = _images(clean, side, "clean")
@@ -237,6 +243,7 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
     high = v.check_real(high, "high")
     if not (high > low and math.isfinite(high - low)):
         raise ValueError(f"high must be > low, with high - low finite; got low={low}, high={high}")
+    per_image = v.check_bool(per_image, "per_image")
     network, _, _ = _network_images(ensemble, clean, network, "clean")
     rng = seed if isinstance(seed, np.random.Generator) else None
     if rng is None:
@@ -251,11 +258,17 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
             fixed = repairs(ensemble, bad, network=network, side=side, max_iter=max_iter)
             same = np.max(np.abs(fixed["attractor"] - reference), axis=1) < 1e-6
             for method, img in (("damaged", bad), *fixed.items()):
+                if per_image:
+                    rows.append(pd.DataFrame({
+                        "kind": kind, "strength": strength, "method": method, "image": np.arange(len(clean)),
+                        "squared_error": np.mean((img - clean) ** 2, axis=1),
+                        "same attractor as clean": same.astype(float) if method == "attractor" else np.nan}))
+                    continue
                 rows.append({"kind": kind, "strength": strength, "method": method,
                              "psnr": float(psnr(img.reshape(1, -1), flat_clean, data_range=high - low)[0]),
                              "accuracy": float(classifier.score(img, labels)),
                              "same attractor as clean": float(same.mean()) if method == "attractor" else np.nan})
-    return pd.DataFrame(rows)
+    return pd.concat(rows, ignore_index=True) if per_image else pd.DataFrame(rows)
 
 
 def basin_radius(ensemble: Ensemble, attractors, radii, *, network: int = 0, n_probe: int = 8,

@@ -127,6 +127,19 @@ def test_evaluate_restoration_scores_every_damage_and_repair(bistable):
     again = evaluate_restoration(bistable, clean, labels, network=0, strengths=strengths,
                                  classifier=_SignClassifier(), low=LOW, high=HIGH, seed=7)
     pd.testing.assert_frame_equal(table, again)
+    # per image: the same damage and repairs; pooled over the images they give the table's numbers
+    each = evaluate_restoration(bistable, clean, labels, network=0, strengths=strengths,
+                                classifier=_SignClassifier(), low=LOW, high=HIGH, seed=7, per_image=True)
+    assert len(each) == 3 * 4 * 30 and set(each["image"]) == set(range(30))
+    pooled = each.groupby(["kind", "strength", "method"], sort=False).agg(
+        mse=("squared_error", "mean"), same=("same attractor as clean", "mean"))
+    np.testing.assert_allclose(10 * np.log10((HIGH - LOW) ** 2 / pooled["mse"].to_numpy()),
+                               rows.loc[pooled.index, "psnr"].to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(pooled["same"].to_numpy(), rows.loc[pooled.index, "same attractor as clean"])
+    assert set(each.loc[each["method"] == "attractor", "same attractor as clean"]) <= {0.0, 1.0}
+    with pytest.raises(TypeError, match="per_image"):
+        evaluate_restoration(bistable, clean, labels, network=0, strengths=strengths,
+                             classifier=_SignClassifier(), low=LOW, high=HIGH, seed=7, per_image="yes")
     with pytest.raises(ValueError, match="strengths key"):
         evaluate_restoration(bistable, clean, labels, network=0, strengths={"blur": [0.1]},
                              classifier=_SignClassifier(), low=LOW, high=HIGH, seed=0)
