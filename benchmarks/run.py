@@ -24,7 +24,7 @@ from fpkit import GAUSSIAN_REGIME
 from fpkit.bench import (activation_share, compare, flops_per_step, iteration_agreement, matmul_roofline,
                          python_loop_iterate, steady_iteration, torch_iterate)
 from fpkit.backend import to_numpy
-from fpkit.engine import iterate_map, uniform_starts
+from fpkit.engine import EngineSettings, iterate_map, uniform_starts
 from fpkit.network import Ensemble
 
 ROWS: list[dict] = []
@@ -48,10 +48,11 @@ def bench_loop(args):
     subset = np.random.default_rng(2).choice(E * M, n_sub, replace=False)
     t, out = compare({"engine": lambda: iterate_map(ens, x0),
                       "engine, no cycles": lambda: iterate_map(ens, x0, max_period=1),
+                      "engine, mixed": lambda: iterate_map(ens, x0, precision="mixed"),
                       "loop": lambda: python_loop_iterate(ens, x0, subset=subset)},
                      repeats=args.repeats, warmup=args.warmup)
     diff = max(iteration_agreement(to_numpy(out[name].limit).reshape(E * M, N)[subset], out["loop"])
-               for name in ("engine", "engine, no cycles"))
+               for name in ("engine", "engine, no cycles", "engine, mixed"))
     assert diff < 1e-8, f"engine and loop disagree by {diff:.2e}"
     loop_total = t["loop"] * (E * M) / n_sub
     report("1. engine vs per-start Python loop", loop_total / t["engine"], 50,
@@ -60,6 +61,10 @@ def bench_loop(args):
     # the loop's own algorithm: iterate to |F(x) - x| < tol, no cycle detection (max_period = 1)
     report("1b. the same without cycle detection", loop_total / t["engine, no cycles"], 50,
            f"engine with max_period=1 {t['engine, no cycles']:.3f} s: the algorithm the loop runs")
+    # float32 until each start's step is below float32_tol, then float64 (every orbit decided in float64)
+    report("1c. the same with precision='mixed'", loop_total / t["engine, mixed"], 50,
+           f"engine {t['engine, mixed']:.3f} s: float32 first, float64 from step < "
+           f"float32_tol = {EngineSettings().float32_tol:g} on")
 
 
 def bench_roofline(args):

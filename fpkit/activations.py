@@ -50,6 +50,7 @@ __all__ = ["ACTIVATIONS", "SIGMOID_ACTIVATIONS", "Activation", "get_activation"]
 # Inputs beyond this magnitude are clipped before z**2 is formed: the algebraic sigmoid is
 # then +-1 to within 1e-300 and z**2 cannot overflow.
 _ALGEBRAIC_CLIP = 1e150
+_ALGEBRAIC_CLIP32 = 1e18  # the same for float32 (z**2 <= 1e36 < 3.4e38)
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
 
@@ -80,7 +81,8 @@ def _erf(z, m, out):
 
 
 def _algebraic(z, m, out):
-    zc = m.clip(z, -_ALGEBRAIC_CLIP, _ALGEBRAIC_CLIP)
+    clip = _ALGEBRAIC_CLIP if str(z.dtype) == "float64" else _ALGEBRAIC_CLIP32
+    zc = m.clip(z, -clip, clip)
     return m.divide(zc, m.sqrt(1.0 + zc * zc), out=out)
 
 
@@ -253,14 +255,21 @@ class Activation:
         """phi(z) elementwise, stable for every finite z; written into ``out`` when given.
 
         ``z``: a real array (NumPy or CuPy; other real array-likes are converted to float64);
-        NaN stays NaN. ``out``: a float64 array of z's shape on z's backend.
+        NaN stays NaN. ``out``: a float64 array of z's shape on z's backend. For the sigmoid-type
+        activations a float32 ``z`` is evaluated in float32 (``out`` then float32): the first stage
+        of the engine's mixed precision.
         """
-        if not (isinstance(z, np.ndarray) and z.dtype == np.float64):
-            z = _as_real(z)
+        dtype = "float64"
+        if not (isinstance(z, np.ndarray) and z.dtype == np.float64):  # the common case costs one test
+            if (str(getattr(z, "dtype", "")) == "float32" and type(z).__module__.split(".")[0] in ("numpy", "cupy")
+                    and self.sigmoid_type):
+                dtype = "float32"
+            else:
+                z = _as_real(z)
         m = _module(xp) if xp is not None else _module(_namespace(z))
         if out is not None and out is not z and (not hasattr(out, "shape") or tuple(out.shape) != tuple(z.shape)
-                                                 or str(out.dtype) != "float64"):
-            raise ValueError(f"out must be a float64 array of z's shape {tuple(z.shape)}; got "
+                                                 or str(out.dtype) != dtype):
+            raise ValueError(f"out must be a {dtype} array of z's shape {tuple(z.shape)}; got "
                              f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
         result = _VALUES[self.name](z, m, out)
         if out is not None and result is not out:

@@ -159,7 +159,10 @@ class Ensemble:
         if not b_max <= _MAX_PREACTIVATION:
             raise ValueError(f"biases are too large: |b| up to {b_max:.3g} (at most {_MAX_PREACTIVATION:g})")
         self._first_layer = (float(xp.max(xp.sum(xp.abs(weights[:, 0]), axis=-1))), b_max)
-        self.weights = weights
+        self._row_sum = row_sum
+        self._float32 = None  # (W^T, b) in float32, made on first use (forward_into of float32 points)
+        self._weights = weights
+        self._parent = None  # (ensemble, index) of a subset, whose arrays are taken on first use
         self.biases = biases
         self.activation = get_activation(activation)
         self.config = config
@@ -204,7 +207,7 @@ class Ensemble:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(E, L, N)."""
-        E, L, N, _ = self.weights.shape
+        E, L, N = self.biases.shape
         return int(E), int(L), int(N)
 
     @property
@@ -238,8 +241,20 @@ class Ensemble:
     def weights_t(self):
         """The transposed weights ``W_l^T`` as one contiguous (E, L, N, N) array (cached)."""
         if self._wt is None:
-            self._wt = self._m.ascontiguousarray(self._m.swapaxes(self.weights, -1, -2))
+            if self._parent is not None:
+                parent, index = self._parent
+                self._wt = parent.weights_t[index]
+            else:
+                self._wt = self._m.ascontiguousarray(self._m.swapaxes(self.weights, -1, -2))
         return self._wt
+
+    @property
+    def weights(self):
+        """The weights, shape (E, L, N, N) (a subset takes its networks' on first use)."""
+        if self._weights is None:
+            parent, index = self._parent
+            self._weights = parent.weights[index]
+        return self._weights
 
     def __repr__(self) -> str:
         E, L, N = self.shape
@@ -252,12 +267,15 @@ class Ensemble:
     def _select(self, index, name: str) -> Ensemble:
         index = self._check_index(index, name)
         out = Ensemble.__new__(Ensemble)
-        out.weights, out.biases = self.weights[index], self.biases[index]
-        if out.weights.ndim != 4 or out.weights.shape[0] < 1:
+        out.biases = self.biases[index]
+        if out.biases.ndim != 3 or out.biases.shape[0] < 1:
             raise ValueError(f"{name} must select at least one network of {self.n_networks}; got {index!r:.80}")
+        # the weights (and their transposed and float32 copies) are taken from this ensemble's
+        # when first used: the engine's packed blocks need only W^T in one precision
+        out._weights, out._wt, out._float32, out._parent = None, None, None, (self, index)
         out.activation, out.config, out.xp, out._m = self.activation, self.config, self.xp, self._m
         out._first_layer = self._first_layer  # a bound over all networks holds for a subset
-        out._wt = self._wt[index] if self._wt is not None else None
+        out._row_sum = self._row_sum
         return out
 
     def _check_index(self, index, name: str):
@@ -319,6 +337,18 @@ class Ensemble:
                              f"pre-activations (|{name}| must be <= {limit:.3g} for these weights)")
         return x
 
+    def preactivation_bound(self, x_max: float = 1.0) -> float:
+        """An upper bound on every pre-activation ``|W_l x + b_l|`` (max norm) of every network, for
+        inputs with ``|x|_inf <= x_max`` (deeper layers see the activation's range, ``|x| <= 1``).
+
+        The engine's mixed precision iterates in float32 only where this stays far inside
+        float32's range.
+        """
+        x_max = v.check_real(x_max, "x_max", low=0.0)
+        row_sum0, b_max = self._first_layer
+        bound = max(row_sum0 * x_max, self._row_sum if self.depth > 1 else 0.0) + b_max
+        return float(bound)
+
     def forward(self, x, *, networks=None):
         """F(x) for a batch of points.
 
@@ -360,7 +390,9 @@ class Ensemble:
         return out
 
     def _forward_rows(self, x, out, scratch, a, b, step=None):
-        m, wt, bias, phi = self._m, self.weights_t[a:b], self.biases[a:b], self.activation
+        m, phi = self._m, self.activation
+        wt, bias = (self.weights_t, self.biases) if x.dtype == m.float64 else self._float32_params()
+        wt, bias = wt[a:b], bias[a:b]
         L = wt.shape[1]
         src = x[a:b]
         for layer in range(L):
@@ -373,6 +405,16 @@ class Ensemble:
             diff, sq = step[0][a:b], step[1]
             m.subtract(src, x[a:b], out=diff)
             sq[a:b] = m.einsum("emn,emn->em", diff, diff)
+
+    def _float32_params(self):
+        """W^T and b as float32 (cached; a subset takes its rows)."""
+        if self._float32 is None:
+            if self._parent is not None:
+                parent, index = self._parent
+                self._float32 = tuple(a[index] for a in parent._float32_params())
+            else:
+                self._float32 = (self.weights_t.astype(self._m.float32), self.biases.astype(self._m.float32))
+        return self._float32
 
     def forward_with_jacobian(self, x, *, networks=None):
         """F(x) and J_F(x) = D_L W_L ... D_1 W_1.

@@ -407,6 +407,8 @@ for _m in ("forward", "forward_with_jacobian", "forward_with_scaled_jacobian", "
     entry(f"network.Ensemble.{_m}", lambda x, networks, _m=_m: getattr(ENS, _m)(x, networks=networks),
           x=Arg(STARTS, "array", shape=(2, 3, 2)), networks=Arg(None, "array", extra=st.sampled_from([[0, 1], 1])),
           _allow_inf=True)
+entry("network.Ensemble.preactivation_bound", lambda x_max: ENS.preactivation_bound(x_max),
+      x_max=Arg(1.0, "real"))
 entry("network.Ensemble.check_points", lambda x: ENS.check_points(x), x=Arg(STARTS, "array", shape=(2, 3, 2)))
 entry("network.lipschitz_bound", network.lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
 entry("network.log_lipschitz_bound", network.log_lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
@@ -417,7 +419,8 @@ _SETTING_KINDS = {"n_starts": "size", "seeding": "choice", "tol": "real", "max_i
                   "cycle_min_step": "real", "cycle_check_every": "count", "merge_tol": "real", "polish_tol": "real",
                   "newton": "bool", "newton_starts": "size", "newton_rounds": "count", "max_starts": "size",
                   "unseen_target": "real", "census": "bool", "census_starts": "size", "census_rounds": "count",
-                  "census_min_rounds": "count", "census_unseen_target": "real"}
+                  "census_min_rounds": "count", "census_unseen_target": "real", "precision": "choice",
+                  "float32_tol": "real", "float32_steps": "count"}
 _DEFAULT_SETTINGS = EngineSettings()
 entry("engine.EngineSettings", EngineSettings,
       **{k: Arg(getattr(_DEFAULT_SETTINGS, k), kind) for k, kind in _SETTING_KINDS.items()}, _examples=60)
@@ -440,10 +443,10 @@ entry("engine.plane_starts", engine.plane_starts, origin=Arg(_E2, "array", shape
       extent=Arg((-1.0, 1.0, -1.0, 1.0), "array", shape=(4,)), resolution=Arg(3, "size"))
 entry("engine.seeded_starts", engine.seeded_starts, ensemble=Arg(ENS, "ensemble"),
       settings=Arg(EngineSettings(n_starts=3), "settings"), seed=Arg(0, "seed"))
-entry("engine.iterate_map", lambda ensemble, starts, max_iter, max_period: engine.iterate_map(
-      ensemble, starts, max_iter=max_iter, max_period=max_period), ensemble=Arg(ENS, "ensemble"),
+entry("engine.iterate_map", lambda ensemble, starts, max_iter, max_period, precision: engine.iterate_map(
+      ensemble, starts, max_iter=max_iter, max_period=max_period, precision=precision), ensemble=Arg(ENS, "ensemble"),
       starts=Arg(STARTS, "array", shape=(2, 3, 2)), max_iter=Arg(50, "count"), max_period=Arg(4, "size"),
-      _allow_inf=True)
+      precision=Arg("mixed", "choice"), _allow_inf=True)
 entry("engine.polish", engine.polish, ensemble=Arg(ENS, "ensemble"), x=Arg(STARTS, "array", shape=(2, 3, 2)),
       tol=Arg(1e-12, "real"), max_iter=Arg(5, "count"))
 entry("engine.newton_search", engine.newton_search, ensemble=Arg(ENS, "ensemble"),

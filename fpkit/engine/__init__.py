@@ -33,12 +33,13 @@ from .iterate import STATUS, IterationResult, iterate_map
 from .merge import merge_points
 from .newton import newton_search, polish, shooting_search
 from .result import FixedPoints, fixed_point_index
-from .settings import MAX_GRID_STARTS, SEEDINGS, EngineSettings
+from .settings import MAX_GRID_STARTS, PRECISIONS, SEEDINGS, EngineSettings
 from .starts import grid_starts, plane_starts, seeded_starts, uniform_starts
 
 __all__ = [
     "CONTINUATION_STATUS",
     "MAX_GRID_STARTS",
+    "PRECISIONS",
     "SEEDINGS",
     "STATUS",
     "ActiveBlock",

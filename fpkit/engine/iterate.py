@@ -21,7 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .. import _validate as v
+from ..backend import to_numpy
 from ..network import Ensemble
 from .active import ActiveBlock
 from .settings import EngineSettings, resolve_settings
@@ -56,7 +59,8 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     ensemble : Ensemble
     starts : array (E, M, N)
     settings : EngineSettings, optional
-        Uses ``tol``, ``max_iter``, ``max_period``, ``cycle_min_step``, ``cycle_check_every``.
+        Uses ``tol``, ``max_iter``, ``max_period``, ``cycle_min_step``, ``cycle_check_every``,
+        ``precision``, ``float32_tol``, ``float32_steps``.
     **options
         Overrides of those settings (e.g. ``max_iter=100``).
 
@@ -71,34 +75,83 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     E, M, N = x0.shape
     v.check_memory(8 * (max(2, s.max_period + 1) + 8) * E * M * N,
                    f"max_period + 1 = {s.max_period + 1} copies of the starts (E*M*N = {E}*{M}*{N} floats)")
-    tol2 = N * s.tol * s.tol  # |d|_inf < tol implies |d|_2^2 < N tol^2: the screen
+    result = _unfinished(m.array(x0, copy=True), s.max_iter, m)
+    if s.precision == "mixed" and ensemble.preactivation_bound(float(m.max(m.abs(x0)))) <= FLOAT32_PREACTIVATION_LIMIT:
+        # float32 until near the limit (or a cycle, or float32_steps), then float64 from there
+        first = _unfinished(x0.astype(m.float32), min(s.float32_steps, s.max_iter), m)
+        _iterate(ensemble, first, s.float32_tol, s)
+        taken = first.iterations
+        result.limit[...] = first.limit
+        result.step[...] = first.step  # kept by the starts that have no step left
+        _iterate(ensemble, result, s.tol, s, active=taken < s.max_iter, taken=taken)
+    else:
+        _iterate(ensemble, result, s.tol, s)
+    return result
+
+
+#: The engine iterates in float32 (``precision="mixed"``) only where no pre-activation can exceed this.
+FLOAT32_PREACTIVATION_LIMIT = 1e30
+
+
+def _unfinished(x0, max_iter: int, m) -> IterationResult:
+    """Results saying that every start is still at ``x0``, not converged after ``max_iter`` steps."""
+    E, M = x0.shape[:2]
+    return IterationResult(limit=x0, iterations=m.full((E, M), max_iter, dtype=m.int64),
+                           status=m.full((E, M), STATUS["not_converged"], dtype=m.int64),
+                           period=m.zeros((E, M), dtype=m.int64), step=m.full((E, M), m.inf, dtype=m.float64))
+
+
+def _iterate(ensemble: Ensemble, res: IterationResult, tol: float, s: EngineSettings, *, active=None,
+             taken=None) -> None:
+    """Iterate from ``res.limit`` (in its dtype) at most ``res.iterations`` steps, writing each start's
+    outcome into ``res``.
+
+    ``active`` (E, M) bool: iterate only these starts; ``taken`` (E, M) int: the steps each start
+    has taken already (an earlier stage), counted in its ``iterations``; a start then has
+    ``max_iter - taken`` steps left.
+    """
+    m = ensemble.array_module
+    x0 = res.limit
+    E, M, N = x0.shape
+    tol2 = N * tol * tol  # |d|_inf < tol implies |d|_2^2 < N tol^2: the screen
     P = s.max_period
     check_every = max(s.cycle_check_every, 1)
-
-    limit = m.array(x0, copy=True)
-    iterations = m.full((E, M), s.max_iter, dtype=m.int64)
-    status = m.full((E, M), STATUS["not_converged"], dtype=m.int64)
-    period = m.zeros((E, M), dtype=m.int64)
-    step = m.full((E, M), m.inf, dtype=m.float64)
+    cap = int(res.iterations.max())  # every start's iterations is the cap when it comes in
+    limit, iterations, status, period, step = res.limit, res.iterations, res.status, res.period, res.step
 
     block = ActiveBlock(m, E, M)
     sub = ensemble
     slots = max(2, P + 1)
-    ring = m.empty((slots, E, M, N))  # ring[k % slots] = x_k
+    ring = m.empty((slots, E, M, N), dtype=x0.dtype)  # ring[k % slots] = x_k
     ring[0] = x0
-    scratch = m.empty((E, M, N))
-    diff = m.empty((E, M, N))
-    sq = m.empty((E, M))
+    ends = None  # the step at which each start of the block runs out of steps (None: all at cap)
+    last = cap
+    if active is not None:
+        if not bool(active.any()):
+            return
+        block.retire(~active)
+        ends = cap - taken
+        pending = sorted(int(e) for e in np.unique(to_numpy(ends[active])))
+        last = pending[-1]
+        plan = block.compact()
+        if plan is not None:
+            ring = _compact_ring(ring, plan, range(0, 1), slots, m)
+            sub = ensemble.subset(block.net)
+            ends = plan.per_item(ends)
+    next_end = last if ends is None else pending[0]
+    scratch = m.empty_like(ring[0])
+    diff = m.empty_like(ring[0])
+    sq = m.empty(ring.shape[1:3], dtype=ring.dtype)
 
     def write(rows, cols, nets, items, k, code, per, d):
         limit[nets, items] = ring[k % slots][rows, cols]
-        iterations[nets, items] = k
+        iterations[nets, items] = k if taken is None else taken[nets, items] + k
         status[nets, items] = code
         period[nets, items] = per
         step[nets, items] = d
 
     k = 0
-    for k in range(1, s.max_iter + 1):
+    for k in range(1, last + 1):
         xa, new = ring[(k - 1) % slots], ring[k % slots]
         sub.forward_into(xa, new, scratch, step=(diff, sq))
         near = block.valid & (sq < tol2)
@@ -106,42 +159,49 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
         if bool(near.any()):
             r, c = m.nonzero(near)
             d_near = m.abs(diff[r, c]).max(axis=-1)
-            ok = d_near < s.tol
+            ok = d_near < tol
             done_conv = m.zeros(near.shape, dtype=bool)
             done_conv[r[ok], c[ok]] = True
             if bool(ok.any()):
                 rows, cols, nets, items = block.retire(done_conv)  # the positions (r, c)[ok], in the same order
                 write(rows, cols, nets, items, k, STATUS["converged"], 1, d_near[ok])
-        if P > 1 and k >= 2 and (k % check_every == 0 or k == s.max_iter):
-            _retire_cycles(block, ring, diff, k, slots, P, s, write, m)
-        if k == s.max_iter:
+        if P > 1 and k >= 2 and (k % check_every == 0 or k == next_end):
+            _retire_cycles(block, ring, diff, k, slots, P, tol, s.cycle_min_step, write, m)
+        if k == last:
             break
+        if k == next_end:  # some starts have no step left (only with per-start budgets)
+            spent = block.valid & (ends == k)
+            if bool(spent.any()):
+                rows, cols, nets, items = block.retire(spent)
+                write(rows, cols, nets, items, k, STATUS["not_converged"], 0, m.abs(diff[rows, cols]).max(axis=-1))
+            next_end = pending[pending.index(k) + 1]
         plan = block.compact()
         if plan is False:
             break
         if plan is not None:
-            ring = _compact_ring(ring, plan, _history_needed(k, s.max_iter, P, check_every), slots, m)
+            K = min((k // check_every + 1) * check_every, next_end)  # the next cycle check
+            ring = _compact_ring(ring, plan, _history_needed(k, K, P), slots, m)
             scratch = m.empty_like(ring[0])
             diff = m.empty_like(ring[0])
-            sq = m.empty(ring.shape[1:3])
+            sq = m.empty(ring.shape[1:3], dtype=ring.dtype)
             sub = ensemble.subset(block.net)
-    if k and bool(block.valid.any()):
+            if ends is not None:
+                ends = plan.per_item(ends)
+    if k and bool(block.valid.any()):  # out of steps at the last step
         rows, cols, nets, items = block.remaining()
         limit[nets, items] = ring[k % slots][rows, cols]
-        d = ring[k % slots][rows, cols] - ring[(k - 1) % slots][rows, cols]
-        step[nets, items] = m.abs(d).max(axis=-1)
-    return IterationResult(limit, iterations, status, period, step)
+        step[nets, items] = m.abs(diff[rows, cols]).max(axis=-1)  # diff = x_k - x_(k-1)
 
 
-def _history_needed(k: int, max_iter: int, P: int, check_every: int) -> range:
-    """The steps j <= k whose states x_j are read after step k.
+def _history_needed(k: int, K: int, P: int) -> range:
+    """The steps j <= k whose states x_j are read after step k, when the next cycle check is at K.
 
-    Step k + 1 reads x_k. The next cycle check (at K, the next multiple of ``check_every`` or
-    ``max_iter``) reads x_{K-p} for 2 <= p <= P, and the end of the loop at ``max_iter`` reads
-    x_{max_iter - 1}; no other step reads the history.
+    Step k + 1 reads x_k; the check at K reads x_{K-p} for 2 <= p <= P (none when P = 1); no
+    other step reads the history.
     """
-    K = min((k // check_every + 1) * check_every, max_iter) if P > 1 else max_iter
-    return range(max(min(k, K - max(P, 1)), 0), k + 1)
+    if P <= 1:
+        return range(k, k + 1)
+    return range(max(min(k, K - P), 0), k + 1)
 
 
 def _compact_ring(ring, plan, steps, slots, m):
@@ -152,10 +212,10 @@ def _compact_ring(ring, plan, steps, slots, m):
     return out
 
 
-def _retire_cycles(block, ring, diff, k, slots, P, s, write, m):
+def _retire_cycles(block, ring, diff, k, slots, P, tol, min_step, write, m):
     """Retire the starts whose x_k returns within tol of x_{k-p} (smallest p) while moving."""
     d1 = m.abs(diff).max(axis=-1)
-    moving = block.valid & (d1 > s.cycle_min_step)
+    moving = block.valid & (d1 > min_step)
     if not bool(moving.any()):
         return
     new = ring[k % slots]
@@ -168,10 +228,10 @@ def _retire_cycles(block, ring, diff, k, slots, P, s, write, m):
             break
         gap = new - back
         sq = m.einsum("emn,emn->em", gap, gap)
-        cand &= sq < n_dim * s.tol * s.tol
+        cand &= sq < n_dim * tol * tol
         if bool(cand.any()):
             r, c = m.nonzero(cand)
-            hit = m.abs(gap[r, c]).max(axis=-1) < s.tol
+            hit = m.abs(gap[r, c]).max(axis=-1) < tol
             found[r[hit], c[hit]] = p
     done = found > 0
     if bool(done.any()):

@@ -14,10 +14,12 @@ from typing import Any
 
 from .. import _validate as v
 
-__all__ = ["EngineSettings", "SEEDINGS", "MAX_GRID_STARTS", "resolve_settings"]
+__all__ = ["EngineSettings", "SEEDINGS", "PRECISIONS", "MAX_GRID_STARTS", "resolve_settings"]
 
 #: The ways to place the starts in the box (uniformly at random, or on a regular grid).
 SEEDINGS = ("uniform", "grid")
+#: The arithmetic of the iteration: float64 throughout, or float32 first and float64 to finish.
+PRECISIONS = ("float64", "mixed")
 #: The most starts per network any stage may use (iteration, Newton, multiple shooting).
 MAX_STARTS_PER_NETWORK = 10**7
 #: The largest grid of starts per network that :func:`~fpkit.engine.grid_starts` builds.
@@ -48,6 +50,19 @@ class EngineSettings:
         ``cycle_min_step``: a period-p return counts as a cycle only while the orbit still moves
         by more than this per step; ``cycle_check_every``: cycles are looked for every this many
         steps (convergence is tested at every step).
+        ``precision``: ``"float64"`` (every step in float64), or ``"mixed"``: every start is first
+        iterated in float32 (about 2.5 times cheaper per step on a CPU) until its step falls
+        below ``float32_tol``, it comes back within ``float32_tol`` of a state up to
+        ``max_period`` steps earlier, or it has taken ``float32_steps`` steps; then it goes on
+        in float64 under the rules above, so every status, period and limit is decided in
+        float64 (the float32 steps count towards ``max_iter``). The limits agree with
+        ``"float64"``'s to about ``tol``; a start's step count can differ by one where its step
+        crosses ``tol`` within rounding of the float32 stage's, and a start within float32
+        rounding of a basin boundary can go to the other side. Ensembles whose pre-activations
+        could exceed 1e30 (:meth:`fpkit.network.Ensemble.preactivation_bound`) are iterated in
+        float64 throughout. It pays where orbits converge geometrically over many steps (light
+        tails: about 1.2 times faster at N = 32-64 on a CPU); where the time goes to long orbits
+        or to a few superlinear steps (heavy tails) it gains nothing or costs a step.
     Fixed points
         ``merge_tol``: points closer than this (max norm) are one; ``polish_tol``: Newton target
         for ``|F(x) - x|_inf``.
@@ -86,6 +101,9 @@ class EngineSettings:
     max_period: int = 8
     cycle_min_step: float = 1e-6
     cycle_check_every: int = 16
+    precision: str = "float64"
+    float32_tol: float = 1e-5
+    float32_steps: int = 64
     merge_tol: float = 1e-6
     polish_tol: float = 1e-12
     newton: bool = False
@@ -114,6 +132,9 @@ class EngineSettings:
         s(self, "max_period", v.check_int(self.max_period, "max_period", minimum=1))
         s(self, "cycle_min_step", v.check_real(self.cycle_min_step, "cycle_min_step", low=0.0))
         s(self, "cycle_check_every", v.check_int(self.cycle_check_every, "cycle_check_every", minimum=1))
+        v.check_choice(self.precision, "precision", PRECISIONS)
+        s(self, "float32_tol", v.check_real(self.float32_tol, "float32_tol", low=1e-6, high=1.0, high_open=True))
+        s(self, "float32_steps", v.check_int(self.float32_steps, "float32_steps", minimum=1))
         s(self, "merge_tol", v.check_real(self.merge_tol, "merge_tol", low=0.0, low_open=True))
         s(self, "polish_tol", v.check_real(self.polish_tol, "polish_tol", low=0.0, low_open=True))
         s(self, "newton", _check_bool(self.newton, "newton"))
