@@ -115,3 +115,39 @@ def test_to_numpy_and_namespace(monkeypatch, fake_cupy):
     assert float(xp.linalg.vector_norm(xp.asarray([3.0, 4.0]))) == 5.0
     with pytest.raises(TypeError):
         backend.array_namespace(x, [1.0])  # a list is not an array
+
+
+def test_split_rows_keeps_blas_single_threaded_inside_and_restores_it(monkeypatch):
+    """fpkit's threads each call BLAS on their own rows; inside a split BLAS runs in one thread
+    (two levels of threads compete), afterwards it has its own count again, also when calls
+    overlap from several threads or fn raises."""
+    import threading
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+
+    if not blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    monkeypatch.setenv("FPKIT_NUM_THREADS", "2")
+    with threadpool_limits(2, "blas"):
+        seen = []
+        backend.split_rows(lambda a, b: seen.append(blas_threads()), 4, work=1e9)
+        assert seen == [[1], [1]] and blas_threads() == [2]
+        backend.split_rows(lambda a, b: seen.append(blas_threads()), 4, work=1.0)  # too little work: no split
+        assert seen[-1] == [2]
+        gate = threading.Barrier(2)
+
+        def overlapping():
+            backend.split_rows(lambda a, b: gate.wait(timeout=10) if a == 0 else None, 4, work=1e9)
+
+        callers = [threading.Thread(target=overlapping) for _ in range(2)]
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join()
+        assert blas_threads() == [2]
+        with pytest.raises(RuntimeError, match="boom"):
+            backend.split_rows(lambda a, b: (_ for _ in ()).throw(RuntimeError("boom")), 4, work=1e9)
+        assert blas_threads() == [2]
