@@ -317,3 +317,16 @@ def test_iteration_on_cupy_agrees_with_numpy_in_both_precisions():
         np.testing.assert_array_equal(to_numpy(b.status), a.status)
         conv = a.status == STATUS["converged"]
         assert np.abs(to_numpy(b.limit) - a.limit)[conv].max() < 2e-10
+
+
+def test_mixed_precision_with_a_coarse_tol_stops_the_float32_stage_at_tol():
+    """Where tol is coarser than float32_tol the float32 stage stops at tol: one float64 step then
+    confirms it (not float32 iteration far past what was asked)."""
+    ens = Ensemble.sample(GAUSSIAN_REGIME.replace(N=12, L=4), 10, seed=3)
+    x0 = uniform_starts(ens, 40, seed=4)
+    a = iterate_map(ens, x0, tol=1e-3)
+    b = iterate_map(ens, x0, tol=1e-3, precision="mixed")
+    conv = a.status == STATUS["converged"]  # (with so coarse a tol a few oscillating orbits count as 2-cycles)
+    assert conv.mean() > 0.9 and np.all(b.status[conv] == STATUS["converged"])
+    assert set(np.unique(b.iterations[conv] - a.iterations[conv])) <= {0, 1, 2}
+    assert np.all(b.step[conv] < 1e-3)

@@ -14,6 +14,11 @@ that computed it; the max norm is computed exactly only for the few starts that 
 screen), and finished starts leave the packed active block of
 :class:`~fpkit.engine.active.ActiveBlock`. When the block is packed, only the states a later
 step still reads are copied (x_k, and the history the next cycle check compares with).
+
+With ``precision="mixed"`` (:class:`~fpkit.engine.EngineSettings`) the same loop first runs in
+float32 with ``max(float32_tol, tol)`` for both tests, at most ``float32_steps`` steps, and hands every
+start on to the float64 loop, which goes on from where its float32 orbit stopped with the steps
+it has left of ``max_iter``: every outcome is decided in float64.
 """
 
 from __future__ import annotations
@@ -79,7 +84,7 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     if s.precision == "mixed" and ensemble.preactivation_bound(float(m.max(m.abs(x0)))) <= FLOAT32_PREACTIVATION_LIMIT:
         # float32 until near the limit (or a cycle, or float32_steps), then float64 from there
         first = _unfinished(x0.astype(m.float32), min(s.float32_steps, s.max_iter), m)
-        _iterate(ensemble, first, s.float32_tol, s)
+        _iterate(ensemble, first, max(s.float32_tol, s.tol), s)
         taken = first.iterations
         result.limit[...] = first.limit
         result.step[...] = first.step  # kept by the starts that have no step left

@@ -51,18 +51,19 @@ class EngineSettings:
         by more than this per step; ``cycle_check_every``: cycles are looked for every this many
         steps (convergence is tested at every step).
         ``precision``: ``"float64"`` (every step in float64), or ``"mixed"``: every start is first
-        iterated in float32 (about 2.5 times cheaper per step on a CPU) until its step falls
-        below ``float32_tol``, it comes back within ``float32_tol`` of a state up to
+        iterated in float32 (a step costs about half as much on a CPU) until its step falls below
+        ``float32_tol`` (or ``tol``, if larger), it comes back as close to a state up to
         ``max_period`` steps earlier, or it has taken ``float32_steps`` steps; then it goes on
         in float64 under the rules above, so every status, period and limit is decided in
         float64 (the float32 steps count towards ``max_iter``). The limits agree with
-        ``"float64"``'s to about ``tol``; a start's step count can differ by one where its step
-        crosses ``tol`` within rounding of the float32 stage's, and a start within float32
-        rounding of a basin boundary can go to the other side. Ensembles whose pre-activations
-        could exceed 1e30 (:meth:`fpkit.network.Ensemble.preactivation_bound`) are iterated in
-        float64 throughout. It pays where orbits converge geometrically over many steps (light
-        tails: about 1.2 times faster at N = 32-64 on a CPU); where the time goes to long orbits
-        or to a few superlinear steps (heavy tails) it gains nothing or costs a step.
+        ``"float64"``'s to about ``tol``; a start's step count can differ by one or two (the
+        float64 stage first corrects the float32 rounding), a cycle is seen up to two check
+        intervals later, and a start within float32 rounding of a basin boundary, or on a
+        chaotic orbit, can end at another attractor. Ensembles whose pre-activations could
+        exceed 1e30 (:meth:`fpkit.network.Ensemble.preactivation_bound`) are iterated in float64
+        throughout. It pays where orbits converge geometrically over many steps (light tails:
+        about 1.3 times faster at N = 32-64 on a CPU); where the time goes to long orbits or to
+        a few superlinear steps (heavy tails) it gains nothing or costs a step.
     Fixed points
         ``merge_tol``: points closer than this (max norm) are one; ``polish_tol``: Newton target
         for ``|F(x) - x|_inf``.
