@@ -272,6 +272,8 @@ class Ensemble:
             raise ValueError(f"{name} must select at least one network of {self.n_networks}; got {index!r:.80}")
         # the weights (and their transposed and float32 copies) are taken from this ensemble's
         # when first used: the engine's packed blocks need only W^T in one precision
+        # (a copy of the index: the caller may change its array before the weights are used)
+        index = index if isinstance(index, slice) else index.copy()
         out._weights, out._wt, out._float32, out._parent = None, None, None, (self, index)
         out.activation, out.config, out.xp, out._m = self.activation, self.config, self.xp, self._m
         out._first_layer = self._first_layer  # a bound over all networks holds for a subset

@@ -206,3 +206,26 @@ def test_network_bad_arguments_are_named(make, exc, match):
     ens = Ensemble.sample(NetworkConfig(N=3, L=2, activation="tanh"), 2, seed=0)
     with pytest.raises(exc, match=match):
         make(ens)
+
+
+def test_subset_takes_its_networks_weights_even_when_the_index_changes_later():
+    """A subset's W, W^T and float32 copies are taken from the ensemble on first use; they are
+    those of the networks selected when the subset was made."""
+    ens = Ensemble.sample(NetworkConfig(N=3, L=2, law="cauchy"), 6, seed=0)
+    idx = np.array([4, 1])
+    sub = ens.subset(idx)
+    idx[:] = 0
+    assert sub.shape == (2, 2, 3)
+    np.testing.assert_array_equal(sub.weights, ens.weights[[4, 1]])
+    np.testing.assert_array_equal(sub.weights_t, np.swapaxes(ens.weights[[4, 1]], -1, -2))
+    np.testing.assert_array_equal(sub.biases, ens.biases[[4, 1]])
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 5, 3))
+    np.testing.assert_array_equal(sub.forward(x), ens.forward(x, networks=[4, 1]))
+    x32, out = x.astype(np.float32), np.empty((2, 5, 3), dtype=np.float32)
+    ens.subset(np.array([4, 1])).forward_into(x32, out, np.empty_like(out))
+    full = np.empty((6, 5, 3), dtype=np.float32)
+    ens.forward_into(np.concatenate([x32] * 3), full, np.empty_like(full))  # makes ens's float32 copies
+    sub2 = ens.subset(np.array([4, 1]))  # now from the parent's float32 copies
+    out2 = np.empty_like(out)
+    sub2.forward_into(x32, out2, np.empty_like(out2))
+    np.testing.assert_array_equal(out2, out)
