@@ -60,7 +60,7 @@ class EngineSettings:
         float64 stage first corrects the float32 rounding), a cycle is seen up to two check
         intervals later, and a start within float32 rounding of a basin boundary, or on a
         chaotic orbit, can end at another attractor. Ensembles whose pre-activations could
-        exceed 1e30 (:meth:`fpkit.network.Ensemble.preactivation_bound`) are iterated in float64
+        exceed 1e30 (:meth:`~fpkit.network.Ensemble.preactivation_bound`) are iterated in float64
         throughout. It pays where orbits converge geometrically over many steps (light tails:
         about 1.3 times faster at N = 32-64 on a CPU); where the time goes to long orbits or to
         a few superlinear steps (heavy tails) it gains nothing or costs a step.
