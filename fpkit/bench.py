@@ -228,8 +228,9 @@ def matmul_roofline(ensemble: Ensemble, starts, steps: int):
 def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3, warmup: float = 0.0) -> float:
     """Share of a steady iteration step spent in the activation (the products' share is what
     :func:`matmul_roofline` measures): the best time of ``steps * L`` in-place activations on a
-    block of pre-activations, over the best time of :func:`steady_iteration`. ``steps`` and
-    ``repeats`` are integers >= 1; ``warmup`` as in :func:`compare`."""
+    block of pre-activations, the networks shared among the engine's threads as in a step, over
+    the best time of :func:`steady_iteration`. ``steps`` and ``repeats`` are integers >= 1;
+    ``warmup`` as in :func:`compare`."""
     v.check_ensemble(ensemble)
     starts = ensemble.check_points(starts, "starts")
     steps = v.check_int(steps, "steps", minimum=1)
@@ -240,10 +241,17 @@ def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3
     buf = m.empty_like(z)
     phi = ensemble.activation
 
-    def activations():
+    def rows(a, b):
         for _ in range(steps * ensemble.depth):
-            m.copyto(buf, z)
-            phi.value(buf, m, out=buf)
+            m.copyto(buf[a:b], z[a:b])
+            phi.value(buf[a:b], m, out=buf[a:b])
+
+    def activations():
+        E, M, N = z.shape
+        if m is np:  # in threads exactly when a step of the engine is
+            _split_rows(rows, E, work=flops_per_step(E, M, N, ensemble.depth))
+        else:  # pragma: no cover - needs a GPU
+            rows(0, E)
         return buf
 
     t, _ = _best_times({"act": activations, "step": lambda: steady_iteration(ensemble, starts, steps)}, repeats,
