@@ -39,6 +39,7 @@ __all__ = [
     "device_description",
     "get_namespace",
     "make_rng",
+    "single_threaded_blas",
     "split_rows",
     "to_numpy",
 ]
@@ -260,7 +261,7 @@ def _split_rows(fn, n_rows: int, *, work: float, min_work: float = 4e6) -> None:
         return
     edges = [round(i * n_rows / threads) for i in range(threads + 1)]
     pool = _pool(threads)
-    with _blas_single_threaded:
+    with single_threaded_blas:
         futures = [pool.submit(fn, a, b) for a, b in zip(edges[1:-1], edges[2:])]
         fn(edges[0], edges[1])
         for f in futures:
@@ -273,8 +274,11 @@ class _BlasThreads:
     Each of our threads calls BLAS on its own rows; a multithreaded BLAS (OpenBLAS threads every
     product above 256 x 32 x 32) would start its own threads in each, and the two levels compete:
     measured on 2 cores, a steady iteration at N = 64 took 1.5 times as long as with BLAS in one
-    thread, at N = 256 1.3 times (at N = 32 the same). Nested splits and concurrent callers share
-    one count; the first in saves the libraries' thread counts, the last out restores them.
+    thread, at N = 256 1.3 times (at N = 32 the same). A threaded OpenBLAS product also differs
+    from a single-threaded one in the last bit, so the forward kernel keeps BLAS at one thread
+    whether it splits or not. Nested and concurrent users share one count; the first in saves
+    the libraries' thread counts, the last out restores them. The limit is process-wide: other
+    threads' BLAS calls run single-threaded meanwhile.
     """
 
     def __init__(self):
@@ -312,4 +316,6 @@ class _BlasThreads:
                     c.set_num_threads(n)
 
 
-_blas_single_threaded = _BlasThreads()
+#: ``with single_threaded_blas:`` keeps the BLAS libraries at one thread inside (see _BlasThreads):
+#: fpkit's forward kernel runs under it, split or not, so a network's bits never depend on the split.
+single_threaded_blas = _BlasThreads()

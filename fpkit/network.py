@@ -18,7 +18,7 @@ import numpy as np
 from . import _validate as v
 from .activations import Activation
 from .activations import get_activation as _lookup
-from .backend import _split_rows, array_namespace, get_namespace, make_rng, to_numpy
+from .backend import _split_rows, array_namespace, get_namespace, make_rng, single_threaded_blas, to_numpy
 from .sampling import CONVENTIONS, LAWS, sample_weights, weight_law
 
 
@@ -250,7 +250,7 @@ class Ensemble:
 
     @property
     def weights(self):
-        """The weights, shape (E, L, N, N) (a subset takes its networks' on first use)."""
+        """The weights, shape (E, L, N, N) (a lazy subset takes its networks' on first use)."""
         if self._weights is None:
             parent, index = self._parent
             self._weights = parent.weights[index]
@@ -260,21 +260,31 @@ class Ensemble:
         E, L, N = self.shape
         return f"Ensemble(E={E}, L={L}, N={N}, activation={self.activation.name!r}, backend={self.backend!r})"
 
-    def subset(self, index) -> Ensemble:
-        """Ensemble of the networks selected by ``index`` (int array or slice along axis 0)."""
-        return self._select(index, "index")
+    def subset(self, index, *, lazy: bool = False) -> Ensemble:
+        """Ensemble of the networks selected by ``index`` (int array or slice along axis 0).
 
-    def _select(self, index, name: str) -> Ensemble:
+        ``lazy=True``: the weights, their transposed and float32 copies are taken from this
+        ensemble when first used (which keeps this ensemble alive meanwhile, and shows its later
+        in-place changes of the weights): the engine's packed blocks, which need only W^T in one
+        precision, use it. The default copies what this ensemble holds now.
+        """
+        if not isinstance(lazy, (bool, np.bool_)):
+            raise TypeError(f"lazy must be True or False; got {lazy!r}")
+        return self._select(index, "index", lazy=bool(lazy))
+
+    def _select(self, index, name: str, *, lazy: bool = False) -> Ensemble:
         index = self._check_index(index, name)
         out = Ensemble.__new__(Ensemble)
         out.biases = self.biases[index]
         if out.biases.ndim != 3 or out.biases.shape[0] < 1:
             raise ValueError(f"{name} must select at least one network of {self.n_networks}; got {index!r:.80}")
-        # the weights (and their transposed and float32 copies) are taken from this ensemble's
-        # when first used: the engine's packed blocks need only W^T in one precision
-        # (a copy of the index: the caller may change its array before the weights are used)
-        index = index if isinstance(index, slice) else index.copy()
-        out._weights, out._wt, out._float32, out._parent = None, None, None, (self, index)
+        if lazy:  # (a copy of the index: the caller may change its array before the weights are used)
+            index = index if isinstance(index, slice) else index.copy()
+            out._weights, out._wt, out._float32, out._parent = None, None, None, (self, index)
+        else:
+            out._weights, out._parent = self.weights[index], None
+            out._wt = self._wt[index] if self._wt is not None else None
+            out._float32 = tuple(a[index] for a in self._float32) if self._float32 is not None else None
         out.activation, out.config, out.xp, out._m = self.activation, self.config, self.xp, self._m
         out._first_layer = self._first_layer  # a bound over all networks holds for a subset
         out._row_sum = self._row_sum
@@ -384,16 +394,17 @@ class Ensemble:
         in the thread that computed its F(x) (while its rows are still in cache).
         """
         E, M, N = x.shape
+        wt, bias = (self.weights_t, self.biases) if x.dtype == self._m.float64 else self._float32_params()
         if self._m is np:
-            _split_rows(lambda a, b: self._forward_rows(x, out, scratch, a, b, step), E,
-                        work=2.0 * E * M * N * N * self.depth)
+            with single_threaded_blas:  # also unsplit: a network's bits must not depend on the split
+                _split_rows(lambda a, b: self._forward_rows(x, out, scratch, wt, bias, a, b, step), E,
+                            work=2.0 * E * M * N * N * self.depth)
         else:
-            self._forward_rows(x, out, scratch, 0, E, step)
+            self._forward_rows(x, out, scratch, wt, bias, 0, E, step)
         return out
 
-    def _forward_rows(self, x, out, scratch, a, b, step=None):
+    def _forward_rows(self, x, out, scratch, wt, bias, a, b, step=None):
         m, phi = self._m, self.activation
-        wt, bias = (self.weights_t, self.biases) if x.dtype == m.float64 else self._float32_params()
         wt, bias = wt[a:b], bias[a:b]
         L = wt.shape[1]
         src = x[a:b]

@@ -330,3 +330,47 @@ def test_mixed_precision_with_a_coarse_tol_stops_the_float32_stage_at_tol():
     assert conv.mean() > 0.9 and np.all(b.status[conv] == STATUS["converged"])
     assert set(np.unique(b.iterations[conv] - a.iterations[conv])) <= {0, 1, 2}
     assert np.all(b.step[conv] < 1e-3)
+
+
+def test_forward_bits_do_not_depend_on_the_split_at_sizes_blas_would_thread(monkeypatch):
+    """256 x 64 x 64 products are above OpenBLAS's threading threshold, and a threaded product
+    differs from a single-threaded one in the last bit: the kernel keeps BLAS at one thread, so a
+    network alone, in its ensemble, in one thread or two gives the same bits."""
+    ens = Ensemble.sample(GAUSSIAN_REGIME.replace(N=64, L=3), 4, seed=1)
+    x = np.random.default_rng(2).uniform(-1, 1, (4, 300, 64))
+    outs = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("FPKIT_NUM_THREADS", threads)
+        outs.append(ens.forward(x))
+        outs.append(np.concatenate([ens.subset([e]).forward(x[e:e + 1]) for e in range(4)]))
+    for other in outs[1:]:
+        np.testing.assert_array_equal(other, outs[0])
+
+
+def test_mixed_precision_leaves_every_start_a_float64_step():
+    """With float32_steps >= max_iter the float32 stage stops at max_iter - 1, so no start ends
+    not converged with a step below tol (its outcome is decided by a float64 step)."""
+    ens = Ensemble.sample(GAUSSIAN_REGIME.replace(N=6, L=3, scale=1.5), 20, seed=3)
+    x0 = uniform_starts(ens, 30, seed=4)
+    for max_iter in (1, 2, 5):
+        r = iterate_map(ens, x0, precision="mixed", max_iter=max_iter, tol=1e-3, float32_steps=64,
+                        max_period=4, cycle_check_every=1)
+        rest = r.status == STATUS["not_converged"]
+        assert not np.any(r.step[rest] < 1e-3) and np.all(r.iterations[rest] == max_iter)
+
+
+def test_mixed_precision_with_weights_beyond_float32_stays_in_float64():
+    """Depth 1 with tiny starts: the first step's pre-activations are tiny, but later steps see
+    |x| up to 1 and weights of 1e200: no float32 stage (no overflow, no NaN), float64's results."""
+    import warnings
+
+    W = np.random.default_rng(0).standard_cauchy((3, 1, 4, 4)) * 1e200
+    ens = Ensemble(W, activation="tanh")
+    x0 = np.zeros((3, 5, 4))
+    x0[:, :, 0] = 1e-250
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = iterate_map(ens, x0, precision="mixed", max_iter=50)
+    f = iterate_map(ens, x0, max_iter=50)
+    for field in ("limit", "iterations", "status", "period", "step"):
+        np.testing.assert_array_equal(getattr(r, field), getattr(f, field))

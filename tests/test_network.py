@@ -208,12 +208,12 @@ def test_network_bad_arguments_are_named(make, exc, match):
         make(ens)
 
 
-def test_subset_takes_its_networks_weights_even_when_the_index_changes_later():
-    """A subset's W, W^T and float32 copies are taken from the ensemble on first use; they are
-    those of the networks selected when the subset was made."""
+def test_lazy_subset_takes_its_networks_weights_even_when_the_index_changes_later():
+    """A lazy subset's W, W^T and float32 copies are taken from the ensemble on first use; they
+    are those of the networks selected when the subset was made."""
     ens = Ensemble.sample(NetworkConfig(N=3, L=2, law="cauchy"), 6, seed=0)
     idx = np.array([4, 1])
-    sub = ens.subset(idx)
+    sub = ens.subset(idx, lazy=True)
     idx[:] = 0
     assert sub.shape == (2, 2, 3)
     np.testing.assert_array_equal(sub.weights, ens.weights[[4, 1]])
@@ -222,10 +222,28 @@ def test_subset_takes_its_networks_weights_even_when_the_index_changes_later():
     x = np.random.default_rng(1).uniform(-1, 1, (2, 5, 3))
     np.testing.assert_array_equal(sub.forward(x), ens.forward(x, networks=[4, 1]))
     x32, out = x.astype(np.float32), np.empty((2, 5, 3), dtype=np.float32)
-    ens.subset(np.array([4, 1])).forward_into(x32, out, np.empty_like(out))
+    ens.subset(np.array([4, 1]), lazy=True).forward_into(x32, out, np.empty_like(out))
     full = np.empty((6, 5, 3), dtype=np.float32)
     ens.forward_into(np.concatenate([x32] * 3), full, np.empty_like(full))  # makes ens's float32 copies
-    sub2 = ens.subset(np.array([4, 1]))  # now from the parent's float32 copies
+    sub2 = ens.subset(np.array([4, 1]), lazy=True)  # now from the parent's float32 copies
     out2 = np.empty_like(out)
     sub2.forward_into(x32, out2, np.empty_like(out2))
     np.testing.assert_array_equal(out2, out)
+
+
+def test_a_plain_subset_copies_and_does_not_keep_its_ensemble_alive():
+    import gc
+    import weakref
+
+    ens = Ensemble.sample(NetworkConfig(N=3, L=2, law="cauchy"), 6, seed=0)
+    ens.weights_t  # noqa: B018 - cached W^T, copied into the subset too
+    sub = ens.subset([4, 1])
+    ref = weakref.ref(ens)
+    want = ens.weights[[4, 1]].copy()
+    del ens
+    gc.collect()
+    assert ref() is None
+    np.testing.assert_array_equal(sub.weights, want)
+    np.testing.assert_array_equal(sub.weights_t, np.swapaxes(want, -1, -2))
+    with pytest.raises(TypeError, match="lazy"):
+        sub.subset([0], lazy="yes")

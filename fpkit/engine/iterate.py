@@ -16,9 +16,10 @@ screen), and finished starts leave the packed active block of
 step still reads are copied (x_k, and the history the next cycle check compares with).
 
 With ``precision="mixed"`` (:class:`~fpkit.engine.EngineSettings`) the same loop first runs in
-float32 with ``max(float32_tol, tol)`` for both tests, at most ``float32_steps`` steps, and hands every
-start on to the float64 loop, which goes on from where its float32 orbit stopped with the steps
-it has left of ``max_iter``: every outcome is decided in float64.
+float32 with ``max(float32_tol, tol)`` for both tests, at most ``float32_steps`` steps (and at
+most ``max_iter - 1``), and hands every start on to the float64 loop, which goes on from where
+its float32 orbit stopped with the steps it has left of ``max_iter`` (at least one): every
+outcome is decided in float64.
 """
 
 from __future__ import annotations
@@ -81,9 +82,10 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     v.check_memory(8 * (max(2, s.max_period + 1) + 8) * E * M * N,
                    f"max_period + 1 = {s.max_period + 1} copies of the starts (E*M*N = {E}*{M}*{N} floats)")
     result = _unfinished(m.array(x0, copy=True), s.max_iter, m)
-    if s.precision == "mixed" and ensemble.preactivation_bound(float(m.max(m.abs(x0)))) <= FLOAT32_PREACTIVATION_LIMIT:
-        # float32 until near the limit (or a cycle, or float32_steps), then float64 from there
-        first = _unfinished(x0.astype(m.float32), min(s.float32_steps, s.max_iter), m)
+    if s.precision == "mixed" and s.max_iter > 1 and _float32_safe(ensemble, x0, m):
+        # float32 until near the limit (or a cycle, or float32_steps), then float64 from there;
+        # every start keeps at least one float64 step, which decides its outcome
+        first = _unfinished(x0.astype(m.float32), min(s.float32_steps, s.max_iter - 1), m)
         _iterate(ensemble, first, max(s.float32_tol, s.tol), s)
         taken = first.iterations
         result.limit[...] = first.limit
@@ -96,6 +98,15 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
 
 #: The engine iterates in float32 (``precision="mixed"``) only where no pre-activation can exceed this.
 FLOAT32_PREACTIVATION_LIMIT = 1e30
+
+
+def _float32_safe(ensemble: Ensemble, x0, m) -> bool:
+    """Whether every state and pre-activation of the iteration fits float32 far from overflow: the
+    starts, and the pre-activations of inputs up to the starts' size (step 1) or the activation's
+    range, |x| <= 1 (every later step)."""
+    x_max = float(m.max(m.abs(x0)))
+    return x_max <= FLOAT32_PREACTIVATION_LIMIT and \
+        ensemble.preactivation_bound(max(x_max, 1.0)) <= FLOAT32_PREACTIVATION_LIMIT
 
 
 def _unfinished(x0, max_iter: int, m) -> IterationResult:
@@ -141,7 +152,7 @@ def _iterate(ensemble: Ensemble, res: IterationResult, tol: float, s: EngineSett
         plan = block.compact()
         if plan is not None:
             ring = _compact_ring(ring, plan, range(0, 1), slots, m)
-            sub = ensemble.subset(block.net)
+            sub = ensemble.subset(block.net, lazy=True)
             ends = plan.per_item(ends)
     next_end = last if ends is None else pending[0]
     scratch = m.empty_like(ring[0])
@@ -189,7 +200,7 @@ def _iterate(ensemble: Ensemble, res: IterationResult, tol: float, s: EngineSett
             scratch = m.empty_like(ring[0])
             diff = m.empty_like(ring[0])
             sq = m.empty(ring.shape[1:3], dtype=ring.dtype)
-            sub = ensemble.subset(block.net)
+            sub = ensemble.subset(block.net, lazy=True)
             if ends is not None:
                 ends = plan.per_item(ends)
     if k and bool(block.valid.any()):  # out of steps at the last step

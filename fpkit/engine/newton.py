@@ -233,7 +233,7 @@ def _damped_newton(ensemble, X, evaluate, residual, direction, *, known, point, 
         if plan is not None:
             X, R, merit, best, since = (plan.per_item(a) for a in (X, R, merit, best, since))
             aux = tuple(plan.per_item(a) for a in aux)
-            sub = ensemble.subset(block.net)
+            sub = ensemble.subset(block.net, lazy=True)
             sub_known = plan.per_row(sub_known) if sub_known is not None else None
         active = block.valid
         dX = direction(sub, X, R, aux)

@@ -55,7 +55,8 @@ class EngineSettings:
         ``float32_tol`` (or ``tol``, if larger), it comes back as close to a state up to
         ``max_period`` steps earlier, or it has taken ``float32_steps`` steps; then it goes on
         in float64 under the rules above, so every status, period and limit is decided in
-        float64 (the float32 steps count towards ``max_iter``). The limits agree with
+        float64 (the float32 steps count towards ``max_iter``; every start keeps at least one
+        float64 step). The limits agree with
         ``"float64"``'s to about ``tol``; a start's step count can differ by one or two (the
         float64 stage first corrects the float32 rounding), a cycle is seen up to two check
         intervals later, and a start within float32 rounding of a basin boundary, or on a
