@@ -87,10 +87,8 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
         # every start keeps at least one float64 step, which decides its outcome
         first = _unfinished(x0.astype(m.float32), min(s.float32_steps, s.max_iter - 1), m)
         _iterate(ensemble, first, max(s.float32_tol, s.tol), s)
-        taken = first.iterations
         result.limit[...] = first.limit
-        result.step[...] = first.step  # kept by the starts that have no step left
-        _iterate(ensemble, result, s.tol, s, active=taken < s.max_iter, taken=taken)
+        _iterate(ensemble, result, s.tol, s, taken=first.iterations)
     else:
         _iterate(ensemble, result, s.tol, s)
     return result
@@ -117,14 +115,12 @@ def _unfinished(x0, max_iter: int, m) -> IterationResult:
                            period=m.zeros((E, M), dtype=m.int64), step=m.full((E, M), m.inf, dtype=m.float64))
 
 
-def _iterate(ensemble: Ensemble, res: IterationResult, tol: float, s: EngineSettings, *, active=None,
-             taken=None) -> None:
+def _iterate(ensemble: Ensemble, res: IterationResult, tol: float, s: EngineSettings, *, taken=None) -> None:
     """Iterate from ``res.limit`` (in its dtype) at most ``res.iterations`` steps, writing each start's
     outcome into ``res``.
 
-    ``active`` (E, M) bool: iterate only these starts; ``taken`` (E, M) int: the steps each start
-    has taken already (an earlier stage), counted in its ``iterations``; a start then has
-    ``max_iter - taken`` steps left.
+    ``taken`` (E, M) int, each below ``max_iter``: the steps each start has taken already (an
+    earlier stage), counted in its ``iterations``; a start then has ``max_iter - taken`` steps left.
     """
     m = ensemble.array_module
     x0 = res.limit
@@ -140,21 +136,11 @@ def _iterate(ensemble: Ensemble, res: IterationResult, tol: float, s: EngineSett
     slots = max(2, P + 1)
     ring = m.empty((slots, E, M, N), dtype=x0.dtype)  # ring[k % slots] = x_k
     ring[0] = x0
-    ends = None  # the step at which each start of the block runs out of steps (None: all at cap)
-    last = cap
-    if active is not None:
-        if not bool(active.any()):
-            return
-        block.retire(~active)
-        ends = cap - taken
-        pending = sorted(int(e) for e in np.unique(to_numpy(ends[active])))
-        last = pending[-1]
-        plan = block.compact()
-        if plan is not None:
-            ring = _compact_ring(ring, plan, range(0, 1), slots, m)
-            sub = ensemble.subset(block.net, lazy=True)
-            ends = plan.per_item(ends)
-    next_end = last if ends is None else pending[0]
+    # the step at which each start of the block runs out of steps (None: every start at cap)
+    ends = None if taken is None else cap - taken
+    upcoming = iter([cap] if ends is None else sorted(int(e) for e in np.unique(to_numpy(ends))))
+    next_end = next(upcoming)
+    last = cap if ends is None else int(ends.max())
     scratch = m.empty_like(ring[0])
     diff = m.empty_like(ring[0])
     sq = m.empty(ring.shape[1:3], dtype=ring.dtype)
@@ -183,14 +169,14 @@ def _iterate(ensemble: Ensemble, res: IterationResult, tol: float, s: EngineSett
                 write(rows, cols, nets, items, k, STATUS["converged"], 1, d_near[ok])
         if P > 1 and k >= 2 and (k % check_every == 0 or k == next_end):
             _retire_cycles(block, ring, diff, k, slots, P, tol, s.cycle_min_step, write, m)
-        if k == last:
-            break
-        if k == next_end:  # some starts have no step left (only with per-start budgets)
-            spent = block.valid & (ends == k)
+        if k == next_end:  # starts that have no step left end here, not converged
+            spent = block.valid if ends is None else block.valid & (ends == k)
             if bool(spent.any()):
-                rows, cols, nets, items = block.retire(spent)
+                rows, cols, nets, items = block.retire(spent)  # diff = x_k - x_(k-1): their last step
                 write(rows, cols, nets, items, k, STATUS["not_converged"], 0, m.abs(diff[rows, cols]).max(axis=-1))
-            next_end = pending[pending.index(k) + 1]
+            if k == last:
+                break
+            next_end = next(upcoming)
         plan = block.compact()
         if plan is False:
             break
@@ -203,10 +189,6 @@ def _iterate(ensemble: Ensemble, res: IterationResult, tol: float, s: EngineSett
             sub = ensemble.subset(block.net, lazy=True)
             if ends is not None:
                 ends = plan.per_item(ends)
-    if k and bool(block.valid.any()):  # out of steps at the last step
-        rows, cols, nets, items = block.remaining()
-        limit[nets, items] = ring[k % slots][rows, cols]
-        step[nets, items] = m.abs(diff[rows, cols]).max(axis=-1)  # diff = x_k - x_(k-1)
 
 
 def _history_needed(k: int, K: int, P: int) -> range:
