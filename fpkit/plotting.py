@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MAX_BASIN_LABEL", "chapter_setup", "glue", "glued", "law_palette", "plot_basin_map", "plot_bootstrap_bands"]
+__all__ = ["MAX_BASIN_LABEL", "GluedText", "chapter_setup", "glue", "glued", "law_palette", "plot_basin_map", "plot_bootstrap_bands"]
 
 #: Colours by law label, shared by all chapters so a law looks the same everywhere.
 _LAW_COLOURS = {
@@ -235,6 +235,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class GluedText:
+    """A string glued for the prose, with the same text under both MIME types myst-nb reads.
+
+    ``text/markdown`` (``{glue:md}``) and ``text/plain`` (``{glue:text}``) both give the text
+    itself: IPython's ``Markdown`` object has its repr as plain text, so a ``{glue:text}``
+    reference to it printed ``<IPython.core.display.Markdown object>`` in the page.
+    """
+
+    def __init__(self, text: str):
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}")
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
 #: Every value glued in this kernel, by name (see :func:`glued`).
 _GLUED: dict[str, Any] = {}
 
@@ -243,8 +266,8 @@ def glue(name: str, value: Any, display: bool = False, *, markdown: bool = True)
     """Glue a value for the prose (``{glue:text}`name:.2f```), as a plain Python number.
 
     NumPy scalars are converted first: their repr (``np.float64(1.0)``) cannot be
-    formatted by ``{glue:text}``. Strings are glued as Markdown: reference them with
-    ``{glue:md}`name```. Non-finite numbers are refused, so a NaN can never reach the text.
+    formatted by ``{glue:text}``. Strings are glued as :class:`GluedText`: ``{glue:md}`name```
+    renders them as Markdown, ``{glue:text}`name``` pastes the same text (never an object's repr). Non-finite numbers are refused, so a NaN can never reach the text.
     The value is also kept for :func:`glued`. ``markdown=False`` glues a string as plain text,
     which other pages can paste with ``{glue:text}`chapter.md::name:s``` (myst-nb pastes plain
     text, not Markdown, across documents).
@@ -265,9 +288,7 @@ def glue(name: str, value: Any, display: bool = False, *, markdown: bool = True)
         if "$" in value:
             raise ValueError(f"glued text {name!r} contains '$': math does not render inside glued text; "
                              "write it as plain text")
-        from IPython.display import Markdown
-
-        _glue(name, Markdown(value), display=display)
+        _glue(name, GluedText(value), display=display)
         _GLUED[name] = value
         return
     value = _plain(value)

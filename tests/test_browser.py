@@ -284,6 +284,21 @@ def test_page_loads_nothing_from_other_hosts(page):
     assert "_static/mathjax/" in text or 'class="math' not in text, f"{page}: MathJax not served by the book"
 
 
+#: A Python or IPython object's repr as it lands in a page: ``<IPython.core.display.Markdown object>``,
+#: ``<matplotlib.figure.Figure at 0x...>``, ``<function f at 0x...>``, escaped by Sphinx or not.
+_OBJECT_REPR = re.compile(r"(?:<|&lt;)[A-Za-z_][\w.]*(?: [\w.]+)? (?:object|at 0x)[^>&]*(?:>|&gt;)"
+                          r"|(?:<|&lt;)IPython\.[\w.]+|(?:<|&lt;)Figure size \d+x\d+")
+
+
+@pytest.mark.parametrize("page", PAGES or ["(none)"])
+def test_page_shows_no_object_repr(page):
+    """A glued value or an output that prints as its object's repr is a broken sentence or cell."""
+    _require_book_and_browser()
+    text = (HTML / page).read_text(encoding="utf-8")
+    found = sorted({m.group(0)[:100] for m in _OBJECT_REPR.finditer(text)})
+    assert not found, f"{page}: Python object reprs in the page: {found}"
+
+
 @pytest.mark.parametrize("page", PAGES or ["(none)"])
 def test_internal_links_resolve(server, page):
     text = (HTML / page).read_text(encoding="utf-8")

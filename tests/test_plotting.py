@@ -77,3 +77,17 @@ def test_basin_map_colours_and_points():
     with pytest.raises(ValueError, match=">= -2"):
         plot_basin_map(ax, labels - 5, (0, 1, 0, 1))
     plt.close("all")
+
+
+def test_glued_text_reads_the_same_as_text_and_as_markdown():
+    """{glue:text} reads text/plain, {glue:md} reads text/markdown: a glued string must give the
+    text under both (IPython's Markdown object gave its repr as plain text)."""
+    from IPython.core.formatters import format_display_data
+
+    from fpkit.plotting import GluedText
+
+    data, _ = format_display_data(GluedText("partly: 3 of **4**"))
+    assert data["text/plain"] == "partly: 3 of **4**"
+    assert data["text/markdown"] == "partly: 3 of **4**"
+    with pytest.raises(TypeError, match="text must be a str"):
+        GluedText(3)
