@@ -41,16 +41,15 @@ def check_real(
         value = float(value)
     except OverflowError:  # an int beyond the float64 range
         value = math.inf if value > 0 else -math.inf
+    finite = math.isfinite(value)
+    below = low is not None and (value < low or (low_open and value == low))
+    above = high is not None and (value > high or (high_open and value == high))
+    if finite and not below and not above:
+        return value
     lo = "-inf" if low is None else repr(low)
     hi = "inf" if high is None else repr(high)
     interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, in {interval}; got {value}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be in {interval}; got {value}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be in {interval}; got {value}")
-    return value
+    raise ValueError(f"{name} must be {'in' if finite else 'finite, in'} {interval}; got {value}")
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
@@ -169,10 +168,14 @@ def one_line(text: Any) -> str:
     return " ".join(str(text).split())
 
 
-def check_ensemble(value: Any, name: str = "ensemble"):
-    """Return ``value`` if it is a :class:`fpkit.network.Ensemble`, else raise a TypeError naming it."""
-    from .network import Ensemble
+def as_float64(x, name: str, xp):
+    """Real numbers (bool, int, float) as float64 in namespace ``xp``; complex or other dtypes are
+    a TypeError naming ``name``."""
+    import numpy as np
 
-    if not isinstance(value, Ensemble):
-        raise TypeError(f"{name} must be an Ensemble; got {type(value).__name__}")
-    return value
+    kind = np.dtype(str(x.dtype)).kind if str(x.dtype) != "object" else "O"
+    if kind == "c":
+        raise TypeError(f"{name} must be real; got a complex array ({x.dtype})")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array; got dtype {x.dtype}")
+    return x if x.dtype == xp.float64 else xp.astype(x, xp.float64)

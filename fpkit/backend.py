@@ -229,32 +229,36 @@ def _pool(threads: int):
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpkit")
 
 
+def _check_row_function(fn) -> None:
+    """A TypeError naming ``fn`` unless it can be called as ``fn(start, stop)``."""
+    v.check_callable(fn, "fn")
+    code = getattr(fn, "__code__", None)
+    if code is not None and not getattr(fn, "__defaults__", None) and not code.co_flags & 0x04:
+        if code.co_argcount - (1 if inspect.ismethod(fn) else 0) == 2:  # the common case, fast
+            return
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # pragma: no cover - a callable without a signature (some builtins)
+        return
+    try:
+        signature.bind(0, 1)
+    except TypeError:
+        raise TypeError(f"fn must take two arguments (start, stop); its signature is {signature}") from None
+
+
 def split_rows(fn, n_rows: int, *, work: float, min_work: float = 4e6) -> None:
     """Call ``fn(start, stop)`` on contiguous row ranges covering ``range(n_rows)``, in threads.
 
     Runs in the calling thread when there is one CPU thread, one row, or less than ``min_work``
-    (floating-point operations) to share. ``fn`` must only write to its own rows. ``n_rows`` is an
-    integer in [0, 2**63 - 1]; ``work`` and ``min_work`` are finite reals >= 0. (The engine's hot loop calls the
-    same splitting without these checks.)
+    (floating-point operations) to share. ``fn`` must only write to its own rows; inside the
+    threads BLAS runs single-threaded (:data:`single_threaded_blas`). ``n_rows`` is an integer in
+    [0, 2**63 - 1]; ``work`` and ``min_work`` are finite reals >= 0. The checks cost about a
+    microsecond for a plain function (the forward kernel calls this at every step).
     """
-    v.check_callable(fn, "fn")
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):  # pragma: no cover - a callable without a signature (some builtins)
-        signature = None
-    if signature is not None:
-        try:
-            signature.bind(0, 1)
-        except TypeError:
-            raise TypeError(f"fn must take two arguments (start, stop); its signature is {signature}") from None
+    _check_row_function(fn)
     n_rows = v.check_int(n_rows, "n_rows", minimum=0, maximum=2**63 - 1)
     work = v.check_real(work, "work", low=0.0)
     min_work = v.check_real(min_work, "min_work", low=0.0)
-    _split_rows(fn, n_rows, work=work, min_work=min_work)
-
-
-def _split_rows(fn, n_rows: int, *, work: float, min_work: float = 4e6) -> None:
-    """:func:`split_rows` without the argument checks (the engine's hot loop)."""
     threads = min(cpu_threads(), n_rows)
     if threads <= 1 or work < min_work:
         fn(0, n_rows)

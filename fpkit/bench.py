@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from . import _validate as v
-from .backend import _split_rows, to_numpy
+from .backend import split_rows, to_numpy
 from .engine import iterate_map, uniform_starts
-from .network import Ensemble
+from .network import Ensemble, check_ensemble
 
 __all__ = [
     "activation_share",
@@ -84,7 +84,7 @@ def python_loop_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_i
     ``subset``: flat indices ``e * M + m`` of the starts to run (default: all).
     Returns the limits of the starts run, shape (len(subset), N).
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     x0 = to_numpy(ensemble.check_points(starts, "starts"))
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
@@ -127,7 +127,7 @@ def torch_iterate(ensemble: Ensemble, starts, *, tol: float = 1e-10, max_iter: i
     """
     import torch
 
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     starts = ensemble.check_points(starts, "starts")
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
@@ -205,7 +205,7 @@ def matmul_roofline(ensemble: Ensemble, starts, steps: int):
     """The batched products alone: ``steps * L`` times ``x @ W_l^T`` on the same shapes, the
     fastest way the engine's backend does them (preallocated output, transposed weights, the
     networks shared among the same CPU threads as the engine's)."""
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     starts = ensemble.check_points(starts, "starts")
     steps = v.check_int(steps, "steps", minimum=1)
     m = ensemble.array_module
@@ -219,7 +219,7 @@ def matmul_roofline(ensemble: Ensemble, starts, steps: int):
                 m.matmul(starts[a:b], wt[a:b, layer], out=out[a:b])
 
     if m is np:
-        _split_rows(rows, E, work=flops_per_step(E, M, N, wt.shape[1]))
+        split_rows(rows, E, work=flops_per_step(E, M, N, wt.shape[1]))
     else:  # pragma: no cover - needs a GPU
         rows(0, E)
     return out
@@ -231,7 +231,7 @@ def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3
     block of pre-activations, the networks shared among the engine's threads as in a step, over
     the best time of :func:`steady_iteration`. ``steps`` and ``repeats`` are integers >= 1;
     ``warmup`` as in :func:`compare`."""
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     starts = ensemble.check_points(starts, "starts")
     steps = v.check_int(steps, "steps", minimum=1)
     repeats = v.check_int(repeats, "repeats", minimum=1)
@@ -249,7 +249,7 @@ def activation_share(ensemble: Ensemble, starts, steps: int, *, repeats: int = 3
     def activations():
         E, M, N = z.shape
         if m is np:  # in threads exactly when a step of the engine is
-            _split_rows(rows, E, work=flops_per_step(E, M, N, ensemble.depth))
+            split_rows(rows, E, work=flops_per_step(E, M, N, ensemble.depth))
         else:  # pragma: no cover - needs a GPU
             rows(0, E)
         return buf

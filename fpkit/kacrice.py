@@ -63,7 +63,8 @@ from tqdm import tqdm
 from . import _validate as v
 from . import spectra
 from .backend import make_rng
-from .network import Ensemble, NetworkConfig, get_activation
+from .activations import get_activation
+from .network import Ensemble, NetworkConfig
 from .sampling import hill_estimator, scale_factor, weight_law
 
 __all__ = [
@@ -447,7 +448,7 @@ def _batch_scores(config: NetworkConfig, proposal: _Proposal, M: int, rng, exact
     evaluated at x, the last layer drawn given ``W_L h + b_L = u``.
     """
     N, L = config.N, config.L
-    phi = get_activation(config.activation)
+    phi = get_activation(config.activation, sigmoid_type=True)
     u = proposal.sample(rng, (M, N))
     log_q = proposal.logpdf(u)
     x = phi(u, np)
@@ -533,7 +534,7 @@ def kac_rice_estimate(
     v.check_choice(conditioning, "conditioning", ("exact", "mixture"))
     progress = _check_bool(progress, "progress")
     pilot_seq, batch_seqs = _batch_seeds(seed, config, n_samples, batch_size)
-    phi = get_activation(config.activation)
+    phi = get_activation(config.activation, sigmoid_type=True)
     scales = (_pilot_scales(config, np.random.default_rng(pilot_seq))[-1] if proposal == "meanfield"
               else np.ones(1))
     prop = _Proposal(proposal, phi, scales, heavy=config.law != "gaussian")
@@ -675,7 +676,7 @@ def meanfield_fixed_variance(config: NetworkConfig, *, tol: float = 1e-13, max_i
     sigma_w, sigma_b = _gaussian_sigmas(config)
     tol = v.check_real(tol, "tol", low=0.0, high=1.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1, maximum=10**7)
-    phi = get_activation(config.activation)
+    phi = get_activation(config.activation, sigmoid_type=True)
     q = 1.0
     for _ in range(max_iter):
         new = sigma_w**2 * spectra._gauss(lambda h: phi(h, np) ** 2, q) + sigma_b**2
@@ -839,7 +840,7 @@ def spectral_route(
     n_t = v.check_int(n_t, "n_t", minimum=8)
     batch_size = v.check_int(batch_size, "batch_size", minimum=1)
     N, L = config.N, config.L
-    phi = get_activation(config.activation)
+    phi = get_activation(config.activation, sigmoid_type=True)
     pilot_seq, batch_seqs = _batch_seeds(seed, config, n_samples, batch_size)
     prop = _Proposal("meanfield", phi, _pilot_scales(config, np.random.default_rng(pilot_seq))[-1], heavy=False)
     t = (np.arange(n_t) + 0.5) / n_t
@@ -920,7 +921,7 @@ def complexity(config: NetworkConfig, *, n_grid: int = 41) -> dict[str, float]:
     sigma_w, sigma_b = _gaussian_sigmas(config)
     n_grid = v.check_int(n_grid, "n_grid", minimum=5, maximum=10**6)
     L = config.L
-    phi = get_activation(config.activation)
+    phi = get_activation(config.activation, sigmoid_type=True)
     q_star = meanfield_fixed_variance(config)
 
     def objective(log_a):

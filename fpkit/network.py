@@ -16,17 +16,11 @@ from typing import Any
 import numpy as np
 
 from . import _validate as v
-from .activations import Activation
-from .activations import get_activation as _lookup
-from .backend import _split_rows, array_namespace, get_namespace, make_rng, single_threaded_blas, to_numpy
+from .activations import Activation, get_activation
+from .backend import array_namespace, get_namespace, make_rng, single_threaded_blas, split_rows, to_numpy
 from .sampling import CONVENTIONS, LAWS, sample_weights, weight_law
 
-
-def get_activation(name: str | Activation) -> Activation:
-    """A sigmoid-type activation by name (one of :data:`fpkit.activations.SIGMOID_ACTIVATIONS`)."""
-    return _lookup(name, sigmoid_type=True)
-
-__all__ = ["Ensemble", "NetworkConfig", "get_activation", "lipschitz_bound", "log_lipschitz_bound"]
+__all__ = ["Ensemble", "NetworkConfig", "check_ensemble", "lipschitz_bound", "log_lipschitz_bound"]
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -74,7 +68,7 @@ class NetworkConfig:
         if self.bias_law is not None and self.bias_law != "same":
             v.check_choice(self.bias_law, "bias_law", (*LAWS, "same"))
         object.__setattr__(self, "bias_scale", v.check_real(self.bias_scale, "bias_scale", low=0.0))
-        get_activation(self.activation)
+        get_activation(self.activation, sigmoid_type=True)
 
     def replace(self, **changes: Any) -> NetworkConfig:
         """A copy with some fields changed (validated again)."""
@@ -125,7 +119,7 @@ class Ensemble:
             weights = np.asarray(weights)
         _check_array(weights, "weights")
         xp = array_namespace(weights)
-        weights = _as_float64(weights, "weights", xp)
+        weights = v.as_float64(weights, "weights", xp)
         if weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]:
             raise ValueError(f"weights must have shape (E, L, N, N); got {tuple(weights.shape)}")
         E, L, N, _ = weights.shape
@@ -139,7 +133,7 @@ class Ensemble:
             _check_array(biases, "biases")
             if array_namespace(biases) is not xp:
                 biases = xp.asarray(to_numpy(biases) if xp is not np else biases)
-            biases = _as_float64(biases, "biases", xp)
+            biases = v.as_float64(biases, "biases", xp)
         if tuple(biases.shape) != (E, L, N):
             raise ValueError(f"biases must have shape (E, L, N) = {(E, L, N)}; got {tuple(biases.shape)}")
         if not bool(xp.all(xp.isfinite(weights))):
@@ -164,7 +158,7 @@ class Ensemble:
         self._weights = weights
         self._parent = None  # (ensemble, index) of a subset, whose arrays are taken on first use
         self.biases = biases
-        self.activation = get_activation(activation)
+        self.activation = get_activation(activation, sigmoid_type=True)
         self.config = config
         self.xp = xp
         self._m = _plain_module(xp)
@@ -333,7 +327,7 @@ class Ensemble:
         _check_array(x, name)
         if self._m is not np and array_namespace(x) is np:
             x = xp.asarray(x)
-        x = _as_float64(x, name, xp)
+        x = v.as_float64(x, name, xp)
         E, _, N = self.shape
         if x.ndim != 3 or x.shape[0] != E or x.shape[2] != N:
             raise ValueError(f"{name} must have shape (E, M, N) = ({E}, M, {N}); got {tuple(x.shape)}")
@@ -397,7 +391,7 @@ class Ensemble:
         wt, bias = (self.weights_t, self.biases) if x.dtype == self._m.float64 else self._float32_params()
         if self._m is np:
             with single_threaded_blas:  # also unsplit: a network's bits must not depend on the split
-                _split_rows(lambda a, b: self._forward_rows(x, out, scratch, wt, bias, a, b, step), E,
+                split_rows(lambda a, b: self._forward_rows(x, out, scratch, wt, bias, a, b, step), E,
                             work=2.0 * E * M * N * N * self.depth)
         else:
             self._forward_rows(x, out, scratch, wt, bias, 0, E, step)
@@ -557,14 +551,11 @@ def _check_array(x, name: str) -> None:
         raise TypeError(f"{name} must be an array (NumPy or CuPy); got {type(x).__name__}")
 
 
-def _as_float64(x, name: str, xp):
-    """Real numbers (bool, int, float) as float64; complex or other dtypes are a TypeError."""
-    kind = np.dtype(str(x.dtype)).kind if str(x.dtype) != "object" else "O"
-    if kind == "c":
-        raise TypeError(f"{name} must be real; got a complex array ({x.dtype})")
-    if kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array; got dtype {x.dtype}")
-    return x if x.dtype == xp.float64 else xp.astype(x, xp.float64)
+def check_ensemble(value: Any, name: str = "ensemble") -> Ensemble:
+    """Return ``value`` if it is an :class:`Ensemble`, else raise a TypeError naming it."""
+    if not isinstance(value, Ensemble):
+        raise TypeError(f"{name} must be an Ensemble; got {type(value).__name__}")
+    return value
 
 
 def lipschitz_bound(ensemble: Ensemble) -> np.ndarray:

@@ -239,8 +239,8 @@ class GluedText:
     """A string glued for the prose, with the same text under both MIME types myst-nb reads.
 
     ``text/markdown`` (``{glue:md}``) and ``text/plain`` (``{glue:text}``) both give the text
-    itself: IPython's ``Markdown`` object has its repr as plain text, so a ``{glue:text}``
-    reference to it printed ``<IPython.core.display.Markdown object>`` in the page.
+    itself (IPython's ``Markdown`` object gives its repr as plain text, which a ``{glue:text}``
+    reference would paste into the page).
     """
 
     def __init__(self, text: str):

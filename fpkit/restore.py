@@ -21,7 +21,7 @@ import pandas as pd
 from . import _validate as v
 from .backend import make_rng, to_numpy
 from .engine import iterate_map
-from .network import Ensemble
+from .network import Ensemble, check_ensemble
 
 __all__ = ["CORRUPTIONS", "REPAIRS", "basin_radius", "corrupt", "evaluate_restoration", "median_baseline", "psnr",
            "repairs", "restore"]
@@ -165,7 +165,7 @@ def repairs(ensemble: Ensemble, images, *, network: int = 0, side: int = 8,
     dict
         :data:`REPAIRS` -> repaired images, each of shape (n, side * side).
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     x = _images(images, side, "images")
     network, sub, points = _network_images(ensemble, x, network, "images")
     one = to_numpy(sub.forward(points))[0]
@@ -219,7 +219,7 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
         ``strength``, ``method``, ``image`` (row of ``clean``), ``squared_error`` and
         ``same attractor as clean``.
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     clean = _images(clean, side, "clean")
     labels = np.asarray(labels)
     if labels.shape != (clean.shape[0],):

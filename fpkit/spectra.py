@@ -48,7 +48,8 @@ from scipy import optimize, special
 from . import _validate as v
 from .backend import make_rng, to_numpy
 from .engine.result import FixedPoints, fixed_point_index  # noqa: F401  (the index re-exported: chapter 5's bridge)
-from .network import Ensemble, NetworkConfig, get_activation
+from .activations import get_activation
+from .network import Ensemble, NetworkConfig
 
 __all__ = [
     "FreeJacobianLaw",
@@ -350,7 +351,7 @@ def preactivation_variances(activation: str, L: int, sigma_w: float, sigma_b: fl
     ``q_1 = sigma_w^2 m_x + sigma_b^2`` with ``m_x = |x|^2 / N``, and
     ``q_{l+1} = sigma_w^2 E[phi(sqrt(q_l) Z)^2] + sigma_b^2`` (Poole et al. 2016).
     """
-    phi = get_activation(activation)
+    phi = get_activation(activation, sigmoid_type=True)
     L = v.check_int(L, "L", minimum=1)
     v.check_memory(8 * L, f"L = {L} layers")
     sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0, low_open=True)
@@ -474,7 +475,7 @@ def gaussian_d2_atoms(activation, q: float) -> tuple[np.ndarray, np.ndarray]:
     Gauss-Hermite nodes would be spaced too widely in the tails: saturated units give
     ``d ~ exp(-2 sqrt(q) |z|)``, and sparse atoms there put spurious bumps into the density at small x.
     """
-    phi = get_activation(activation)
+    phi = get_activation(activation, sigmoid_type=True)
     q = v.check_real(q, "q", low=0.0)
     return phi.derivative(math.sqrt(q) * _D2_GRID, np) ** 2, _D2_PROBS
 
@@ -562,7 +563,7 @@ class FreeJacobianLaw:
             raise ValueError(f"config must have Gaussian or no biases for FreeJacobianLaw; got bias law {blaw.name!r}")
         sigma_b = 0.0 if blaw is None else config.bias_scale
         sigma_w = config.scale * (math.sqrt(config.N) if config.convention == "absolute" else 1.0)
-        phi = get_activation(config.activation)
+        phi = get_activation(config.activation, sigmoid_type=True)
         if input_second_moment is None:
             input_second_moment = _uniform_second_moment(phi.low, phi.high)
         q = preactivation_variances(config.activation, config.L, sigma_w, sigma_b, input_second_moment)
@@ -918,7 +919,7 @@ def cauchy_scale_sequence(config: NetworkConfig, input_mean_abs: float | None = 
         ``mean_j |x_j|`` of the input; default: inputs uniform on the activation's range.
     """
     s, beta = _check_cauchy(config)
-    phi = get_activation(config.activation)
+    phi = get_activation(config.activation, sigmoid_type=True)
     if input_mean_abs is None:
         input_mean_abs = _uniform_mean_abs(phi.low, phi.high)
     m = v.check_real(input_mean_abs, "input_mean_abs", low=0.0)
@@ -986,7 +987,7 @@ def cavity_jjt_density(
     ndarray, shape like ``x``
     """
     s, beta = _check_cauchy(config)
-    phi = get_activation(config.activation)
+    phi = get_activation(config.activation, sigmoid_type=True)
     x = v.check_array(x, "x", finite=False)
     if x.size == 0 or np.any(~np.isfinite(x)) or np.any(x <= 0):
         raise ValueError("x must be a non-empty array of finite numbers > 0")
@@ -1062,7 +1063,7 @@ def cauchy_fixed_scale(config: NetworkConfig, *, tol: float = 1e-12, max_iter: i
     s, beta = _check_cauchy(config)
     tol = v.check_real(tol, "tol", low=0.0)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
-    phi = get_activation(config.activation)
+    phi = get_activation(config.activation, sigmoid_type=True)
     gam = s * _uniform_mean_abs(phi.low, phi.high) + beta
     for _ in range(max_iter):
         new = s * _cauchy_expectation(lambda h: np.abs(phi(h, np)), gam) + beta
@@ -1111,7 +1112,7 @@ def cavity_s_transform(
     w, log_s : ndarrays, shape like ``y``
     """
     s, beta = _check_cauchy(config)
-    phi = get_activation(config.activation)
+    phi = get_activation(config.activation, sigmoid_type=True)
     y = v.check_array(y, "y", finite=False)
     if y.size == 0 or np.any(~np.isfinite(y)) or np.any(y <= 0):
         raise ValueError("y must be a non-empty array of finite numbers > 0")

@@ -68,7 +68,8 @@ from tqdm import tqdm
 
 from . import _validate as v
 from .backend import make_rng
-from .network import Ensemble, get_activation
+from .activations import get_activation
+from .network import Ensemble
 from .sampling import esd_power_law, fit_power_law, hill_estimator
 
 __all__ = ["Bottleneck", "DRAW_BLOCK", "EVAL_TRAIN", "OPTIMIZERS", "RunCache", "STATUSES", "TRAINING_MODULES",
@@ -98,7 +99,7 @@ def digit_pixel_range(activation: str = "tanh") -> tuple[float, float]:
     can reach every target; (-0.8, 0.8) for tanh, (0.1, 0.9) for the logistic sigmoid. Damage
     (:func:`fpkit.restore.corrupt`) and image plots use the same range.
     """
-    act = get_activation(activation)
+    act = get_activation(activation, sigmoid_type=True)
     margin = 0.1 * (act.high - act.low)
     return act.low + margin, act.high - margin
 
@@ -114,7 +115,7 @@ def digits(activation: str = "tanh", *, test_fraction: float = 0.25, seed: Any =
     ``x_train, x_test, y_train, y_test`` as float64 / int arrays; the split is a seeded
     permutation.
     """
-    get_activation(activation)
+    get_activation(activation, sigmoid_type=True)
     test_fraction = v.check_real(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
     width = v.check_int(width, "width", minimum=1)
     if width > N_PIXELS:
@@ -194,7 +195,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         v.check_int(self.L, "L", minimum=1)
-        get_activation(self.activation)
+        get_activation(self.activation, sigmoid_type=True)
         v.check_real(self.init_scale, "init_scale", low=0.0, low_open=True)
         v.check_real(self.noise, "noise", low=0.0)
         v.check_choice(self.optimizer, "optimizer", OPTIMIZERS)
@@ -263,12 +264,12 @@ class TrainResult:
 
 
 def _torch_act(name):
-    return get_activation(name).torch
+    return get_activation(name, sigmoid_type=True).torch
 
 
 def _torch_act_derivative(name):
     """phi'(z) of :func:`_torch_act` from the pre-activation z and the value h = phi(z)."""
-    return get_activation(name).torch_derivative
+    return get_activation(name, sigmoid_type=True).torch_derivative
 
 
 def _loss_gradient(Ws, bs, x, target, act, dact, gWs, gbs):
@@ -830,14 +831,14 @@ class Bottleneck:
         x = np.asarray(x, dtype=float)
         if x.ndim != 2 or x.shape[1] != self.W_e.shape[1]:
             raise ValueError(f"x must have shape (M, {self.W_e.shape[1]}); got {x.shape}")
-        return get_activation(self.activation)(x @ self.W_e.T + self.b_e, np)
+        return get_activation(self.activation, sigmoid_type=True)(x @ self.W_e.T + self.b_e, np)
 
     def decode(self, z) -> np.ndarray:
         """Images, shape (M, 64), of codes z, shape (M, k)."""
         z = np.asarray(z, dtype=float)
         if z.ndim != 2 or z.shape[1] != self.k:
             raise ValueError(f"z must have shape (M, {self.k}); got {z.shape}")
-        return get_activation(self.activation)(z @ self.W_d.T + self.b_d, np)
+        return get_activation(self.activation, sigmoid_type=True)(z @ self.W_d.T + self.b_d, np)
 
     def reconstruct(self, x) -> np.ndarray:
         return self.decode(self.encode(x))
@@ -859,7 +860,7 @@ def train_bottleneck(k: int, *, activation: str = "tanh", steps: int = 3000, lr:
     """
     import torch
 
-    get_activation(activation)
+    get_activation(activation, sigmoid_type=True)
     k = v.check_int(k, "k", minimum=1)
     if k > N_PIXELS:
         raise ValueError(f"k must be between 1 and {N_PIXELS} (a bottleneck); got {k}")

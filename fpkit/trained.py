@@ -27,7 +27,7 @@ from scipy import stats
 
 from . import _validate as v
 from .backend import make_rng, to_numpy
-from .network import Ensemble
+from .network import Ensemble, check_ensemble
 from .sampling import hill_estimator
 
 __all__ = ["fixed_point_census", "layer_tail_indices", "matched_iid_ensemble", "shuffle_within_layers"]
@@ -51,7 +51,7 @@ def shuffle_within_layers(ens: Ensemble, *, seed: Any) -> Ensemble:
     Ensemble
         Weights (E, L, N, N) and biases (E, L, N), same activation.
     """
-    ens = v.check_ensemble(ens, "ens")
+    ens = check_ensemble(ens, "ens")
     rng = make_rng(seed, "numpy")
     W = to_numpy(ens.weights)
     b = to_numpy(ens.biases)
@@ -66,7 +66,7 @@ def shuffle_within_layers(ens: Ensemble, *, seed: Any) -> Ensemble:
 
 def layer_tail_indices(ens: Ensemble, *, tail_fraction: float = 0.1) -> np.ndarray:
     """Hill tail index of ``|W_ij|`` per network and layer (top ``tail_fraction`` of the entries), (E, L)."""
-    ens = v.check_ensemble(ens, "ens")
+    ens = check_ensemble(ens, "ens")
     tail_fraction = v.check_real(tail_fraction, "tail_fraction", low=0.0, high=0.5, low_open=True)
     W = to_numpy(ens.weights)
     E, L, N, _ = W.shape
@@ -96,7 +96,7 @@ def matched_iid_ensemble(ens: Ensemble, *, seed: Any, tail_fraction: float = 0.1
     -------
     Ensemble
     """
-    ens = v.check_ensemble(ens, "ens")
+    ens = check_ensemble(ens, "ens")
     rng = make_rng(seed, "numpy")
     alpha = layer_tail_indices(ens, tail_fraction=tail_fraction)
     W = to_numpy(ens.weights)
@@ -134,7 +134,7 @@ def fixed_point_census(ens: Ensemble, *, n_starts: int, newton_starts: int, seed
     """
     from .engine import find_fixed_points
 
-    ens = v.check_ensemble(ens, "ens")
+    ens = check_ensemble(ens, "ens")
     res = find_fixed_points(ens, n_starts=n_starts, seed=seed, max_iter=max_iter, newton=True,
                             newton_starts=newton_starts, census=True, census_starts=newton_starts,
                             census_rounds=census_rounds)

@@ -332,6 +332,8 @@ def _rows_covered(kwargs, calls):
 entry("backend.split_rows", _split_rows, fn=Arg(_ROWS, "callable"), n_rows=Arg(4, "size", extra=st.integers(1, 9)),
       work=Arg(1e7, "real", extra=st.floats(0.0, 1e300)), min_work=Arg(4e6, "real"), _check=_rows_covered)
 
+
+
 # activations
 
 
@@ -411,8 +413,8 @@ entry("network.Ensemble.preactivation_bound", lambda x_max: ENS.preactivation_bo
       x_max=Arg(1.0, "real"))
 entry("network.Ensemble.check_points", lambda x: ENS.check_points(x), x=Arg(STARTS, "array", shape=(2, 3, 2)))
 entry("network.lipschitz_bound", network.lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
+entry("network.check_ensemble", lambda value: network.check_ensemble(value, "value"), value=Arg(ENS, "ensemble"))
 entry("network.log_lipschitz_bound", network.log_lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
-entry("network.get_activation", network.get_activation, name=Arg("tanh", "phi", names=("activation",)))
 
 # engine
 _SETTING_KINDS = {"n_starts": "size", "seeding": "choice", "tol": "real", "max_iter": "count", "max_period": "count",
@@ -777,6 +779,7 @@ entry("plotting.law_palette", plotting.law_palette, labels=Arg(["Gaussian", "Cau
 entry("plotting.glue", plotting.glue, name=Arg("fuzz_value", "names"), value=Arg(0.5, "real"),
       display=Arg(False, "bool"), markdown=Arg(True, "bool"))
 entry("plotting.glued", plotting.glued, name=Arg("fuzz_value", "names"), _allowed=(KeyError,))
+entry("plotting.GluedText", plotting.GluedText, text=Arg("partly: 3 of 4", "names"))
 _FIGURE = __import__("matplotlib.figure", fromlist=["Figure"]).Figure
 _AX = _FIGURE().subplots()
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from fpkit.activations import ACTIVATIONS, SIGMOID_ACTIVATIONS
-from fpkit.network import Ensemble, NetworkConfig, get_activation, lipschitz_bound
+from fpkit.activations import get_activation
+from fpkit.network import Ensemble, NetworkConfig, lipschitz_bound
 
 
 def reference_forward(W, b, phi, x):

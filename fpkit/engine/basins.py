@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import _validate as v
 from ..backend import make_rng
-from ..network import Ensemble
+from ..network import Ensemble, check_ensemble
 from .census import find_fixed_points
 from .iterate import STATUS
 from .result import FixedPoints
@@ -95,7 +95,7 @@ def basin_map(
     result : FixedPoints
         The engine's result for the slice's starts (one network).
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     network = v.check_int(network, "network", minimum=0)
     if network >= ensemble.n_networks:
         raise ValueError(f"network must be in [0, {ensemble.n_networks - 1}]; got {network}")
@@ -158,7 +158,7 @@ def attractors_near(
     -------
     counts : int array (K,)
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     low, high = ensemble.domain
     radius = v.check_real(radius, "radius", low=0.0, high=high - low, low_open=True)
     n_probe = v.check_int(n_probe, "n_probe", minimum=1)

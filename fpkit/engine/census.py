@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..backend import make_rng, to_numpy
-from ..network import Ensemble
+from ..network import Ensemble, check_ensemble
 from .continuation import _census_stage as _continuation_stage
 from .iterate import STATUS, iterate_map
 from .merge import dedupe, group_padded, merge_points, new_roots
@@ -208,7 +208,7 @@ def find_fixed_points(
     -------
     FixedPoints
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     s = resolve_settings(settings, options)
     rng = make_rng(seed, "numpy")
     E, _, N = ensemble.shape

@@ -63,7 +63,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..backend import to_numpy
-from ..network import Ensemble
+from ..network import Ensemble, check_ensemble
 
 __all__ = ["CONTINUATION_STATUS", "ContinuationResult", "continuation_search", "layer_jacobian_eigenvalues"]
 
@@ -508,7 +508,7 @@ def layer_jacobian_eigenvalues(ensemble: Ensemble, z):
     """
     from .result import fixed_point_index
 
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     m = ensemble.array_module
     E, L, N = ensemble.shape
     z = ensemble.xp.asarray(z)
@@ -785,7 +785,7 @@ def continuation_search(
     ContinuationResult
         Arrays of shape (E, K, ...) with K = R + 1 (arc 0: the main branch).
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     max_steps = v.check_int(max_steps, "max_steps", minimum=1)
     max_step = v.check_real(max_step, "max_step", low=0.0, low_open=True)
     initial_step = v.check_real(initial_step, "initial_step", low=0.0, low_open=True)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..backend import to_numpy
-from ..network import Ensemble
+from ..network import Ensemble, check_ensemble
 from .active import ActiveBlock
 from .settings import EngineSettings, resolve_settings
 
@@ -74,7 +74,7 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     -------
     IterationResult
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     s = resolve_settings(settings, options)
     x0 = ensemble.check_points(starts, "starts")
     m = ensemble.array_module

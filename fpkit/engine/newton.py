@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
-from ..network import Ensemble, _as_float64
+from ..network import Ensemble, check_ensemble
 from .active import ActiveBlock
 
 __all__ = ["newton_search", "polish", "shooting_search"]
@@ -42,7 +42,7 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
     residual : array (E, K)
         ``|F(x) - x|_inf`` of the returned points.
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
     x = _in_box(ensemble, ensemble.check_points(x), "x")
@@ -128,7 +128,7 @@ def newton_search(
     residual : array (E, M)
         ``|G(x)|_inf``; a start found a root where ``residual <= tol``.
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
     x = _in_box(ensemble, ensemble.check_points(starts, "starts"), "starts")
     m = ensemble.array_module
@@ -181,7 +181,7 @@ def _check_known(ensemble, known):
     E, _, N = ensemble.shape
     if not hasattr(known, "dtype") or not hasattr(known, "shape"):
         known = v.check_array(known, "known", finite=False)
-    known = _as_float64(ensemble.xp.asarray(known), "known", ensemble.xp)
+    known = v.as_float64(ensemble.xp.asarray(known), "known", ensemble.xp)
     if bool(m.isinf(known).any()):
         raise ValueError("known must not contain inf (NaN rows are padding)")
     known = _in_box(ensemble, known, "known")
@@ -376,13 +376,13 @@ def shooting_search(
     residual : array (E, K)
         The largest layer residual there; a root where ``residual <= tol``.
     """
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
     m = ensemble.array_module
     E, L, N = ensemble.shape
     if not hasattr(states, "dtype") or not hasattr(states, "shape"):
         states = v.check_array(states, "states", finite=False)
-    H = _as_float64(ensemble.xp.asarray(states), "states", ensemble.xp)
+    H = v.as_float64(ensemble.xp.asarray(states), "states", ensemble.xp)
     if H.ndim != 4 or H.shape[0] != E or H.shape[2] != L or H.shape[3] != N:
         raise ValueError(f"states must have shape (E, K, L, N) = ({E}, K, {L}, {N}); got {tuple(H.shape)}")
     if not bool(m.isfinite(H).all()):

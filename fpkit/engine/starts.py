@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..backend import array_namespace, make_rng
-from ..network import Ensemble
+from ..network import Ensemble, check_ensemble
 from .settings import MAX_GRID_STARTS, EngineSettings, resolve_settings
 
 __all__ = ["box", "grid_starts", "plane_starts", "seeded_starts", "uniform_starts"]
@@ -17,7 +17,7 @@ __all__ = ["box", "grid_starts", "plane_starts", "seeded_starts", "uniform_start
 
 def box(ensemble: Ensemble, low=None, high=None) -> tuple[float, float]:
     """The interval ``[low, high]`` (default: the activation's range) after validation."""
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     dlow, dhigh = ensemble.domain
     low = dlow if low is None else v.check_real(low, "low", low=-1e150, high=1e150)
     high = dhigh if high is None else v.check_real(high, "high", low=-1e150, high=1e150)
@@ -59,7 +59,7 @@ def grid_starts(ensemble: Ensemble, per_axis: int, *, low=None, high=None):
 
 def seeded_starts(ensemble: Ensemble, settings: EngineSettings, *, seed: Any):
     """The starts ``settings`` asks for: ``n_starts`` uniform ones, or its grid (see EngineSettings)."""
-    v.check_ensemble(ensemble)
+    check_ensemble(ensemble)
     settings = resolve_settings(settings, {})
     if settings.seeding == "grid":
         return grid_starts(ensemble, settings.grid_per_axis(ensemble.width))
