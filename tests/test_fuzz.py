@@ -311,6 +311,25 @@ def _threads_ok(kwargs, out):
 
 entry("backend.cpu_threads", _cpu_threads, FPKIT_NUM_THREADS=Arg("2", "choice", extra=st.integers(1, 64)),
       _check=_threads_ok, _examples=24)
+
+
+def _weight_ulps(FPKIT_WEIGHT_ULPS):
+    """weight_ulps reads its one input from the environment: the variable is the fuzzed argument."""
+    import os
+
+    old = os.environ.get("FPKIT_WEIGHT_ULPS")
+    os.environ["FPKIT_WEIGHT_ULPS"] = str(FPKIT_WEIGHT_ULPS).replace("\x00", "")
+    try:
+        return network.weight_ulps()
+    finally:
+        if old is None:
+            del os.environ["FPKIT_WEIGHT_ULPS"]
+        else:
+            os.environ["FPKIT_WEIGHT_ULPS"] = old
+
+
+entry("network.weight_ulps", _weight_ulps, FPKIT_WEIGHT_ULPS=Arg("1", "choice", extra=st.integers(0, 1024)),
+      _check=lambda kwargs, out: isinstance(out, int) and 0 <= out <= 1024, _examples=24)
 _ROWS = object()  # the default fn: records the row ranges it is called on
 
 

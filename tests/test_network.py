@@ -248,3 +248,46 @@ def test_a_plain_subset_copies_and_does_not_keep_its_ensemble_alive():
     np.testing.assert_array_equal(sub.weights_t, np.swapaxes(want, -1, -2))
     with pytest.raises(TypeError, match="lazy"):
         sub.subset([0], lazy="yes")
+
+
+def test_preactivation_bound_is_finite_or_refused():
+    """A bound that overflows is no bound: x_max beyond the finite range is refused by name."""
+    ens = Ensemble.sample(NetworkConfig(N=4, L=2, law="cauchy", scale=3.0, activation="tanh", bias_law="same"), 5,
+                          seed=3)
+    with pytest.raises(ValueError, match=r"x_max must be <= .* overflows"):
+        ens.preactivation_bound(1.7e308)
+    assert np.isfinite(ens.preactivation_bound(1e300 / max(ens.preactivation_bound(1.0), 1.0)))
+
+
+def test_a_network_alone_and_in_its_ensemble_reach_the_same_verdicts():
+    """BLAS chooses its kernel by the shape, so a network's bits may depend on the rows its packed
+    block gives it; what the engine decides may not: statuses, periods and Q are equal, limits agree
+    to rounding."""
+    from fpkit import CAUCHY_REGIME, find_fixed_points
+
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=10, L=8), 12, seed=7)
+    full = find_fixed_points(ens, n_starts=64, seed=1)
+    starts = full.x0.reshape(12, 64, 10)
+    per = full.per_network()
+    for e in range(12):
+        alone = find_fixed_points(ens.subset(np.array([e])), starts[e:e + 1], n_starts=64, seed=1)
+        np.testing.assert_array_equal(full.status.reshape(12, 64)[e], alone.status)
+        np.testing.assert_array_equal(full.period.reshape(12, 64)[e], alone.period)
+        assert per["Q"][e] == alone.per_network()["Q"][0]
+        np.testing.assert_allclose(alone.limit, full.limit.reshape(12, 64, 10)[e], rtol=0, atol=1e-12)
+
+
+def test_weight_ulps_moves_every_weight_by_its_last_bit(monkeypatch):
+    cfg = NetworkConfig(N=6, L=3, law="cauchy", scale=4.0, activation="tanh", bias_law="same")
+    plain = Ensemble.sample(cfg, 4, seed=11).weights
+    monkeypatch.setenv("FPKIT_WEIGHT_ULPS", "1")
+    nudged = Ensemble.sample(cfg, 4, seed=11).weights
+    moved = np.abs(nudged - plain) / np.spacing(np.abs(plain))
+    assert np.all((moved >= 0.5) & (moved <= 1.0))  # one ulp (half an ulp across a power of two)
+    up = nudged > plain
+    assert 0.3 < up.mean() < 0.7  # up and down
+    assert np.array_equal(Ensemble.sample(cfg, 4, seed=11).weights, nudged)  # deterministic
+    for bad in ("x", "-1", "2000", "1.5"):
+        monkeypatch.setenv("FPKIT_WEIGHT_ULPS", bad)
+        with pytest.raises(ValueError, match="FPKIT_WEIGHT_ULPS"):
+            Ensemble.sample(cfg, 1, seed=0)
