@@ -239,6 +239,11 @@ class DiskCache:
         """
         if desc is not None and not isinstance(desc, str):
             raise TypeError(f"desc must be the JSON description from make_key; got {type(desc).__name__}")
+        if desc is not None:
+            try:
+                expected = json.loads(desc)
+            except ValueError:
+                raise ValueError("desc must be the JSON description from make_key") from None
         path = self.path(key)
         try:
             blob = path.read_bytes()
@@ -252,7 +257,7 @@ class DiskCache:
             return self._reject(path, f"is damaged ({exc})", warn)
         description = header.get("description")
         if header.get("key") != key or not isinstance(description, dict) or describe(description)[0] != key \
-                or (desc is not None and description != json.loads(desc)):
+                or (desc is not None and description != expected):
             return self._reject(path, "holds another configuration (its stored key does not match)", warn)
         if header.get("versions") != self.versions():
             return self._reject(path, f"was written by other library versions ({header.get('versions')}, "

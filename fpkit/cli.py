@@ -222,7 +222,7 @@ def sweep(config_file, out_dir, scheduler=None, progress=True, out=None):
     """
     from ._io import check_free_space, check_writable, remove_stale_temp_files, write_atomic
     from .backend import get_namespace
-    from .sweep import ROW_BYTES, SweepCache, run_sweep
+    from .sweep import FILE_BYTES, ROW_BYTES, SweepCache, run_sweep
 
     out = out or sys.stdout
     if not callable(getattr(out, "write", None)):
@@ -233,8 +233,9 @@ def sweep(config_file, out_dir, scheduler=None, progress=True, out=None):
     get_namespace()  # FPKIT_BACKEND=cupy without a GPU fails here, not inside the first configuration
     out_dir = check_writable(out_dir, "output directory")
     remove_stale_temp_files(out_dir)
-    rows = len(spec["configs"]) * spec["n_networks"]
-    check_free_space(out_dir, 2 * rows * ROW_BYTES, "output directory")  # cache files and results.csv
+    n_configs = len(spec["configs"])  # room for the cache files and results.csv
+    check_free_space(out_dir, n_configs * (2 * spec["n_networks"] * ROW_BYTES + FILE_BYTES) + FILE_BYTES,
+                     "output directory")
     cache = SweepCache(out_dir / "cache")
     table = run_sweep(spec["configs"], n_networks=spec["n_networks"], settings=spec["settings"],
                       seed=spec["seed"], chunk=spec["chunk"],

@@ -276,8 +276,10 @@ TABLE_COLUMNS = ("network", "seeding", "seconds", "n_starts", "Q", "stable_fixed
 #: The columns of :data:`TABLE_COLUMNS` that count (whole numbers >= 0 in every row).
 COUNT_COLUMNS = ("n_starts", "Q", "stable_fixed_points", "unstable_fixed_points", "fixed_points", "cycle_starts",
                  "not_converged_starts", "converged_starts")
-#: About the bytes one table row takes in a cache file and in ``results.csv`` (for the free-space check).
+#: Bytes one table row takes in a cache file or in ``results.csv``, and one file besides its rows, at most
+#: about (for the free-space check: a row takes about 340 bytes in a cache file, 140 in ``results.csv``).
 ROW_BYTES = 1024
+FILE_BYTES = 8192
 
 
 def engine_hash() -> str:
@@ -418,7 +420,7 @@ def run_sweep(
         else:
             todo.append(i)
     if cache and todo:  # room for the tables (a disk that is full already fails here, not after the work)
-        cache.check_space(len(todo) * n_networks * ROW_BYTES)
+        cache.check_space(len(todo) * (n_networks * ROW_BYTES + FILE_BYTES))
 
     bar = tqdm(total=len(configs), initial=len(tables), desc="configurations", disable=not progress)
 
