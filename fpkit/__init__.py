@@ -3,8 +3,7 @@
 The public API is re-exported here; see the book for a guided tour.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from ._provenance import __version__, source_hash
 from .backend import (
     BackendUnavailableError,
     array_namespace,
@@ -44,11 +43,6 @@ from .sampling import (
     scale_factor,
     weight_law,
 )
-
-try:
-    __version__ = version("fpkit")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "ACTIVATIONS",
@@ -97,19 +91,3 @@ __all__ = [
     "weight_law",
 ]
 
-
-def source_hash() -> str:
-    """SHA-256 (first 16 hex digits) of fpkit's own source files.
-
-    Chapters print it in their first cell so that the book's executed-notebook cache
-    (which keys on cell sources and outputs) is invalidated when the library changes.
-    """
-    import hashlib
-    from pathlib import Path
-
-    digest = hashlib.sha256()
-    root = Path(__file__).parent
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]

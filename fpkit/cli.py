@@ -109,12 +109,32 @@ def _spec_loader():
     return SpecLoader
 
 
+#: The deepest nesting a sweep file needs: top-level mapping -> 'axes' -> a field's list -> a value.
+MAX_SPEC_DEPTH = 4
+
+
+def _nesting_depth(obj) -> int:
+    """Levels of mappings and lists in ``obj`` (a scalar: 0), without recursion."""
+    deepest, todo = 0, [(obj, 0)]
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            todo += [(x, depth + 1) for x in (*item.keys(), *item.values())]
+        elif isinstance(item, list):
+            todo += [(x, depth + 1) for x in item]
+    return deepest
+
+
 def _read_yaml(path) -> object:
     import yaml
 
     with open(path, encoding="utf-8") as fh:
         try:
-            return yaml.load(fh, Loader=_spec_loader())  # noqa: S506 - a SafeLoader subclass
+            spec = yaml.load(fh, Loader=_spec_loader())  # noqa: S506 - a SafeLoader subclass
+        except RecursionError:
+            raise ValueError(f"{path}: YAML nested too deeply to read (a sweep file nests at most "
+                             f"{MAX_SPEC_DEPTH} levels)") from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -122,6 +142,11 @@ def _read_yaml(path) -> object:
             raise ValueError(f"{path}: YAML error{where}: {what}") from None
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ValueError(f"{path}: not a readable YAML file ({v.one_line(exc)})") from None
+    depth = _nesting_depth(spec)
+    if depth > MAX_SPEC_DEPTH:
+        raise ValueError(f"{path}: values nested {depth} levels deep; a sweep file nests at most {MAX_SPEC_DEPTH} "
+                         "(a mapping of keys, 'axes' a mapping of fields to lists of plain values)")
+    return spec
 
 
 def load_sweep_spec(path) -> dict:
@@ -188,14 +213,16 @@ def sweep(config_file, out_dir, scheduler=None, progress=True, out=None):
     """``fpkit sweep``: run a sweep file, cache per configuration in OUT/cache, write OUT/results.csv.
 
     Everything that can be checked is checked before the first configuration is computed: the
-    file, the backend, and that OUT and OUT/cache are writable. ``results.csv`` is written
-    atomically (a killed run leaves the previous file or none, never a truncated one).
+    file, the backend, that OUT and OUT/cache take data (a file is written and synced there, so a
+    full disk fails) and that OUT has room for the tables. Temporary files of killed writes are
+    removed. ``results.csv`` is written atomically (a killed run leaves the previous file or none,
+    never a truncated one). A cache file that cannot be written later is reported and its rows
+    kept; if ``results.csv`` cannot be written, the error names it and says that the cached
+    configurations are kept, so a rerun writes it without computing them again.
     """
-    from pathlib import Path
-
-    from ._io import check_writable, write_atomic
+    from ._io import check_free_space, check_writable, remove_stale_temp_files, write_atomic
     from .backend import get_namespace
-    from .sweep import SweepCache, run_sweep
+    from .sweep import FILE_BYTES, ROW_BYTES, SweepCache, run_sweep
 
     out = out or sys.stdout
     if not callable(getattr(out, "write", None)):
@@ -204,12 +231,22 @@ def sweep(config_file, out_dir, scheduler=None, progress=True, out=None):
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"out_dir must be a path; got {type(out_dir).__name__}")
     get_namespace()  # FPKIT_BACKEND=cupy without a GPU fails here, not inside the first configuration
-    out_dir = check_writable(Path(out_dir), "output directory")
+    out_dir = check_writable(out_dir, "output directory")
+    remove_stale_temp_files(out_dir)
+    n_configs = len(spec["configs"])  # room for the cache files and results.csv
+    check_free_space(out_dir, n_configs * (2 * spec["n_networks"] * ROW_BYTES + FILE_BYTES) + FILE_BYTES,
+                     "output directory")
     cache = SweepCache(out_dir / "cache")
     table = run_sweep(spec["configs"], n_networks=spec["n_networks"], settings=spec["settings"],
                       seed=spec["seed"], chunk=spec["chunk"],
                       cache_dir=cache.directory, scheduler=scheduler, progress=progress)
-    csv = write_atomic(out_dir / "results.csv", table.to_csv(index=False))
+    try:
+        csv = write_atomic(out_dir / "results.csv", table.to_csv(index=False))
+    except OSError as exc:  # the message names results.csv (write_atomic) and says what is kept
+        message = (f"{exc.strerror or exc}; the configurations whose cache files were written are kept in "
+                   f"{str(cache.directory)!r}: make room and run the same command again to write results.csv "
+                   "without computing them again")
+        raise (type(exc)(exc.errno, message) if exc.errno else type(exc)(message)) from None
     varying = [k for k in spec["configs"][0].as_dict() if table[k].astype(str).nunique() > 1]
     summary = table.groupby(varying or ["N"])["Q"].agg(["mean", "std", "max", "size"])
     print(f"{len(spec['configs'])} configurations, {len(table)} networks -> {csv}", file=out)

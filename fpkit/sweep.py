@@ -15,15 +15,19 @@ Reproducibility
 Disk cache and resume
     With ``cache_dir``, every finished configuration is written to its own file, atomically
     (temporary file, then :func:`os.replace`), keyed by the configuration, the run's settings,
-    the fpkit version and the engine's source hash (:func:`engine_hash`). A rerun reads what
-    is done and computes only the rest, so an interrupted sweep (Ctrl-C, a killed process)
-    loses only the configurations in flight. The files are JSON tables behind a checksum
-    (:class:`SweepCache`), which cannot run code when read. A file that is unreadable,
-    truncated, corrupted, not a cache file, stored under another configuration's key, or
-    written by other library versions is reported with a warning and recomputed; it is never
-    read as data and never stops the run. The directory is checked for writing before any work.
+    the fpkit version and the code hash of every module the sweep can run (:func:`engine_hash`).
+    A rerun reads what is done and computes only the rest, so an interrupted sweep (Ctrl-C, a
+    killed process) loses only the configurations in flight. The files are JSON tables behind a
+    checksum (:class:`SweepCache`, on :class:`fpkit.cache.TableCache`), which cannot run code
+    when read. A file that is unreadable, truncated, corrupted, not a cache file, stored under
+    another configuration's key, written by other library versions, or not sensible for its key
+    (rows, columns, counts) is reported with a warning and recomputed; it is never read as data
+    and never stops the run. Before any work the directory is checked for writing (with real
+    bytes: a full disk fails) and for room for the tables, and the temporary files of killed
+    writes are removed. A cache file that cannot be written later (the disk filled up) is
+    reported and its table kept: the sweep returns every row.
 
-    Two runs on one cache directory share the work: a configuration is computed under a lock
+Two runs on one cache directory share the work: a configuration is computed under a lock
     (``<key>.lock``, an ``flock`` that dies with its process) and the cache is read again just
     before computing it, so neither run recomputes what the other has done or is doing.
 
@@ -37,13 +41,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
-import math
 import os
 import time
-import warnings
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,13 +51,12 @@ import pandas as pd
 from tqdm import tqdm  # text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from . import _validate as v
-from ._io import check_writable, try_lock, wait_lock, write_atomic
+from .cache import TableCache, check_table
 from .engine import EngineSettings, FixedPoints, find_fixed_points, seeded_starts
 from .backend import get_namespace
 from .network import Ensemble, NetworkConfig
 
 __all__ = [
-    "ENGINE_MODULES",
     "SweepCache",
     "engine_hash",
     "chunk_size",
@@ -268,210 +267,70 @@ def _check_sizes(n_networks, chunk, n_configs: int = 1):
 
 # --------------------------------------------------------------------------- cache
 
-#: The modules whose source determines a sweep's numbers (part of every cache key).
-ENGINE_MODULES = ("_validate", "backend", "activations", "sampling", "network", "engine", "sweep")
+#: The module whose import closure determines a sweep's numbers (its code hash is part of every key).
+CODE_ENTRY = "fpkit.sweep"
+#: Columns every table of :func:`run_sweep` has besides the configuration's fields (checked on load).
+TABLE_COLUMNS = ("network", "seeding", "seconds", "n_starts", "Q", "stable_fixed_points", "unstable_fixed_points",
+                 "fixed_points", "index_sum", "unseen_mass", "cycle_starts", "not_converged_starts",
+                 "converged_starts", "basin_entropy", "mean_iterations")
+#: The columns of :data:`TABLE_COLUMNS` that count (whole numbers >= 0 in every row).
+COUNT_COLUMNS = ("n_starts", "Q", "stable_fixed_points", "unstable_fixed_points", "fixed_points", "cycle_starts",
+                 "not_converged_starts", "converged_starts")
+#: Bytes one table row takes in a cache file or in ``results.csv``, and one file besides its rows, at most
+#: about (for the free-space check: a row takes about 340 bytes in a cache file, 140 in ``results.csv``).
+ROW_BYTES = 1024
+FILE_BYTES = 8192
 
 
 def engine_hash() -> str:
-    """SHA-256 (16 hex digits) of the source of :data:`ENGINE_MODULES` (a package: all its files).
+    """The code hash (16 hex digits) of the sweep: :func:`fpkit._provenance.code_hash` of ``fpkit.sweep``.
 
-    A change to the engine invalidates cached sweeps; a change elsewhere in fpkit (a chapter
-    helper, the mean-field module) does not.
+    It covers every fpkit module the sweep can run (the engine, the network, the activations,
+    ...), found from the imports in the source; a change elsewhere in fpkit (a chapter helper,
+    the Kac-Rice module) does not invalidate cached sweeps.
     """
-    root = Path(__file__).parent
-    digest = hashlib.sha256()
-    for name in ENGINE_MODULES:
-        files = sorted((root / name).rglob("*.py")) if (root / name).is_dir() else [root / f"{name}.py"]
-        for path in files:
-            digest.update(path.relative_to(root).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return SweepCache.code_hash()
 
 
-class SweepCache:
-    """One file per finished configuration in ``directory``; see the module doc.
+class SweepCache(TableCache):
+    """One file ``<key>.fpsweep`` per finished configuration in ``directory``; see :mod:`fpkit.cache`.
 
-    File layout (format 2): the 8-byte magic ``FPKSWP2\\n``, the SHA-256 of the body as 64 hex
-    digits and a newline, then the body: UTF-8 JSON (as Python's ``json`` writes it, NaN
-    included) with the key, the key's full description, the library versions that computed the
-    table, and the table as a list of columns (name, dtype, values). Floats are written with
-    their shortest exact repr, so a table read back equals the one written bit for bit. Reading
-    parses JSON and builds arrays of a few plain dtypes; nothing in a file can run code.
-
-    :meth:`load` returns the table only if the file is intact (magic, checksum, JSON), holds
-    the requested key and description, and was written with the same versions of fpkit, NumPy,
-    SciPy, pandas and Python; otherwise it warns and returns None, and the configuration is
-    recomputed and the file replaced.
+    The file layout is :class:`fpkit.cache.TableCache`'s with the magic ``FPKSWP2\n``. Besides
+    the checks of every cache (damage, key, library versions), a table is used only if it makes
+    sense for its key (:meth:`validate`): every configuration field is a column holding the key's
+    value, and a :func:`run_sweep` table has ``n_networks`` rows numbered 0, 1, ..., the columns
+    :data:`TABLE_COLUMNS`, its ``seeding`` and whole non-negative counts (:data:`COUNT_COLUMNS`).
     """
 
-    MAGIC = b"FPKSWP2\n"
-    FORMAT_VERSION = 2
+    KIND = "sweep"
     SUFFIX = ".fpsweep"
-    #: Column dtypes a cache file may hold.
-    DTYPES = ("int64", "int32", "float64", "bool", "object", "str", "string")
+    MAGIC = b"FPKSWP2\n"
+    FORMAT = "fpkit sweep cache"
+    FORMAT_VERSION = 2
+    CODE_ENTRY = CODE_ENTRY
 
-    def __init__(self, directory: str | os.PathLike):
-        if not isinstance(directory, (str, os.PathLike)):
-            raise TypeError(f"cache_dir must be a path; got {type(directory).__name__}")
-        self.directory = check_writable(directory, "cache_dir")
-
-    @staticmethod
-    def key(config: NetworkConfig, settings: Mapping[str, Any], code: str | None = None) -> tuple[str, str]:
+    @classmethod
+    def key(cls, config: NetworkConfig, settings: Mapping[str, Any], code: str | None = None) -> tuple[str, str]:
         """(hex key, JSON description) of a configuration under the run's ``settings``.
 
         ``code`` identifies the code that computes the table (default :func:`engine_hash`).
         """
-        from . import __version__
-
         if not isinstance(config, NetworkConfig):
             raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
         if not isinstance(settings, Mapping):
             raise TypeError(f"settings must be a mapping; got {type(settings).__name__}")
-        if code is not None and not isinstance(code, str):
-            raise TypeError(f"code must be a str or None; got {type(code).__name__}")
-        desc = json.dumps({"config": config.as_dict(), "settings": dict(settings),
-                           "fpkit": __version__, "code": code or engine_hash()}, sort_keys=True, default=repr)
-        return hashlib.sha256(desc.encode()).hexdigest()[:32], desc
+        return cls.make_key({"config": config.as_dict(), "settings": dict(settings)}, code)
 
-    @staticmethod
-    def versions() -> dict[str, str]:
-        """The versions of the libraries that compute a table (stored in every file, checked on load)."""
-        import platform
-
-        import scipy
-
-        from . import __version__
-
-        return {"fpkit": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-                "pandas": pd.__version__, "python": platform.python_version()}
-
-    def path(self, key: str) -> Path:
-        return self.directory / f"{self._check_key(key)}{self.SUFFIX}"
-
-    def lock_path(self, key: str) -> Path:
-        return self.directory / f"{self._check_key(key)}.lock"
-
-    @staticmethod
-    def _check_key(key: str) -> str:
-        """A key of :meth:`key`: 32 hex digits (so a key can never name a file outside the cache)."""
-        if not isinstance(key, str) or len(key) != 32 or any(ch not in "0123456789abcdef" for ch in key):
-            raise ValueError(f"key must be 32 lowercase hex digits (from SweepCache.key); got {key!r:.60}")
-        return key
-
-    def load(self, key: str, desc: str | None = None, *, warn: bool = True) -> pd.DataFrame | None:
-        """The cached table, or None if absent.
-
-        A file that is unreadable, truncated, corrupted, not a cache file, stored under another
-        key (``desc``, when given, must match the stored description too) or written by other
-        library versions counts as absent, with a warning (unless ``warn=False``); it is never
-        read as data.
-        """
-        if desc is not None and not isinstance(desc, str):
-            raise TypeError(f"desc must be the JSON description from SweepCache.key; got {type(desc).__name__}")
-        path = self.path(key)
-        try:
-            blob = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            return self._reject(path, f"unreadable ({exc.strerror or exc})", warn)
-        try:
-            body = self._body(blob)
-        except ValueError as exc:
-            return self._reject(path, f"damaged ({exc})", warn)
-        if body.get("key") != key or (desc is not None and body.get("description") != json.loads(desc)):
-            return self._reject(path, "holds another configuration (its stored key does not match)", warn)
-        if body.get("versions") != self.versions():
-            return self._reject(path, f"was written by other library versions ({body.get('versions')}, "
-                                      f"now {self.versions()})", warn)
-        try:
-            return self._table(body)
-        except (ValueError, TypeError, KeyError) as exc:
-            return self._reject(path, f"damaged (bad table: {exc})", warn)
-
-    def _body(self, blob: bytes) -> dict:
-        head = len(self.MAGIC) + 65
-        if blob[: len(self.MAGIC)] != self.MAGIC:
-            raise ValueError("not a sweep cache file of format 2")
-        if len(blob) < head or blob[head - 1:head] != b"\n":
-            raise ValueError("truncated header")
-        if hashlib.sha256(blob[head:]).hexdigest().encode() != blob[len(self.MAGIC):head - 1]:
-            raise ValueError("checksum mismatch: truncated or corrupted")
-        try:
-            body = json.loads(blob[head:].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"unreadable JSON: {exc}") from None
-        if not isinstance(body, dict) or body.get("format_version") != self.FORMAT_VERSION:
-            raise ValueError("unknown format version")
-        return body
-
-    def _table(self, body: dict) -> pd.DataFrame:
-        columns = body["columns"]
-        n = body["n_rows"]
-        if not isinstance(columns, list) or not isinstance(n, int):
-            raise TypeError("columns must be a list and n_rows an int")
-        data = {}
-        for col in columns:
-            name, dtype, values = col["name"], col["dtype"], col["values"]
-            if dtype not in self.DTYPES or not isinstance(values, list) or len(values) != n:
-                raise ValueError(f"column {name!r}: dtype {dtype!r} or length {len(values)} != {n}")
-            if dtype in ("int64", "int32") and not all(type(x) is int for x in values):
-                raise ValueError(f"column {name!r}: non-integer values")
-            if dtype == "bool" and not all(type(x) is bool for x in values):
-                raise ValueError(f"column {name!r}: non-boolean values")
-            if dtype == "float64" and not all(type(x) in (int, float) for x in values):
-                raise ValueError(f"column {name!r}: non-numeric values")
-            if not all(x is None or type(x) in (int, float, str, bool) for x in values):
-                raise ValueError(f"column {name!r}: values that are not plain JSON scalars")
-            data[name] = pd.Series(values, dtype=dtype if dtype != "float64" else np.float64)
-        return pd.DataFrame(data, index=pd.RangeIndex(n))
-
-    @classmethod
-    def _encode(cls, table: pd.DataFrame) -> list[dict]:
-        columns = []
-        for name in table.columns:
-            col = table[name]
-            dtype = str(col.dtype)
-            if dtype not in cls.DTYPES:
-                raise TypeError(f"table column {name!r} has dtype {dtype}, which a sweep cache file cannot hold")
-            values = col.tolist()
-            if dtype in ("object", "str", "string"):
-                values = [None if (isinstance(x, float) and math.isnan(x)) or x is pd.NA else x for x in values]
-                bad = [x for x in values if not (x is None or type(x) in (int, float, str, bool))]
-                if bad:
-                    raise TypeError(f"table column {name!r} holds {type(bad[0]).__name__} values")
-            columns.append({"name": str(name), "dtype": dtype, "values": values})
-        return columns
-
-    def store(self, key: str, desc: str, table: pd.DataFrame) -> Path:
-        """Write atomically (a temporary file in the same directory, then os.replace)."""
-        self._check_key(key)
-        if not isinstance(table, pd.DataFrame):
-            raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
-        try:
-            description = json.loads(desc)
-        except (TypeError, ValueError):
-            raise ValueError("desc must be the JSON description from SweepCache.key") from None
-        body = {"format": "fpkit sweep cache", "format_version": self.FORMAT_VERSION, "key": key,
-                "description": description, "versions": self.versions(), "n_rows": int(len(table)),
-                "columns": self._encode(table)}
-        payload = json.dumps(body, allow_nan=True).encode("utf-8")
-        blob = self.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
-        return write_atomic(self.path(key), blob)
-
-    def try_lock(self, key: str):
-        """The lock of ``key`` if no other run holds it (see ``fpkit._io``), else None."""
-        return try_lock(self.lock_path(key))
-
-    def wait_lock(self, key: str):
-        """The lock of ``key``, waiting for the run that holds it."""
-        return wait_lock(self.lock_path(key))
-
-    @staticmethod
-    def _reject(path: Path, why: str, warn: bool) -> None:
-        if warn:
-            warnings.warn(f"sweep cache file {path} {why}; recomputing it", UserWarning, stacklevel=3)
-        return None
+    def validate(self, table: pd.DataFrame, description: dict[str, Any]) -> pd.DataFrame:
+        config, settings = description["config"], description["settings"]
+        check_table(table, columns=list(config), constants=config)
+        if "n_networks" in settings:  # a table of run_sweep
+            n = settings["n_networks"]
+            check_table(table, rows=n, columns=TABLE_COLUMNS, counts=COUNT_COLUMNS,
+                        constants={"seeding": settings["engine"]["seeding"]})
+            if not np.array_equal(table["network"].to_numpy(), np.arange(n)):
+                raise ValueError(f"column 'network' is not 0, 1, ..., {n - 1}")
+        return table
 
 
 # --------------------------------------------------------------------------- sweep
@@ -560,18 +419,16 @@ def run_sweep(
             tables[i] = cached
         else:
             todo.append(i)
+    if cache and todo:  # room for the tables (a disk that is full already fails here, not after the work)
+        cache.check_space(len(todo) * (n_networks * ROW_BYTES + FILE_BYTES))
 
     bar = tqdm(total=len(configs), initial=len(tables), desc="configurations", disable=not progress)
 
     def finish(i, parts):
         config, jobs, key, desc = plans[i]
         tables[i] = _assemble(config, parts, [size for _, size in jobs], settings.seeding)
-        if cache:
-            try:
-                cache.store(key, desc, tables[i])
-            except OSError as exc:  # e.g. a full disk: keep the result, lose only its resumability
-                warnings.warn(f"could not write the sweep cache file {cache.path(key)} ({exc}); "
-                              "this configuration will be recomputed by a rerun", UserWarning, stacklevel=2)
+        if cache:  # a failed write (a full disk) warns: the table is kept, only its resumability is lost
+            cache.store_or_warn(key, desc, tables[i])
         bar.update(1)
 
     def compute(i):
@@ -615,7 +472,6 @@ def _run_shared(cache: SweepCache, plans, todo, tables, compute, bar) -> None:
                     bar.update(1)
                 else:
                     compute(i)
-                cache.lock_path(key).unlink(missing_ok=True)
         if busy and len(busy) == len(queue):
             with cache.wait_lock(plans[busy[0]][2]):
                 pass  # the other run has finished (or died); the next pass reads or computes it

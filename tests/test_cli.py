@@ -238,3 +238,29 @@ def test_top_level_help_is_plain_text(capsys):
     text = capsys.readouterr().out
     assert "``" not in text and ":func:" not in text
     assert "fpkit info" in text and "fpkit sweep" in text
+
+
+# --------------------------------------------------------------------------- issue 25: --out "" and deep YAML
+
+
+@pytest.mark.parametrize("out", ["", "   "])
+def test_an_empty_out_is_refused_not_the_working_directory(spec_file, tmp_path, capsys, monkeypatch, out):
+    spec = spec_file(SPEC)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    line = _fails(["sweep", spec, "--out", out, "--no-progress"], capsys)
+    assert "output directory must name a directory; got an empty path" in line
+    assert not list(work.iterdir())  # nothing written where the command ran
+
+
+@pytest.mark.parametrize("depth", [6, 300, 5000])
+def test_deeply_nested_yaml_is_a_clear_error(spec_file, tmp_path, capsys, depth):
+    text = "axes: {L: [1]}\nn_networks: 1\nn_starts: 4\nbase: {N: 3, law: " + "[" * depth + "]" * depth + "}\n"
+    line = _fails(["sweep", spec_file(text), "--out", str(tmp_path / "o"), "--no-progress"], capsys)
+    assert "nested" in line and "a sweep file nests at most 4" in line and "RecursionError" not in line
+
+
+def test_the_deepest_valid_sweep_file_passes_the_depth_check(spec_file):
+    spec = cli.load_sweep_spec(spec_file(SPEC))
+    assert [c.L for c in spec["configs"]] == [1, 2]

@@ -402,3 +402,13 @@ def test_an_empty_sweep_is_an_error():
         run_sweep([], n_networks=1, n_starts=4, progress=False)
     with pytest.raises(ValueError, match="'L' has no values"):
         config_grid({"N": 3}, L=[])
+
+
+def test_the_columns_a_cache_file_must_hold_are_those_a_sweep_computes():
+    """SweepCache checks loaded tables for TABLE_COLUMNS and COUNT_COLUMNS: they must be what run_sweep gives."""
+    from fpkit.sweep import COUNT_COLUMNS, TABLE_COLUMNS
+
+    table = run_sweep(SMALL[:1], n_networks=2, n_starts=4, seed=0, max_iter=100, progress=False)
+    assert set(TABLE_COLUMNS) <= set(table.columns) and set(COUNT_COLUMNS) <= set(TABLE_COLUMNS)
+    for name in COUNT_COLUMNS:
+        assert pd.api.types.is_integer_dtype(table[name]) and (table[name] >= 0).all(), name

@@ -10,7 +10,7 @@ import warnings  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-import fpkit.train as ftrain  # noqa: E402
+import fpkit.train.runs as ftrain_runs  # noqa: E402
 from fpkit.engine import find_fixed_points  # noqa: E402
 from fpkit.train import (  # noqa: E402
     RunCache,
@@ -72,15 +72,15 @@ def test_training_is_deterministic_and_cached(tiny, tmp_path):
 
 
 def test_exported_weights_reproduce_the_torch_forward_pass(tiny):
-    from fpkit.train import _forward, _torch_act
+    from fpkit.train.fit import forward, torch_activation
 
     ens = checkpoint_ensemble(tiny)
     x_tr, *_ = digits("tanh", seed=TINY.seed)
     x = np.broadcast_to(x_tr[:10], (ens.n_networks, 10, 64))
     ours = ens.forward(np.ascontiguousarray(x))
     for c in range(ens.n_networks):
-        ref = _forward([torch.as_tensor(W) for W in tiny.weights[c]], [torch.as_tensor(b) for b in tiny.biases[c]],
-                       torch.as_tensor(x_tr[:10]), _torch_act("tanh")).numpy()
+        ref = forward([torch.as_tensor(W) for W in tiny.weights[c]], [torch.as_tensor(b) for b in tiny.biases[c]],
+                       torch.as_tensor(x_tr[:10]), torch_activation("tanh")).numpy()
         assert np.max(np.abs(ours[c] - ref)) < 1e-12
 
 
@@ -133,7 +133,8 @@ def test_n_train_and_custom_data_rules(tmp_path):
 def test_bottleneck_trains_is_seeded_and_matches_torch():
     import torch
 
-    from fpkit.train import _forward, _torch_act, train_bottleneck
+    from fpkit.train import train_bottleneck
+    from fpkit.train.fit import forward, torch_activation
 
     x_train, x_test, _, _ = digits("tanh", seed=0)
     data = (x_train[:200], x_test[:100])
@@ -142,8 +143,8 @@ def test_bottleneck_trains_is_seeded_and_matches_torch():
     assert a.history["test_loss"].iloc[-1] < 0.5 * a.history["test_loss"].iloc[0]
     np.testing.assert_array_equal(a.W_e, b.W_e)
     assert a.encode(x_test[:5]).shape == (5, 8)
-    ref = _forward([torch.as_tensor(a.W_e), torch.as_tensor(a.W_d)], [torch.as_tensor(a.b_e), torch.as_tensor(a.b_d)],
-                   torch.as_tensor(x_test[:5]), _torch_act("tanh")).numpy()
+    ref = forward([torch.as_tensor(a.W_e), torch.as_tensor(a.W_d)], [torch.as_tensor(a.b_e), torch.as_tensor(a.b_d)],
+                   torch.as_tensor(x_test[:5]), torch_activation("tanh")).numpy()
     np.testing.assert_allclose(a.reconstruct(x_test[:5]), ref, atol=1e-12)
     # a wider code reconstructs better (same seed, same steps)
     wide = train_bottleneck(32, steps=300, seed=1, data=data, progress=False)
@@ -210,7 +211,7 @@ def test_a_run_is_the_same_alone_in_a_group_and_across_groupings(sweep_reference
 
 
 def test_sweep_cache_resumes_after_an_interruption(sweep_reference, tmp_path, monkeypatch):
-    real = ftrain._train_job
+    real = ftrain_runs._train_job
     calls = []
 
     def interrupted_after_two_jobs(configs, progress=False):
@@ -219,7 +220,7 @@ def test_sweep_cache_resumes_after_an_interruption(sweep_reference, tmp_path, mo
         calls.append(len(configs))
         return real(configs, progress)
 
-    monkeypatch.setattr(ftrain, "_train_job", interrupted_after_two_jobs)
+    monkeypatch.setattr(ftrain_runs, "_train_job", interrupted_after_two_jobs)
     with pytest.raises(KeyboardInterrupt):
         train_many(SWEEP, cache_dir=tmp_path, progress=False, max_group=2)
     finished = sum(calls)
@@ -227,7 +228,7 @@ def test_sweep_cache_resumes_after_an_interruption(sweep_reference, tmp_path, mo
     assert not list(tmp_path.glob(".tmp-*"))  # no half-written file left behind
 
     retrained = []
-    monkeypatch.setattr(ftrain, "_train_job", lambda configs, progress=False: retrained.extend(configs)
+    monkeypatch.setattr(ftrain_runs, "_train_job", lambda configs, progress=False: retrained.extend(configs)
                         or real(configs, progress))
     resumed = train_many(SWEEP, cache_dir=tmp_path, progress=False, max_group=2)
     assert len(retrained) == len(SWEEP) - finished  # only the unfinished runs are trained
@@ -257,7 +258,7 @@ def test_damaged_cache_files_are_reported_and_recomputed(damage, sweep_reference
         cache.store(cache.key(cfg)[0], cache.key(other)[1], train_many([other], progress=False)[0])
     else:
         path.write_bytes(b"")
-    with pytest.warns(UserWarning, match="damaged"):
+    with pytest.warns(UserWarning, match="holds another configuration" if damage == "foreign" else "damaged"):
         redone = train_many([cfg], cache_dir=tmp_path, progress=False)[0]
     np.testing.assert_array_equal(redone.weights, sweep_reference[0].weights)
     with warnings.catch_warnings():
@@ -277,7 +278,7 @@ def test_cache_files_hold_no_pickle_and_store_their_key(tmp_path):
         meta = json.loads(z["meta"].tobytes().decode())
         assert all(z[k].dtype != object for k in z.files)
     key, desc = RunCache.key(cfg)
-    assert meta["key"] == key and meta["description"] == desc and path.name == f"train-{key}.npz"
+    assert meta["key"] == key and meta["description"] == json.loads(desc) and path.name == f"train-{key}.npz"
 
 
 def test_divergence_is_detected_and_recorded():
@@ -330,7 +331,8 @@ def test_pca_digits_for_narrow_networks():
 
 @pytest.mark.parametrize("activation", ["tanh", "logistic", "erf", "algebraic"])
 def test_hand_written_backpropagation_matches_autograd(activation):
-    from fpkit.train import _forward, _loss_gradient, _torch_act, _torch_act_derivative, _unpack
+    from fpkit.train.fit import (forward, loss_gradient, torch_activation, torch_activation_derivative,
+                                 unpack_parameters)
 
     g = torch.Generator().manual_seed(0)
     shapes = [(5, 7), (7, 5), (7, 7)]
@@ -338,10 +340,11 @@ def test_hand_written_backpropagation_matches_autograd(activation):
     flat = torch.randn(R, sum(o * i + o for o, i in shapes), generator=g, dtype=torch.float64)
     x = torch.randn(R, B, 7, generator=g, dtype=torch.float64)
     target = torch.rand(R, B, 7, generator=g, dtype=torch.float64)
-    act = _torch_act(activation)
+    act = torch_activation(activation)
     grad = torch.empty_like(flat)
-    _loss_gradient(*_unpack(flat, shapes), x, target, act, _torch_act_derivative(activation), *_unpack(grad, shapes))
+    loss_gradient(*unpack_parameters(flat, shapes), x, target, act, torch_activation_derivative(activation),
+                  *unpack_parameters(grad, shapes))
     leaf = flat.clone().requires_grad_()
-    loss = ((_forward(*_unpack(leaf, shapes), x, act) - target) ** 2).mean(dim=(1, 2)).sum()
+    loss = ((forward(*unpack_parameters(leaf, shapes), x, act) - target) ** 2).mean(dim=(1, 2)).sum()
     (auto,) = torch.autograd.grad(loss, leaf)
     np.testing.assert_allclose(grad.numpy(), auto.numpy(), rtol=1e-10, atol=1e-14)
