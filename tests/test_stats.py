@@ -5,8 +5,6 @@ import pandas as pd
 import pytest
 
 from fpkit.stats import (
-    _greater_pvalue,
-    _sample_moments,
     bootstrap_curve,
     bootstrap_max_hump_batch,
     holm_adjust,
@@ -15,6 +13,7 @@ from fpkit.stats import (
     simulate_depth_data,
     wilson_interval,
 )
+from fpkit.stats.hump import _greater_pvalue, _sample_moments
 
 
 def _table(means, n=200, seed=0):

@@ -1,0 +1,91 @@
+"""Curves over a grouping column of a table: means with bootstrap intervals, proportions with Wilson
+intervals, and the table checks every table-reading function of :mod:`fpkit.stats` shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .. import _validate as v
+from ..backend import make_rng
+from .proportions import wilson_interval
+
+__all__ = ["bootstrap_curve", "check_table", "proportion_curve"]
+
+
+def check_table(table, by, column, by_name="by"):
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
+    if isinstance(by, str):
+        by_list = [by]
+    elif isinstance(by, (list, tuple)) and by and all(isinstance(b, str) for b in by):
+        by_list = list(by)
+    else:
+        raise TypeError(f"{by_name} must be a column name or a non-empty list of column names; got {by!r:.60}")
+    if not isinstance(column, str):
+        raise TypeError(f"column must be a column name (str); got {type(column).__name__}")
+    for arg, name in [*((by_name, b) for b in by_list), ("column", column)]:
+        if name not in table.columns:
+            raise ValueError(f"{arg}: column {name!r} is not in the table; columns: {list(table.columns)}")
+    if len(table) == 0:
+        raise ValueError("table must have at least one row")
+    for b in by_list:
+        if table[b].isna().any():
+            raise ValueError(f"table column {b!r} ({by_name}) has missing values (NaN/None); its rows would be dropped")
+    values = table[column]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_complex_dtype(values):
+        raise TypeError(f"table column {column!r} (column) must be numeric (real); got dtype {values.dtype}")
+    if not np.all(np.isfinite(values.to_numpy(dtype=float))):
+        raise ValueError(f"table column {column!r} (column) must be finite (found NaN or inf)")
+
+
+def bootstrap_curve(table: pd.DataFrame, by: str | list[str], column: str, *, confidence: float = 0.95,
+                    n_resamples: int = 2000, seed: Any = 0) -> pd.DataFrame:
+    """Mean of ``column`` per group of ``by``, with a bootstrap confidence interval.
+
+    Returns a table with the ``by`` columns, ``mean``, ``low``, ``high`` and ``n`` (rows in the
+    group). A group with a single row, or with no spread, gets ``low = high = mean``.
+    """
+    check_table(table, by, column)
+    confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
+    n_resamples = v.check_int(n_resamples, "n_resamples", minimum=10)
+    largest = int(table[column].groupby([table[b] for b in ([by] if isinstance(by, str) else by)]).size().max())
+    v.check_memory(8 * 2 * n_resamples * largest, f"n_resamples = {n_resamples} resamples")
+    rng = make_rng(seed, "numpy")
+    rows = []
+    for key, group in table.groupby(by, sort=True):
+        x = group[column].to_numpy(dtype=float)
+        mean = float(x.mean())
+        if x.size < 2 or np.all(x == x[0]):
+            low = high = mean
+        else:
+            res = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                                  method="percentile", vectorized=True, random_state=rng)
+            low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        keys = key if isinstance(key, tuple) else (key,)
+        names = [by] if isinstance(by, str) else list(by)
+        rows.append({**dict(zip(names, keys)), "mean": mean, "low": low, "high": high, "n": x.size})
+    return pd.DataFrame(rows)
+
+
+def proportion_curve(table: pd.DataFrame, by: str | list[str], column: str, *,
+                     confidence: float = 0.95) -> pd.DataFrame:
+    """Fraction of rows with ``column`` true (0/1 or bool) per group of ``by``, with Wilson intervals.
+
+    The same columns as :func:`bootstrap_curve` (the ``by`` columns, ``mean``, ``low``, ``high``,
+    ``n``), so the two draw alike; for an indicator the Wilson interval is the better one (it
+    stays in [0, 1] and keeps its coverage near 0 and 1, where a percentile bootstrap of a rare
+    event collapses to a point).
+    """
+    check_table(table, by, column)
+    values = table[column]
+    if not values.isin([0, 1, True, False]).all():
+        raise ValueError(f"column {column!r} must hold 0/1 or booleans")
+    names = [by] if isinstance(by, str) else list(by)
+    g = table.assign(_hit=values.astype(int)).groupby(names, sort=True)["_hit"].agg(["sum", "size"]).reset_index()
+    low, high = wilson_interval(g["sum"].to_numpy(dtype=np.int64), g["size"].to_numpy(dtype=np.int64), confidence)
+    return g[names].assign(mean=g["sum"] / g["size"], low=np.atleast_1d(low), high=np.atleast_1d(high),
+                           n=g["size"].to_numpy())
