@@ -56,11 +56,19 @@ def _network_images(ensemble: Ensemble, x: np.ndarray, network: Any, name: str):
     return network, sub, sub.check_points(x[None], name)
 
 
+def _check_range(x: np.ndarray, name: str, low: float, high: float) -> None:
+    """A ValueError naming ``name`` when a pixel lies outside [low, high] (damage keeps images in that range)."""
+    if x.size and (x.min() < low or x.max() > high):
+        raise ValueError(f"{name} must have its values in [low, high] = [{low:g}, {high:g}]; got values from "
+                         f"{x.min():g} to {x.max():g}")
+
+
 def corrupt(x, kind: str, strength: float, *, low: float, high: float, seed: Any, side: int = 8) -> np.ndarray:
     """Damaged copies of the images ``x`` (shape (n, side*side), values in [low, high]).
 
     ``strength`` is in [0, 1]; its meaning per kind is :data:`CORRUPTIONS`. Background is
-    ``low``. The result stays in [low, high].
+    ``low``. The result stays in [low, high]; images with a value outside that range are refused
+    (ValueError naming ``x``).
     """
     v.check_choice(kind, "kind", tuple(CORRUPTIONS))
     strength = v.check_real(strength, "strength", low=0.0, high=1.0)
@@ -69,6 +77,7 @@ def corrupt(x, kind: str, strength: float, *, low: float, high: float, seed: Any
     if not high > low:
         raise ValueError(f"high must be > low; got low={low}, high={high}")
     x = _images(x, side)
+    _check_range(x, "x", low, high)
     rng = make_rng(seed, "numpy")
     out = x.copy()
     n, d = x.shape
@@ -173,6 +182,20 @@ def repairs(ensemble: Ensemble, images, *, network: int = 0, side: int = 8,
     return dict(zip(REPAIRS, (one, attractor, median_baseline(x, side=side, size=min(3, side)))))
 
 
+def _accuracy(classifier: Any, images: np.ndarray, labels: np.ndarray) -> float:
+    """``classifier.score(images, labels)`` checked: a real number in [0, 1] (an accuracy), else a
+    TypeError or ValueError naming ``classifier``."""
+    score = classifier.score(images, labels)
+    if isinstance(score, np.ndarray) and score.shape == ():
+        score = score.item()
+    if isinstance(score, (bool, np.bool_)) or not isinstance(score, (int, float, np.integer, np.floating)):
+        raise TypeError(f"classifier.score must return an accuracy (a real number in [0, 1]); got "
+                        f"{type(score).__name__}")
+    if not 0.0 <= float(score) <= 1.0:  # NaN fails too
+        raise ValueError(f"classifier.score must return an accuracy in [0, 1]; got {float(score)!r}")
+    return float(score)
+
+
 def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
                          strengths: Mapping[str, Sequence[float]], classifier, low: float, high: float,
                          seed: Any, side: int = 8, max_iter: int = 3000, per_image: bool = False) -> pd.DataFrame:
@@ -195,7 +218,8 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
         [0, 1] (see :func:`corrupt`); at least one kind.
     classifier : object with ``score(images, labels)``
         E.g. a scikit-learn classifier trained on clean images; its accuracy on the repaired
-        images says whether the digit is still recognised.
+        images says whether the digit is still recognised. ``score`` must return a real number in
+        [0, 1] (NaN or anything else is refused, naming ``classifier``).
     low, high : float
         The pixel range (:func:`fpkit.train.digit_pixel_range`), ``low < high`` with
         ``high - low`` finite; PSNR is relative to ``high - low``.
@@ -244,6 +268,7 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
     if not (high > low and math.isfinite(high - low)):
         raise ValueError(f"high must be > low, with high - low finite; got low={low}, high={high}")
     per_image = v.check_bool(per_image, "per_image")
+    _check_range(clean, "clean", low, high)
     network, _, _ = _network_images(ensemble, clean, network, "clean")
     rng = seed if isinstance(seed, np.random.Generator) else None
     if rng is None:
@@ -266,7 +291,7 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
                     continue
                 rows.append({"kind": kind, "strength": strength, "method": method,
                              "psnr": float(psnr(img.reshape(1, -1), flat_clean, data_range=high - low)[0]),
-                             "accuracy": float(classifier.score(img, labels)),
+                             "accuracy": _accuracy(classifier, img, labels),
                              "same attractor as clean": float(same.mean()) if method == "attractor" else np.nan})
     return pd.concat(rows, ignore_index=True) if per_image else pd.DataFrame(rows)
 

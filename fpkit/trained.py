@@ -71,7 +71,20 @@ def layer_tail_indices(ens: Ensemble, *, tail_fraction: float = 0.1) -> np.ndarr
     W = to_numpy(ens.weights)
     E, L, N, _ = W.shape
     k = max(2, int(tail_fraction * N * N))
-    return np.array([[hill_estimator(W[e, layer].ravel(), k=k).alpha for layer in range(L)] for e in range(E)])
+    if k >= N * N:
+        raise ValueError(f"ens: a layer of width N = {N} has {N * N} weights, too few for a Hill estimate "
+                         f"from its top {k} (tail_fraction = {tail_fraction:g}); it needs N >= 2 and at least "
+                         "k + 1 non-zero weights")
+    out = np.empty((E, L))
+    for e in range(E):
+        for layer in range(L):
+            try:
+                out[e, layer] = hill_estimator(W[e, layer].ravel(), k=k).alpha
+            except ValueError as exc:  # hill_estimator names its own argument x: say which layer it is
+                reason = str(exc).removeprefix("x ").split(": the Hill estimate is undefined")[0]
+                raise ValueError(f"ens: the weights of network {e}, layer {layer} {reason} (the Hill tail "
+                                 f"index of |W_ij| from the top {k} of them is undefined)") from None
+    return out
 
 
 def matched_iid_ensemble(ens: Ensemble, *, seed: Any, tail_fraction: float = 0.1) -> Ensemble:

@@ -129,3 +129,38 @@ def test_bad_arguments():
         select_regime(pd.concat([table, table]))
     with pytest.raises(ValueError, match="p_multi"):
         select_regime(table.assign(p_multi=1.5))
+
+
+# ----------------------------------------------------------------------- regression tests (issue 25)
+
+
+@pytest.mark.parametrize("column, value, exc, match", [
+    ("networks", 2.5, ValueError, "'networks' must hold whole numbers"),
+    ("networks", np.nan, ValueError, "'networks' must be finite"),
+    ("networks", "24", TypeError, "'networks' must hold real numbers"),
+    ("networks", 1e300, ValueError, r"'networks' must be in \[1, 1e\+09\]"),
+    ("networks", 0, ValueError, r"'networks' must be in \[1,"),
+    ("cycle_fraction", -0.2, ValueError, r"'cycle_fraction' must be in \[0, 1\]"),
+    ("cycle_fraction", True, TypeError, "'cycle_fraction' must hold real numbers"),
+    ("mean_Q", np.nan, ValueError, "'mean_Q' must be finite"),
+    ("mean_Q", -1.0, ValueError, "'mean_Q' must be in"),
+    ("p_multi", np.inf, ValueError, "'p_multi' must be finite"),
+    ("scale", "big", TypeError, "'scale' must hold real numbers"),
+    ("L", "8", TypeError, "'L' must hold real numbers"),
+    ("L", 8.5, ValueError, "'L' must hold whole numbers"),
+    ("activation", [["tanh"]], TypeError, "must hold plain values"),
+])
+def test_summary_columns_are_checked_and_named(column, value, exc, match):
+    """Each of these used to be accepted (networks = 2.5, negative cycle fractions, NaN mean Q) or to fail
+    deep inside NumPy or SciPy (NaN, text or 1e300 networks)."""
+    table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01), ("tanh", "fan_in", 16.0, "same", 5, 24, 0.02)])
+    table[column] = [value] * len(table) if not isinstance(value, list) else value * len(table)
+    with pytest.raises(exc, match=match) as info:
+        select_regime(table)
+    assert str(info.value).startswith("summary")
+
+
+def test_duplicate_column_names_are_refused():
+    table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01)])
+    with pytest.raises(ValueError, match="summary has 2 columns named 'p_multi'"):
+        select_regime(pd.concat([table, table[["p_multi"]]], axis=1))

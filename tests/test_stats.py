@@ -460,3 +460,40 @@ def test_holm_adjustment_and_family_wise_error_rate():
     assert fwer <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps)
     with pytest.raises(ValueError, match="p_values"):
         holm([1.5])
+
+
+# ----------------------------------------------------------------------- regression tests (issue 25)
+
+
+@pytest.mark.parametrize("scale", [1e-200, 2.0**-1070, 1e-30, 1e30, 1e89])
+def test_hump_test_is_scale_free(scale):
+    """Data scaled by 1e-200 used to give p = 0 (their squared deviations underflowed to "no spread")
+    where the unscaled data give p = 1. The p-values are now those of the unscaled data (to rounding:
+    a scale that is not a power of two changes the last bits of the data) and the bounds scale along."""
+    t = _table({1: 1.0, 2: 1.0, 4: 0.5}, n=40, seed=3)
+    plain = hump_test(t, "L", "Q")
+    scaled = hump_test(t.assign(Q=t["Q"] * scale), "L", "Q")
+    assert plain["p_value"] > 0.5 and not plain["hump"]
+    assert scaled["p_value"] == pytest.approx(plain["p_value"], rel=1e-9)
+    for key in ("low", "high", "excess", "peak", "first", "last"):
+        assert scaled[key] == pytest.approx(plain[key] * scale, rel=1e-9, abs=0)
+    x = simulate_depth_data("poisson", [1.0, 1.5, 1.0], n=20, reps=3, seed=0)
+    b, bs = hump_test_batch(x), hump_test_batch(x * scale)
+    np.testing.assert_allclose(bs["p_value"], b["p_value"], rtol=1e-9)
+    np.testing.assert_allclose(bs["low"], b["low"] * scale, rtol=1e-9)
+    # a power-of-two scale changes nothing at all
+    np.testing.assert_array_equal(hump_test_batch(x * 2.0**-600)["p_holm"], b["p_holm"])
+
+
+def test_hump_test_names_unorderable_x_and_duplicate_columns():
+    """A mixed int/str x column crashed inside NumPy's sort, duplicate column names inside pandas."""
+    t = _table({1: 1.0, 2: 1.0, 4: 0.5}, n=5)
+    mixed = t.assign(L=t["L"].astype(object).where(t["L"] != 2, "two"))
+    with pytest.raises(TypeError, match=r"table column 'L' \(x\) must hold values of one orderable kind"):
+        hump_test(mixed, "L", "Q")
+    with pytest.raises(ValueError, match="column: table has 2 columns named 'Q'"):
+        hump_test(pd.concat([t, t[["Q"]]], axis=1), "L", "Q")
+    with pytest.raises(ValueError, match="x: table has 2 columns named 'L'"):
+        hump_test(pd.concat([t, t[["L"]]], axis=1), "L", "Q")
+    with pytest.raises(TypeError, match="by"):
+        bootstrap_curve(mixed, "L", "Q")

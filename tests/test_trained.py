@@ -86,3 +86,22 @@ def test_controls_reject_bad_input():
     zero = Ensemble(np.zeros((1, 1, 8, 8)), None, "tanh")
     with pytest.raises(ValueError):
         matched_iid_ensemble(zero, seed=0)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: np.zeros((1, 2, 8, 8)), "network 0, layer 0 must have at least 3 non-zero values"),
+    (lambda: np.ones((2, 1, 8, 8)), "network 0, layer 0 must have spread"),
+    (lambda: np.ones((1, 1, 1, 1)), "width N = 1"),
+])
+def test_tail_index_errors_name_the_ensemble_and_the_layer(make, match):
+    """hill_estimator's errors named its internal argument x; the controls now name ens, the network and the
+    layer whose Hill index is undefined."""
+    W = make()
+    if W.shape[1] > 1:
+        W[0, 0] = 0.0
+        W[0, 1] = np.random.default_rng(0).standard_cauchy((8, 8))
+    ens = Ensemble(W, None, "tanh")
+    for call in (layer_tail_indices, lambda e: matched_iid_ensemble(e, seed=0)):
+        with pytest.raises(ValueError, match=match) as info:
+            call(ens)
+        assert str(info.value).startswith("ens: ") and " x " not in str(info.value)

@@ -256,9 +256,12 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
     if sizes.min() < 3:
         raise ValueError(f"hump_test needs at least 3 rows per value of x = {x!r}; "
                          f"{x} = {xs[int(np.argmin(sizes))]!r} has {int(sizes.min())}")
-    moments = _Moments(*(np.array(f) for f in zip(*(_sample_moments(g) for g in groups))))
-    res = _hump_core(moments, alpha)
-    means = moments.mean
+    # the test is scale-free: the values are brought to [0.5, 1) in magnitude by a power of two (exact),
+    # so that squares and cubes of tiny values (1e-200) do not underflow into "no spread"
+    exponent = _unit_exponent(values)
+    moments = _Moments(*(np.array(f) for f in zip(*(_sample_moments(np.ldexp(g, -exponent)) for g in groups))))
+    res = _scaled_back(_hump_core(moments, alpha), exponent)
+    means = np.ldexp(moments.mean, exponent)
     peak = 1 + int(np.argmax(means[1:-1]))
     nan = np.array([np.nan])
     depths = pd.DataFrame({
@@ -301,7 +304,19 @@ def hump_test_batch(samples: Any, *, alpha: float = 0.025) -> dict[str, np.ndarr
     if not np.all(np.isfinite(s)):
         raise ValueError("samples must be finite (no NaN or inf)")
     check_magnitude(s, "samples")
-    return _hump_core(_sample_moments(s), alpha)
+    exponent = _unit_exponent(s, axis=(-2, -1))       # per data set, as in hump_test
+    return _scaled_back(_hump_core(_sample_moments(np.ldexp(s, -exponent[..., None, None])), alpha), exponent)
+
+
+def _unit_exponent(values: np.ndarray, axis=None) -> np.ndarray:
+    """The power of two e with max |values| * 2^-e in [0.5, 1) (0 where every value is 0), over ``axis``."""
+    top = np.abs(values).max(axis=axis) if values.size else np.zeros(())
+    return np.frexp(top)[1]
+
+
+def _scaled_back(res: dict[str, np.ndarray], exponent: np.ndarray) -> dict[str, np.ndarray]:
+    """The bounds of the excess of :func:`_hump_core` in the units of the data (p-values are scale-free)."""
+    return {**res, "low": np.ldexp(res["low"], exponent), "high": np.ldexp(res["high"], exponent)}
 
 
 def hump_z_test(x, mean, se, *, alpha: float = 0.05) -> dict:

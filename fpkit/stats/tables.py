@@ -13,10 +13,18 @@ from .. import _validate as v
 from ..backend import make_rng
 from .proportions import wilson_interval
 
-__all__ = ["bootstrap_curve", "check_table", "proportion_curve"]
+__all__ = ["bootstrap_curve", "check_column", "check_orderable", "check_table", "check_unique_column",
+           "proportion_curve"]
 
 
-def check_table(table, by, column, by_name="by"):
+def check_table(table: Any, by: Any, column: Any, by_name: str = "by") -> None:
+    """Check a table read by a curve or a test: ``by`` (one column name or a non-empty list of them) and
+    ``column`` name columns of the DataFrame ``table``, each exactly once; the ``by`` columns hold no
+    missing value and values of one orderable kind (numbers, or strings); ``column`` is real and finite.
+
+    Raises a TypeError or ValueError naming the argument (``by_name`` for ``by``, ``column``) and the
+    column; ``table`` must have at least one row.
+    """
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
     if isinstance(by, str):
@@ -30,16 +38,65 @@ def check_table(table, by, column, by_name="by"):
     for arg, name in [*((by_name, b) for b in by_list), ("column", column)]:
         if name not in table.columns:
             raise ValueError(f"{arg}: column {name!r} is not in the table; columns: {list(table.columns)}")
+        check_unique_column(table, name, f"{arg}: table")
     if len(table) == 0:
         raise ValueError("table must have at least one row")
     for b in by_list:
         if table[b].isna().any():
             raise ValueError(f"table column {b!r} ({by_name}) has missing values (NaN/None); its rows would be dropped")
+        check_orderable(table[b], f"table column {b!r} ({by_name})")
     values = table[column]
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_complex_dtype(values):
         raise TypeError(f"table column {column!r} (column) must be numeric (real); got dtype {values.dtype}")
     if not np.all(np.isfinite(values.to_numpy(dtype=float))):
         raise ValueError(f"table column {column!r} (column) must be finite (found NaN or inf)")
+
+
+def check_unique_column(table: pd.DataFrame, name: Any, label: str) -> None:
+    """A ValueError (``label`` names the argument) when ``table`` has more than one column called ``name``:
+    ``table[name]`` would then be a table, not a column."""
+    count = int((table.columns == name).sum())
+    if count > 1:
+        raise ValueError(f"{label} has {count} columns named {name!r}; a column read by name must be unique")
+
+
+def check_orderable(values: pd.Series, label: str) -> None:
+    """A TypeError naming ``label`` when ``values`` mix kinds that cannot be sorted (numbers and strings):
+    groups and curves are ordered by these values."""
+    try:
+        sorted(pd.unique(values))
+    except TypeError:
+        kinds = sorted({type(x).__name__ for x in values.to_numpy()})
+        raise TypeError(f"{label} must hold values of one orderable kind (numbers, or strings); "
+                        f"got a mix of {', '.join(kinds)}") from None
+
+
+def check_column(table: pd.DataFrame, column: str, label: str, *, low: float | None = None,
+                 high: float | None = None, integer: bool = False) -> np.ndarray:
+    """A numeric column of ``table`` as float64, checked: real numbers (not text, booleans or complex
+    numbers), finite, in ``[low, high]``, integral where ``integer``; else a TypeError or ValueError
+    whose message starts with ``label`` (which names the argument) and the column.
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(table),)
+    """
+    check_unique_column(table, column, label)
+    values = table[column]
+    name = f"{label} column {column!r}"
+    if (not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_complex_dtype(values)
+            or pd.api.types.is_bool_dtype(values)):
+        raise TypeError(f"{name} must hold real numbers; got dtype {values.dtype}")
+    x = values.to_numpy(dtype=float)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    if integer and np.any(x != np.floor(x)):
+        raise ValueError(f"{name} must hold whole numbers; got {float(x[x != np.floor(x)][0]):g}")
+    if (low is not None and np.any(x < low)) or (high is not None and np.any(x > high)):
+        bad = x[(x < (-np.inf if low is None else low)) | (x > (np.inf if high is None else high))][0]
+        raise ValueError(f"{name} must be in [{'-inf' if low is None else f'{low:g}'}, "
+                         f"{'inf' if high is None else f'{high:g}'}]; got {bad:g}")
+    return x
 
 
 def bootstrap_curve(table: pd.DataFrame, by: str | list[str], column: str, *, confidence: float = 0.95,
