@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from fpkit.network import NetworkConfig
-from fpkit.regimes import CAUCHY_REGIME, summarize_regimes
+from fpkit.regimes import CAUCHY_REGIME, attractor_flags, summarize_regimes
 from fpkit.selection import RegimeChoice, select_regime, setting_label
 
 
@@ -164,3 +164,42 @@ def test_duplicate_column_names_are_refused():
     table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01)])
     with pytest.raises(ValueError, match="summary has 2 columns named 'p_multi'"):
         select_regime(pd.concat([table, table[["p_multi"]]], axis=1))
+
+
+def _per_network(n=4):
+    return pd.DataFrame({"activation": "tanh", "convention": "fan_in", "scale": 4.0, "bias_law": None,
+                         "L": np.repeat([1, 2], n), "Q": np.tile([0, 1, 2, 3], 2 * n // 4),
+                         "converged_starts": 60, "cycle_starts": 3, "not_converged_starts": 1})
+
+
+@pytest.mark.parametrize("column, value, exc, match", [
+    ("Q", "2", TypeError, "table column 'Q' must hold real numbers"),
+    ("Q", np.inf, ValueError, "table column 'Q' must be finite"),
+    ("Q", -1, ValueError, r"table column 'Q' must be in \[0, inf\]"),
+    ("Q", 1.5, ValueError, "table column 'Q' must hold whole numbers"),
+    ("cycle_starts", np.nan, ValueError, "table column 'cycle_starts' must be finite"),
+    ("converged_starts", True, TypeError, "table column 'converged_starts' must hold real numbers"),
+])
+def test_per_network_tables_are_checked_by_attractor_flags_and_summarize_regimes(column, value, exc, match):
+    """Text counts failed inside pandas' arithmetic, infinite Q warned inside NumPy's std, NaN counts gave NaN
+    fractions; now the table's column is named."""
+    bad = _per_network().assign(**{column: value})
+    for call in (attractor_flags, summarize_regimes):
+        with pytest.raises(exc, match=match):
+            call(bad)
+
+
+def test_summarize_regimes_names_duplicate_and_unorderable_columns_and_zero_starts():
+    t = _per_network()
+    with pytest.raises(ValueError, match="table has 2 columns named 'Q'"):
+        summarize_regimes(pd.concat([t, t[["Q"]]], axis=1))
+    with pytest.raises(ValueError, match="by: table has 2 columns named 'L'"):
+        summarize_regimes(pd.concat([t, t[["L"]]], axis=1))
+    with pytest.raises(TypeError, match=r"table column 'L' \(by\) must hold values of one orderable kind"):
+        summarize_regimes(t.assign(L=t["L"].astype(object).where(t["L"] == 1, "two")))
+    with pytest.raises(ValueError, match="at least one start per network"):
+        attractor_flags(t.assign(converged_starts=0, cycle_starts=0, not_converged_starts=0))
+    # one network per group: sem_Q is NaN (documented), everything else is a number
+    one = summarize_regimes(t.iloc[[0, 4]])
+    assert one["sem_Q"].isna().all() and one.drop(columns="sem_Q").notna().all().all()
+    assert one["networks"].tolist() == [1, 1] and one["bias_law"].tolist() == ["none", "none"]

@@ -62,11 +62,11 @@ def check_unique_column(table: pd.DataFrame, name: Any, label: str) -> None:
 
 def check_orderable(values: pd.Series, label: str) -> None:
     """A TypeError naming ``label`` when ``values`` mix kinds that cannot be sorted (numbers and strings):
-    groups and curves are ordered by these values."""
+    groups and curves are ordered by these values. Missing values (NaN, None) are not looked at."""
     try:
-        sorted(pd.unique(values))
+        sorted(pd.unique(values.dropna()))
     except TypeError:
-        kinds = sorted({type(x).__name__ for x in values.to_numpy()})
+        kinds = sorted({type(x).__name__ for x in values.dropna().to_numpy()})
         raise TypeError(f"{label} must hold values of one orderable kind (numbers, or strings); "
                         f"got a mix of {', '.join(kinds)}") from None
 
