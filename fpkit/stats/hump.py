@@ -13,7 +13,8 @@ from .. import _validate as v
 from .families import holm_adjust_last_axis
 from .tables import check_table
 
-__all__ = ["MAX_ABS_VALUE", "MIN_ALPHA", "check_alpha", "check_magnitude", "hump_test", "hump_test_batch", "hump_z_test"]
+__all__ = ["MAX_ABS_VALUE", "MIN_ALPHA", "check_alpha", "check_magnitude", "hump_test", "hump_test_batch",
+           "guarded_critical_value", "hump_test_proportions", "hump_z_test"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,6 +85,16 @@ def _hall_inverse(y: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     return x
 
 
+def guarded_critical_value(critical: Any, gamma: Any) -> np.ndarray:
+    """The smallest Welch statistic t that the skewness-guarded comparison of :func:`hump_test` rejects
+    at the Student-t critical value ``critical``, for the skewness ``gamma`` of the difference of the
+    means (the third cumulant over se^3): ``max(critical, g^-1(critical))`` with Hall's cubic g, which
+    applies where ``gamma < 0`` (the second group more right-skewed). For power calculations."""
+    c = np.asarray(critical, dtype=float)
+    g = np.minimum(np.asarray(gamma, dtype=float), 0.0)
+    return np.maximum(c, _hall_inverse(c, g))
+
+
 def _greater_pvalue(a: _Moments, b: _Moments) -> np.ndarray:
     """One-sided p-value of H0: mean(a) <= mean(b) against mean(a) > mean(b).
 
@@ -118,7 +129,7 @@ def _hump_core(m: _Moments, alpha: float) -> dict[str, np.ndarray]:
     last = _Moments(*(np.broadcast_to(f, inner.mean.shape) for f in last))
     p_first, p_last = _greater_pvalue(inner, first), _greater_pvalue(inner, last)
     p_depth = np.maximum(p_first, p_last)                       # intersection-union (Berger 1982)
-    p_holm = holm_adjust_last_axis(p_depth)                           # over the K - 2 interior depths
+    p_holm = holm_adjust_last_axis(p_depth)                     # over the K - 2 interior depths
     p_value = p_holm.min(axis=-1)                               # = min(1, (K - 2) min p_depth)
     level = alpha / (K - 2)
     low = np.minimum(_greater_lower_bound(inner, first, level),
@@ -218,8 +229,9 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
     dict
         ``p_value`` (overall), ``alpha``, ``hump`` (bool, ``p_value <= alpha``), ``hump_x``
         (list of interior ``x`` values shown above both ends), ``peak_x`` (interior ``x`` with
-        the largest mean), ``peak``, ``first``, ``last`` (means there), ``excess`` (``peak -
-        max(first, last)``), ``low``, ``high`` (the interval above) and ``depths``: a DataFrame
+        the largest mean), ``peak``, ``first``, ``last`` (means there), ``first_x``, ``last_x`` (the end
+        values of ``x``), ``excess`` (``peak - max(first, last)``: the hump's size), ``low``, ``high``
+        (the interval above) and ``depths``: a DataFrame
         with one row per value of ``x``: ``x``, ``n``, ``mean``, ``p_vs_first``, ``p_vs_last``,
         ``p`` (the larger of the two) and ``p_holm``. The four p-value columns are NaN in the
         first and the last row, and only there: the two end depths are what the interior depths
@@ -274,6 +286,7 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
         "hump_x": [xs[1 + i].item() for i in np.flatnonzero(res["p_holm"] <= alpha)],
         "peak_x": xs[peak].item(), "peak": float(means[peak]), "first": float(means[0]),
         "last": float(means[-1]), "excess": float(means[peak] - max(means[0], means[-1])),
+        "first_x": xs[0].item(), "last_x": xs[-1].item(),
         "low": float(res["low"]), "high": float(res["high"]), "depths": depths,
     }
 
@@ -306,6 +319,66 @@ def hump_test_batch(samples: Any, *, alpha: float = 0.025) -> dict[str, np.ndarr
     check_magnitude(s, "samples")
     exponent = _unit_exponent(s, axis=(-2, -1))       # per data set, as in hump_test
     return _scaled_back(_hump_core(_sample_moments(np.ldexp(s, -exponent[..., None, None])), alpha), exponent)
+
+
+def hump_test_proportions(successes: Any, trials: Any, *, alpha: float = 0.025) -> dict[str, np.ndarray]:
+    """:func:`hump_test` of a 0/1 statistic (such as Q >= 2) from its counts per depth.
+
+    A 0/1 sample is determined by its count, and so are its moments: with ``k`` ones among ``n``
+    networks, mean ``k / n``, unbiased variance ``k (n - k) / (n (n - 1))`` and third cumulant
+    ``k (n - k) (n - 2k) / (n (n - 1) (n - 2))``. The test is the one of :func:`hump_test` on these
+    moments, so it gives the numbers of :func:`hump_test` on the per-network 0/1 rows (to rounding)
+    without them: curves of 20,000 networks per depth, or a million simulated data sets (the power
+    and coverage checks of the test suite), cost one array of counts.
+
+    Parameters
+    ----------
+    successes, trials : array_like of int, broadcast to shape (..., K)
+        ``successes[..., l]`` networks with the property among ``trials[..., l]`` at the l-th (sorted)
+        depth; K >= 3 depths, ``3 <= trials <= MAX_TRIALS`` (10^9) and ``0 <= successes <= trials``.
+        Leading axes index independent data sets.
+    alpha : float, default 0.025
+        Level of the test, in [MIN_ALPHA, 0.5).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        The entries of :func:`hump_test_batch` (``p_value``, ``hump``, ``low``, ``high`` of shape (...);
+        ``p_first``, ``p_last``, ``p_depth``, ``p_holm`` of shape (..., K - 2)) and ``mean`` (the
+        proportions, shape (..., K)).
+    """
+    from .proportions import MAX_TRIALS
+
+    alpha = check_alpha(alpha)
+    k, n = _counts(successes, trials, MAX_TRIALS)
+    kf, nf = k.astype(float), n.astype(float)
+    mean = kf / nf
+    var = kf * (nf - kf) / (nf * (nf - 1.0))
+    k3 = kf * (nf - kf) * (nf - 2.0 * kf) / (nf * (nf - 1.0) * (nf - 2.0))
+    return {**_hump_core(_Moments(nf, mean, var, k3), alpha), "mean": mean}
+
+
+def _counts(successes: Any, trials: Any, max_trials: int) -> tuple[np.ndarray, np.ndarray]:
+    """``successes`` and ``trials`` as int64 arrays broadcast to (..., K), checked (errors name them)."""
+    arrays = []
+    for name, value in (("successes", successes), ("trials", trials)):
+        v.check_array(value, name, finite=False)  # numbers, not text or objects
+        a = np.asarray(value)
+        if a.dtype.kind not in "iu" or (a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max):
+            raise TypeError(f"{name} must be integers (counts of networks); got dtype {a.dtype}")
+        arrays.append(a.astype(np.int64))
+    try:
+        k, n = np.broadcast_arrays(*arrays)
+    except ValueError:
+        raise ValueError(f"successes and trials must broadcast together; got shapes {arrays[0].shape} and "
+                         f"{arrays[1].shape}") from None
+    if k.ndim < 1 or k.shape[-1] < 3:
+        raise ValueError(f"successes and trials must have shape (..., K) with K >= 3 depths; got {k.shape}")
+    if k.size and (n.min() < 3 or n.max() > max_trials):
+        raise ValueError(f"trials must be in [3, {max_trials:g}] (networks per depth); got {n.min()} to {n.max()}")
+    if k.size and (k.min() < 0 or np.any(k > n)):
+        raise ValueError("successes must be in [0, trials] at every depth")
+    return k, n
 
 
 def _unit_exponent(values: np.ndarray, axis=None) -> np.ndarray:
