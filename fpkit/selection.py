@@ -41,7 +41,7 @@ from . import _validate as v
 from .stats.proportions import MAX_TRIALS
 from .stats.tables import check_column, check_unique_column
 
-__all__ = ["RegimeChoice", "select_regime", "setting_label"]
+__all__ = ["RegimeChoice", "select_regime", "setting_label", "setting_labels"]
 
 #: The columns of :func:`fpkit.regimes.summarize_regimes` that name a setting (besides the depth L).
 SETTING_COLUMNS = ("activation", "convention", "scale", "bias_law")
@@ -99,11 +99,25 @@ def setting_label(setting: dict[str, Any] | pd.Series) -> str:
         value = setting[key]
         if key == "scale":
             parts.append(f"s = {v.check_real(value, 'setting[scale]'):g}")
-        elif key == "bias_law":
-            parts.append(f"bias {'none' if value is None else value}")
+        elif key == "bias_law":  # None and NaN (a missing value in a table) are "no biases"
+            parts.append(f"bias {'none' if value is None or (isinstance(value, float) and value != value) else value}")
         else:
             parts.append(str(value))
     return ", ".join(parts)
+
+
+def setting_labels(table: pd.DataFrame) -> pd.Series:
+    """:func:`setting_label` of every row of a table with the setting columns (``activation``,
+    ``convention``, ``scale``, ``bias_law``; those present), as a Series aligned with the table."""
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
+    present = [c for c in SETTING_COLUMNS if c in table.columns]
+    if not present:
+        raise ValueError(f"table has none of the setting columns {SETTING_COLUMNS}; columns: {list(table.columns)}")
+    for column in present:
+        check_unique_column(table, column, "table")
+    labels = [setting_label(dict(zip(present, row))) for row in table[present].itertuples(index=False, name=None)]
+    return pd.Series(labels, index=table.index, dtype=object, name="setting")
 
 
 def _fields(row: pd.Series, keys: list[str]) -> dict[str, Any]:

@@ -190,3 +190,18 @@ def test_evaluate_restoration_refuses_a_classifier_score_that_is_not_an_accuracy
     with pytest.raises(ValueError, match="clean must have its values"):
         evaluate_restoration(bistable, clean * 2, np.zeros(6, int), network=0, strengths={"gaussian": [0.1]},
                              classifier=_ScoreClassifier(0.5), low=LOW, high=HIGH, seed=0)
+
+
+def test_attractor_distances_are_the_rms_distances_to_the_limits(bistable):
+    """The memorised-digit check of chapter 8 (restore, then the RMS distance per image), as one call."""
+    from fpkit.restore import attractor_distances
+
+    rng = np.random.default_rng(2)
+    x = rng.uniform(LOW, HIGH, (7, 64))
+    limits, distance = attractor_distances(bistable, x, network=0)
+    by_hand, _ = restore(bistable, x, network=0)
+    np.testing.assert_array_equal(limits, by_hand)
+    np.testing.assert_array_equal(distance, np.sqrt(np.mean((by_hand - x) ** 2, axis=1)))
+    # an attractor is at distance 0 from itself
+    _, again = attractor_distances(bistable, limits, network=0)
+    assert np.all(again < 1e-9)

@@ -203,3 +203,17 @@ def test_summarize_regimes_names_duplicate_and_unorderable_columns_and_zero_star
     one = summarize_regimes(t.iloc[[0, 4]])
     assert one["sem_Q"].isna().all() and one.drop(columns="sem_Q").notna().all().all()
     assert one["networks"].tolist() == [1, 1] and one["bias_law"].tolist() == ["none", "none"]
+
+
+def test_setting_labels_of_a_table_are_the_labels_of_its_rows():
+    from fpkit.selection import setting_labels
+
+    t = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01), ("logistic", "sqrt_fan_in", 16.0, None, 5, 24, 0.2)])
+    labels = setting_labels(t.set_index(pd.Index([5, 9])))
+    assert labels.index.tolist() == [5, 9] and labels.name == "setting"
+    assert labels.tolist() == ["tanh, fan_in, s = 4, bias same", "logistic, sqrt_fan_in, s = 16, bias none"]
+    assert labels.tolist() == [setting_label(r) for _, r in t.iterrows()]  # a missing bias law reads "none"
+    with pytest.raises(ValueError, match="none of the setting columns"):
+        setting_labels(t[["L", "Q"]] if "Q" in t else t[["L"]])
+    with pytest.raises(TypeError, match="DataFrame"):
+        setting_labels(t.to_dict())
