@@ -28,8 +28,8 @@ import pandas as pd
 from .network import NetworkConfig
 from .stats.tables import check_column, check_orderable, check_unique_column
 
-__all__ = ["CAUCHY_REGIME", "GAUSSIAN_REGIME", "TAIL_MATCHINGS", "attractor_flags", "explore_regimes",
-           "summarize_regimes", "tail_configs"]
+__all__ = ["CAUCHY_REGIME", "EXPLORATION_AXES", "GAUSSIAN_REGIME", "TAIL_MATCHINGS", "attractor_flags",
+           "explore_regimes", "summarize_regimes", "tail_configs"]
 
 #: The heavy-tailed default (tanh, Cauchy weights of scale 4/N, Cauchy biases of scale 1, N = 10, L = 8).
 CAUCHY_REGIME = NetworkConfig(

@@ -165,9 +165,19 @@ def attractor_distances(ensemble: Ensemble, images, *, network: int = 0, max_ite
     distance : numpy.ndarray, shape (n,)
         ``sqrt(mean((limit - image)^2))`` per image.
     """
-    limits, _ = restore(ensemble, images, network=network, max_iter=max_iter, tol=tol)
     x = v.check_array(images, "images")
-    return limits, np.sqrt(np.mean((limits - x) ** 2, axis=-1))
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != ensemble.width:
+        raise ValueError(f"images must have shape (n, N = {ensemble.width}) with n >= 1; got {x.shape}")
+    limits, _ = restore(ensemble, x, network=network, max_iter=max_iter, tol=tol)
+    with np.errstate(over="ignore"):
+        distance = np.sqrt(np.mean((limits - x) ** 2, axis=-1))
+    if np.all(np.isfinite(distance)):
+        return limits, distance  # the usual case: the formula as written
+    diff = np.abs(limits - x)  # squares beyond float64: the same, scaled by the largest difference per image
+    top = diff.max(axis=-1, keepdims=True)
+    return limits, top[:, 0] * np.sqrt(np.mean((diff / np.where(top > 0, top, 1.0)) ** 2, axis=-1))
 
 
 def median_baseline(x, *, side: int = 8, size: int = 3) -> np.ndarray:

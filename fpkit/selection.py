@@ -116,6 +116,8 @@ def setting_labels(table: pd.DataFrame) -> pd.Series:
         raise ValueError(f"table has none of the setting columns {SETTING_COLUMNS}; columns: {list(table.columns)}")
     for column in present:
         check_unique_column(table, column, "table")
+    if "scale" in present:
+        check_column(table, "scale", "table")
     labels = [setting_label(dict(zip(present, row))) for row in table[present].itertuples(index=False, name=None)]
     return pd.Series(labels, index=table.index, dtype=object, name="setting")
 
@@ -193,7 +195,7 @@ def select_regime(summary: pd.DataFrame, *, depth: int = 8, max_cycle_fraction: 
     -------
     RegimeChoice
     """
-    depth = v.check_int(depth, "depth", minimum=1)
+    depth = v.check_int(depth, "depth", minimum=1, maximum=10**9)
     max_cycle_fraction = v.check_real(max_cycle_fraction, "max_cycle_fraction", low=0.0, high=1.0,
                                       low_open=True)
     confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)

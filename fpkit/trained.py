@@ -198,12 +198,12 @@ _TAIL_MINIMA = {"hill_alpha": "hill_min", "hill_offdiag": "hill_min_offdiag", "c
                 "esd_alpha": "esd_min"}
 
 
-def heaviest_layer_summary(layers: pd.DataFrame, by: str | list[str] = ("run", "step")) -> pd.DataFrame:
+def heaviest_layer_summary(table: pd.DataFrame, by: str | list[str] = ("run", "step")) -> pd.DataFrame:
     """Per network and checkpoint, the smallest tail index over its layers (the heaviest layer).
 
     Parameters
     ----------
-    layers : pandas.DataFrame
+    table : pandas.DataFrame
         One row per layer, as :func:`fpkit.train.layer_statistics` gives (with a ``run`` column added
         when several runs are stacked): ``hill_alpha``, ``layer`` and the ``by`` columns; ``hill_offdiag``,
         ``csn_alpha`` and ``esd_alpha`` are reduced too where present. Other columns that are constant
@@ -219,18 +219,22 @@ def heaviest_layer_summary(layers: pd.DataFrame, by: str | list[str] = ("run", "
         ``csn_min`` and ``esd_min`` (NaN where every layer's value is NaN: the power-law fit of
         :func:`~fpkit.train.layer_statistics` is made at chosen checkpoints only), then the constant columns.
     """
-    from .stats.tables import check_column, check_table
+    from .stats.tables import check_column, check_table, check_unique_column
 
     by_list = [by] if isinstance(by, str) else list(by) if isinstance(by, (list, tuple)) else None
     if not by_list:
         raise TypeError(f"by must be a column name or a non-empty list of column names; got {by!r:.60}")
-    check_table(layers, by_list, "hill_alpha")
-    check_column(layers, "layer", "layers", low=0, integer=True)
-    present = {c: name for c, name in _TAIL_MINIMA.items() if c in layers.columns}
-    groups = layers.groupby(by_list, sort=True)
+    check_table(table, by_list, "hill_alpha")
+    check_column(table, "layer", "table", low=0, integer=True)
+    present = {c: name for c, name in _TAIL_MINIMA.items() if c in table.columns}
+    for column in present:  # NaN where a checkpoint was not fitted; else a non-negative index
+        check_unique_column(table, column, "table")
+        check_column(table.dropna(subset=[column]), column, "table", low=0.0)
+    groups = table.groupby(by_list, sort=True)
     out = groups.agg(**{name: (c, "min") for c, name in present.items()})
-    out.insert(0, "heaviest_layer", layers.loc[groups["hill_alpha"].idxmin(), "layer"].to_numpy())
-    constant = [c for c in layers.columns if c not in (*by_list, *present, "layer")
+    out.insert(0, "heaviest_layer", table.loc[groups["hill_alpha"].idxmin(), "layer"].to_numpy())
+    unique = ~table.columns.duplicated(keep=False)
+    constant = [c for c in table.columns[unique] if c not in (*by_list, *present, "layer")
                 and (groups[c].nunique(dropna=False) <= 1).all()]
     return out.join(groups[constant].first()).reset_index()
 

@@ -285,14 +285,14 @@ def test_bad_arguments():
         bootstrap_curve(t, "L", "R")
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_curve(t, "L", "Q", confidence=1.5)
-    with pytest.raises(ValueError, match="at least 3 values"):
+    with pytest.raises(ValueError, match="table must have at least 3 values"):
         hump_test(t, "L", "Q")
     with pytest.raises(TypeError, match="DataFrame"):
         hump_test([1, 2], "L", "Q")
     t3 = _table({1: 1.0, 2: 1.0, 3: 1.0}, n=10)
     with pytest.raises(ValueError, match="alpha"):
         hump_test(t3, "L", "Q", alpha=0.7)
-    with pytest.raises(ValueError, match="at least 3 rows"):
+    with pytest.raises(ValueError, match="table must have at least 3 rows"):
         hump_test(t3.iloc[8:], "L", "Q")
     with pytest.raises(ValueError, match="finite"):
         hump_test(t3.assign(Q=t3["Q"].where(t3.index != 0)), "L", "Q")

@@ -144,6 +144,8 @@ def test_heaviest_layer_summary_of_a_layer_table():
     assert out["optimizer"].tolist() == ["sgd", "sgd", "adam", "adam"] and "spectral_norm" not in out
     with pytest.raises(ValueError, match="hill_alpha"):
         heaviest_layer_summary(layers.drop(columns="hill_alpha"))
+    with pytest.raises(TypeError, match="table column 'csn_alpha'"):
+        heaviest_layer_summary(layers.assign(csn_alpha="x"))
     with pytest.raises(TypeError, match="by"):
         heaviest_layer_summary(layers, by=[])
 

@@ -246,12 +246,17 @@ def paired_sign_tests(table: pd.DataFrame, value: str, *, pair: str, group: str,
         check_unique_column(table, name, f"{arg}: table")
     if len(set(names.values())) != len(names):
         raise ValueError(f"value, pair, group and by must be different columns; got {list(names.values())}")
+    if len(table) == 0:
+        raise ValueError("table must have at least one row")
     check_column(table, value, "table")
     for b in by_list:
         check_orderable(table[b], f"table column {b!r} (by)")
     v.check_choice(alternative, "alternative", PAIRED_ALTERNATIVES)
     if isinstance(against, (str, bytes)) or not isinstance(against, (Sequence, np.ndarray)) or len(against) == 0:
         raise TypeError(f"against must be a non-empty sequence of group labels; got {against!r:.60}")
+    for name, label in (("reference", reference), *((f"against[{i}]", a) for i, a in enumerate(against))):
+        if not pd.api.types.is_scalar(label):
+            raise TypeError(f"{name} must be a group label (a name or a number); got {type(label).__name__}")
     if any(a == reference for a in against):
         raise ValueError(f"against must not contain the reference {reference!r}")
     rows = []

@@ -256,17 +256,17 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
                       "resampling); remove them from the call", FutureWarning, stacklevel=2)
     values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"column {column!r} must hold finite real numbers (no NaN); "
+        raise ValueError(f"table column {column!r} must hold finite real numbers (no NaN); "
                          f"{int((~np.isfinite(values)).sum())} entries are not")
-    check_magnitude(values, f"column {column!r}")
+    check_magnitude(values, f"table column {column!r}")
     keys = table[x].to_numpy()
     xs = np.sort(pd.unique(keys))
     if xs.size < 3:
-        raise ValueError(f"hump_test needs at least 3 values of x = {x!r}; got {xs.size}")
+        raise ValueError(f"table must have at least 3 values of x = {x!r} (hump_test); got {xs.size}")
     groups = [values[keys == k] for k in xs]
     sizes = np.array([g.size for g in groups])
     if sizes.min() < 3:
-        raise ValueError(f"hump_test needs at least 3 rows per value of x = {x!r}; "
+        raise ValueError(f"table must have at least 3 rows per value of x = {x!r} (hump_test); "
                          f"{x} = {xs[int(np.argmin(sizes))]!r} has {int(sizes.min())}")
     # the test is scale-free: the values are brought to [0.5, 1) in magnitude by a power of two (exact),
     # so that squares and cubes of tiny values (1e-200) do not underflow into "no spread"

@@ -44,9 +44,22 @@ from .simulation import SIMULATION_FAMILIES, simulate_depth_data
 __all__ = ["detectable_hump", "hump_power", "hump_power_by_simulation", "networks_for_hump"]
 
 
+def _scalar(value: Any) -> Any:
+    """A 0-d NumPy array as its element (so that it is checked as a number)."""
+    return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
+def _sequence(value: Any, name: str) -> bool:
+    """Whether ``value`` is a sequence of numbers (a 1-d list, tuple or array); other arrays are an error."""
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        raise ValueError(f"{name} must be one number or a 1-d sequence of numbers; got an array of shape {value.shape}")
+    return isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, (str, bytes))
+
+
 def _networks(networks: Any) -> tuple[int, int, int]:
     """``networks`` as (first, peak, last), each an integer in [3, MAX_TRIALS]."""
-    if isinstance(networks, (Sequence, np.ndarray)) and not isinstance(networks, (str, bytes)):
+    networks = _scalar(networks)
+    if _sequence(networks, "networks"):
         if len(networks) != 3:
             raise ValueError(f"networks must be one integer or three (first, peak, last); got {len(networks)} values")
         return tuple(v.check_int(n, f"networks[{i}]", minimum=3, maximum=MAX_TRIALS)  # type: ignore[return-value]
@@ -61,8 +74,9 @@ def _spread(proportion: Any, sd: Any) -> tuple[str, Any]:
         raise ValueError("give exactly one of proportion (a 0/1 statistic: its level at the ends) and sd (a mean: "
                          "the standard deviation of the per-network statistic)")
     if proportion is not None:
-        return "proportion", v.check_real(proportion, "proportion", low=0.0, high=1.0, high_open=True)
-    if isinstance(sd, (Sequence, np.ndarray)) and not isinstance(sd, (str, bytes)):
+        return "proportion", v.check_real(_scalar(proportion), "proportion", low=0.0, high=1.0, high_open=True)
+    sd = _scalar(sd)
+    if _sequence(sd, "sd"):
         if len(sd) != 2:
             raise ValueError(f"sd must be one number or two (at the ends, at the peak); got {len(sd)} values")
         pair = tuple(v.check_real(x, f"sd[{i}]", low=0.0, low_open=True, high=1e150) for i, x in enumerate(sd))
@@ -100,13 +114,17 @@ def _power(size: float, n: tuple[int, int, int], n_depths: int, alpha: float, ki
         var_end, top = level * (1.0 - level), min(level + size, 1.0)
         var_peak = top * (1.0 - top)
         k3_end, k3_peak = var_end * (1.0 - 2.0 * level), var_peak * (1.0 - 2.0 * top)
-    else:
-        var_end, var_peak = level[0] ** 2, level[1] ** 2
-        k3_end = k3_peak = 0.0
+        unit = max(var_end, var_peak)
+        if unit == 0.0:  # no spread at all: the comparison is exact
+            return 1.0 if size > 0 else 0.0
+        size, var_end, var_peak = size / math.sqrt(unit), var_end / unit, var_peak / unit
+        k3_end, k3_peak = k3_end / unit**1.5, k3_peak / unit**1.5
+    else:  # in units of the larger standard deviation (1e150 squared twice would overflow, 1e-300 underflow)
+        unit = max(level)
+        size, var_end, var_peak = size / unit, (level[0] / unit) ** 2, (level[1] / unit) ** 2
+        k3_end = k3_peak = 0.0  # a mean is taken as symmetric
     peak, first, last = var_peak / n_peak, var_end / n_first, var_end / n_last
     se_first, se_last = math.sqrt(peak + first), math.sqrt(peak + last)
-    if se_first == 0.0 or se_last == 0.0:  # no spread at all: the comparison is exact
-        return 1.0 if size > 0 else 0.0
     df_first = (peak + first) ** 2 / (peak**2 / (n_peak - 1) + first**2 / (n_first - 1))
     df_last = (peak + last) ** 2 / (peak**2 / (n_peak - 1) + last**2 / (n_last - 1))
     tail = alpha / (n_depths - 2)
@@ -190,7 +208,7 @@ def detectable_hump(*, networks: Any, n_depths: int, alpha: float = 0.025, power
         top = max(level)
         while gap(top) < 0:
             top *= 2.0
-    return float(optimize.brentq(gap, 0.0, top, xtol=1e-12 * max(1.0, top), rtol=1e-10))
+    return float(optimize.brentq(gap, 0.0, top, xtol=1e-12 * top, rtol=1e-10))
 
 
 def networks_for_hump(size: float, *, n_depths: int, alpha: float = 0.025, power: float = 0.8,
@@ -283,7 +301,8 @@ def hump_power_by_simulation(means: Any, *, networks: Any, family: str = "binary
 
 
 def _per_depth(networks: Any, K: int) -> np.ndarray:
-    if isinstance(networks, (Sequence, np.ndarray)) and not isinstance(networks, (str, bytes)):
+    networks = _scalar(networks)
+    if _sequence(networks, "networks"):
         if len(networks) != K:
             raise ValueError(f"networks must be one integer or one per depth ({K}); got {len(networks)} values")
         return np.array([v.check_int(x, f"networks[{i}]", minimum=3, maximum=MAX_TRIALS)
