@@ -151,7 +151,7 @@ def _rows_at_depth(summary: Any, depth: int) -> pd.DataFrame:
                          f"fpkit.regimes.summarize_regimes); columns: {list(summary.columns)}")
     for column in needed:
         check_unique_column(summary, column, "summary")
-    depths = check_column(summary, "L", "summary", low=1, integer=True)
+    depths = check_column(summary, "L", "summary", low=1, high=10**9, integer=True)
     at_depth = summary[depths == depth].reset_index(drop=True)
     if at_depth.empty:
         raise ValueError(f"summary has no rows at depth L = {depth}; depths present: "

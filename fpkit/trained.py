@@ -234,9 +234,17 @@ def heaviest_layer_summary(table: pd.DataFrame, by: str | list[str] = ("run", "s
     out = groups.agg(**{name: (c, "min") for c, name in present.items()})
     out.insert(0, "heaviest_layer", table.loc[groups["hill_alpha"].idxmin(), "layer"].to_numpy())
     unique = ~table.columns.duplicated(keep=False)
-    constant = [c for c in table.columns[unique] if c not in (*by_list, *present, "layer")
-                and (groups[c].nunique(dropna=False) <= 1).all()]
-    return out.join(groups[constant].first()).reset_index()
+    constant = [c for c in table.columns[unique] if c not in (*by_list, *present, "layer") and _constant(groups, c)]
+    first = table.drop_duplicates(subset=by_list, keep="first").set_index(by_list)[constant]
+    return out.join(first).reset_index()
+
+
+def _constant(groups: Any, column: Any) -> bool:
+    """Whether ``column`` takes one value in every group (cells that cannot be compared count as not)."""
+    try:
+        return bool((groups[column].nunique(dropna=False) <= 1).all())
+    except (TypeError, ValueError):
+        return False
 
 
 #: The networks of :func:`census_with_controls`, in its order.

@@ -217,3 +217,10 @@ def test_setting_labels_of_a_table_are_the_labels_of_its_rows():
         setting_labels(t[["L", "Q"]] if "Q" in t else t[["L"]])
     with pytest.raises(TypeError, match="DataFrame"):
         setting_labels(t.to_dict())
+
+
+def test_a_depth_beyond_int64_is_refused_not_cast():
+    """Found by the random fuzz: L = 1e300 in the summary warned inside NumPy's cast to int64."""
+    table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01)])
+    with pytest.raises(ValueError, match=r"summary column 'L' must be in \[1, 1e\+09\]"):
+        select_regime(table.assign(L=1e300))

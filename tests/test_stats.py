@@ -887,3 +887,24 @@ def test_paired_sign_tests_are_the_sign_tests_in_one_holm_family():
     with pytest.raises(ValueError, match="alternative"):
         paired_sign_tests(long, "Q", pair="pair", group="variant", reference="trained", against=["shuffled"],
                           alternative="up")
+
+
+def test_what_the_random_fuzz_found_in_stats():
+    """Found by FPKIT_FUZZ_RANDOM=1 (three seeds): an x column of object dtype crashed hump_test (.item() of
+    a Python int); detectable_hump divided by zero for a proportion of 1e-300 (unit**1.5 underflowed) and
+    brentq refused sd = 5e-324 (its tolerance underflowed to 0); a size beyond 1 - proportion was blamed on
+    size alone; proportion_curve's 0/1 error did not name the table."""
+    from fpkit.stats import detectable_hump, hump_power, proportion_curve
+
+    t = _table({1: 1.0, 2: 2.0, 4: 1.0}, n=30)
+    h = hump_test(t.assign(L=t["L"].astype(object)), "L", "Q")
+    assert h["peak_x"] == 2 and type(h["peak_x"]) is int and h["p_value"] == hump_test(t, "L", "Q")["p_value"]
+    tiny = detectable_hump(networks=100, n_depths=5, proportion=1e-300)
+    assert tiny == pytest.approx(detectable_hump(networks=100, n_depths=5, proportion=0.0), rel=1e-6)
+    unit = detectable_hump(networks=100, n_depths=5, sd=1.0)
+    for sd in (5e-324, 1e-300, 1e150):
+        assert detectable_hump(networks=100, n_depths=5, sd=sd) == pytest.approx(unit * sd, rel=1e-6)
+    with pytest.raises(ValueError, match=r"size must be at most 1 - proportion = 0.0625.*proportion = 0.9375"):
+        hump_power(0.1, networks=100, n_depths=5, proportion=0.9375)
+    with pytest.raises(ValueError, match="table column 'Q' \\(column\\) must hold 0/1"):
+        proportion_curve(t, "L", "Q")

@@ -161,3 +161,11 @@ def test_census_with_controls_is_the_three_censuses_of_chapter_7():
     pd.testing.assert_frame_equal(out.drop(columns="variant"), pd.concat(by_hand, ignore_index=True))
     with pytest.raises(ValueError, match="seed"):
         census_with_controls(ens, n_starts=8, newton_starts=4, seed=-1)
+
+
+def test_heaviest_layer_summary_keeps_only_comparable_constant_columns():
+    """Found by the random fuzz: a column of complex numbers crashed the constant-column test (nunique)."""
+    layers = pd.DataFrame({"run": [0, 0, 1, 1], "step": 5, "layer": [1, 2, 1, 2], "hill_alpha": [2.0, 1.0, 3.0, 4.0],
+                           "odd": [1j, 1j, 2j, 2j], "status": ["trained"] * 4})
+    out = heaviest_layer_summary(layers)
+    assert out["heaviest_layer"].tolist() == [2, 1] and out["status"].tolist() == ["trained"] * 2

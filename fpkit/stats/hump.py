@@ -283,12 +283,17 @@ def hump_test(table: pd.DataFrame, x: str, column: str, *, alpha: float = 0.025,
     })
     return {
         "p_value": float(res["p_value"]), "alpha": alpha, "hump": bool(res["hump"]),
-        "hump_x": [xs[1 + i].item() for i in np.flatnonzero(res["p_holm"] <= alpha)],
-        "peak_x": xs[peak].item(), "peak": float(means[peak]), "first": float(means[0]),
+        "hump_x": [_plain(xs[1 + i]) for i in np.flatnonzero(res["p_holm"] <= alpha)],
+        "peak_x": _plain(xs[peak]), "peak": float(means[peak]), "first": float(means[0]),
         "last": float(means[-1]), "excess": float(means[peak] - max(means[0], means[-1])),
-        "first_x": xs[0].item(), "last_x": xs[-1].item(),
+        "first_x": _plain(xs[0]), "last_x": _plain(xs[-1]),
         "low": float(res["low"]), "high": float(res["high"]), "depths": depths,
     }
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value (an x column of object dtype already holds Python values)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def hump_test_batch(samples: Any, *, alpha: float = 0.025) -> dict[str, np.ndarray]:

@@ -87,7 +87,11 @@ def _spread(proportion: Any, sd: Any) -> tuple[str, Any]:
 
 def _check_size(size: Any, kind: str, level: Any) -> float:
     if kind == "proportion":
-        return v.check_real(size, "size", low=0.0, high=1.0 - level)
+        size = v.check_real(size, "size", low=0.0)
+        if size > 1.0 - level:
+            raise ValueError(f"size must be at most 1 - proportion = {1.0 - level:g} (the peak is a proportion); "
+                             f"got size = {size:g} with proportion = {level:g}")
+        return size
     return v.check_real(size, "size", low=0.0, high=1e150)
 
 
@@ -118,7 +122,7 @@ def _power(size: float, n: tuple[int, int, int], n_depths: int, alpha: float, ki
         if unit == 0.0:  # no spread at all: the comparison is exact
             return 1.0 if size > 0 else 0.0
         size, var_end, var_peak = size / math.sqrt(unit), var_end / unit, var_peak / unit
-        k3_end, k3_peak = k3_end / unit**1.5, k3_peak / unit**1.5
+        k3_end, k3_peak = k3_end / unit / math.sqrt(unit), k3_peak / unit / math.sqrt(unit)
     else:  # in units of the larger standard deviation (1e150 squared twice would overflow, 1e-300 underflow)
         unit = max(level)
         size, var_end, var_peak = size / unit, (level[0] / unit) ** 2, (level[1] / unit) ** 2
@@ -194,6 +198,10 @@ def detectable_hump(*, networks: Any, n_depths: int, alpha: float = 0.025, power
     n_depths, alpha, kind, level = _common(n_depths, alpha, proportion, sd)
     n = _networks(networks)
     power = v.check_real(power, "power", low=0.0, high=1.0, low_open=True, high_open=True)
+    unit = 1.0
+    if kind == "mean":  # the power depends on size / sd only: solve in units of the larger sd
+        unit = max(level)
+        level = (level[0] / unit, level[1] / unit)
 
     def gap(size):
         return _power(size, n, n_depths, alpha, kind, level) - power
@@ -205,10 +213,10 @@ def detectable_hump(*, networks: Any, n_depths: int, alpha: float = 0.025, power
         if top <= 0 or gap(top) < 0:
             return math.inf
     else:
-        top = max(level)
+        top = 1.0
         while gap(top) < 0:
             top *= 2.0
-    return float(optimize.brentq(gap, 0.0, top, xtol=1e-12 * top, rtol=1e-10))
+    return unit * float(optimize.brentq(gap, 0.0, top, xtol=1e-12 * top, rtol=1e-10))
 
 
 def networks_for_hump(size: float, *, n_depths: int, alpha: float = 0.025, power: float = 0.8,

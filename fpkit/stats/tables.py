@@ -140,7 +140,7 @@ def proportion_curve(table: pd.DataFrame, by: str | list[str], column: str, *,
     check_table(table, by, column)
     values = table[column]
     if not values.isin([0, 1, True, False]).all():
-        raise ValueError(f"column {column!r} must hold 0/1 or booleans")
+        raise ValueError(f"table column {column!r} (column) must hold 0/1 or booleans")
     names = [by] if isinstance(by, str) else list(by)
     g = table.assign(_hit=values.astype(int)).groupby(names, sort=True)["_hit"].agg(["sum", "size"]).reset_index()
     low, high = wilson_interval(g["sum"].to_numpy(dtype=np.int64), g["size"].to_numpy(dtype=np.int64), confidence)
