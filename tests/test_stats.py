@@ -879,6 +879,10 @@ def test_paired_sign_tests_are_the_sign_tests_in_one_holm_family():
     # no paired unit: p = 1, no NaN
     empty = paired_sign_tests(long, "Q", pair="pair", group="variant", reference="trained", against=["nothing"])
     assert empty.loc[0, "n_pairs"] == 0 and empty.loc[0, "p"] == 1.0 and empty.notna().all().all()
+    # no network at all (chapter 7 when no run became heavy-tailed): every comparison has p = 1
+    none = paired_sign_tests(pd.DataFrame(columns=["pair", "variant", "Q"]), "Q", pair="pair", group="variant",
+                             reference="trained", against=["shuffled", "i.i.d."])
+    assert none["n_pairs"].tolist() == [0, 0] and none["p"].tolist() == [1.0, 1.0] and not none["reject"].any()
     with pytest.raises(ValueError, match="more than one row per"):
         paired_sign_tests(pd.concat([long, long]), "Q", pair="pair", group="variant", reference="trained",
                           against=["shuffled"])

@@ -230,7 +230,8 @@ def paired_sign_tests(table: pd.DataFrame, value: str, *, pair: str, group: str,
         One row per case, member of ``against`` and direction: the ``by`` columns, ``against``,
         ``alternative``, ``n_pairs``, ``n_greater`` (units where the reference is larger), ``n_less``,
         ``n_ties``, ``median_difference`` (reference minus other; 0.0 where no unit is paired), ``p``
-        (1.0 where no unit is paired), ``p_holm`` and ``reject``.
+        (1.0 where no unit is paired: also for an empty table without ``by``, e.g. no network to test),
+        ``p_holm`` and ``reject``.
     """
     by_list = [] if by is None else [by] if isinstance(by, str) else list(by) if isinstance(by, Sequence) else None
     if by_list is None or not all(isinstance(b, str) for b in by_list):
@@ -246,8 +247,8 @@ def paired_sign_tests(table: pd.DataFrame, value: str, *, pair: str, group: str,
         check_unique_column(table, name, f"{arg}: table")
     if len(set(names.values())) != len(names):
         raise ValueError(f"value, pair, group and by must be different columns; got {list(names.values())}")
-    if len(table) == 0:
-        raise ValueError("table must have at least one row")
+    if len(table) == 0 and by_list:
+        raise ValueError("table must have at least one row when by names cases")
     check_column(table, value, "table")
     for b in by_list:
         check_orderable(table[b], f"table column {b!r} (by)")

@@ -75,7 +75,8 @@ def check_column(table: pd.DataFrame, column: str, label: str, *, low: float | N
                  high: float | None = None, integer: bool = False) -> np.ndarray:
     """A numeric column of ``table`` as float64, checked: real numbers (not text, booleans or complex
     numbers), finite, in ``[low, high]``, integral where ``integer``; else a TypeError or ValueError
-    whose message starts with ``label`` (which names the argument) and the column.
+    whose message starts with ``label`` (which names the argument) and the column. An empty column of
+    any dtype passes (callers that need rows check for them).
 
     Returns
     -------
@@ -84,8 +85,8 @@ def check_column(table: pd.DataFrame, column: str, label: str, *, low: float | N
     check_unique_column(table, column, label)
     values = table[column]
     name = f"{label} column {column!r}"
-    if (not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_complex_dtype(values)
-            or pd.api.types.is_bool_dtype(values)):
+    if len(values) and (not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_complex_dtype(values)
+                        or pd.api.types.is_bool_dtype(values)):  # (an empty column holds nothing wrong)
         raise TypeError(f"{name} must hold real numbers; got dtype {values.dtype}")
     x = values.to_numpy(dtype=float)
     if not np.all(np.isfinite(x)):
