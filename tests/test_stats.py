@@ -912,3 +912,6 @@ def test_what_the_random_fuzz_found_in_stats():
         hump_power(0.1, networks=100, n_depths=5, proportion=0.9375)
     with pytest.raises(ValueError, match="table column 'Q' \\(column\\) must hold 0/1"):
         proportion_curve(t, "L", "Q")
+    # an infinite group key (found by the random fuzz: a curve at L = inf came back)
+    with pytest.raises(ValueError, match=r"table column 'L' \(by\) must be finite"):
+        proportion_curve(t.assign(L=np.where(t["L"] == 4, np.inf, t["L"]), hit=1), "L", "hit")

@@ -169,3 +169,5 @@ def test_heaviest_layer_summary_keeps_only_comparable_constant_columns():
                            "odd": [1j, 1j, 2j, 2j], "status": ["trained"] * 4})
     out = heaviest_layer_summary(layers)
     assert out["heaviest_layer"].tolist() == [2, 1] and out["status"].tolist() == ["trained"] * 2
+    with pytest.raises(ValueError, match="table lacks the column 'layer'"):  # found by the random fuzz: KeyError
+        heaviest_layer_summary(layers.drop(columns="layer"))

@@ -20,7 +20,8 @@ __all__ = ["bootstrap_curve", "check_column", "check_orderable", "check_table", 
 def check_table(table: Any, by: Any, column: Any, by_name: str = "by") -> None:
     """Check a table read by a curve or a test: ``by`` (one column name or a non-empty list of them) and
     ``column`` name columns of the DataFrame ``table``, each exactly once; the ``by`` columns hold no
-    missing value and values of one orderable kind (numbers, or strings); ``column`` is real and finite.
+    missing or infinite value and values of one orderable kind (numbers, or strings); ``column`` is real
+    and finite.
 
     Raises a TypeError or ValueError naming the argument (``by_name`` for ``by``, ``column``) and the
     column; ``table`` must have at least one row.
@@ -45,6 +46,9 @@ def check_table(table: Any, by: Any, column: Any, by_name: str = "by") -> None:
         if table[b].isna().any():
             raise ValueError(f"table column {b!r} ({by_name}) has missing values (NaN/None); its rows would be dropped")
         check_orderable(table[b], f"table column {b!r} ({by_name})")
+        if pd.api.types.is_float_dtype(table[b]) and not np.all(np.isfinite(table[b].to_numpy(dtype=float))):
+            raise ValueError(f"table column {b!r} ({by_name}) must be finite (found inf): a group or depth of inf "
+                             "means nothing")
     values = table[column]
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_complex_dtype(values):
         raise TypeError(f"table column {column!r} (column) must be numeric (real); got dtype {values.dtype}")
@@ -75,13 +79,15 @@ def check_column(table: pd.DataFrame, column: str, label: str, *, low: float | N
                  high: float | None = None, integer: bool = False) -> np.ndarray:
     """A numeric column of ``table`` as float64, checked: real numbers (not text, booleans or complex
     numbers), finite, in ``[low, high]``, integral where ``integer``; else a TypeError or ValueError
-    whose message starts with ``label`` (which names the argument) and the column. An empty column of
-    any dtype passes (callers that need rows check for them).
+    whose message starts with ``label`` (which names the argument) and the column (also when the column
+    is missing). An empty column of any dtype passes (callers that need rows check for them).
 
     Returns
     -------
     numpy.ndarray, shape (len(table),)
     """
+    if column not in table.columns:
+        raise ValueError(f"{label} lacks the column {column!r}; columns: {list(table.columns)}")
     check_unique_column(table, column, label)
     values = table[column]
     name = f"{label} column {column!r}"
