@@ -112,7 +112,10 @@ def attractor_flags(table: pd.DataFrame) -> pd.DataFrame:
         unsettled=(table["cycle_starts"] + table["not_converged_starts"]) / starts,
     )
     if "bias_law" in out.columns:
-        out["bias_law"] = out["bias_law"].fillna("none")
+        bias = out["bias_law"]
+        if not (pd.api.types.is_object_dtype(bias) or pd.api.types.is_string_dtype(bias)):
+            bias = bias.astype(object)  # all missing (float NaN): filling it with text needs object cells
+        out["bias_law"] = bias.fillna("none")
     return out
 
 

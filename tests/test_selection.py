@@ -224,3 +224,16 @@ def test_a_depth_beyond_int64_is_refused_not_cast():
     table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01)])
     with pytest.raises(ValueError, match=r"summary column 'L' must be in \[1, 1e\+09\]"):
         select_regime(table.assign(L=1e300))
+
+
+def test_a_bias_law_column_of_only_missing_values_reads_none():
+    """Found by the random fuzz: a float column of NaN (no network had biases) made pandas warn that filling
+    it with text will raise in a future version."""
+    import warnings
+
+    t = _per_network().assign(bias_law=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flags = attractor_flags(t)
+    assert flags["bias_law"].tolist() == ["none"] * len(t)
+    assert attractor_flags(_per_network().assign(bias_law="same"))["bias_law"].eq("same").all()
