@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from .network import NetworkConfig
+from .stats.tables import check_column, check_orderable, check_unique_column
 
-__all__ = ["CAUCHY_REGIME", "GAUSSIAN_REGIME", "TAIL_MATCHINGS", "attractor_flags", "explore_regimes",
-           "summarize_regimes", "tail_configs"]
+__all__ = ["CAUCHY_REGIME", "EXPLORATION_AXES", "GAUSSIAN_REGIME", "TAIL_MATCHINGS", "attractor_flags",
+           "explore_regimes", "summarize_regimes", "tail_configs"]
 
 #: The heavy-tailed default (tanh, Cauchy weights of scale 4/N, Cauchy biases of scale 1, N = 10, L = 8).
 CAUCHY_REGIME = NetworkConfig(
@@ -90,7 +91,8 @@ def attractor_flags(table: pd.DataFrame) -> pd.DataFrame:
     table : pandas.DataFrame
         One row per network with the columns ``Q``, ``converged_starts``, ``cycle_starts`` and
         ``not_converged_starts`` of :meth:`fpkit.engine.FixedPoints.per_network` (a
-        :func:`fpkit.sweep.run_sweep` table has them).
+        :func:`fpkit.sweep.run_sweep` table has them): whole numbers >= 0, each column once, at
+        least one start per network; else a TypeError or ValueError naming ``table`` and the column.
     """
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
@@ -98,14 +100,22 @@ def attractor_flags(table: pd.DataFrame) -> pd.DataFrame:
                if c not in table.columns]
     if missing:
         raise ValueError(f"table lacks the columns {missing} (a per-network table of the engine has them)")
+    for column in ("Q", "converged_starts", "cycle_starts", "not_converged_starts"):
+        check_column(table, column, "table", low=0, integer=True)
     starts = table["converged_starts"] + table["cycle_starts"] + table["not_converged_starts"]
+    if np.any(starts.to_numpy() < 1):
+        raise ValueError("table must have at least one start per network (converged_starts + cycle_starts + "
+                         "not_converged_starts >= 1 in every row)")
     out = table.assign(
         multi=(table["Q"] >= 2).astype(float),
         none=(table["Q"] == 0).astype(float),
         unsettled=(table["cycle_starts"] + table["not_converged_starts"]) / starts,
     )
     if "bias_law" in out.columns:
-        out["bias_law"] = out["bias_law"].fillna("none")
+        bias = out["bias_law"]
+        if not (pd.api.types.is_object_dtype(bias) or pd.api.types.is_string_dtype(bias)):
+            bias = bias.astype(object)  # all missing (float NaN): filling it with text needs object cells
+        out["bias_law"] = bias.fillna("none")
     return out
 
 
@@ -113,7 +123,10 @@ def summarize_regimes(table: pd.DataFrame, by: list[str] | None = None) -> pd.Da
     """Per configuration: mean_Q, sem_Q, p_multi, p_none, cycle_fraction and the number of networks.
 
     ``by`` defaults to the exploration's axes (activation, convention, scale, bias_law, L); the
-    fractions are means of the indicators of :func:`attractor_flags`.
+    fractions are means of the indicators of :func:`attractor_flags` (whose checks of the table
+    apply). ``sem_Q`` (the standard error of mean_Q) is NaN for a configuration with a single
+    network: no spread can be estimated from one value. A missing value in a ``by`` column (a
+    ``df`` or ``alpha`` that a law does not have) makes a group of its own, with a NaN key.
     """
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame (from explore_regimes); got {type(table).__name__}")
@@ -126,6 +139,9 @@ def summarize_regimes(table: pd.DataFrame, by: list[str] | None = None) -> pd.Da
     if len(table) == 0:
         raise ValueError("table must have at least one row")
     t = attractor_flags(table)
+    for column in dict.fromkeys(by):
+        check_unique_column(t, column, "by: table")
+        check_orderable(t[column], f"table column {column!r} (by)")
     out = t.groupby(by, dropna=False).agg(
         mean_Q=("Q", "mean"),
         sem_Q=("Q", lambda q: q.std(ddof=1) / np.sqrt(len(q)) if len(q) > 1 else np.nan),

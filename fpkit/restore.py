@@ -6,7 +6,10 @@ damaged images to the points its orbits settle on; :func:`psnr` measures the res
 :func:`median_baseline` is the classical baseline (a 3 x 3 median filter, scipy.ndimage);
 :func:`repairs` applies the three repairs (one pass, attractor, median filter) and
 :func:`evaluate_restoration` measures them over every kind and strength of damage;
-:func:`basin_radius` estimates how far from an attractor perturbed copies still return to it.
+:func:`basin_radius` estimates how far from an attractor perturbed copies still return to it;
+:func:`attractor_distances` how far each image lies from the attractor its orbit reaches (a stored image
+that is its own attractor is memorised). Paired comparisons of the repairs image by image are
+:func:`fpkit.stats.paired_sign_tests` on the ``per_image`` table of :func:`evaluate_restoration`.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from .backend import make_rng, to_numpy
 from .engine import iterate_map
 from .network import Ensemble, check_ensemble
 
-__all__ = ["CORRUPTIONS", "REPAIRS", "basin_radius", "corrupt", "evaluate_restoration", "median_baseline", "psnr",
-           "repairs", "restore"]
+__all__ = ["CORRUPTIONS", "REPAIRS", "attractor_distances", "basin_radius", "corrupt", "evaluate_restoration",
+           "median_baseline", "psnr", "repairs", "restore"]
 
 #: Kinds of damage and what ``strength`` means for each.
 CORRUPTIONS = {
@@ -56,11 +59,19 @@ def _network_images(ensemble: Ensemble, x: np.ndarray, network: Any, name: str):
     return network, sub, sub.check_points(x[None], name)
 
 
+def _check_range(x: np.ndarray, name: str, low: float, high: float) -> None:
+    """A ValueError naming ``name`` when a pixel lies outside [low, high] (damage keeps images in that range)."""
+    if x.size and (x.min() < low or x.max() > high):
+        raise ValueError(f"{name} must have its values in [low, high] = [{low:g}, {high:g}]; got values from "
+                         f"{x.min():g} to {x.max():g}")
+
+
 def corrupt(x, kind: str, strength: float, *, low: float, high: float, seed: Any, side: int = 8) -> np.ndarray:
     """Damaged copies of the images ``x`` (shape (n, side*side), values in [low, high]).
 
     ``strength`` is in [0, 1]; its meaning per kind is :data:`CORRUPTIONS`. Background is
-    ``low``. The result stays in [low, high].
+    ``low``. The result stays in [low, high]; images with a value outside that range are refused
+    (ValueError naming ``x``).
     """
     v.check_choice(kind, "kind", tuple(CORRUPTIONS))
     strength = v.check_real(strength, "strength", low=0.0, high=1.0)
@@ -69,6 +80,7 @@ def corrupt(x, kind: str, strength: float, *, low: float, high: float, seed: Any
     if not high > low:
         raise ValueError(f"high must be > low; got low={low}, high={high}")
     x = _images(x, side)
+    _check_range(x, "x", low, high)
     rng = make_rng(seed, "numpy")
     out = x.copy()
     n, d = x.shape
@@ -130,6 +142,44 @@ def restore(ensemble: Ensemble, x, *, network: int = 0, max_iter: int = 3000, to
     return to_numpy(it.limit)[0], to_numpy(it.status)[0]
 
 
+def attractor_distances(ensemble: Ensemble, images, *, network: int = 0, max_iter: int = 3000,
+                        tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Where the orbit of each image ends, and its RMS distance from the image.
+
+    An image whose orbit ends within a small distance of itself is (close to) a fixed point: a
+    memorised image (chapter 8 counts a training digit as memorised when the distance is below 0.05,
+    on a pixel range of 1.6).
+
+    Parameters
+    ----------
+    ensemble : Ensemble
+    images : array, shape (n, N)
+        Finite values, N the networks' width.
+    network, max_iter, tol
+        As in :func:`restore`.
+
+    Returns
+    -------
+    limits : numpy.ndarray, shape (n, N)
+        Where each orbit ended (:func:`restore`).
+    distance : numpy.ndarray, shape (n,)
+        ``sqrt(mean((limit - image)^2))`` per image.
+    """
+    x = v.check_array(images, "images")
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"ensemble must be an Ensemble; got {type(ensemble).__name__}")
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != ensemble.width:
+        raise ValueError(f"images must have shape (n, N = {ensemble.width}) with n >= 1; got {x.shape}")
+    limits, _ = restore(ensemble, x, network=network, max_iter=max_iter, tol=tol)
+    with np.errstate(over="ignore"):
+        distance = np.sqrt(np.mean((limits - x) ** 2, axis=-1))
+    if np.all(np.isfinite(distance)):
+        return limits, distance  # the usual case: the formula as written
+    diff = np.abs(limits - x)  # squares beyond float64: the same, scaled by the largest difference per image
+    top = diff.max(axis=-1, keepdims=True)
+    return limits, top[:, 0] * np.sqrt(np.mean((diff / np.where(top > 0, top, 1.0)) ** 2, axis=-1))
+
+
 def median_baseline(x, *, side: int = 8, size: int = 3) -> np.ndarray:
     """A ``size x size`` median filter on every image (scipy.ndimage, edges reflected)."""
     from scipy.ndimage import median_filter
@@ -173,6 +223,20 @@ def repairs(ensemble: Ensemble, images, *, network: int = 0, side: int = 8,
     return dict(zip(REPAIRS, (one, attractor, median_baseline(x, side=side, size=min(3, side)))))
 
 
+def _accuracy(classifier: Any, images: np.ndarray, labels: np.ndarray) -> float:
+    """``classifier.score(images, labels)`` checked: a real number in [0, 1] (an accuracy), else a
+    TypeError or ValueError naming ``classifier``."""
+    score = classifier.score(images, labels)
+    if isinstance(score, np.ndarray) and score.shape == ():
+        score = score.item()
+    if isinstance(score, (bool, np.bool_)) or not isinstance(score, (int, float, np.integer, np.floating)):
+        raise TypeError(f"classifier.score must return an accuracy (a real number in [0, 1]); got "
+                        f"{type(score).__name__}")
+    if not 0.0 <= float(score) <= 1.0:  # NaN fails too
+        raise ValueError(f"classifier.score must return an accuracy in [0, 1]; got {float(score)!r}")
+    return float(score)
+
+
 def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
                          strengths: Mapping[str, Sequence[float]], classifier, low: float, high: float,
                          seed: Any, side: int = 8, max_iter: int = 3000, per_image: bool = False) -> pd.DataFrame:
@@ -195,7 +259,8 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
         [0, 1] (see :func:`corrupt`); at least one kind.
     classifier : object with ``score(images, labels)``
         E.g. a scikit-learn classifier trained on clean images; its accuracy on the repaired
-        images says whether the digit is still recognised.
+        images says whether the digit is still recognised. ``score`` must return a real number in
+        [0, 1] (NaN or anything else is refused, naming ``classifier``).
     low, high : float
         The pixel range (:func:`fpkit.train.digit_pixel_range`), ``low < high`` with
         ``high - low`` finite; PSNR is relative to ``high - low``.
@@ -244,6 +309,7 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
     if not (high > low and math.isfinite(high - low)):
         raise ValueError(f"high must be > low, with high - low finite; got low={low}, high={high}")
     per_image = v.check_bool(per_image, "per_image")
+    _check_range(clean, "clean", low, high)
     network, _, _ = _network_images(ensemble, clean, network, "clean")
     rng = seed if isinstance(seed, np.random.Generator) else None
     if rng is None:
@@ -266,7 +332,7 @@ def evaluate_restoration(ensemble: Ensemble, clean, labels, *, network: int,
                     continue
                 rows.append({"kind": kind, "strength": strength, "method": method,
                              "psnr": float(psnr(img.reshape(1, -1), flat_clean, data_range=high - low)[0]),
-                             "accuracy": float(classifier.score(img, labels)),
+                             "accuracy": _accuracy(classifier, img, labels),
                              "same attractor as clean": float(same.mean()) if method == "attractor" else np.nan})
     return pd.concat(rows, ignore_index=True) if per_image else pd.DataFrame(rows)
 

@@ -38,8 +38,10 @@ import pandas as pd
 from scipy import stats
 
 from . import _validate as v
+from .stats.proportions import MAX_TRIALS
+from .stats.tables import check_column, check_unique_column
 
-__all__ = ["RegimeChoice", "select_regime", "setting_label"]
+__all__ = ["RegimeChoice", "select_regime", "setting_label", "setting_labels"]
 
 #: The columns of :func:`fpkit.regimes.summarize_regimes` that name a setting (besides the depth L).
 SETTING_COLUMNS = ("activation", "convention", "scale", "bias_law")
@@ -97,11 +99,27 @@ def setting_label(setting: dict[str, Any] | pd.Series) -> str:
         value = setting[key]
         if key == "scale":
             parts.append(f"s = {v.check_real(value, 'setting[scale]'):g}")
-        elif key == "bias_law":
-            parts.append(f"bias {'none' if value is None else value}")
+        elif key == "bias_law":  # None and NaN (a missing value in a table) are "no biases"
+            parts.append(f"bias {'none' if value is None or (isinstance(value, float) and value != value) else value}")
         else:
             parts.append(str(value))
     return ", ".join(parts)
+
+
+def setting_labels(table: pd.DataFrame) -> pd.Series:
+    """:func:`setting_label` of every row of a table with the setting columns (``activation``,
+    ``convention``, ``scale``, ``bias_law``; those present), as a Series aligned with the table."""
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
+    present = [c for c in SETTING_COLUMNS if c in table.columns]
+    if not present:
+        raise ValueError(f"table has none of the setting columns {SETTING_COLUMNS}; columns: {list(table.columns)}")
+    for column in present:
+        check_unique_column(table, column, "table")
+    if "scale" in present:
+        check_column(table, "scale", "table")
+    labels = [setting_label(dict(zip(present, row))) for row in table[present].itertuples(index=False, name=None)]
+    return pd.Series(labels, index=table.index, dtype=object, name="setting")
 
 
 def _fields(row: pd.Series, keys: list[str]) -> dict[str, Any]:
@@ -114,6 +132,39 @@ def _fields(row: pd.Series, keys: list[str]) -> dict[str, Any]:
             value = None
         out[key] = value
     return out
+
+
+#: The numeric columns :func:`select_regime` reads at the chosen depth, and their ranges.
+_RANGES = {"mean_Q": (0.0, None, False), "p_multi": (0.0, 1.0, False), "cycle_fraction": (0.0, 1.0, False),
+           "networks": (1, MAX_TRIALS, True), "scale": (0.0, None, False)}
+
+
+def _rows_at_depth(summary: Any, depth: int) -> pd.DataFrame:
+    """The rows of ``summary`` at ``L == depth``, every column the rule reads checked (errors name
+    ``summary``, the column and the allowed range), one row per setting."""
+    if not isinstance(summary, pd.DataFrame):
+        raise TypeError(f"summary must be a pandas DataFrame; got {type(summary).__name__}")
+    needed = [*SETTING_COLUMNS, "L", "mean_Q", "p_multi", "cycle_fraction", "networks"]
+    missing = [c for c in needed if c not in summary.columns]
+    if missing:
+        raise ValueError(f"summary lacks the columns {missing} (expected the table of "
+                         f"fpkit.regimes.summarize_regimes); columns: {list(summary.columns)}")
+    for column in needed:
+        check_unique_column(summary, column, "summary")
+    depths = check_column(summary, "L", "summary", low=1, high=10**9, integer=True)
+    at_depth = summary[depths == depth].reset_index(drop=True)
+    if at_depth.empty:
+        raise ValueError(f"summary has no rows at depth L = {depth}; depths present: "
+                         f"{sorted(set(depths.astype(np.int64).tolist()))}")
+    for column, (low, high, integer) in _RANGES.items():
+        check_column(at_depth, column, "summary", low=low, high=high, integer=integer)
+    try:
+        duplicated = at_depth.duplicated(subset=list(SETTING_COLUMNS))
+    except TypeError as exc:  # unhashable cells (lists, dicts)
+        raise TypeError(f"summary columns {list(SETTING_COLUMNS)} must hold plain values (names, numbers); {exc}") from None
+    if duplicated.any():
+        raise ValueError(f"summary has more than one row per setting at L = {depth}")
+    return at_depth
 
 
 def select_regime(summary: pd.DataFrame, *, depth: int = 8, max_cycle_fraction: float = 0.10,
@@ -144,34 +195,16 @@ def select_regime(summary: pd.DataFrame, *, depth: int = 8, max_cycle_fraction: 
     -------
     RegimeChoice
     """
-    if not isinstance(summary, pd.DataFrame):
-        raise TypeError(f"summary must be a pandas DataFrame; got {type(summary).__name__}")
-    needed = [*SETTING_COLUMNS, "L", "mean_Q", "p_multi", "cycle_fraction", "networks"]
-    missing = [c for c in needed if c not in summary.columns]
-    if missing:
-        raise ValueError(f"summary lacks the columns {missing} (expected the table of "
-                         f"fpkit.regimes.summarize_regimes); columns: {list(summary.columns)}")
-    depth = v.check_int(depth, "depth", minimum=1)
+    depth = v.check_int(depth, "depth", minimum=1, maximum=10**9)
     max_cycle_fraction = v.check_real(max_cycle_fraction, "max_cycle_fraction", low=0.0, high=1.0,
                                       low_open=True)
     confidence = v.check_real(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
     separation_alpha = v.check_real(separation_alpha, "separation_alpha", low=0.0, high=1.0,
                                     low_open=True, high_open=True)
-
-    at_depth = summary[summary["L"] == depth].reset_index(drop=True)
-    if at_depth.empty:
-        raise ValueError(f"summary has no rows at depth L = {depth}; depths present: "
-                         f"{sorted(summary['L'].unique().tolist())}")
-    keys = [*SETTING_COLUMNS, "L"]
-    if at_depth.duplicated(subset=list(SETTING_COLUMNS)).any():
-        raise ValueError(f"summary has more than one row per setting at L = {depth}")
-    networks = at_depth["networks"].to_numpy()
+    at_depth = _rows_at_depth(summary, depth)
+    networks = at_depth["networks"].to_numpy(dtype=float).astype(np.int64)
     p_multi = at_depth["p_multi"].to_numpy(dtype=float)
-    if np.any(networks < 1) or not np.all(np.isfinite(p_multi)) or np.any((p_multi < 0) | (p_multi > 1)):
-        raise ValueError("summary needs networks >= 1 and p_multi in [0, 1] in every row")
-    cycles = at_depth["cycle_fraction"].to_numpy(dtype=float)
-    if not np.all(np.isfinite(cycles)):
-        raise ValueError("summary has a non-finite cycle_fraction")
+    keys = [*SETTING_COLUMNS, "L"]
 
     counts = np.rint(p_multi * networks).astype(int)
     intervals = [stats.binomtest(int(k), int(n)).proportion_ci(confidence, method="wilson")

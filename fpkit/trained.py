@@ -14,7 +14,12 @@ separate them (chapter 7):
     other property of the trained layer.
 
 :func:`fixed_point_census` runs the fixed-point engine's census (deflated Newton and multiple shooting), with
-the index check of chapter 5 (one row per network).
+the index check of chapter 5 (one row per network); :func:`census_with_controls` runs it on a trained
+ensemble and on both of its controls.
+
+The *heaviest layer* of a network is its layer with the smallest Hill tail index of ``|W_ij|``:
+:func:`heaviest_layers` finds it in an ensemble (with how far its largest weight lies above its median),
+:func:`heaviest_layer_summary` in the per-layer table of :func:`fpkit.train.layer_statistics`.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from .backend import make_rng, to_numpy
 from .network import Ensemble, check_ensemble
 from .sampling import hill_estimator
 
-__all__ = ["fixed_point_census", "layer_tail_indices", "matched_iid_ensemble", "shuffle_within_layers"]
+__all__ = ["CONTROL_VARIANTS", "census_with_controls", "fixed_point_census", "heaviest_layer_summary",
+           "heaviest_layers", "layer_tail_indices", "matched_iid_ensemble", "shuffle_within_layers"]
 
 
 def shuffle_within_layers(ens: Ensemble, *, seed: Any) -> Ensemble:
@@ -71,7 +77,20 @@ def layer_tail_indices(ens: Ensemble, *, tail_fraction: float = 0.1) -> np.ndarr
     W = to_numpy(ens.weights)
     E, L, N, _ = W.shape
     k = max(2, int(tail_fraction * N * N))
-    return np.array([[hill_estimator(W[e, layer].ravel(), k=k).alpha for layer in range(L)] for e in range(E)])
+    if k >= N * N:
+        raise ValueError(f"ens: a layer of width N = {N} has {N * N} weights, too few for a Hill estimate "
+                         f"from its top {k} (tail_fraction = {tail_fraction:g}); it needs N >= 2 and at least "
+                         "k + 1 non-zero weights")
+    out = np.empty((E, L))
+    for e in range(E):
+        for layer in range(L):
+            try:
+                out[e, layer] = hill_estimator(W[e, layer].ravel(), k=k).alpha
+            except ValueError as exc:  # hill_estimator names its own argument x: say which layer it is
+                reason = str(exc).removeprefix("x ").split(": the Hill estimate is undefined")[0]
+                raise ValueError(f"ens: the weights of network {e}, layer {layer} {reason} (the Hill tail "
+                                 f"index of |W_ij| from the top {k} of them is undefined)") from None
+    return out
 
 
 def matched_iid_ensemble(ens: Ensemble, *, seed: Any, tail_fraction: float = 0.1) -> Ensemble:
@@ -139,3 +158,127 @@ def fixed_point_census(ens: Ensemble, *, n_starts: int, newton_starts: int, seed
                             newton_starts=newton_starts, census=True, census_starts=newton_starts,
                             census_rounds=census_rounds)
     return res.per_network(), res
+
+
+def heaviest_layers(ens: Ensemble, *, tail_fraction: float = 0.1) -> pd.DataFrame:
+    """The heaviest-tailed layer of every network: the layer with the smallest Hill tail index.
+
+    Parameters
+    ----------
+    ens : Ensemble
+        E networks of depth L and width N (NumPy backend).
+    tail_fraction : float
+        Fraction of a layer's entries in its Hill estimate, (0, 0.5] (:func:`layer_tail_indices`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per network: ``network`` (0..E-1), ``layer`` (0..L-1, the index into
+        ``ens.weights[network]``; the first of equal indices), ``hill_alpha`` (its tail index),
+        ``median_abs`` (its median ``|W_ij|``) and ``max_over_median`` (its largest ``|W_ij|`` over that
+        median; a random 64 x 64 Gaussian matrix has about 5, a Cauchy one several hundred; inf for a
+        layer whose median is 0).
+    """
+    alpha = layer_tail_indices(ens, tail_fraction=tail_fraction)
+    W = np.abs(to_numpy(ens.weights))
+    E = W.shape[0]
+    layer = np.argmin(alpha, axis=1)
+    chosen = W[np.arange(E), layer].reshape(E, -1)
+    median = np.median(chosen, axis=1)
+    top = chosen.max(axis=1)
+    with np.errstate(divide="ignore"):
+        ratio = np.where(median > 0, top / np.where(median > 0, median, 1.0), np.inf)
+    return pd.DataFrame({"network": np.arange(E), "layer": layer, "hill_alpha": alpha[np.arange(E), layer],
+                         "median_abs": median, "max_over_median": ratio})
+
+
+#: The columns of :func:`fpkit.train.layer_statistics` that :func:`heaviest_layer_summary` reduces, and
+#: the names of their minima over the layers.
+_TAIL_MINIMA = {"hill_alpha": "hill_min", "hill_offdiag": "hill_min_offdiag", "csn_alpha": "csn_min",
+                "esd_alpha": "esd_min"}
+
+
+def heaviest_layer_summary(table: pd.DataFrame, by: str | list[str] = ("run", "step")) -> pd.DataFrame:
+    """Per network and checkpoint, the smallest tail index over its layers (the heaviest layer).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per layer, as :func:`fpkit.train.layer_statistics` gives (with a ``run`` column added
+        when several runs are stacked): ``hill_alpha``, ``layer`` and the ``by`` columns; ``hill_offdiag``,
+        ``csn_alpha`` and ``esd_alpha`` are reduced too where present. Other columns that are constant
+        within a group (the run's configuration and status) are kept.
+    by : str or list of str, default ("run", "step")
+        The columns that name one network at one checkpoint.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: the ``by`` columns, ``heaviest_layer`` (the layer with the smallest
+        ``hill_alpha``), ``hill_min`` and, where their columns are present, ``hill_min_offdiag``,
+        ``csn_min`` and ``esd_min`` (NaN where every layer's value is NaN: the power-law fit of
+        :func:`~fpkit.train.layer_statistics` is made at chosen checkpoints only), then the constant columns.
+    """
+    from .stats.tables import check_column, check_table, check_unique_column
+
+    by_list = [by] if isinstance(by, str) else list(by) if isinstance(by, (list, tuple)) else None
+    if not by_list:
+        raise TypeError(f"by must be a column name or a non-empty list of column names; got {by!r:.60}")
+    check_table(table, by_list, "hill_alpha")
+    check_column(table, "layer", "table", low=0, integer=True)
+    present = {c: name for c, name in _TAIL_MINIMA.items() if c in table.columns}
+    for column in present:  # NaN where a checkpoint was not fitted; else a non-negative index
+        check_unique_column(table, column, "table")
+        check_column(table.dropna(subset=[column]), column, "table", low=0.0)
+    groups = table.groupby(by_list, sort=True)
+    out = groups.agg(**{name: (c, "min") for c, name in present.items()})
+    out.insert(0, "heaviest_layer", table.loc[groups["hill_alpha"].idxmin(), "layer"].to_numpy())
+    unique = ~table.columns.duplicated(keep=False)
+    constant = [c for c in table.columns[unique] if c not in (*by_list, *present, "layer") and _constant(groups, c)]
+    first = table.drop_duplicates(subset=by_list, keep="first").set_index(by_list)[constant]
+    return out.join(first).reset_index()
+
+
+def _constant(groups: Any, column: Any) -> bool:
+    """Whether ``column`` takes one value in every group (cells that cannot be compared count as not)."""
+    try:
+        return bool((groups[column].nunique(dropna=False) <= 1).all())
+    except (TypeError, ValueError):
+        return False
+
+
+#: The networks of :func:`census_with_controls`, in its order.
+CONTROL_VARIANTS = ("trained", "shuffled", "i.i.d.")
+
+
+def census_with_controls(ens: Ensemble, *, n_starts: int, newton_starts: int, seed: int, max_iter: int = 3000,
+                         census_rounds: int = 3) -> pd.DataFrame:
+    """:func:`fixed_point_census` of a trained ensemble and of its two controls, as one long table.
+
+    The controls are :func:`shuffle_within_layers` (seed ``seed``) and :func:`matched_iid_ensemble`
+    (seed ``seed + 1``); each census uses seed ``seed + 2``.
+
+    Parameters
+    ----------
+    ens : Ensemble
+        E trained networks (NumPy backend).
+    n_starts, newton_starts, max_iter, census_rounds
+        As in :func:`fixed_point_census`.
+    seed : int
+        >= 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The per-network tables of the three censuses stacked, with ``variant`` (:data:`CONTROL_VARIANTS`)
+        and ``network`` (0..E-1, the same network and its controls share it): 3 E rows.
+    """
+    ens = check_ensemble(ens, "ens")
+    seed = v.check_int(seed, "seed", minimum=0)
+    variants = (ens, shuffle_within_layers(ens, seed=seed), matched_iid_ensemble(ens, seed=seed + 1))
+    tables = []
+    for name, variant in zip(CONTROL_VARIANTS, variants):
+        per, _ = fixed_point_census(variant, n_starts=n_starts, newton_starts=newton_starts, seed=seed + 2,
+                                    max_iter=max_iter, census_rounds=census_rounds)
+        tables.append(per.assign(variant=name, network=np.arange(ens.n_networks)))
+    return pd.concat(tables, ignore_index=True)

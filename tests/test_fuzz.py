@@ -106,6 +106,10 @@ KINDS: dict[str, Callable[[Any], st.SearchStrategy]] = {
     "table": lambda a: st.sampled_from([None, "t", {}, pd.DataFrame(), TABLE.assign(Q=np.nan),
                                         TABLE.assign(Q=TABLE["name"]), TABLE.assign(L=[1, None, 2, 2, 3, 3]),
                                         TABLE.iloc[:0], TABLE.assign(Q=TABLE["Q"] * 1j)]),
+    # column-level damage of the entry's own (valid) table: a column missing, duplicated, of the wrong
+    # type, NaN, infinite, negative, huge; an extra column; the table empty, one row, shuffled
+    "columns": lambda a: st.one_of(KINDS["table"](a), st.builds(_damage, st.just(a.default), st.sampled_from(DAMAGE),
+                                                                 st.sampled_from(list(a.default.columns)))),
     "settings": lambda a: st.sampled_from([{"n_starts": 4}, "x", 3, EngineSettings, ENS]),
     "path": lambda a: st.sampled_from([3, None, 2.5, ["a"], b"\x00"]),
     "shape": lambda a: st.one_of(st.integers(-3, 0), st.tuples(st.integers(-2, 3), st.integers(-2, 3)),
@@ -118,6 +122,39 @@ KINDS: dict[str, Callable[[Any], st.SearchStrategy]] = {
     "module": lambda a: st.sampled_from([None, "numpy", math, 3, types]),
     "yaml": lambda a: _yaml_values,
 }
+
+
+#: The kinds of column-level damage of :func:`_damage`.
+DAMAGE = ("missing", "duplicate", "extra", "nan", "one nan", "text", "one text", "bool", "inf", "negative", "huge",
+          "complex", "object", "empty", "one row", "shuffled", "fraction")
+
+
+def _damage(table: pd.DataFrame, how: str, column: str) -> pd.DataFrame:
+    """``table`` with one column-level damage (``how``) to ``column`` (or to the whole table)."""
+    t = table.copy()
+    first = t.index[0]
+    if how == "missing":
+        return t.drop(columns=column)
+    if how == "duplicate":
+        return pd.concat([t, t[[column]]], axis=1)
+    if how == "extra":
+        return t.assign(**{"extra column": "x"})
+    if how in ("one nan", "one text"):
+        t[column] = t[column].astype(object)
+        t.loc[first, column] = np.nan if how == "one nan" else "x"
+        return t
+    if how == "object":
+        return t.assign(**{column: t[column].astype(object)})
+    if how == "empty":
+        return t.iloc[:0]
+    if how == "one row":
+        return t.iloc[:1]
+    if how == "shuffled":
+        return t.sample(frac=1.0, random_state=0)
+    if how == "fraction":
+        return t.assign(**{column: 0.5})
+    value = {"nan": np.nan, "text": "x", "bool": True, "inf": np.inf, "negative": -1, "huge": 1e300, "complex": 1j}[how]
+    return t.assign(**{column: value})
 
 
 @dataclasses.dataclass
@@ -441,10 +478,29 @@ _SETTING_KINDS = {"n_starts": "size", "seeding": "choice", "tol": "real", "max_i
                   "newton": "bool", "newton_starts": "size", "newton_rounds": "count", "max_starts": "size",
                   "unseen_target": "real", "census": "bool", "census_starts": "size", "census_rounds": "count",
                   "census_min_rounds": "count", "census_unseen_target": "real", "precision": "choice",
-                  "float32_tol": "real", "float32_steps": "count"}
+                  "float32_tol": "real", "float32_steps": "count", "census_continuation": "bool",
+                  "continuation_steps": "count", "continuation_rounds": "count", "census_pairing": "bool",
+                  "census_warn_fraction": "real"}
 _DEFAULT_SETTINGS = EngineSettings()
 entry("engine.EngineSettings", EngineSettings,
-      **{k: Arg(getattr(_DEFAULT_SETTINGS, k), kind) for k, kind in _SETTING_KINDS.items()}, _examples=60)
+      **{k: Arg(getattr(_DEFAULT_SETTINGS, k), kind) for k, kind in _SETTING_KINDS.items()}, _examples=80)
+#: The census settings run, not only constructed: a census with continuation (and pairing) on ENS.
+_CENSUS_SETTINGS = {"census_continuation": Arg(True, "bool"),
+                    "continuation_steps": Arg(200, "count", extra=st.sampled_from([1, 2, 5])),
+                    "continuation_rounds": Arg(1, "count", extra=st.sampled_from([1, 2, 3])),
+                    "census_pairing": Arg(False, "bool", extra=st.booleans()),
+                    "census_warn_fraction": Arg(0.5, "real", extra=st.sampled_from([0.0, 1e-300, 0.999999]))}
+
+
+def _census_run(**changed):
+    settings = EngineSettings(n_starts=3, max_iter=100, census=True, census_starts=2, census_rounds=1,
+                              census_min_rounds=0, **changed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the documented "incomplete networks" warning
+        return engine.find_fixed_points(ENS, settings=settings, seed=0)
+
+
+entry("engine.find_fixed_points[census settings]", _census_run, **_CENSUS_SETTINGS, _allow_inf=True, _examples=30)
 entry("engine.EngineSettings.from_mapping", EngineSettings.from_mapping, options=Arg({"tol": 1e-8}, "mapping"))
 entry("engine.EngineSettings.replace", lambda max_iter: _DEFAULT_SETTINGS.replace(max_iter=max_iter),
       max_iter=Arg(10, "count"))
@@ -576,7 +632,7 @@ entry("sweep.SweepCache.key", sweep.SweepCache.key, config=Arg(CFG, "config"), s
       code=Arg("abc", "path"))
 
 # stats and regimes
-entry("stats.bootstrap_curve", stats.bootstrap_curve, table=Arg(TABLE, "table"), by=Arg("L", "names"),
+entry("stats.bootstrap_curve", stats.bootstrap_curve, table=Arg(TABLE, "columns"), by=Arg("L", "names"),
       column=Arg("Q", "names"), confidence=Arg(0.9, "real"), n_resamples=Arg(20, "size"), seed=Arg(0, "seed"))
 _HUMP_TABLE = pd.DataFrame({"L": np.repeat([1, 2, 3], 4), "Q": [0.0, 1, 1, 2, 2, 3, 2, 3, 1, 0, 1, 1]})
 
@@ -595,8 +651,9 @@ def _hump_result(kwargs, res):
     assert_valid(depths.drop(columns=p_cols), where="hump_test depths")
 
 
-entry("stats.hump_test", stats.hump_test, table=Arg(_HUMP_TABLE, "table"), x=Arg("L", "names"),
-      column=Arg("Q", "names"), alpha=Arg(0.025, "real", extra=st.floats(1e-12, 0.6)), _check=_hump_result)
+entry("stats.hump_test", stats.hump_test, table=Arg(_HUMP_TABLE, "columns"), x=Arg("L", "names"),
+      column=Arg("Q", "names"), alpha=Arg(0.025, "real", extra=st.floats(1e-12, 0.6)), _check=_hump_result,
+      _examples=80)
 _SAMPLES = np.random.default_rng(0).poisson(1.0, (2, 4, 6)).astype(float)
 entry("stats.hump_test_batch", stats.hump_test_batch, samples=Arg(_SAMPLES, "array", shape=(2, 4, 6)),
       alpha=Arg(0.025, "real"))
@@ -608,10 +665,80 @@ entry("stats.simulate_depth_data", stats.simulate_depth_data, family=Arg("poisso
       means=Arg(np.array([1.0, 2.0, 1.0]), "array"), n=Arg(4, "size"), reps=Arg(2, "size"), seed=Arg(0, "seed"))
 entry("stats.proportion_test", stats.proportion_test, successes_a=Arg(3, "size"), trials_a=Arg(10, "size"),
       successes_b=Arg(1, "size"), trials_b=Arg(10, "size"), alternative=Arg("greater", "choice"))
-entry("stats.proportion_curve", stats.proportion_curve, table=Arg(TABLE.assign(hit=[0, 1, 1, 0, 1, 1]), "table"),
+entry("stats.proportion_curve", stats.proportion_curve, table=Arg(TABLE.assign(hit=[0, 1, 1, 0, 1, 1]), "columns"),
       by=Arg("L", "names"), column=Arg("hit", "names"), confidence=Arg(0.9, "real"))
 entry("stats.paired_sign_test", stats.paired_sign_test, x=Arg(np.array([1.0, 2.0, 3.0]), "array"),
       y=Arg(np.array([0.0, 2.0, 1.0]), "array"), alternative=Arg("greater", "choice"))
+entry("stats.hump_test_proportions", stats.hump_test_proportions, successes=Arg(np.array([3, 5, 2]), "array"),
+      trials=Arg(np.array([10, 10, 12]), "array", extra=st.sampled_from([10, 10**9, [3, 3, 3]])),
+      alpha=Arg(0.025, "real"))
+_POWER = dict(networks=Arg(100, "size", extra=st.sampled_from([3, 10**9, (3, 10**9, 3), [100, 200, 300]])),
+              n_depths=Arg(6, "size", extra=st.sampled_from([3, 10**6])), alpha=Arg(0.025, "real"))
+entry("stats.hump_power", lambda size, proportion, sd, **kw: stats.hump_power(size, proportion=proportion, sd=sd, **kw),
+      size=Arg(0.1, "real", extra=st.floats(0.0, 0.8)), proportion=Arg(0.2, "real", extra=st.floats(0.0, 0.99)),
+      sd=Arg(None, "real"), **_POWER)
+entry("stats.hump_power[sd]", lambda size, sd, **kw: stats.hump_power(size, sd=sd, **kw),
+      size=Arg(0.5, "real", extra=st.floats(0.0, 1e150)), sd=Arg((1.0, 2.0), "array", extra=st.floats(1e-300, 1e150)),
+      **_POWER)
+entry("stats.detectable_hump", lambda proportion, sd, power, **kw: stats.detectable_hump(
+      proportion=proportion, sd=sd, power=power, **kw), proportion=Arg(0.2, "real", extra=st.floats(0.0, 0.999)),
+      sd=Arg(None, "real"), power=Arg(0.8, "real", extra=st.floats(1e-6, 0.999999)), _allow_inf=True, **_POWER)
+entry("stats.detectable_hump[sd]", lambda sd, **kw: stats.detectable_hump(sd=sd, **kw),
+      sd=Arg(1.0, "real", extra=st.floats(1e-300, 1e150)), **_POWER)
+entry("stats.networks_for_hump", lambda size, proportion, sd, power, n_depths, alpha: stats.networks_for_hump(
+      size, proportion=proportion, sd=sd, power=power, n_depths=n_depths, alpha=alpha),
+      size=Arg(0.05, "real", extra=st.floats(1e-6, 0.5)), proportion=Arg(0.2, "real", extra=st.floats(0.0, 0.5)),
+      sd=Arg(None, "real"), power=Arg(0.8, "real", extra=st.floats(1e-6, 0.999999)), n_depths=Arg(6, "size"),
+      alpha=Arg(0.025, "real"))
+entry("stats.hump_power_by_simulation", lambda means, networks, family, reps, alpha, seed: stats.hump_power_by_simulation(
+      means, networks=networks, family=family, reps=reps, alpha=alpha, seed=seed),
+      means=Arg(np.array([0.2, 0.3, 0.2]), "array"), networks=Arg(50, "size", extra=st.sampled_from([[3, 10**9, 3]])),
+      family=Arg("binary", "choice"), reps=Arg(20, "size"), alpha=Arg(0.025, "real"), seed=Arg(0, "seed"))
+_HUMP_RESULT = stats.hump_test(pd.DataFrame({"L": np.repeat([1, 2, 3], 4), "Q": [0.0, 1, 1, 2, 2, 3, 2, 3, 1, 0, 1, 1]}),
+                               "L", "Q")
+entry("stats.hump_verdict", stats.hump_verdict, result=Arg(_HUMP_RESULT, "mapping", extra=st.sampled_from([
+      {**_HUMP_RESULT, "low": NAN}, {**_HUMP_RESULT, "hump": "yes"}, {**_HUMP_RESULT, "p_value": 2.0},
+      {k: val for k, val in _HUMP_RESULT.items() if k != "peak"}, pd.Series(_HUMP_RESULT)])),
+      statistic=Arg("Q", "choice"), detectable=Arg(0.3, "real"), power=Arg(0.8, "real"), x=Arg("L", "choice"),
+      digits=Arg(3, "count"))
+_CURVES_TABLE = pd.DataFrame({"N": np.repeat([2, 4], 12), "L": np.tile(np.repeat([1, 2, 3], 4), 2),
+                              "Q": [0.0, 1, 1, 2, 2, 3, 2, 3, 1, 0, 1, 1] * 2, "multi": [0.0, 1, 0, 0, 1, 1] * 4})
+
+
+def _hump_table_valid(kwargs, out):
+    """detectable may be inf (documented); every other number is finite; one verdict per curve."""
+    assert_valid(out.drop(columns=["detectable", "hump_x", "verdict"]), where="hump_table")
+    assert not out["detectable"].isna().any() and (out["detectable"] >= 0).all()
+    assert out["verdict"].map(lambda t: isinstance(t, str) and ("has a hump of size" in t or "no hump" in t
+                                                                or "cannot detect a hump" in t)).all()
+
+
+entry("stats.hump_table", lambda table, x, columns, by, alpha, power: stats.hump_table(
+      table, x, columns, by=by, alpha=alpha, power=power), table=Arg(_CURVES_TABLE, "columns"), x=Arg("L", "names"),
+      columns=Arg(["Q", "multi"], "names"), by=Arg("N", "names"), alpha=Arg(0.025, "real"), power=Arg(0.8, "real"),
+      _check=_hump_table_valid, _examples=80)
+_FAMILY = pd.DataFrame({"comparison": ["a", "b", "c"], "p": [0.01, 0.2, 0.04]})
+
+
+def _family_valid(kwargs, out):
+    """p, p_holm and the flags are valid; other columns of a table pass through as given."""
+    flag = kwargs.get("reject_column", "reject")
+    assert_valid(out[["p", "p_holm", flag]] if "p" in out else out[["p_holm", flag]], where="holm_family")
+    assert (out["p_holm"] >= out[kwargs.get("p_column", "p")] if "p" in out else True).all()
+
+
+entry("stats.holm_family", stats.holm_family, tests=Arg(_FAMILY, "columns", extra=st.sampled_from([
+      {"a": 0.1, "b": {"p_value": 0.2}}, pd.Series({"x": 0.5}), {"a": {"p": 0.1}}, {"a": NAN}, {"a": [0.1]}, {}])),
+      alpha=Arg(0.05, "real"), p_column=Arg("p", "names"), reject_column=Arg("reject", "names"), _check=_family_valid,
+      _examples=80)
+_LONG = pd.DataFrame({"pair": np.tile([0, 1, 2, 3], 3), "variant": np.repeat(["trained", "shuffled", "iid"], 4),
+                      "Q": [3.0, 2, 4, 1, 1, 1, 2, 0, 3, 2, 4, 1], "kind": "k"})
+entry("stats.paired_sign_tests", lambda table, value, pair, group, reference, against, by, alternative, alpha:
+      stats.paired_sign_tests(table, value, pair=pair, group=group, reference=reference, against=against, by=by,
+                              alternative=alternative, alpha=alpha),
+      table=Arg(_LONG, "columns"), value=Arg("Q", "names"), pair=Arg("pair", "names"), group=Arg("variant", "names"),
+      reference=Arg("trained", "names"), against=Arg(["shuffled", "iid"], "names"), by=Arg("kind", "names"),
+      alternative=Arg("both", "choice"), alpha=Arg(0.05, "real"), _examples=80)
 entry("stats.hump_z_test", stats.hump_z_test, x=Arg(np.array([1.0, 2.0, 3.0]), "array", names=("x",)),
       mean=Arg(np.array([1.0, 2.0, 1.0]), "array"), se=Arg(np.array([0.1, 0.1, 0.1]), "array"),
       alpha=Arg(0.05, "real"))
@@ -619,16 +746,49 @@ entry("regimes.explore_regimes", regimes.explore_regimes, n_networks=Arg(2, "siz
       seed=Arg(0, "seed"), N=Arg(2, "size"), law=Arg("cauchy", "choice"),
       axes=Arg({"activation": ["tanh"], "L": [1]}, "mapping", names=("axis", "L", "activation")),
       max_iter=Arg(50, "count"), progress=Arg(False, "bool"), _examples=30)
-entry("regimes.summarize_regimes", regimes.summarize_regimes, table=Arg(SWEEP_TABLE, "table"),
-      by=Arg(["activation", "L"], "names"))
-entry("regimes.attractor_flags", regimes.attractor_flags, table=Arg(SWEEP_TABLE, "table"))
+_FLAG_COLUMNS = ("Q", "converged_starts", "cycle_starts", "not_converged_starts")
+
+
+def _flags_added(kwargs, out):
+    """The three indicators are valid; every other column is the input's, unchanged (NaN included)."""
+    table = kwargs["table"]
+    assert_valid(out[["multi", "none", "unsettled"]], where="attractor_flags")
+    assert out["multi"].isin([0.0, 1.0]).all() and out["unsettled"].between(0.0, 1.0).all()
+    kept = [c for c in table.columns if c != "bias_law"]
+    pd.testing.assert_frame_equal(out[kept], table[kept])
+
+
+def _summary_valid(kwargs, out):
+    """NaN only where documented: sem_Q of a one-network group, and group keys that were missing."""
+    by = kwargs["by"] if kwargs["by"] is not None else ["activation", "convention", "scale", "bias_law", "L"]
+    assert np.array_equal(out["sem_Q"].isna().to_numpy(), (out["networks"] == 1).to_numpy())
+    assert_valid(out.drop(columns=["sem_Q", *by]), where="summarize_regimes")
+    assert out[["p_multi", "p_none", "cycle_fraction"]].stack().between(0.0, 1.0).all()
+
+
+entry("regimes.summarize_regimes", regimes.summarize_regimes, table=Arg(SWEEP_TABLE, "columns"),
+      by=Arg(["activation", "L"], "names"), _check=_summary_valid, _examples=80)
+entry("regimes.attractor_flags", regimes.attractor_flags, table=Arg(SWEEP_TABLE, "columns"), _check=_flags_added,
+      _examples=80)
 entry("regimes.tail_configs", regimes.tail_configs, base=Arg(CFG, "config"), alphas=Arg([2.0, 1.0], "array"),
       matching=Arg("median", "choice"))
-_SUMMARY = regimes.summarize_regimes(SWEEP_TABLE)
+_SUMMARY = regimes.summarize_regimes(pd.concat([SWEEP_TABLE, SWEEP_TABLE.assign(scale=16.0)], ignore_index=True))
+
+
+def _choice_valid(kwargs, choice):
+    """The numbers the rule read and made are valid; other columns of the summary pass through as given."""
+    assert isinstance(choice, selection.RegimeChoice) and isinstance(choice.reason, str)
+    read = ["L", "mean_Q", "p_multi", "cycle_fraction", "networks", "multi_networks", "multi_low", "multi_high", "rank"]
+    assert_valid(choice.ranking[read], where="select_regime ranking")
+    assert choice.separation_p is None or 0.0 <= choice.separation_p <= 1.0
+    assert choice.n_passing == len(choice.ranking) <= choice.n_settings
+
+
 entry("selection.select_regime", lambda summary, depth, max_cycle_fraction: selection.select_regime(
-      summary, depth=depth, max_cycle_fraction=max_cycle_fraction), summary=Arg(_SUMMARY, "table"),
-      depth=Arg(2, "size"), max_cycle_fraction=Arg(1.0, "real"))
+      summary, depth=depth, max_cycle_fraction=max_cycle_fraction), summary=Arg(_SUMMARY, "columns"),
+      depth=Arg(2, "size"), max_cycle_fraction=Arg(1.0, "real"), _check=_choice_valid, _examples=100)
 entry("selection.setting_label", selection.setting_label, setting=Arg(CFG.as_dict(), "mapping"))
+entry("selection.setting_labels", selection.setting_labels, table=Arg(_SUMMARY, "columns"))
 
 # spectra
 entry("spectra.jacobian_spectrum", spectra.jacobian_spectrum, ensemble=Arg(ENS, "ensemble"),
@@ -740,6 +900,9 @@ entry("restore.basin_radius", restore.basin_radius, ensemble=Arg(ONE_NET, "ensem
       attractors=Arg(IMAGES[:1], "array", shape=(1, 4)), radii=Arg(np.array([0.01, 0.1]), "array"),
       network=Arg(0, "size"), n_probe=Arg(2, "size"), seed=Arg(0, "seed"), max_iter=Arg(30, "count"),
       tol=Arg(1e-6, "real"), fraction=Arg(0.9, "real"))
+entry("restore.attractor_distances", restore.attractor_distances, ensemble=Arg(ONE_NET, "ensemble"),
+      images=Arg(IMAGES, "array", shape=(2, 4)), network=Arg(0, "size"), max_iter=Arg(50, "count"),
+      tol=Arg(1e-8, "real"))
 entry("restore.repairs", restore.repairs, ensemble=Arg(ONE_NET, "ensemble"), images=Arg(IMAGES, "array", shape=(2, 4)),
       network=Arg(0, "size"), side=Arg(2, "size"), max_iter=Arg(30, "count"))
 
@@ -830,6 +993,26 @@ entry("trained.layer_tail_indices", lambda ens, tail_fraction: trained.layer_tai
       ens, tail_fraction=tail_fraction), ens=Arg(ONE_NET, "ensemble"), tail_fraction=Arg(0.2, "real"))
 entry("trained.matched_iid_ensemble", lambda ens, seed: trained.matched_iid_ensemble(ens, seed=seed).weights,
       ens=Arg(ONE_NET, "ensemble"), seed=Arg(0, "seed"))
+entry("trained.heaviest_layers", lambda ens, tail_fraction: trained.heaviest_layers(ens, tail_fraction=tail_fraction),
+      ens=Arg(ONE_NET, "ensemble"), tail_fraction=Arg(0.2, "real"))
+_LAYERS = pd.DataFrame({"run": np.repeat([0, 1], 4), "step": np.tile([1, 1, 9, 9], 2), "layer": np.tile([1, 2], 4),
+                        "hill_alpha": [3.0, 1.5, 2.0, 2.5, 2.6, 0.9, 4.0, 4.0],
+                        "csn_alpha": [NAN, NAN, 2.0, 1.0, NAN, NAN, 0.5, 0.7], "optimizer": "sgd"})
+
+
+def _heaviest_valid(kwargs, out):
+    """csn_min is NaN where no layer was fitted (documented); the rest is valid."""
+    assert_valid(out[["heaviest_layer", "hill_min"]], where="heaviest_layer_summary")
+    if "csn_min" in out:
+        assert (out["csn_min"].isna() | (out["csn_min"] >= 0)).all()
+
+
+entry("trained.heaviest_layer_summary", trained.heaviest_layer_summary, table=Arg(_LAYERS, "columns"),
+      by=Arg(["run", "step"], "names"), _check=_heaviest_valid, _examples=80)
+entry("trained.census_with_controls", lambda ens, n_starts, newton_starts, seed: trained.census_with_controls(
+      ens, n_starts=n_starts, newton_starts=newton_starts, seed=seed, max_iter=50, census_rounds=1),
+      ens=Arg(ONE_NET, "ensemble"), n_starts=Arg(3, "size"), newton_starts=Arg(2, "size"), seed=Arg(0, "seed"),
+      _allow_inf=True, _examples=24)
 entry("trained.fixed_point_census", lambda ens, n_starts, newton_starts, seed: trained.fixed_point_census(
       ens, n_starts=n_starts, newton_starts=newton_starts, seed=seed, max_iter=50, census_rounds=1),
       ens=Arg(ENS, "ensemble"), n_starts=Arg(3, "size"), newton_starts=Arg(2, "size"), seed=Arg(0, "seed"),
@@ -981,7 +1164,8 @@ EXEMPT = {
     "KernelMapInfo", "IterationResult", "FixedPoints", "chapter_setup", "Ensemble", "EngineSettings",
     "FreeJacobianLaw", "WeightLaw", "Activation", "SweepCache", "NetworkConfig", "__version__",
     "source_hash", "engine_hash", "dedupe", "group_padded", "new_roots",
-    "Compaction", "SIMULATION_FAMILIES", "TAIL_MATCHINGS", "RegimeChoice", "KAC_RICE_LAWS", "PROPOSALS",
+    "Compaction", "SIMULATION_FAMILIES", "TAIL_MATCHINGS", "RegimeChoice", "PAIRED_ALTERNATIVES", "CONTROL_VARIANTS",
+    "EXPLORATION_AXES", "MAX_TRIALS", "MAX_ABS_VALUE", "MIN_ALPHA", "KAC_RICE_LAWS", "PROPOSALS",
     "KacRiceEstimate", "LayerSpectrum", "SpectralRouteEstimate", "kac_rice_code_hash",
     # plain result containers (no checks of their own): filled and checked by continuation_search and
     # esd_power_law, whose entries above validate them
@@ -1012,6 +1196,11 @@ def _public_functions():
     for name in ("info", "load_sweep_spec", "sweep"):
         out.add(f"cli.{name}")
     return out
+
+
+def test_every_engine_setting_is_fuzzed():
+    """A new EngineSettings field gets a kind in _SETTING_KINDS (and so a fuzz of its constructor)."""
+    assert set(EngineSettings.field_names()) == set(_SETTING_KINDS)
 
 
 def test_every_public_name_is_covered():

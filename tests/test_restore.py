@@ -149,3 +149,59 @@ def test_evaluate_restoration_scores_every_damage_and_repair(bistable):
     with pytest.raises(TypeError, match="classifier"):
         evaluate_restoration(bistable, clean, labels, network=0, strengths=strengths,
                              classifier=None, low=LOW, high=HIGH, seed=0)
+
+
+# ----------------------------------------------------------------------- regression tests (issue 25)
+
+
+@pytest.mark.parametrize("kind", list(CORRUPTIONS))
+def test_corrupt_refuses_images_outside_the_range_it_promises(images, kind):
+    """A value outside [low, high] used to be kept (at strength 0, or by every pixel the damage missed),
+    so the result broke the promise "stays in [low, high]"; now the images are refused, naming x."""
+    bad = images.copy()
+    bad[3, 5] = HIGH + 0.5
+    with pytest.raises(ValueError, match=r"x must have its values in \[low, high\]"):
+        corrupt(bad, kind, 0.0, low=LOW, high=HIGH, seed=0)
+    # the ends of the range themselves are images (blank and full pixels)
+    edge = np.where(images > 0, HIGH, LOW)
+    out = corrupt(edge, kind, 0.4, low=LOW, high=HIGH, seed=0)
+    assert out.min() >= LOW and out.max() <= HIGH
+
+
+class _ScoreClassifier:
+    def __init__(self, score):
+        self.value = score
+
+    def score(self, images, labels):
+        return self.value
+
+
+@pytest.mark.parametrize("score, exc", [(np.nan, ValueError), (1.5, ValueError), (-0.1, ValueError),
+                                        ("0.9", TypeError), (None, TypeError), (np.array([0.5, 0.5]), TypeError)])
+def test_evaluate_restoration_refuses_a_classifier_score_that_is_not_an_accuracy(bistable, score, exc):
+    """A NaN accuracy used to land in the table; any score outside [0, 1] is now refused, naming the classifier."""
+    clean = np.where(np.random.default_rng(1).random((6, 64)) < 0.5, LOW, HIGH)
+    with pytest.raises(exc, match="classifier"):
+        evaluate_restoration(bistable, clean, np.zeros(6, int), network=0, strengths={"gaussian": [0.1]},
+                             classifier=_ScoreClassifier(score), low=LOW, high=HIGH, seed=0)
+    ok = evaluate_restoration(bistable, clean, np.zeros(6, int), network=0, strengths={"gaussian": [0.1]},
+                              classifier=_ScoreClassifier(np.float32(0.25)), low=LOW, high=HIGH, seed=0)
+    assert (ok["accuracy"] == 0.25).all()
+    with pytest.raises(ValueError, match="clean must have its values"):
+        evaluate_restoration(bistable, clean * 2, np.zeros(6, int), network=0, strengths={"gaussian": [0.1]},
+                             classifier=_ScoreClassifier(0.5), low=LOW, high=HIGH, seed=0)
+
+
+def test_attractor_distances_are_the_rms_distances_to_the_limits(bistable):
+    """The memorised-digit check of chapter 8 (restore, then the RMS distance per image), as one call."""
+    from fpkit.restore import attractor_distances
+
+    rng = np.random.default_rng(2)
+    x = rng.uniform(LOW, HIGH, (7, 64))
+    limits, distance = attractor_distances(bistable, x, network=0)
+    by_hand, _ = restore(bistable, x, network=0)
+    np.testing.assert_array_equal(limits, by_hand)
+    np.testing.assert_array_equal(distance, np.sqrt(np.mean((by_hand - x) ** 2, axis=1)))
+    # an attractor is at distance 0 from itself
+    _, again = attractor_distances(bistable, limits, network=0)
+    assert np.all(again < 1e-9)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from fpkit.network import NetworkConfig
-from fpkit.regimes import CAUCHY_REGIME, summarize_regimes
+from fpkit.regimes import CAUCHY_REGIME, attractor_flags, summarize_regimes
 from fpkit.selection import RegimeChoice, select_regime, setting_label
 
 
@@ -129,3 +129,111 @@ def test_bad_arguments():
         select_regime(pd.concat([table, table]))
     with pytest.raises(ValueError, match="p_multi"):
         select_regime(table.assign(p_multi=1.5))
+
+
+# ----------------------------------------------------------------------- regression tests (issue 25)
+
+
+@pytest.mark.parametrize("column, value, exc, match", [
+    ("networks", 2.5, ValueError, "'networks' must hold whole numbers"),
+    ("networks", np.nan, ValueError, "'networks' must be finite"),
+    ("networks", "24", TypeError, "'networks' must hold real numbers"),
+    ("networks", 1e300, ValueError, r"'networks' must be in \[1, 1e\+09\]"),
+    ("networks", 0, ValueError, r"'networks' must be in \[1,"),
+    ("cycle_fraction", -0.2, ValueError, r"'cycle_fraction' must be in \[0, 1\]"),
+    ("cycle_fraction", True, TypeError, "'cycle_fraction' must hold real numbers"),
+    ("mean_Q", np.nan, ValueError, "'mean_Q' must be finite"),
+    ("mean_Q", -1.0, ValueError, "'mean_Q' must be in"),
+    ("p_multi", np.inf, ValueError, "'p_multi' must be finite"),
+    ("scale", "big", TypeError, "'scale' must hold real numbers"),
+    ("L", "8", TypeError, "'L' must hold real numbers"),
+    ("L", 8.5, ValueError, "'L' must hold whole numbers"),
+    ("activation", [["tanh"]], TypeError, "must hold plain values"),
+])
+def test_summary_columns_are_checked_and_named(column, value, exc, match):
+    """Each of these used to be accepted (networks = 2.5, negative cycle fractions, NaN mean Q) or to fail
+    deep inside NumPy or SciPy (NaN, text or 1e300 networks)."""
+    table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01), ("tanh", "fan_in", 16.0, "same", 5, 24, 0.02)])
+    table[column] = [value] * len(table) if not isinstance(value, list) else value * len(table)
+    with pytest.raises(exc, match=match) as info:
+        select_regime(table)
+    assert str(info.value).startswith("summary")
+
+
+def test_duplicate_column_names_are_refused():
+    table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01)])
+    with pytest.raises(ValueError, match="summary has 2 columns named 'p_multi'"):
+        select_regime(pd.concat([table, table[["p_multi"]]], axis=1))
+
+
+def _per_network(n=4):
+    return pd.DataFrame({"activation": "tanh", "convention": "fan_in", "scale": 4.0, "bias_law": None,
+                         "L": np.repeat([1, 2], n), "Q": np.tile([0, 1, 2, 3], 2 * n // 4),
+                         "converged_starts": 60, "cycle_starts": 3, "not_converged_starts": 1})
+
+
+@pytest.mark.parametrize("column, value, exc, match", [
+    ("Q", "2", TypeError, "table column 'Q' must hold real numbers"),
+    ("Q", np.inf, ValueError, "table column 'Q' must be finite"),
+    ("Q", -1, ValueError, r"table column 'Q' must be in \[0, inf\]"),
+    ("Q", 1.5, ValueError, "table column 'Q' must hold whole numbers"),
+    ("cycle_starts", np.nan, ValueError, "table column 'cycle_starts' must be finite"),
+    ("converged_starts", True, TypeError, "table column 'converged_starts' must hold real numbers"),
+])
+def test_per_network_tables_are_checked_by_attractor_flags_and_summarize_regimes(column, value, exc, match):
+    """Text counts failed inside pandas' arithmetic, infinite Q warned inside NumPy's std, NaN counts gave NaN
+    fractions; now the table's column is named."""
+    bad = _per_network().assign(**{column: value})
+    for call in (attractor_flags, summarize_regimes):
+        with pytest.raises(exc, match=match):
+            call(bad)
+
+
+def test_summarize_regimes_names_duplicate_and_unorderable_columns_and_zero_starts():
+    t = _per_network()
+    with pytest.raises(ValueError, match="table has 2 columns named 'Q'"):
+        summarize_regimes(pd.concat([t, t[["Q"]]], axis=1))
+    with pytest.raises(ValueError, match="by: table has 2 columns named 'L'"):
+        summarize_regimes(pd.concat([t, t[["L"]]], axis=1))
+    with pytest.raises(TypeError, match=r"table column 'L' \(by\) must hold values of one orderable kind"):
+        summarize_regimes(t.assign(L=t["L"].astype(object).where(t["L"] == 1, "two")))
+    with pytest.raises(ValueError, match="at least one start per network"):
+        attractor_flags(t.assign(converged_starts=0, cycle_starts=0, not_converged_starts=0))
+    # one network per group: sem_Q is NaN (documented), everything else is a number
+    one = summarize_regimes(t.iloc[[0, 4]])
+    assert one["sem_Q"].isna().all() and one.drop(columns="sem_Q").notna().all().all()
+    assert one["networks"].tolist() == [1, 1] and one["bias_law"].tolist() == ["none", "none"]
+
+
+def test_setting_labels_of_a_table_are_the_labels_of_its_rows():
+    from fpkit.selection import setting_labels
+
+    t = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01), ("logistic", "sqrt_fan_in", 16.0, None, 5, 24, 0.2)])
+    labels = setting_labels(t.set_index(pd.Index([5, 9])))
+    assert labels.index.tolist() == [5, 9] and labels.name == "setting"
+    assert labels.tolist() == ["tanh, fan_in, s = 4, bias same", "logistic, sqrt_fan_in, s = 16, bias none"]
+    assert labels.tolist() == [setting_label(r) for _, r in t.iterrows()]  # a missing bias law reads "none"
+    with pytest.raises(ValueError, match="none of the setting columns"):
+        setting_labels(t[["L", "Q"]] if "Q" in t else t[["L"]])
+    with pytest.raises(TypeError, match="DataFrame"):
+        setting_labels(t.to_dict())
+
+
+def test_a_depth_beyond_int64_is_refused_not_cast():
+    """Found by the random fuzz: L = 1e300 in the summary warned inside NumPy's cast to int64."""
+    table = _summary([("tanh", "fan_in", 4.0, "same", 12, 24, 0.01)])
+    with pytest.raises(ValueError, match=r"summary column 'L' must be in \[1, 1e\+09\]"):
+        select_regime(table.assign(L=1e300))
+
+
+def test_a_bias_law_column_of_only_missing_values_reads_none():
+    """Found by the random fuzz: a float column of NaN (no network had biases) made pandas warn that filling
+    it with text will raise in a future version."""
+    import warnings
+
+    t = _per_network().assign(bias_law=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flags = attractor_flags(t)
+    assert flags["bias_law"].tolist() == ["none"] * len(t)
+    assert attractor_flags(_per_network().assign(bias_law="same"))["bias_law"].eq("same").all()

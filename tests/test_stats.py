@@ -5,8 +5,6 @@ import pandas as pd
 import pytest
 
 from fpkit.stats import (
-    _greater_pvalue,
-    _sample_moments,
     bootstrap_curve,
     bootstrap_max_hump_batch,
     holm_adjust,
@@ -15,6 +13,7 @@ from fpkit.stats import (
     simulate_depth_data,
     wilson_interval,
 )
+from fpkit.stats.hump import _greater_pvalue, _sample_moments
 
 
 def _table(means, n=200, seed=0):
@@ -286,14 +285,14 @@ def test_bad_arguments():
         bootstrap_curve(t, "L", "R")
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_curve(t, "L", "Q", confidence=1.5)
-    with pytest.raises(ValueError, match="at least 3 values"):
+    with pytest.raises(ValueError, match="table must have at least 3 values"):
         hump_test(t, "L", "Q")
     with pytest.raises(TypeError, match="DataFrame"):
         hump_test([1, 2], "L", "Q")
     t3 = _table({1: 1.0, 2: 1.0, 3: 1.0}, n=10)
     with pytest.raises(ValueError, match="alpha"):
         hump_test(t3, "L", "Q", alpha=0.7)
-    with pytest.raises(ValueError, match="at least 3 rows"):
+    with pytest.raises(ValueError, match="table must have at least 3 rows"):
         hump_test(t3.iloc[8:], "L", "Q")
     with pytest.raises(ValueError, match="finite"):
         hump_test(t3.assign(Q=t3["Q"].where(t3.index != 0)), "L", "Q")
@@ -461,3 +460,458 @@ def test_holm_adjustment_and_family_wise_error_rate():
     assert fwer <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps)
     with pytest.raises(ValueError, match="p_values"):
         holm([1.5])
+
+
+# ----------------------------------------------------------------------- regression tests (issue 25)
+
+
+@pytest.mark.parametrize("scale", [1e-200, 2.0**-1070, 1e-30, 1e30, 1e89])
+def test_hump_test_is_scale_free(scale):
+    """Data scaled by 1e-200 used to give p = 0 (their squared deviations underflowed to "no spread")
+    where the unscaled data give p = 1. The p-values are now those of the unscaled data (to rounding:
+    a scale that is not a power of two changes the last bits of the data) and the bounds scale along."""
+    t = _table({1: 1.0, 2: 1.0, 4: 0.5}, n=40, seed=3)
+    plain = hump_test(t, "L", "Q")
+    scaled = hump_test(t.assign(Q=t["Q"] * scale), "L", "Q")
+    assert plain["p_value"] > 0.5 and not plain["hump"]
+    assert scaled["p_value"] == pytest.approx(plain["p_value"], rel=1e-9)
+    for key in ("low", "high", "excess", "peak", "first", "last"):
+        assert scaled[key] == pytest.approx(plain[key] * scale, rel=1e-9, abs=0)
+    x = simulate_depth_data("poisson", [1.0, 1.5, 1.0], n=20, reps=3, seed=0)
+    b, bs = hump_test_batch(x), hump_test_batch(x * scale)
+    np.testing.assert_allclose(bs["p_value"], b["p_value"], rtol=1e-9)
+    np.testing.assert_allclose(bs["low"], b["low"] * scale, rtol=1e-9)
+    # a power-of-two scale changes nothing at all
+    np.testing.assert_array_equal(hump_test_batch(x * 2.0**-600)["p_holm"], b["p_holm"])
+
+
+def test_hump_test_names_unorderable_x_and_duplicate_columns():
+    """A mixed int/str x column crashed inside NumPy's sort, duplicate column names inside pandas."""
+    t = _table({1: 1.0, 2: 1.0, 4: 0.5}, n=5)
+    mixed = t.assign(L=t["L"].astype(object).where(t["L"] != 2, "two"))
+    with pytest.raises(TypeError, match=r"table column 'L' \(x\) must hold values of one orderable kind"):
+        hump_test(mixed, "L", "Q")
+    with pytest.raises(ValueError, match="column: table has 2 columns named 'Q'"):
+        hump_test(pd.concat([t, t[["Q"]]], axis=1), "L", "Q")
+    with pytest.raises(ValueError, match="x: table has 2 columns named 'L'"):
+        hump_test(pd.concat([t, t[["L"]]], axis=1), "L", "Q")
+    with pytest.raises(TypeError, match="by"):
+        bootstrap_curve(mixed, "L", "Q")
+
+
+# ----------------------------------------------------------------------- the hump test from counts
+
+
+def test_hump_test_from_counts_is_the_test_on_the_rows():
+    from fpkit.stats import hump_test_proportions
+
+    x = simulate_depth_data("binary", [0.1, 0.3, 0.25, 0.1, 0.15], n=50, reps=40, seed=0)
+    rows, counts = hump_test_batch(x), hump_test_proportions(x.sum(axis=-1).astype(int), 50)
+    for key in ("p_value", "low", "high", "p_first", "p_last", "p_holm"):
+        np.testing.assert_allclose(counts[key], rows[key], rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(counts["hump"], rows["hump"])
+    np.testing.assert_allclose(counts["mean"], x.mean(axis=-1))
+    # unequal networks per depth, against hump_test on the table of 0/1 rows
+    n = np.array([30, 80, 45, 60])
+    k = np.array([5, 40, 10, 9])
+    t = pd.DataFrame({"L": np.repeat([1, 2, 4, 8], n),
+                      "multi": np.concatenate([np.r_[np.ones(a), np.zeros(b - a)] for a, b in zip(k, n)])})
+    h, c = hump_test(t, "L", "multi"), hump_test_proportions(k, n)
+    assert h["p_value"] == pytest.approx(float(c["p_value"]), rel=1e-9)
+    assert (h["low"], h["high"]) == pytest.approx((float(c["low"]), float(c["high"])), rel=1e-9)
+
+
+@pytest.mark.parametrize("successes, trials, exc, match", [
+    ([1, 2], [5, 5], ValueError, "K >= 3"),
+    ([1, 2, 3], [5, 5, 2], ValueError, r"trials must be in \[3,"),
+    ([1, 6, 3], 5, ValueError, r"successes must be in \[0, trials\]"),
+    ([1.0, 2.0, 3.0], 5, TypeError, "successes must be integers"),
+    ([1, 2, 3], [[5, 5]], ValueError, "broadcast"),
+    (["a", 2, 3], 5, TypeError, "successes"),
+])
+def test_hump_test_from_counts_bad_input(successes, trials, exc, match):
+    from fpkit.stats import hump_test_proportions
+
+    with pytest.raises(exc, match=match):
+        hump_test_proportions(successes, trials)
+
+
+@pytest.mark.parametrize("shape", ["flat", "plateau then fall", "rise then plateau"])
+def test_hump_test_from_counts_holds_its_level_at_the_sample_sizes_of_the_q_of_l_study(shape):
+    """5,000 networks per depth near P(Q >= 2) = 0.17, the least favourable null curves: 20,000 data sets."""
+    from fpkit.stats import hump_test_proportions
+
+    alpha, reps, n = 0.025, 20_000, 5000
+    p = {"flat": [0.17] * 6, "plateau then fall": [0.17] * 5 + [0.12],
+         "rise then plateau": [0.12] + [0.17] * 5}[shape]
+    rng = np.random.default_rng(len(shape))
+    rate = hump_test_proportions(rng.binomial(n, p, size=(reps, 6)), n, alpha=alpha)["hump"].mean()
+    assert rate <= _upper(alpha, reps), f"{shape}: size {rate:.4f}"
+
+
+# ----------------------------------------------------------------------- the hump's size and its interval
+
+
+@pytest.mark.parametrize("p, n, K", [([0.17, 0.19, 0.2, 0.185, 0.16], 2000, 5),
+                                     ([0.17] * 5 + [0.12], 1000, 6),
+                                     ([0.3, 0.3, 0.3], 200, 3),
+                                     ([0.05, 0.06, 0.1, 0.08, 0.06, 0.04], [400, 800, 1600, 800, 400, 400], 6)])
+def test_interval_of_the_hump_size_covers_it_for_proportions(p, n, K):
+    """[low, high] covers the excess max interior p - max(end p) in at least 1 - 2 alpha of 20,000 data
+    sets (true humps, null curves at their least favourable point, unequal networks per depth), and is
+    not trivially wide: its mean width stays within 4 standard errors of the excess' estimate."""
+    from fpkit.stats import hump_test_proportions
+
+    alpha, reps = 0.025, 20_000
+    p, n = np.asarray(p), np.broadcast_to(n, (K,))
+    theta = p[1:-1].max() - max(p[0], p[-1])
+    res = hump_test_proportions(np.random.default_rng(K).binomial(n, p, size=(reps, K)), n, alpha=alpha)
+    covered = (res["low"] <= theta) & (theta <= res["high"])
+    assert covered.mean() >= 1 - _upper(2 * alpha, reps), f"coverage {covered.mean():.4f}"
+    se = np.sqrt(p * (1 - p) / n)
+    assert np.mean(res["high"] - res["low"]) < 2 * 4 * np.sqrt(2) * se.max()
+    np.testing.assert_array_equal(res["low"] > 0, res["hump"])
+
+
+def test_interval_of_the_hump_size_covers_it_for_means():
+    alpha, reps = 0.025, 4000
+    for means in ([1.0, 1.3, 1.5, 1.2, 1.0], [1.0, 1.0, 1.0, 1.0, 0.6]):
+        x = simulate_depth_data("poisson", means, n=200, reps=reps, seed=int(10 * means[-1]))
+        theta = max(means[1:-1]) - max(means[0], means[-1])
+        res = hump_test_batch(x, alpha=alpha)
+        assert ((res["low"] <= theta) & (theta <= res["high"])).mean() >= 1 - _upper(2 * alpha, reps)
+
+
+# ----------------------------------------------------------------------- power, detectable size, sample size
+
+
+@pytest.mark.parametrize("n, K, p", [(2000, 6, 0.17), (500, 5, 0.3), (200, 6, 0.1), ((1000, 3000, 1000), 6, 0.17)])
+def test_detectable_hump_of_a_proportion_is_detected_at_the_stated_power(n, K, p):
+    """The formula's smallest detectable hump, put into simulated curves (20,000 data sets): the test
+    finds it in 0.8 of them (within 0.025: the formula ignores the skewness guard and the other depths)."""
+    from fpkit.stats import detectable_hump, hump_power, hump_power_by_simulation
+
+    d = detectable_hump(networks=n, n_depths=K, proportion=p)
+    assert hump_power(d, networks=n, n_depths=K, proportion=p) == pytest.approx(0.8, abs=1e-6)
+    mu = np.full(K, p)
+    mu[K // 2] += d
+    networks = np.full(K, n if isinstance(n, int) else n[0])
+    if not isinstance(n, int):
+        networks[K // 2] = n[1]
+    sim = hump_power_by_simulation(mu, networks=networks, reps=20_000, seed=K)
+    assert abs(sim["power"] - 0.8) < 0.025, sim
+    # and a hump of half that size is found far less often
+    mu[K // 2] = p + d / 2
+    assert hump_power_by_simulation(mu, networks=networks, reps=4000, seed=K)["power"] < 0.5
+
+
+@pytest.mark.parametrize("n, K, mean, size", [(300, 5, 1.0, 0.29), (100, 6, 2.0, 0.74), (150, 4, 1.5, 0.5)])
+def test_power_of_a_mean_matches_simulated_poisson_curves(n, K, mean, size):
+    """Poisson counts: sd sqrt(mean) at the ends, sqrt(mean + size) at the peak."""
+    from fpkit.stats import hump_power, hump_power_by_simulation
+
+    formula = hump_power(size, networks=n, n_depths=K, sd=(np.sqrt(mean), np.sqrt(mean + size)))
+    mu = np.full(K, mean)
+    mu[K // 2] += size
+    sim = hump_power_by_simulation(mu, networks=n, family="poisson", reps=4000, seed=n)
+    assert abs(sim["power"] - formula) < 0.035, (formula, sim)
+
+
+def test_networks_for_a_rise_of_two_percent_near_p_017():
+    """Issue 27 expects about 5,000-20,000 networks per depth for a rise of 0.02 in P(Q >= 2) near 0.17;
+    at that number the simulated power is 0.8, at 80 % of it clearly less."""
+    from fpkit.stats import hump_power, hump_power_by_simulation, networks_for_hump
+
+    n = networks_for_hump(0.02, proportion=0.17, n_depths=12)
+    assert 5000 <= n <= 20_000
+    assert hump_power(0.02, networks=n, n_depths=12, proportion=0.17) >= 0.8
+    assert hump_power(0.02, networks=n - 1, n_depths=12, proportion=0.17) < 0.8
+    mu = np.full(12, 0.17)
+    mu[5] = 0.19
+    assert hump_power_by_simulation(mu, networks=n, reps=20_000, seed=1)["power"] >= 0.8 - 0.02
+    assert hump_power_by_simulation(mu, networks=int(0.8 * n), reps=20_000, seed=2)["power"] < 0.75
+    # fewer depths, a larger rise or a lower level need fewer networks
+    assert networks_for_hump(0.02, proportion=0.17, n_depths=6) < n
+    assert networks_for_hump(0.04, proportion=0.17, n_depths=12) < n / 3
+    assert networks_for_hump(2.0, sd=1.0, n_depths=5) < networks_for_hump(1.0, sd=1.0, n_depths=5)
+
+
+def test_power_properties_and_edges():
+    from fpkit.stats import detectable_hump, hump_power, networks_for_hump
+
+    sizes = [0.0, 0.01, 0.03, 0.1]
+    powers = [hump_power(s, networks=1000, n_depths=8, proportion=0.2) for s in sizes]
+    assert powers == sorted(powers) and powers[0] < 0.01 and powers[-1] > 0.98
+    assert hump_power(0.05, networks=2000, n_depths=8, proportion=0.2) > hump_power(0.05, networks=500, n_depths=8,
+                                                                                    proportion=0.2)
+    assert detectable_hump(networks=4000, n_depths=8, proportion=0.2) < detectable_hump(networks=1000, n_depths=8,
+                                                                                         proportion=0.2)
+    # chapter 4's design (150 networks, 12 depths): a rise of 0.04 near 0.17 is found a few % of the time
+    assert hump_power(0.04, networks=150, n_depths=12, proportion=0.17) < 0.05
+    # a proportion near 1 cannot rise far enough; a proportion at 0 with no spread at the ends
+    assert detectable_hump(networks=5, n_depths=12, proportion=0.99) == np.inf
+    assert 0 < detectable_hump(networks=200, n_depths=5, proportion=0.0) < 0.1
+    assert hump_power(1.0, networks=3, n_depths=3, proportion=0.0) == 1.0
+    assert networks_for_hump(10.0, sd=1.0, n_depths=3) == 3
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda P: P.hump_power(0.1, networks=100, n_depths=5), ValueError, "exactly one of proportion"),
+    (lambda P: P.hump_power(0.1, networks=100, n_depths=5, proportion=0.2, sd=1.0), ValueError, "exactly one"),
+    (lambda P: P.hump_power(0.9, networks=100, n_depths=5, proportion=0.2), ValueError, "size"),
+    (lambda P: P.hump_power(-0.1, networks=100, n_depths=5, sd=1.0), ValueError, "size"),
+    (lambda P: P.hump_power(0.1, networks=2, n_depths=5, sd=1.0), ValueError, "networks"),
+    (lambda P: P.hump_power(0.1, networks=(100, 100), n_depths=5, sd=1.0), ValueError, "networks"),
+    (lambda P: P.hump_power(0.1, networks=100, n_depths=2, sd=1.0), ValueError, "n_depths"),
+    (lambda P: P.hump_power(0.1, networks=100, n_depths=5, sd=(1.0, 0.0)), ValueError, r"sd\[1\]"),
+    (lambda P: P.detectable_hump(networks=100, n_depths=5, sd=1.0, power=1.0), ValueError, "power"),
+    (lambda P: P.networks_for_hump(1e-9, proportion=0.5, n_depths=5), ValueError, "size = 1e-09 is too small"),
+    (lambda P: P.networks_for_hump(0.0, sd=1.0, n_depths=5), ValueError, "size"),
+    (lambda P: P.hump_power_by_simulation([0.1, 0.2], networks=10, seed=0), ValueError, "means"),
+    (lambda P: P.hump_power_by_simulation([0.1, 0.2, 1.5], networks=10, seed=0), ValueError, "means"),
+    (lambda P: P.hump_power_by_simulation([1, 2, 1.0], networks=[10, 20, 10], family="poisson", seed=0),
+     ValueError, "networks"),
+])
+def test_power_functions_bad_input(call, exc, match):
+    from fpkit.stats import power as P
+
+    with pytest.raises(exc, match=match):
+        call(P)
+
+
+def test_power_by_simulation_is_seeded():
+    from fpkit.stats import hump_power_by_simulation
+
+    a = hump_power_by_simulation([0.2, 0.25, 0.2], networks=500, reps=300, seed=4)
+    assert a == hump_power_by_simulation([0.2, 0.25, 0.2], networks=500, reps=300, seed=4)
+    assert a["low"] <= a["power"] <= a["high"] and a["reps"] == 300
+
+
+# ----------------------------------------------------------------------- verdicts in words
+
+
+def _curve(values_per_depth, depths=(1, 2, 4, 8, 16)):
+    return pd.DataFrame({"L": np.repeat(depths, [len(v) for v in values_per_depth]),
+                         "y": np.concatenate([np.asarray(v, float) for v in values_per_depth])})
+
+
+def _binary(p, n, seed):
+    rng = np.random.default_rng(seed)
+    return _curve([(rng.random(n) < q).astype(float) for q in p])
+
+
+def test_verdict_of_a_hump_at_one_depth_and_at_several():
+    from fpkit.stats import hump_verdict
+
+    one = hump_test(_binary([0.1, 0.1, 0.5, 0.1, 0.1], 300, 0), "L", "y")
+    text = hump_verdict(one, statistic="the fraction with Q >= 2", detectable=0.05)
+    assert one["hump"] and one["hump_x"] == [4]
+    assert text.startswith(f"the fraction with Q >= 2 has a hump of size {one['excess']:.3g} (95 % interval "
+                           f"{one['low']:.3g} to {one['high']:.3g}) at L = 4")
+    assert "L = 4 lies above both ends" in text and "going" not in text and not text.endswith(".")
+    several = hump_test(_binary([0.1, 0.5, 0.5, 0.5, 0.1], 300, 1), "L", "y")
+    assert len(several["hump_x"]) == 3
+    assert "L = 2, 4, 8 lie above both ends" in hump_verdict(several, statistic="P")
+
+
+def test_verdict_with_zero_error_is_exact():
+    from fpkit.stats import hump_verdict
+
+    exact = hump_test(_curve([[0.0] * 4, [1.0] * 4, [2.0] * 4, [1.0] * 4, [0.0] * 4]), "L", "y")
+    assert exact["low"] == exact["high"] == exact["excess"] == 2.0 and exact["p_value"] == 0.0
+    text = hump_verdict(exact, statistic="Q")
+    assert "a hump of size 2 (exact: no network differs from the others at its L)" in text and "interval" not in text
+    falling = hump_test(_curve([[3.0] * 4, [2.0] * 4, [2.0] * 4, [1.0] * 4, [0.0] * 4]), "L", "y")
+    text = hump_verdict(falling, statistic="Q", detectable=0.0)
+    assert text.startswith("Q has no hump larger than 0 (the smallest this design detects with power 0.8)")
+    assert "no interior value lies above both ends: the excess is -1 (exact: no spread within a depth; p = 1)" in text
+
+
+def test_verdict_when_all_values_are_equal():
+    from fpkit.stats import hump_verdict
+
+    flat = hump_test(_curve([[1.0] * 5] * 5), "L", "y")
+    assert hump_verdict(flat, statistic="Q") == "Q is 1 at every L in every network: no hump (size exactly 0, no spread to test)"
+
+
+def test_verdict_without_a_hump_says_how_large_one_could_be():
+    from fpkit.stats import hump_verdict
+
+    bump = hump_test(_binary([0.2, 0.21, 0.24, 0.22, 0.2], 200, 2), "L", "y")
+    none = hump_test(_binary([0.3, 0.25, 0.2, 0.15, 0.1], 200, 3), "L", "y")
+    assert not bump["hump"] and bump["excess"] > 0 and not none["hump"] and none["excess"] <= 0
+    text = hump_verdict(bump, statistic="P(Q >= 2)", detectable=0.123)
+    assert text.startswith("P(Q >= 2) has no hump larger than 0.123 (the smallest this design detects with power 0.8)")
+    assert f"the peak lies {bump['excess']:.3g} above the larger end (95 % interval {bump['low']:.3g} to" in text
+    assert "at L = 1 to" in text and "at L = 16" in text
+    text = hump_verdict(none, statistic="P(Q >= 2)", detectable=0.1)
+    assert f"no interior value lies above both ends: the excess is {none['excess']:.3g}" in text
+    # without the design: the upper end of the interval is the largest hump the data leave possible
+    text = hump_verdict(bump, statistic="P(Q >= 2)")
+    assert text.startswith(f"P(Q >= 2) has no hump larger than {bump['high']:.3g} (the upper end of the interval)")
+    # a design that cannot detect any possible hump says so
+    text = hump_verdict(bump, statistic="P(Q >= 2)", detectable=float("inf"), power=0.9)
+    assert "cannot detect a hump of any possible size with power 0.9" in text
+    # a row of hump_table quotes the Holm-adjusted p-value
+    assert "p = 0.77" in hump_verdict({**bump, "p_holm": 0.77}, statistic="P")
+
+
+def test_verdict_bad_input():
+    from fpkit.stats import hump_verdict
+
+    res = hump_test(_curve([[0, 1, 0, 1], [1, 1, 0, 1], [0, 0, 1, 0]], depths=(1, 2, 4)), "L", "y")
+    with pytest.raises(TypeError, match="result"):
+        hump_verdict([1, 2])
+    with pytest.raises(ValueError, match="lacks the entries"):
+        hump_verdict({k: v for k, v in res.items() if k != "low"})
+    with pytest.raises(ValueError, match="detectable"):
+        hump_verdict(res, detectable=-1.0)
+    with pytest.raises(ValueError, match="result\\['excess'\\]"):
+        hump_verdict({**res, "excess": float("nan")})
+    with pytest.raises(ValueError, match="low"):
+        hump_verdict({**res, "low": 1.0, "high": 0.0})
+
+
+def test_hump_table_is_one_holm_family_with_sizes_designs_and_verdicts():
+    from fpkit.stats import detectable_hump, hump_table
+
+    rng = np.random.default_rng(5)
+    parts = []
+    for N, p in ((4, [0.25, 0.22, 0.2, 0.17, 0.12]), (10, [0.12, 0.25, 0.3, 0.2, 0.1])):
+        for L, q in zip((1, 2, 4, 8, 16), p):
+            parts.append(pd.DataFrame({"N": N, "L": L, "multi": (rng.random(300) < q).astype(float),
+                                       "Q": rng.poisson(1 + q, 300)}))
+    t = pd.concat(parts, ignore_index=True)
+    out = hump_table(t, "L", ["multi", "Q"], by="N", names={"multi": "P(Q >= 2)"})
+    assert list(out[["N", "statistic"]].itertuples(index=False, name=None)) == [(4, "multi"), (4, "Q"), (10, "multi"),
+                                                                                (10, "Q")]
+    singles = [hump_test(t[t["N"] == N], "L", c) for N, c in zip(out["N"], out["statistic"])]
+    np.testing.assert_allclose(out["p"], [h["p_value"] for h in singles])
+    np.testing.assert_allclose(out["p_holm"], holm_adjust([h["p_value"] for h in singles]))
+    np.testing.assert_allclose(out["excess"], [h["excess"] for h in singles])
+    assert out["hump"].tolist() == [False, False, True, False] and out.loc[2, "hump_x"] != []
+    assert all(hx == [] for hx in out.loc[~out["hump"], "hump_x"])
+    # the detectable size of a proportion curve is detectable_hump of its own design at level alpha / 4
+    first = t[(t["N"] == 4)]
+    level = max(out.loc[0, "first"], out.loc[0, "last"])
+    assert out.loc[0, "detectable"] == pytest.approx(detectable_hump(
+        networks=300, n_depths=5, alpha=0.025 / 4, proportion=level))
+    assert len(first) == 1500
+    assert out.loc[2, "verdict"].startswith("P(Q >= 2) has a hump of size")
+    assert out.loc[1, "verdict"].startswith("Q has no hump larger than")
+    for text in out["verdict"]:
+        assert ("has a hump of size" in text) != ("no hump larger than" in text)
+    with pytest.raises(ValueError, match="x: column 'depth'"):
+        hump_table(t, "depth", "Q")
+    with pytest.raises(TypeError, match="columns"):
+        hump_table(t, "L", [])
+    with pytest.raises(ValueError, match="by: column 'width'"):
+        hump_table(t, "L", "Q", by="width")
+
+
+# ----------------------------------------------------------------------- families of tests
+
+
+def test_holm_family_from_p_values_results_series_and_tables():
+    from fpkit.stats import holm_family, paired_sign_test
+
+    fam = holm_family({"a": 0.01, "b": 0.04, "c": 0.03}, alpha=0.05)
+    assert fam.columns.tolist() == ["test", "p", "p_holm", "reject"] and fam["test"].tolist() == ["a", "b", "c"]
+    np.testing.assert_allclose(fam["p_holm"], [0.03, 0.06, 0.06])
+    assert fam["reject"].tolist() == [True, False, False]
+    results = {"shuffled": paired_sign_test(np.arange(10) + 1, np.zeros(10)), "iid": {"p_value": 0.5}}
+    fam = holm_family(results, alpha=0.01)
+    np.testing.assert_allclose(fam["p_holm"], [2 * 2.0**-10, 0.5])
+    assert fam["reject"].tolist() == [True, False]
+    assert holm_family(pd.Series({"x": 0.2, "y": 0.01}))["p_holm"].tolist() == pytest.approx([0.2, 0.02])
+    table = pd.DataFrame({"comparison": ["u", "v"], "p": [0.02, 0.5]}, index=[7, 3])
+    out = holm_family(table, alpha=0.05, reject_column="significant")
+    assert out.index.tolist() == [7, 3] and out["comparison"].tolist() == ["u", "v"]
+    assert out["significant"].tolist() == [True, False] and "p_holm" not in table
+
+
+@pytest.mark.parametrize("tests, kwargs, exc, match", [
+    ({}, {}, ValueError, "empty"),
+    ({"a": 1.5}, {}, ValueError, r"tests\['a'\] \(a p-value\)"),
+    ({"a": np.nan}, {}, ValueError, "tests"),
+    ({"a": {"p": 0.1}}, {}, ValueError, "p_value"),
+    ({"a": "0.1"}, {}, TypeError, "tests"),
+    ([0.1, 0.2], {}, TypeError, "tests must be a mapping"),
+    ({"a": 0.1}, {"alpha": 1.0}, ValueError, "alpha"),
+    ({"a": 0.1}, {"reject_column": "p_holm"}, TypeError, "reject_column"),
+    (pd.DataFrame({"q": [0.1]}), {}, ValueError, "p_column"),
+    (pd.DataFrame({"p": [0.1], "p_holm": [0.2]}), {}, ValueError, "already has the columns"),
+    (pd.DataFrame({"p": ["0.1"]}), {}, TypeError, "tests column 'p'"),
+    (pd.Series([0.1, 0.2], index=["a", "a"]), {}, ValueError, "duplicate"),
+])
+def test_holm_family_bad_input(tests, kwargs, exc, match):
+    from fpkit.stats import holm_family
+
+    with pytest.raises(exc, match=match):
+        holm_family(tests, **kwargs)
+
+
+def test_paired_sign_tests_are_the_sign_tests_in_one_holm_family():
+    from fpkit.stats import paired_sign_test, paired_sign_tests
+
+    rng = np.random.default_rng(8)
+    q = rng.poisson(3, 40)
+    long = pd.concat([pd.DataFrame({"pair": range(40), "variant": "trained", "Q": q + rng.integers(0, 3, 40)}),
+                      pd.DataFrame({"pair": range(40), "variant": "shuffled", "Q": rng.poisson(1, 40)}),
+                      pd.DataFrame({"pair": range(35), "variant": "i.i.d.", "Q": q[:35]})], ignore_index=True)
+    out = paired_sign_tests(long, "Q", pair="pair", group="variant", reference="trained",
+                            against=["shuffled", "i.i.d."], alpha=0.05)
+    assert out["against"].tolist() == ["shuffled", "i.i.d."] and out["n_pairs"].tolist() == [40, 35]
+    singles = [paired_sign_test(long.loc[long["variant"] == "trained", "Q"].to_numpy()[:n],
+                                long.loc[long["variant"] == o, "Q"].to_numpy(), alternative="greater")
+               for o, n in (("shuffled", 40), ("i.i.d.", 35))]
+    np.testing.assert_allclose(out["p"], [s["p_value"] for s in singles])
+    np.testing.assert_allclose(out["p_holm"], holm_adjust([s["p_value"] for s in singles]))
+    assert out["n_greater"].tolist() == [s["n_greater"] for s in singles]
+    # both directions, per case: chapter 8's one pass against attractor per kind and strength
+    per_image = pd.DataFrame({"kind": np.repeat(["noise", "block"], 60), "image": np.tile(np.repeat(range(30), 2), 2),
+                              "method": np.tile(["one pass", "attractor"], 60), "error": rng.random(120)})
+    both = paired_sign_tests(per_image, "error", pair="image", group="method", reference="one pass",
+                             against=["attractor"], by="kind", alternative="both")
+    assert both[["kind", "alternative"]].values.tolist() == [["noise", "greater"], ["noise", "less"],
+                                                             ["block", "greater"], ["block", "less"]]
+    np.testing.assert_allclose(both["p_holm"], holm_adjust(both["p"].to_numpy()))
+    # no paired unit: p = 1, no NaN
+    empty = paired_sign_tests(long, "Q", pair="pair", group="variant", reference="trained", against=["nothing"])
+    assert empty.loc[0, "n_pairs"] == 0 and empty.loc[0, "p"] == 1.0 and empty.notna().all().all()
+    # no network at all (chapter 7 when no run became heavy-tailed): every comparison has p = 1
+    none = paired_sign_tests(pd.DataFrame(columns=["pair", "variant", "Q"]), "Q", pair="pair", group="variant",
+                             reference="trained", against=["shuffled", "i.i.d."])
+    assert none["n_pairs"].tolist() == [0, 0] and none["p"].tolist() == [1.0, 1.0] and not none["reject"].any()
+    with pytest.raises(ValueError, match="more than one row per"):
+        paired_sign_tests(pd.concat([long, long]), "Q", pair="pair", group="variant", reference="trained",
+                          against=["shuffled"])
+    with pytest.raises(ValueError, match="must not contain the reference"):
+        paired_sign_tests(long, "Q", pair="pair", group="variant", reference="trained", against=["trained"])
+    with pytest.raises(ValueError, match="alternative"):
+        paired_sign_tests(long, "Q", pair="pair", group="variant", reference="trained", against=["shuffled"],
+                          alternative="up")
+
+
+def test_what_the_random_fuzz_found_in_stats():
+    """Found by FPKIT_FUZZ_RANDOM=1 (three seeds): an x column of object dtype crashed hump_test (.item() of
+    a Python int); detectable_hump divided by zero for a proportion of 1e-300 (unit**1.5 underflowed) and
+    brentq refused sd = 5e-324 (its tolerance underflowed to 0); a size beyond 1 - proportion was blamed on
+    size alone; proportion_curve's 0/1 error did not name the table."""
+    from fpkit.stats import detectable_hump, hump_power, proportion_curve
+
+    t = _table({1: 1.0, 2: 2.0, 4: 1.0}, n=30)
+    h = hump_test(t.assign(L=t["L"].astype(object)), "L", "Q")
+    assert h["peak_x"] == 2 and type(h["peak_x"]) is int and h["p_value"] == hump_test(t, "L", "Q")["p_value"]
+    tiny = detectable_hump(networks=100, n_depths=5, proportion=1e-300)
+    assert tiny == pytest.approx(detectable_hump(networks=100, n_depths=5, proportion=0.0), rel=1e-6)
+    unit = detectable_hump(networks=100, n_depths=5, sd=1.0)
+    for sd in (5e-324, 1e-300, 1e150):
+        assert detectable_hump(networks=100, n_depths=5, sd=sd) == pytest.approx(unit * sd, rel=1e-6)
+    with pytest.raises(ValueError, match=r"size must be at most 1 - proportion = 0.0625.*proportion = 0.9375"):
+        hump_power(0.1, networks=100, n_depths=5, proportion=0.9375)
+    with pytest.raises(ValueError, match="table column 'Q' \\(column\\) must hold 0/1"):
+        proportion_curve(t, "L", "Q")
+    # an infinite group key (found by the random fuzz: a curve at L = inf came back)
+    with pytest.raises(ValueError, match=r"table column 'L' \(by\) must be finite"):
+        proportion_curve(t.assign(L=np.where(t["L"] == 4, np.inf, t["L"]), hit=1), "L", "hit")

@@ -1,10 +1,12 @@
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from fpkit.network import Ensemble
 from fpkit.sampling import hill_estimator, sample_weights
-from fpkit.trained import fixed_point_census, layer_tail_indices, matched_iid_ensemble, shuffle_within_layers
+from fpkit.trained import (census_with_controls, fixed_point_census, heaviest_layer_summary, heaviest_layers,
+                           layer_tail_indices, matched_iid_ensemble, shuffle_within_layers)
 
 
 def _ensemble(E=3, L=2, N=12, seed=0):
@@ -86,3 +88,86 @@ def test_controls_reject_bad_input():
     zero = Ensemble(np.zeros((1, 1, 8, 8)), None, "tanh")
     with pytest.raises(ValueError):
         matched_iid_ensemble(zero, seed=0)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: np.zeros((1, 2, 8, 8)), "network 0, layer 0 must have at least 3 non-zero values"),
+    (lambda: np.ones((2, 1, 8, 8)), "network 0, layer 0 must have spread"),
+    (lambda: np.ones((1, 1, 1, 1)), "width N = 1"),
+])
+def test_tail_index_errors_name_the_ensemble_and_the_layer(make, match):
+    """hill_estimator's errors named its internal argument x; the controls now name ens, the network and the
+    layer whose Hill index is undefined."""
+    W = make()
+    if W.shape[1] > 1:
+        W[0, 0] = 0.0
+        W[0, 1] = np.random.default_rng(0).standard_cauchy((8, 8))
+    ens = Ensemble(W, None, "tanh")
+    for call in (layer_tail_indices, lambda e: matched_iid_ensemble(e, seed=0)):
+        with pytest.raises(ValueError, match=match) as info:
+            call(ens)
+        assert str(info.value).startswith("ens: ") and " x " not in str(info.value)
+
+
+def test_heaviest_layers_is_the_chapters_argmin_of_the_hill_indices():
+    """Chapter 7 computed the heaviest layer by hand (argmin over layers of hill_estimator(W, k = 10 % of
+    the entries)) twice, and the ratio max |W| / median |W| of that layer."""
+    ens = _ensemble(E=4, L=3, N=16, seed=3)
+    out = heaviest_layers(ens)
+    assert out.columns.tolist() == ["network", "layer", "hill_alpha", "median_abs", "max_over_median"]
+    for e, W in enumerate(ens.weights):
+        alphas = [hill_estimator(Wl.ravel(), k=int(0.1 * Wl.size)).alpha for Wl in W]
+        layer = int(np.argmin(alphas))
+        assert out.loc[e, "layer"] == layer and out.loc[e, "hill_alpha"] == alphas[layer]
+        a = np.abs(W[layer])
+        assert out.loc[e, "max_over_median"] == a.max() / np.median(a) and out.loc[e, "median_abs"] == np.median(a)
+    # a Cauchy layer among Gaussian ones is the heaviest, and its extremes are far out
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((2, 3, 32, 32))
+    W[:, 1] = rng.standard_cauchy((2, 32, 32))
+    heavy = heaviest_layers(Ensemble(W / 32, None, "tanh"))
+    assert heavy["layer"].tolist() == [1, 1] and (heavy["max_over_median"] > 20).all()
+    assert (heavy["hill_alpha"] < 2).all()
+
+
+def test_heaviest_layer_summary_of_a_layer_table():
+    layers = pd.DataFrame({"run": np.repeat([0, 1], 6), "step": np.tile(np.repeat([10, 20], 3), 2),
+                           "layer": np.tile([1, 2, 3], 4),
+                           "hill_alpha": [3.0, 1.5, 2.0, 2.5, 2.6, 0.9, 4.0, 4.0, 3.5, 1.2, 5.0, 1.1],
+                           "csn_alpha": [np.nan] * 3 + [2.0, 1.0, 3.0] + [np.nan] * 3 + [0.5, 0.7, 0.6],
+                           "optimizer": np.repeat(["sgd", "adam"], 6), "spectral_norm": np.arange(12.0)})
+    out = heaviest_layer_summary(layers)
+    assert out[["run", "step"]].values.tolist() == [[0, 10], [0, 20], [1, 10], [1, 20]]
+    assert out["heaviest_layer"].tolist() == [2, 3, 3, 3]
+    np.testing.assert_array_equal(out["hill_min"], [1.5, 0.9, 3.5, 1.1])
+    np.testing.assert_array_equal(out["csn_min"], [np.nan, 1.0, np.nan, 0.5])  # NaN where no layer was fitted
+    assert out["optimizer"].tolist() == ["sgd", "sgd", "adam", "adam"] and "spectral_norm" not in out
+    with pytest.raises(ValueError, match="hill_alpha"):
+        heaviest_layer_summary(layers.drop(columns="hill_alpha"))
+    with pytest.raises(TypeError, match="table column 'csn_alpha'"):
+        heaviest_layer_summary(layers.assign(csn_alpha="x"))
+    with pytest.raises(TypeError, match="by"):
+        heaviest_layer_summary(layers, by=[])
+
+
+def test_census_with_controls_is_the_three_censuses_of_chapter_7():
+    ens = _ensemble(E=2, L=2, N=4, seed=5)
+    seed = 11
+    out = census_with_controls(ens, n_starts=8, newton_starts=4, seed=seed, max_iter=300, census_rounds=1)
+    assert out["variant"].tolist() == ["trained"] * 2 + ["shuffled"] * 2 + ["i.i.d."] * 2
+    assert out["network"].tolist() == [0, 1] * 3
+    by_hand = [fixed_point_census(e, n_starts=8, newton_starts=4, seed=seed + 2, max_iter=300, census_rounds=1)[0]
+               for e in (ens, shuffle_within_layers(ens, seed=seed), matched_iid_ensemble(ens, seed=seed + 1))]
+    pd.testing.assert_frame_equal(out.drop(columns="variant"), pd.concat(by_hand, ignore_index=True))
+    with pytest.raises(ValueError, match="seed"):
+        census_with_controls(ens, n_starts=8, newton_starts=4, seed=-1)
+
+
+def test_heaviest_layer_summary_keeps_only_comparable_constant_columns():
+    """Found by the random fuzz: a column of complex numbers crashed the constant-column test (nunique)."""
+    layers = pd.DataFrame({"run": [0, 0, 1, 1], "step": 5, "layer": [1, 2, 1, 2], "hill_alpha": [2.0, 1.0, 3.0, 4.0],
+                           "odd": [1j, 1j, 2j, 2j], "status": ["trained"] * 4})
+    out = heaviest_layer_summary(layers)
+    assert out["heaviest_layer"].tolist() == [2, 1] and out["status"].tolist() == ["trained"] * 2
+    with pytest.raises(ValueError, match="table lacks the column 'layer'"):  # found by the random fuzz: KeyError
+        heaviest_layer_summary(layers.drop(columns="layer"))
