@@ -180,22 +180,32 @@ class GluedFigure:
 
 
 def _illegible_texts(fig) -> list[str]:
-    """The visible texts of ``fig`` smaller than MIN_FONT_SIZE (drawn first), as 'text' (size pt)."""
+    """The visible texts of ``fig`` (drawn first) smaller than MIN_FONT_SIZE, as 'text' (size pt),
+    and the annotations (texts placed in axes or on the figure: a heat map's cell values) that
+    cover each other by more than a fifth of the smaller one, as 'text' / 'text'."""
     from matplotlib.text import Text
 
-    small = []
-    for text in fig.findobj(Text):
-        if text.get_visible() and text.get_text().strip() and text.get_fontsize() < MIN_FONT_SIZE - 1e-9:
-            small.append(f"{text.get_text()[:40]!r} ({text.get_fontsize():g} pt)")
-    return small
+    visible = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    problems = [f"{t.get_text()[:40]!r} ({t.get_fontsize():g} pt)" for t in visible
+                if t.get_fontsize() < MIN_FONT_SIZE - 1e-9]
+    notes = [t for t in [*fig.texts, *(t for ax in fig.axes for t in ax.texts)] if t in visible]
+    renderer = fig.canvas.get_renderer()
+    boxes = np.array([t.get_window_extent(renderer).extents for t in notes]).reshape(-1, 4)
+    low, high = boxes[:, :2], boxes[:, 2:]
+    side = np.clip(np.minimum(high[:, None], high[None]) - np.maximum(low[:, None], low[None]), 0, None)
+    area = np.prod(high - low, axis=1)
+    covered = np.triu(side.prod(axis=2) > 0.2 * np.minimum(area[:, None], area[None]), k=1)
+    problems += [f"{notes[i].get_text()[:20]!r} / {notes[j].get_text()[:20]!r} overlap" for i, j in np.argwhere(covered)]
+    return problems
 
 
 def glue_figure(name: str, fig) -> None:
     """Glue a figure for ``{glue:figure}`` (numbered, captioned, click to enlarge) and close it.
 
-    The figure is refused (ValueError) if a visible text is smaller than :data:`MIN_FONT_SIZE` or
-    if it is wider than :data:`MAX_FIGURE_WIDTH` once cropped to its contents (a legend outside
-    the axes widens it): either would be shrunk or unreadable in the column. It is saved with its
+    The figure is refused (ValueError) if a visible text is smaller than :data:`MIN_FONT_SIZE`,
+    if two annotations cover each other (a heat map with a value in every small cell), or
+    if it is wider than :data:`MAX_FIGURE_WIDTH` once cropped to its contents (a text outside
+    the figure widens it): each would be unreadable or shrunk in the column. It is saved with its
     contents' bounding box at ``FIGURE_ZOOM * 96`` dpi (recorded in the PNG), with a display width
     of its physical width, and closed, so it appears only where the page pastes it::
 
@@ -226,10 +236,11 @@ def glue_figure(name: str, fig) -> None:
     buffer = io.BytesIO()
     dpi = CSS_PX_PER_INCH * FIGURE_ZOOM
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.04, metadata={"Software": None})
-    small = _illegible_texts(fig)
-    if small:
-        raise ValueError(f"figure {name!r}: texts below {MIN_FONT_SIZE:g} pt, unreadable in the book's column: "
-                         f"{', '.join(small[:6])}; leave the book's font sizes (chapter_setup) as they are")
+    problems = _illegible_texts(fig)
+    if problems:
+        raise ValueError(f"figure {name!r} is unreadable in the book's column (texts below {MIN_FONT_SIZE:g} pt or "
+                         f"on top of each other): {', '.join(problems[:6])}; keep the fonts of chapter_setup, give "
+                         "texts room, put a heat map's values in a table")
     png = buffer.getvalue()
     width_px = int.from_bytes(png[16:20], "big")  # the IHDR chunk: width, then height
     width_in = width_px / dpi
@@ -376,26 +387,31 @@ def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=all(name is None for name in frame.index.names))
 
 
-def glue_claim(status: str, finding: str) -> None:
-    """Glue a chapter's answer for its answer box and the introduction's claim table.
+def glue_claim(status: str, finding: str, *, how_sure: str, regime: str) -> None:
+    """Glue a chapter's answer: its answer box, its verdict and the introduction's claim table.
 
-    ``claim_status`` is one of the :data:`CLAIM_STATUSES` words, ``claim_finding`` one plain
-    sentence of at most :data:`MAX_FINDING_WORDS` words (no Markdown, math or code: the
-    introduction pastes it as text with ``{glue:text}`chapter.md::claim_finding```). Build both
-    from the numbers the chapter's verdict shows.
+    Glued names: ``claim_status`` (one of the :data:`CLAIM_STATUSES` words), ``claim_finding`` (one
+    plain sentence of at most :data:`MAX_FINDING_WORDS` words), ``claim_how_sure`` (the test, its
+    level, its power or interval) and ``claim_regime`` (where the finding holds). All are plain
+    text, no Markdown, math or code: the introduction pastes the first two from every chapter
+    (cross-page glue pastes text). Build them from the numbers the verdict shows.
     """
-    if status not in CLAIM_STATUSES:
+    if not isinstance(status, str) or status not in CLAIM_STATUSES:
         raise ValueError(f"status must be one of {tuple(CLAIM_STATUSES)}; got {status!r:.60}")
-    if not isinstance(finding, str) or not finding.strip():
-        raise TypeError(f"finding must be a non-empty str; got {finding!r:.60}")
+    for label, text in (("finding", finding), ("how_sure", how_sure), ("regime", regime)):
+        if not isinstance(text, str) or not text.strip():
+            raise TypeError(f"{label} must be a non-empty str; got {text!r:.60}")
+        markup = sorted({c for c in text if c in "$`*_[]\\<>#"})
+        if markup:
+            raise ValueError(f"{label} is pasted as plain text: no Markdown, math or code ({' '.join(markup)}); "
+                             f"got {text!r}")
     words = len(finding.split())
     if words > MAX_FINDING_WORDS:
         raise ValueError(f"finding has {words} words; at most {MAX_FINDING_WORDS} fit the claim table: {finding!r}")
-    markup = sorted({c for c in finding if c in "$`*_[]\\<>#"})
-    if markup:
-        raise ValueError(f"finding is pasted as plain text: no Markdown, math or code ({' '.join(markup)}); got {finding!r}")
     glue("claim_status", status)
     glue("claim_finding", finding)
+    glue("claim_how_sure", how_sure)
+    glue("claim_regime", regime)
 
 
 def law_palette(labels) -> dict[str, Any]:

@@ -195,8 +195,16 @@ def browser(server):
 
 
 def _load(browser, url, size):
+    """Open ``url`` at the window ``size``; a redirecting page (index.html) is followed to its target
+    before anything is read (on a busy machine a script could otherwise run during the redirect)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.set_window_size(*size)
     browser.get(url)
+    local = HTML / unquote(urlparse(url).path.lstrip("/"))
+    if local.is_file() and 'http-equiv="Refresh"' in local.read_text(encoding="utf-8")[:2000]:
+        WebDriverWait(browser, 30).until(lambda d: urlparse(d.current_url).path != urlparse(url).path
+                                         and d.execute_script("return document.readyState") == "complete")
 
 
 def _drain(browser) -> None:
@@ -408,6 +416,8 @@ def test_blocking_is_in_force(browser, server):
 _READER_FACTS = r"""
 const done = arguments[arguments.length - 1];
 const terms = arguments[0];
+// cut by code points (a UTF-16 cut can split MathJax's astral letters, which selenium cannot read)
+const cut = (text, n) => Array.from(text).slice(0, n).join('');
 const report = () => {
   document.querySelectorAll('details').forEach(d => { d.open = true; });
   const art = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
@@ -421,12 +431,12 @@ const report = () => {
   });
   const tables = Array.from(art.querySelectorAll('table')).filter(t => t.offsetParent !== null).map(t => {
     const wrap = t.closest('.pst-scrollable-table-container, .fpkit-table-wrap, div.output, div.cell_output');
-    return {text: t.innerText.replace(/\s+/g, ' ').slice(0, 60), width: t.getBoundingClientRect().width,
+    return {text: cut(t.innerText.replace(/\s+/g, ' '), 60), width: t.getBoundingClientRect().width,
             column: inner((wrap || t).parentElement)};
   });
   const equations = Array.from(art.querySelectorAll('mjx-container[display="true"]')).map(c => {
     const m = c.querySelector('mjx-math');
-    return {text: c.textContent.slice(0, 60), width: m ? m.getBoundingClientRect().width : 0, column: inner(c)};
+    return {text: cut(c.textContent, 60), width: m ? m.getBoundingClientRect().width : 0, column: inner(c)};
   });
   const answer = art.querySelector('.chapter-answer');
   const firstCell = art.querySelector('div.cell');
@@ -454,7 +464,7 @@ const report = () => {
       if (new RegExp('(^|[^\\w-])' + esc + '(s|es)?(?![\\w-])').test(text)) {
         const link = el.closest('a');
         firstUse[term] = {linked: !!(link && /glossary\.html#term-/.test(link.getAttribute('href') || '')),
-                          context: node.textContent.trim().slice(0, 80)};
+                          context: cut(node.textContent.trim(), 80)};
       }
     }
   }
@@ -466,9 +476,10 @@ const report = () => {
                   .map(a => a.getAttribute('href'))};
 };
 if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
-  window.MathJax.startup.promise.then(() => done(report()), e => done({failed: String(e)}));
+  window.MathJax.startup.promise.then(() => done(JSON.stringify(report())),
+                                      e => done(JSON.stringify({failed: String(e)})));
 } else {
-  done(report());
+  done(JSON.stringify(report()));
 }
 """
 
@@ -490,11 +501,9 @@ def _facts(browser, server, page: str, size: str) -> dict:
     """What a reader sees of ``page`` at the window width ``size`` (cached: one load per page and size)."""
     key = (page, size)
     if key not in _FACTS:
-        width, height = SIZES[size]
-        browser.set_window_size(width, height)
-        browser.get(urljoin(server, page))
+        _load(browser, urljoin(server, page), SIZES[size])
         terms = [t for t in _glossary_terms() if t.lower() not in COMMON_WORD_TERMS]
-        facts = browser.execute_async_script(_READER_FACTS, terms)
+        facts = json.loads(browser.execute_async_script(_READER_FACTS, terms))
         assert "failed" not in facts, f"{page}: MathJax failed: {facts.get('failed')}"
         _FACTS[key] = facts
     return _FACTS[key]

@@ -149,8 +149,13 @@ def test_glue_figure_refuses_small_fonts_and_figures_wider_than_the_column(monke
     _capture_glue(monkeypatch)
     fig, ax = book_figure()
     ax.set_title("tiny", fontsize=8)
-    with pytest.raises(ValueError, match=r"'tiny' \(8 pt\)"):
+    with pytest.raises(ValueError, match=r"unreadable.*'tiny' \(8 pt\)"):
         glue_figure("fig-small", fig)
+    fig, ax = book_figure()
+    for row in range(3):  # a heat map's values written into cells too small for them
+        ax.text(0.5, 0.5 + 0.01 * row, f"0.12{row}", transform=ax.transAxes)
+    with pytest.raises(ValueError, match="'0.120' / '0.121' overlap"):
+        glue_figure("fig-crowded", fig)
     fig, ax = book_figure(width=7.5)
     fig.text(1.0, 0.5, "a note that sticks out on the right")  # outside the figure: the crop widens it
     with pytest.raises(ValueError, match="in wide with its contents"):
@@ -229,15 +234,22 @@ def test_glue_claim_glues_a_status_word_and_a_short_plain_sentence(monkeypatch):
     from fpkit.plotting import CLAIM_STATUSES, glue_claim
 
     glued_values = _capture_glue(monkeypatch)
-    glue_claim("partly", "The samplers draw the laws they name; the tail index is measured up to α = 1.5.")
+    sure, regime = "Kolmogorov-Smirnov tests at family-wise level 0.05.", "Four samplers."
+    glue_claim("partly", "The samplers draw the laws they name; the tail index is measured up to α = 1.5.",
+               how_sure=sure, regime=regime)
     assert str(glued_values["claim_status"]) == "partly"
     assert str(glued_values["claim_finding"]).startswith("The samplers draw")
+    assert (str(glued_values["claim_how_sure"]), str(glued_values["claim_regime"])) == (sure, regime)
     assert glued("claim_status") == "partly"
     assert set(CLAIM_STATUSES) == {"reproduces", "partly", "not detected", "not testable here"}
     with pytest.raises(ValueError, match="status must be one of"):
-        glue_claim("established", "The samplers work.")
+        glue_claim("established", "The samplers work.", how_sure=sure, regime=regime)
     with pytest.raises(ValueError, match="26 words"):
-        glue_claim("partly", " ".join(["word"] * 26))
+        glue_claim("partly", " ".join(["word"] * 26), how_sure=sure, regime=regime)
     for markup in ("Q_all is 3.", "It holds for $N = 2$.", "See **this**."):
-        with pytest.raises(ValueError, match="plain text"):
-            glue_claim("partly", markup)
+        with pytest.raises(ValueError, match="finding is pasted as plain text"):
+            glue_claim("partly", markup, how_sure=sure, regime=regime)
+    with pytest.raises(ValueError, match="how_sure is pasted as plain text"):
+        glue_claim("partly", "Fine.", how_sure="p < 0.05 for `N_BIG`", regime=regime)
+    with pytest.raises(TypeError, match="regime must be a non-empty str"):
+        glue_claim("partly", "Fine.", how_sure=sure, regime="")

@@ -340,7 +340,7 @@ def _fold_injected_parameters(executed: Path, target: Path) -> None:
 def _write_placeholder(source: Path, target: Path) -> None:
     """A notebook standing in for ``source`` in a partial build: its title, its labels (each on a
     heading) and a "(not built)" glue value for every name it glues literally (``glue("name"``,
-    ``glue_figure("name"``, and ``claim_status``/``claim_finding`` for ``glue_claim``)."""
+    ``glue_figure("name"``, and the ``claim_*`` names for ``glue_claim``)."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
@@ -349,7 +349,7 @@ def _write_placeholder(source: Path, target: Path) -> None:
     labels = sorted(set(re.findall(r"^\(([\w.:-]+)\)=\s*$", text, flags=re.M)))
     names = set(re.findall(r"""\bglue(?:_figure)?\(\s*["']([\w.-]+)["']""", text))
     if "glue_claim(" in text:
-        names |= {"claim_status", "claim_finding"}
+        names |= {"claim_status", "claim_finding", "claim_how_sure", "claim_regime"}
     cells = [new_markdown_cell(f"{title}\n\n*This page is not part of this partial build "
                                "(tools/build_book.py --quick --pages).*")]
     cells += [new_markdown_cell(f"({label})=\n## {label}") for label in labels]
