@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -68,7 +69,8 @@ def test_side_by_side_execution_is_matched_by_the_book_build(tmp_path, monkeypat
     cache = get_cache(tmp_path / "cache")
     for value, page in zip((3, 4), pages):
         # read the way the build reads it (the book's MyST extensions on)
-        config = MdParserConfig(enable_extensions={"amsmath", "dollarmath", "colon_fence", "deflist"})
+        extensions = yaml.safe_load((ROOT / "_config.yml").read_text())["parse"]["myst_enable_extensions"]
+        config = MdParserConfig(enable_extensions=set(extensions))
         nb = read_myst_markdown_notebook(page.read_text(), config=config, add_source_map=True, path=str(page))
         record = cache.match_cache_notebook(nb)  # KeyError if the build would execute it again
         _, merged = cache.merge_match_into_notebook(nb)
