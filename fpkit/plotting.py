@@ -189,8 +189,7 @@ def _illegible_texts(fig) -> list[str]:
     problems = [f"{t.get_text()[:40]!r} ({t.get_fontsize():g} pt)" for t in visible
                 if t.get_fontsize() < MIN_FONT_SIZE - 1e-9]
     notes = [t for t in [*fig.texts, *(t for ax in fig.axes for t in ax.texts)] if t in visible]
-    renderer = fig.canvas.get_renderer()
-    boxes = np.array([t.get_window_extent(renderer).extents for t in notes]).reshape(-1, 4)
+    boxes = np.array([t.get_window_extent().extents for t in notes]).reshape(-1, 4)  # any canvas's renderer
     low, high = boxes[:, :2], boxes[:, 2:]
     side = np.clip(np.minimum(high[:, None], high[None]) - np.maximum(low[:, None], low[None]), 0, None)
     area = np.prod(high - low, axis=1)

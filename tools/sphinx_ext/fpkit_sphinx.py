@@ -7,9 +7,11 @@
   (a page built from an ``.ipynb``, as in the quick book, offers its source, which is one).
 * **``fpkit.*`` names resolve to the API page.** ``{py:func}`fpkit.sample_weights``` names a function
   by where a reader imports it; the API page documents it where it is defined
-  (``fpkit.sampling.sample_weights``). A Python reference to ``fpkit.X`` that the build finds no
-  target for is resolved through the object's ``__module__`` and ``__qualname__``; one that
-  still finds none stays a nitpicky warning (an error under ``-W``).
+  (``fpkit.sampling.sample_weights``). A Python reference that the build finds no target for is
+  resolved as Python would read it, as written or from the module and class of the docstring it
+  is in, through the object's ``__module__`` and ``__qualname__`` (a constant: the documented name
+  that is the same object); one that still finds none stays a nitpicky warning (an error under
+  ``-W``).
 * **The default regimes in words.** ``{{ cauchy_regime }}`` and ``{{ gaussian_regime }}`` (MyST
   substitutions, for the introduction) describe :data:`fpkit.regimes.CAUCHY_REGIME` and
   :data:`fpkit.regimes.GAUSSIAN_REGIME` from their fields, so the text cannot drift from the code.
@@ -57,34 +59,62 @@ def _offer_executed_notebook(app, pagename, templatename, context, doctree):
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
-def _public_fpkit_target(target: str) -> str | None:
-    """``fpkit.sample_weights`` -> ``fpkit.sampling.sample_weights`` (where it is documented)."""
-    parts = target.split(".")
-    if parts[0] != "fpkit" or len(parts) < 2:
+def _lookup(dotted: str):
+    """The object a dotted name denotes (a module, then attributes), or None."""
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        try:
+            for part in parts[split:]:
+                obj = getattr(obj, part)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
+def _public_fpkit_target(target: str, documented=()) -> str | None:
+    """Where the API page documents what ``target`` names: ``fpkit.sample_weights`` ->
+    ``fpkit.sampling.sample_weights`` (through ``__module__`` and ``__qualname__``); a constant
+    (no qualified name) -> the documented name among ``documented`` that is the same object."""
+    if not target.startswith("fpkit."):
         return None
-    try:
-        obj = importlib.import_module("fpkit")
-        for part in parts[1:]:
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError):
+    obj = _lookup(target)
+    if obj is None:
         return None
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-    if not module or not qualname:
-        return None
-    resolved = f"{module}.{qualname}"
+    candidates = [f"{module}.{qualname}"] if module and qualname and not isinstance(obj, type(importlib)) else []
+    if not documented or candidates[:1] and candidates[0] in documented:
+        resolved = candidates[0] if candidates else None
+    else:  # documented under another name (a package re-exporting it): the same object
+        last = target.rsplit(".", 1)[-1]
+        same = sorted(name for name in documented if name.rsplit(".", 1)[-1] == last and _lookup(name) is obj)
+        resolved = same[0] if same else (candidates[0] if candidates else None)
     return resolved if resolved != target else None
 
 
 def _resolve_public_name(app, env, node, contnode):
+    """A Python reference the build found no target for, resolved the way Python reads it: as
+    written (``fpkit.sample_weights``), or from the module and class of the docstring it is in
+    (``DRAW_BLOCK`` in ``fpkit.train``, ``load`` in a subclass of ``DiskCache``), to where the
+    API page documents that object."""
     if node.get("refdomain") != "py":
         return None
-    resolved = _public_fpkit_target(node.get("reftarget", ""))
-    if resolved is None:
-        return None
-    node = node.deepcopy()
-    node["reftarget"] = resolved
-    return env.domains["py"].resolve_xref(env, node["refdoc"], app.builder, node["reftype"], resolved, node,
-                                          contnode)
+    target = node.get("reftarget", "")
+    module, cls = node.get("py:module"), node.get("py:class")
+    scopes = [f"{module}.{cls}." if module and cls else "", f"{module}." if module else "", ""]
+    documented = env.domains["py"].objects
+    for scope in scopes:
+        resolved = _public_fpkit_target(scope + target, documented)
+        if resolved is not None and resolved in documented:
+            node = node.deepcopy()
+            node["reftarget"] = resolved
+            return env.domains["py"].resolve_xref(env, node["refdoc"], app.builder, node["reftype"], resolved,
+                                                  node, contnode)
+    return None
 
 
 def regime_text(config) -> str:
