@@ -324,11 +324,22 @@ def test_page_in_browser(browser, server, page):
     stem = page.replace("/", "_").removesuffix(".html")
     for name, size in SIZES.items():
         browser.set_window_size(*size)
+        _settle(browser)
         width, inner = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
         assert width <= inner, f"{page}: wider than the {name} window ({width} > {inner} px): sideways scrolling"
         height = browser.execute_script("return document.body.scrollHeight;")
         browser.set_window_size(size[0], min(max(height, size[1]), 6000))
+        _settle(browser)
         assert browser.save_screenshot(str(SHOTS / f"{stem}-{name}.png"))
+
+
+def _settle(browser) -> None:
+    """Wait for the page's CSS transitions after a resize (the theme slides its sidebar away below
+    960 px: a screenshot taken meanwhile shows the text shifted sideways)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script(
+        "return document.getAnimations().every(a => a.playState !== 'running');"))
 
 
 _EXTERNAL_ASSET = re.compile(
