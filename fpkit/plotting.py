@@ -1,14 +1,28 @@
 """One figure style for the book, and the helpers the chapters share.
 
 * :func:`chapter_setup` - the book's seaborn style, warnings as errors, what a chapter prints first;
+* :func:`book_figure`, :func:`glue_figure` - figures made for the book's text column, numbered and
+  captioned by ``{glue:figure}``, with a full-resolution image a reader can open;
+* :func:`book_table`, :func:`format_significant` - tables that fit the column (few columns, three
+  significant digits, no index), the full data as a CSV download;
+* :func:`glue_claim` - a chapter's status word and one-sentence finding, for its answer box and the
+  introduction's claim table (:data:`CLAIM_STATUSES`);
 * :func:`law_palette` - one colour per weight law, the same in every chapter;
 * :func:`plot_bootstrap_bands` - curves of :func:`fpkit.stats.bootstrap_curve` with their bands;
 * :func:`plot_basin_map` - a basin map of :func:`fpkit.engine.basin_map` with its fixed points;
 * :func:`glue`, :func:`glued` - numbers for the prose.
+
+Sizes are physical: a figure ``w`` inches wide is meant to be shown ``96 w`` CSS pixels wide (CSS
+has 96 px to the inch). The book's text column is :data:`COLUMN_WIDTH_PX` = 688 CSS px wide in a
+1280 px window, so a figure of at most :data:`MAX_FIGURE_WIDTH` = 7.5 in is shown at 0.96 of its
+physical size or more, and a font of :data:`MIN_FONT_SIZE` = 9 pt stays at least 8.6 pt.
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import math
 import numbers
 import warnings
 from typing import Any
@@ -16,7 +30,47 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MAX_BASIN_LABEL", "GluedText", "chapter_setup", "glue", "glued", "law_palette", "plot_basin_map", "plot_bootstrap_bands"]
+__all__ = ["CLAIM_STATUSES", "COLUMN_WIDTH_PX", "CSS_PX_PER_INCH", "FIGURE_WIDTH", "FIGURE_ZOOM", "MAX_BASIN_LABEL",
+           "MAX_FIGURE_WIDTH", "MAX_FINDING_WORDS", "MAX_PANELS_PER_ROW", "MAX_TABLE_COLUMNS", "MIN_FONT_SIZE", "BookTable", "GluedFigure",
+           "GluedText", "Provenance", "book_figure", "book_table", "chapter_setup", "format_significant", "glue",
+           "glue_claim", "glue_figure", "glued", "law_palette", "plot_basin_map", "plot_bootstrap_bands"]
+
+#: CSS pixels per inch, the CSS reference pixel; a figure ``w`` inches wide has a physical width of ``96 w`` px.
+CSS_PX_PER_INCH = 96
+#: Width of the book's text column in CSS px at a 1280 px window (sphinx-book-theme).
+COLUMN_WIDTH_PX = 688
+#: Default width of a figure in inches; 672 CSS px, shown at its physical size in the column.
+FIGURE_WIDTH = 7.0
+#: Widest figure in inches the helpers accept; 720 CSS px, shown at 688 / 720 = 0.96 of its physical size.
+MAX_FIGURE_WIDTH = 7.5
+#: Smallest font in points, at the figure's physical size, that :func:`glue_figure` accepts.
+MIN_FONT_SIZE = 9.0
+#: Image pixels per CSS pixel of a glued figure; 2 is sharp on dense screens and when enlarged.
+FIGURE_ZOOM = 2
+#: Panels per row of :func:`book_figure`; three panels of 2.3 in are the narrowest that stay legible.
+MAX_PANELS_PER_ROW = 3
+#: Columns of :func:`book_table` (the full data goes to its CSV download).
+MAX_TABLE_COLUMNS = 8
+#: Words of a claim's one-sentence finding (:func:`glue_claim`).
+MAX_FINDING_WORDS = 25
+
+#: The status words of the introduction's claim table, with their meaning (the table's legend).
+CLAIM_STATUSES = {
+    "reproduces": "the book's data support the claim as stated, in the regime stated",
+    "partly": "part of the claim holds and part does not, or it holds in part of the regime only; "
+              "the sentence says which",
+    "not detected": "the book looked for the effect and did not find it at its sample size; the chapter "
+                    "states the smallest effect it could have detected",
+    "not testable here": "what the abstracts specify, or what the book can compute, does not allow a test",
+}
+
+#: Font sizes (pt) of the book's style: every text of a figure is at least MIN_FONT_SIZE at its physical size.
+_BOOK_RC = {
+    "font.size": 10.0, "axes.titlesize": 10.0, "axes.labelsize": 10.0, "xtick.labelsize": 9.0,
+    "ytick.labelsize": 9.0, "legend.fontsize": 9.0, "legend.title_fontsize": 9.0, "figure.titlesize": 10.5,
+    "figure.dpi": CSS_PX_PER_INCH, "savefig.dpi": CSS_PX_PER_INCH * FIGURE_ZOOM,
+    "figure.figsize": (FIGURE_WIDTH, 3.4), "mathtext.fontset": "dejavusans",
+}
 
 #: Colours by law label, shared by all chapters so a law looks the same everywhere.
 _LAW_COLOURS = {
@@ -25,23 +79,338 @@ _LAW_COLOURS = {
 }
 
 
-def chapter_setup() -> dict[str, str]:
-    """Set the book's seaborn style and make numerical warnings errors in a chapter.
+class Provenance(dict):
+    """What produced a page: ``fpkit`` version, ``source`` hash and ``backend``; prints as one line."""
+
+    def __repr__(self) -> str:
+        return f"fpkit {self['fpkit']}, source {self['source']}, {self['backend']} backend"
+
+    __str__ = __repr__
+
+
+def chapter_setup() -> Provenance:
+    """Set the book's figure style and make numerical warnings errors in a chapter.
+
+    The style: seaborn's whitegrid with the colorblind palette, fonts of 9-10.5 pt (legible at a
+    figure's physical size, see the module doc), 96 dpi on screen, and inline figures at twice
+    that resolution with their physical width attached (``retina``), so the book shows them at
+    their physical size and links each to its full-resolution image.
 
     Returns the facts a chapter prints in its first cell (fpkit version and source hash,
     backend) so that a rebuilt page shows which code produced it.
     """
     import matplotlib
+    import matplotlib.pyplot  # noqa: F401  (activates the inline backend in a kernel before the rc below)
     import seaborn as sns
 
     from . import __version__, source_hash
     from .backend import backend_name
 
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
-    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "figure.figsize": (8.0, 4.0)})
+    matplotlib.rcParams.update(_BOOK_RC)
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # pragma: no cover - a chapter always runs in IPython
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        set_matplotlib_formats("retina")
     # A RuntimeWarning (overflow, invalid value) in a chapter is a bug: fail the build.
     warnings.simplefilter("error", RuntimeWarning)
-    return {"fpkit": __version__, "source": source_hash(), "backend": backend_name()}
+    return Provenance(fpkit=__version__, source=source_hash(), backend=backend_name())
+
+
+def book_figure(nrows: int = 1, ncols: int = 1, *, width: float = FIGURE_WIDTH, height: float | None = None,
+                **subplots_kw):
+    """A figure sized for the book's text column, its panels in a grid (constrained layout).
+
+    Parameters
+    ----------
+    nrows, ncols : int
+        The grid of panels; at most :data:`MAX_PANELS_PER_ROW` (3) per row: more panels go into
+        more rows.
+    width : float
+        Physical width in inches, at most :data:`MAX_FIGURE_WIDTH` (7.5); the default 7.0 is shown
+        at its physical size in the column.
+    height : float, optional
+        Physical height in inches (up to 9). Default: ``nrows`` times a panel height of three
+        quarters of a panel's width, between 2.2 and 3.4 in.
+    **subplots_kw
+        Passed to :func:`matplotlib.pyplot.subplots` (``sharex``, ``sharey``, ``gridspec_kw``, ...).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : matplotlib.axes.Axes or array of them, shape (nrows, ncols) squeezed as by ``subplots``
+
+    Examples
+    --------
+    >>> fig, (ax_left, ax_right) = book_figure(ncols=2)
+    >>> tuple(round(float(x), 2) for x in fig.get_size_inches())
+    (7.0, 2.62)
+    """
+    import matplotlib.pyplot as plt
+
+    from . import _validate as v
+
+    nrows = v.check_int(nrows, "nrows", minimum=1, maximum=6)
+    ncols = v.check_int(ncols, "ncols", minimum=1, maximum=MAX_PANELS_PER_ROW)
+    width = v.check_real(width, "width", low=1.0, high=MAX_FIGURE_WIDTH)
+    if height is None:
+        height = nrows * min(max(0.75 * width / ncols, 2.2), 3.4)
+    height = v.check_real(height, "height", low=1.0, high=9.0)
+    subplots_kw.setdefault("layout", "constrained")
+    return plt.subplots(nrows, ncols, figsize=(width, height), **subplots_kw)
+
+
+class GluedFigure:
+    """A figure rendered for the book: a PNG at :data:`FIGURE_ZOOM` times the CSS resolution whose
+    display width is its physical width (the width in the image's metadata and in its ``pHYs``
+    resolution agree), so myst-nb shows it at its physical size and Sphinx links it to the image.
+    """
+
+    def __init__(self, png: bytes, width_px: int, name: str):
+        self.png, self.width_px, self.name = png, width_px, name
+
+    def _repr_png_(self):
+        return self.png, {"width": self.width_px}
+
+    def __repr__(self) -> str:
+        return f"figure {self.name} ({self.width_px / CSS_PX_PER_INCH:.2f} in wide)"
+
+
+def _illegible_texts(fig) -> list[str]:
+    """The visible texts of ``fig`` (drawn first) smaller than MIN_FONT_SIZE, as 'text' (size pt),
+    and the annotations (texts placed in axes or on the figure: a heat map's cell values) that
+    cover each other by more than a fifth of the smaller one, as 'text' / 'text'."""
+    from matplotlib.text import Text
+
+    visible = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    problems = [f"{t.get_text()[:40]!r} ({t.get_fontsize():g} pt)" for t in visible
+                if t.get_fontsize() < MIN_FONT_SIZE - 1e-9]
+    notes = [t for t in [*fig.texts, *(t for ax in fig.axes for t in ax.texts)] if t in visible]
+    boxes = np.array([t.get_window_extent().extents for t in notes]).reshape(-1, 4)  # any canvas's renderer
+    low, high = boxes[:, :2], boxes[:, 2:]
+    side = np.clip(np.minimum(high[:, None], high[None]) - np.maximum(low[:, None], low[None]), 0, None)
+    area = np.prod(high - low, axis=1)
+    covered = np.triu(side.prod(axis=2) > 0.2 * np.minimum(area[:, None], area[None]), k=1)
+    problems += [f"{notes[i].get_text()[:20]!r} / {notes[j].get_text()[:20]!r} overlap" for i, j in np.argwhere(covered)]
+    return problems
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a figure for ``{glue:figure}`` (numbered, captioned, click to enlarge) and close it.
+
+    The figure is refused (ValueError) if a visible text is smaller than :data:`MIN_FONT_SIZE`,
+    if two annotations cover each other (a heat map with a value in every small cell), or
+    if it is wider than :data:`MAX_FIGURE_WIDTH` once cropped to its contents (a text outside
+    the figure widens it): each would be unreadable or shrunk in the column. It is saved with its
+    contents' bounding box at ``FIGURE_ZOOM * 96`` dpi (recorded in the PNG), with a display width
+    of its physical width, and closed, so it appears only where the page pastes it::
+
+        ```{glue:figure} fig-laws
+        :name: fig-laws
+
+        **What to see.** The caption ...
+        ```
+
+    Parameters
+    ----------
+    name : str
+        Glue key (use the figure's ``:name:``, e.g. ``"fig-laws"``).
+    fig : matplotlib.figure.Figure
+        Best made with :func:`book_figure`.
+
+    Nothing is returned, so the cell shows nothing: the glued :class:`GluedFigure` is the PNG
+    bytes and ``width_px``, its physical width in CSS px.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from myst_nb import glue as _glue
+
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str; got {name!r:.60}")
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
+    buffer = io.BytesIO()
+    dpi = CSS_PX_PER_INCH * FIGURE_ZOOM
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.04, metadata={"Software": None})
+    problems = _illegible_texts(fig)
+    if problems:
+        raise ValueError(f"figure {name!r} is unreadable in the book's column (texts below {MIN_FONT_SIZE:g} pt or "
+                         f"on top of each other): {', '.join(problems[:6])}; keep the fonts of chapter_setup, give "
+                         "texts room, put a heat map's values in a table")
+    png = buffer.getvalue()
+    width_px = int.from_bytes(png[16:20], "big")  # the IHDR chunk: width, then height
+    width_in = width_px / dpi
+    if width_in > MAX_FIGURE_WIDTH + 0.01:
+        raise ValueError(f"figure {name!r} is {width_in:.2f} in wide with its contents (at most {MAX_FIGURE_WIDTH:g} in "
+                         "fit the column): make it narrower or move its legend inside")
+    glued_figure = GluedFigure(png, round(width_px / FIGURE_ZOOM), name)
+    _glue(name, glued_figure, display=False)
+    plt.close(fig)
+
+
+def format_significant(value: Any, digits: int = 3) -> str:
+    """A number to ``digits`` significant digits, as a table or a sentence shows it.
+
+    Exact values with fewer digits are shown as they are (``1.5``, ``20000``); others keep their
+    trailing zeros (``0.100``); below 0.001 and from 1e6 on in scientific notation (``1.23e-5``);
+    NaN as an en dash, infinities as ``∞``. Integers are shown in full.
+
+    Examples
+    --------
+    >>> [format_significant(x) for x in (0.12345, 1.5, 20000.0, 0.1004, -0.0123456, 123456.7, 1.234e-5, 0.0, 7)]
+    ['0.123', '1.5', '20000', '0.100', '-0.0123', '123000', '1.23e-5', '0', '7']
+    """
+    from . import _validate as v
+
+    digits = v.check_int(digits, "digits", minimum=1, maximum=15)
+    value = _plain(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"value must be a real number; got {value!r:.60} ({type(value).__name__})")
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "\u2013"
+    if math.isinf(value):
+        return "\u221e" if value > 0 else "-\u221e"
+    if value == 0:
+        return "0"
+    rounded = float(f"{value:.{digits}g}")
+    exponent = math.floor(math.log10(abs(rounded)))
+    if exponent < -3 or exponent >= 6:
+        mantissa, power = f"{rounded:.{digits - 1}e}".split("e")
+        if rounded == value:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(power)}"
+    text = f"{rounded:.{max(digits - 1 - exponent, 0)}f}"
+    if rounded == value and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+class BookTable:
+    """A table for the book's column, made by :func:`book_table`; shows as HTML, prints as text."""
+
+    def __init__(self, shown: pd.DataFrame, numeric: list[bool], csv: str | None, csv_name: str | None,
+                 caption: str | None):
+        self.shown, self.numeric, self.csv, self.csv_name, self.caption = shown, numeric, csv, csv_name, caption
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        def row(tag, values):
+            opening = [f'<{tag} class="num">' if num else f"<{tag}>" for num in self.numeric]
+            return "<tr>" + "".join(f"{o}{escape(str(v))}</{tag}>" for o, v in zip(opening, values)) + "</tr>"
+
+        caption = f"<caption>{escape(self.caption)}</caption>" if self.caption else ""
+        body = "".join(row("td", values) for values in self.shown.itertuples(index=False))
+        table = (f'<table class="fpkit-table">{caption}<thead>{row("th", self.shown.columns)}</thead>'
+                 f"<tbody>{body}</tbody></table>")
+        link = ""
+        if self.csv is not None:
+            data = base64.b64encode(self.csv.encode()).decode()
+            n_rows = self.csv.count("\n") - 1
+            link = (f'<p class="fpkit-table-download"><a download="{escape(self.csv_name)}" '
+                    f'href="data:text/csv;base64,{data}">Download the full data ({escape(self.csv_name)}, '
+                    f"{n_rows} rows)</a></p>")
+        return f'<div class="fpkit-table-wrap">{table}{link}</div>'
+
+    def __repr__(self) -> str:
+        return self.shown.to_string(index=False)
+
+
+def book_table(frame: pd.DataFrame, *, digits: int = 3, full: pd.DataFrame | None = None,
+               csv_name: str | None = None, caption: str | None = None) -> BookTable:
+    """A table that fits the book's column: at most 8 columns, numbers to ``digits`` significant
+    digits (:func:`format_significant`), no index column, the full data as a CSV download.
+
+    A named index (or a MultiIndex) becomes columns; an unnamed default index is dropped. Make
+    the frame small first (select, pivot, rename columns to plain words, e.g. ``α`` rather than
+    ``alpha``); the CSV keeps every column and digit of ``full`` (default: ``frame``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        What the page shows; at most :data:`MAX_TABLE_COLUMNS` columns (index included).
+    digits : int
+        Significant digits of the numbers shown.
+    full : pandas.DataFrame, optional
+        The data behind the table, offered as a CSV download (at full precision).
+    csv_name : str, optional
+        File name of the download (``.csv``); without it there is no download.
+    caption : str, optional
+        A caption above the table (plain text).
+
+    Returns
+    -------
+    BookTable
+        Displayed as the cell's result; its text form is the table as shown.
+    """
+    from . import _validate as v
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame; got {type(frame).__name__}")
+    if full is not None and not isinstance(full, pd.DataFrame):
+        raise TypeError(f"full must be a pandas DataFrame; got {type(full).__name__}")
+    digits = v.check_int(digits, "digits", minimum=1, maximum=6)
+    for label, text in (("csv_name", csv_name), ("caption", caption)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"{label} must be a str; got {type(text).__name__}")
+    if csv_name is not None and (not csv_name.endswith(".csv") or "/" in csv_name):
+        raise ValueError(f"csv_name must be a file name ending in .csv; got {csv_name!r}")
+    if full is not None and csv_name is None:
+        raise ValueError("full is offered as a download: give csv_name too")
+    shown = _index_as_columns(frame)
+    if shown.shape[1] > MAX_TABLE_COLUMNS:
+        raise ValueError(f"frame has {shown.shape[1]} columns (index included); at most {MAX_TABLE_COLUMNS} fit the "
+                         "book's column: show fewer and offer the rest with full= and csv_name=")
+    shown = shown.copy()
+    shown.columns = [" ".join(map(str, c)).strip() if isinstance(c, tuple) else str(c) for c in shown.columns]
+    numeric = []
+    for column in shown.columns:
+        values = shown[column]
+        is_number = [isinstance(_plain(x), numbers.Real) and not isinstance(_plain(x), bool) for x in values]
+        shown[column] = [format_significant(x, digits) if number else str(x) for x, number in zip(values, is_number)]
+        numeric.append(bool(is_number) and any(is_number))
+    csv = None
+    if csv_name is not None:
+        data = frame if full is None else full
+        csv = _index_as_columns(data).to_csv(index=False, lineterminator="\n")
+    return BookTable(shown, numeric, csv, csv_name, caption)
+
+
+def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A named index (or MultiIndex) as columns; an unnamed index dropped."""
+    return frame.reset_index(drop=all(name is None for name in frame.index.names))
+
+
+def glue_claim(status: str, finding: str, *, how_sure: str, regime: str) -> None:
+    """Glue a chapter's answer: its answer box, its verdict and the introduction's claim table.
+
+    Glued names: ``claim_status`` (one of the :data:`CLAIM_STATUSES` words), ``claim_finding`` (one
+    plain sentence of at most :data:`MAX_FINDING_WORDS` words), ``claim_how_sure`` (the test, its
+    level, its power or interval) and ``claim_regime`` (where the finding holds). All are plain
+    text, no Markdown, math or code: the introduction pastes the first two from every chapter
+    (cross-page glue pastes text). Build them from the numbers the verdict shows.
+    """
+    if not isinstance(status, str) or status not in CLAIM_STATUSES:
+        raise ValueError(f"status must be one of {tuple(CLAIM_STATUSES)}; got {status!r:.60}")
+    for label, text in (("finding", finding), ("how_sure", how_sure), ("regime", regime)):
+        if not isinstance(text, str) or not text.strip():
+            raise TypeError(f"{label} must be a non-empty str; got {text!r:.60}")
+        markup = sorted({c for c in text if c in "$`*_[]\\<>#"})
+        if markup:
+            raise ValueError(f"{label} is pasted as plain text: no Markdown, math or code ({' '.join(markup)}); "
+                             f"got {text!r}")
+    words = len(finding.split())
+    if words > MAX_FINDING_WORDS:
+        raise ValueError(f"finding has {words} words; at most {MAX_FINDING_WORDS} fit the claim table: {finding!r}")
+    glue("claim_status", status)
+    glue("claim_finding", finding)
+    glue("claim_how_sure", how_sure)
+    glue("claim_regime", regime)
 
 
 def law_palette(labels) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -68,7 +69,8 @@ def test_side_by_side_execution_is_matched_by_the_book_build(tmp_path, monkeypat
     cache = get_cache(tmp_path / "cache")
     for value, page in zip((3, 4), pages):
         # read the way the build reads it (the book's MyST extensions on)
-        config = MdParserConfig(enable_extensions={"amsmath", "dollarmath", "colon_fence", "deflist"})
+        extensions = yaml.safe_load((ROOT / "_config.yml").read_text())["parse"]["myst_enable_extensions"]
+        config = MdParserConfig(enable_extensions=set(extensions))
         nb = read_myst_markdown_notebook(page.read_text(), config=config, add_source_map=True, path=str(page))
         record = cache.match_cache_notebook(nb)  # KeyError if the build would execute it again
         _, merged = cache.merge_match_into_notebook(nb)
@@ -93,3 +95,47 @@ def test_a_failing_chapter_fails_with_its_traceback(tmp_path, monkeypatch, capsy
 def test_only_the_timing_appendix_runs_alone():
     alone = [p.name for p in build_book.toc_notebooks() if build_book.exclusive(p)]
     assert alone == ["appendix_cost.md"]
+
+
+def test_a_partial_quick_book_stands_in_placeholders_for_the_other_notebooks(tmp_path):
+    """--quick --pages: the named page from its executed notebook (papermill's cell folded), every
+    other notebook page a placeholder with its title, labels and glue names, listed for the browser test."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    notebooks = tmp_path / "quick"
+    notebooks.mkdir()
+    injected = new_code_cell("N_DRAWS = 10", metadata={"tags": ["injected-parameters"]})
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1"), injected]), notebooks / "01_sampling.ipynb")
+    stage = build_book.stage_quick_book(notebooks, tmp_path / "stage", pages=["01_sampling"])
+    page = nbformat.read(stage / "book" / "01_sampling.ipynb", as_version=4)
+    assert "hide-cell" in page.cells[1].metadata["tags"]
+    placeholders = json.loads((stage / build_book.PARTIAL_BUILD_LIST).read_text())["placeholders"]
+    assert "book/01_sampling.html" not in placeholders and "book/04_q_of_l.html" in placeholders
+    placeholder = nbformat.read(stage / "book" / "04_q_of_l.ipynb", as_version=4)
+    assert placeholder.cells[0].source.startswith("# Non-monotone Q(L)?")
+    glued_names = {o.metadata["scrapbook"]["name"] for o in placeholder.cells[-1].outputs}
+    assert "claim_status" in glued_names  # the introduction pastes it from every chapter
+    assert (stage / "book" / "intro.md").exists() and (stage / "book" / "glossary.md").exists()
+    with pytest.raises(ValueError, match="not a notebook page"):
+        build_book.stage_quick_book(notebooks, tmp_path / "stage2", pages=["intro"])
+
+
+def test_sphinx_extension_names_the_regimes_and_resolves_public_names():
+    sys.path.insert(0, str(ROOT / "tools" / "sphinx_ext"))
+    import fpkit_sphinx
+
+    from fpkit.network import NetworkConfig
+    from fpkit.regimes import CAUCHY_REGIME, GAUSSIAN_REGIME
+
+    assert fpkit_sphinx.regime_text(CAUCHY_REGIME) == (
+        "tanh, Cauchy weights of scale 4/N and Cauchy biases of scale 1, N = 10, L = 8")
+    assert fpkit_sphinx.regime_text(GAUSSIAN_REGIME) == (
+        "tanh, Gaussian weights of scale 1/√N and Gaussian biases of scale 0.5, N = 10, L = 8")
+    stable = NetworkConfig(N=4, L=2, law="alpha_stable", alpha=1.5, scale=2.0, bias_law=None)
+    assert fpkit_sphinx.regime_text(stable) == "logistic, α-stable weights of scale 2·N^(-1/1.5), N = 4, L = 2"
+    assert fpkit_sphinx._public_fpkit_target("fpkit.sample_weights") == "fpkit.sampling.sample_weights"
+    assert fpkit_sphinx._public_fpkit_target("fpkit.Ensemble.forward") == "fpkit.network.Ensemble.forward"
+    assert fpkit_sphinx._public_fpkit_target("fpkit.sampling.sample_weights") is None  # already where documented
+    assert fpkit_sphinx._public_fpkit_target("fpkit.no_such_name") is None
+    assert fpkit_sphinx._public_fpkit_target("numpy.mean") is None

@@ -7,11 +7,18 @@ those parameters with papermill and executes it. The executed notebooks are writ
 --quick``, checked in a browser by tests/test_browser.py) and which it re-runs under
 ``pytest --nbval``, which checks that the same seed reproduces every printed output.
 
+The sentences a chapter generates from its numbers are built by pure functions in cells tagged
+``sentences``, each with doctest examples for its branches (all equal, none, one, zero error, ...);
+``test_sentence_builders_read_right_in_every_branch`` runs those examples without executing the
+chapter. Every chapter rewritten to the pattern of CHAPTER_PATTERN.md has such a cell.
+
 A new chapter is tested by adding it to _toc.yml; nothing here needs editing.
 """
 
 from __future__ import annotations
 
+import doctest
+import inspect
 import sys
 from pathlib import Path
 
@@ -21,8 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from build_book import QUICK_NOTEBOOKS as QUICK_DIR  # noqa: E402  (the quick book is built from here)
 from build_book import toc_notebooks  # noqa: E402
+from test_browser import NOT_YET_CONVERTED  # noqa: E402  (the one allow-list of unconverted chapters)
 
 CHAPTERS = toc_notebooks()
+#: The tag of the cells that hold a chapter's sentence builders.
+SENTENCES_TAG = "sentences"
 
 
 def test_toc_has_chapters():
@@ -61,3 +71,34 @@ def test_chapter_runs_at_quick_size(chapter: Path):
         )
     finally:
         source.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_sentence_builders_read_right_in_every_branch(chapter: Path):
+    """Every function of a chapter's ``sentences`` cells has doctest examples, and they pass."""
+    jupytext = pytest.importorskip("jupytext")
+
+    cells = [c for c in jupytext.read(chapter).cells if SENTENCES_TAG in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        if chapter.stem in NOT_YET_CONVERTED or not chapter.stem[0].isdigit():
+            pytest.skip(f"{chapter.name} has no sentence builders (not a converted chapter)")
+        pytest.fail(f"{chapter.name}: a converted chapter builds its generated sentences in a cell tagged "
+                    f"`{SENTENCES_TAG}` (pure functions with doctest examples for every branch)")
+    module = f"sentences_{chapter.stem}"
+    namespace = {"__name__": module}
+    for cell in cells:
+        exec(compile(cell.source, f"{chapter.name} (sentences)", "exec"), namespace)
+    builders = {name: f for name, f in namespace.items() if inspect.isfunction(f) and f.__module__ == module}
+    assert builders, f"{chapter.name}: the `{SENTENCES_TAG}` cells define no function"
+    finder, runner = doctest.DocTestFinder(recurse=False), doctest.DocTestRunner(verbose=False)
+    without, failed = [], []
+    for name, function in builders.items():
+        tests = [t for t in finder.find(function, name, globs=dict(namespace)) if t.examples]
+        if not tests:
+            without.append(name)
+        for test in tests:
+            out = []
+            if runner.run(test, out=out.append).failed:
+                failed.append("".join(out))
+    assert not without, f"{chapter.name}: sentence builders without doctest examples: {without}"
+    assert not failed, f"{chapter.name}: sentence builders read wrong:\n" + "\n".join(failed)

@@ -1,3 +1,5 @@
+import io
+
 import numpy as np
 import pytest
 
@@ -91,3 +93,163 @@ def test_glued_text_reads_the_same_as_text_and_as_markdown():
     assert data["text/markdown"] == "partly: 3 of **4**"
     with pytest.raises(TypeError, match="text must be a str"):
         GluedText(3)
+
+
+# ------------------------------------------------------------------ figures and tables for the column
+
+def _capture_glue(monkeypatch):
+    """Record what fpkit.plotting glues (myst_nb.glue), instead of displaying it."""
+    myst_nb = pytest.importorskip("myst_nb")
+    glued_values = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued_values.__setitem__(name, value))
+    return glued_values
+
+
+def test_book_figure_fits_the_column_in_a_legible_grid():
+    from fpkit.plotting import MAX_FIGURE_WIDTH, book_figure
+
+    fig, axes = book_figure(nrows=2, ncols=3)
+    assert axes.shape == (2, 3) and fig.get_layout_engine() is not None
+    width, height = fig.get_size_inches()
+    assert width == 7.0 and height == pytest.approx(2 * 2.2)
+    assert tuple(book_figure(width=5.0)[0].get_size_inches()) == (5.0, 3.4)
+    with pytest.raises(ValueError, match="ncols"):
+        book_figure(ncols=4)
+    with pytest.raises(ValueError, match="width"):
+        book_figure(width=MAX_FIGURE_WIDTH + 0.5)
+    plt.close("all")
+
+
+def test_glue_figure_keeps_the_physical_size_at_twice_the_resolution(monkeypatch):
+    from IPython.core.formatters import format_display_data
+    from PIL import Image
+
+    from fpkit.plotting import CSS_PX_PER_INCH, FIGURE_ZOOM, book_figure, glue_figure
+
+    glued_values = _capture_glue(monkeypatch)
+    fig, ax = book_figure(width=6.0, height=3.0)
+    ax.plot([1, 2, 3], [1, 4, 9], label="squares")
+    ax.set(xlabel="$x$", ylabel="$x^2$", title="a title")
+    ax.legend()
+    assert glue_figure("fig-test", fig) is None  # nothing for the cell to show
+    assert not plt.fignum_exists(fig.number)  # closed: it appears only where {glue:figure} pastes it
+    figure = glued_values["fig-test"]
+    image = Image.open(io.BytesIO(figure.png))
+    assert image.info["dpi"][0] == pytest.approx(CSS_PX_PER_INCH * FIGURE_ZOOM, abs=0.01)
+    # the display width is the physical width: pixels / zoom; the contents of a 6 in figure
+    assert figure.width_px == round(image.width / FIGURE_ZOOM)
+    assert 5.5 * CSS_PX_PER_INCH < figure.width_px <= 6.0 * CSS_PX_PER_INCH + 2
+    data, metadata = format_display_data(figure)
+    assert metadata["image/png"] == {"width": figure.width_px} and "figure fig-test" in data["text/plain"]
+
+
+def test_glue_figure_refuses_small_fonts_and_figures_wider_than_the_column(monkeypatch):
+    from fpkit.plotting import book_figure, glue_figure
+
+    _capture_glue(monkeypatch)
+    fig, ax = book_figure()
+    ax.set_title("tiny", fontsize=8)
+    with pytest.raises(ValueError, match=r"unreadable.*'tiny' \(8 pt\)"):
+        glue_figure("fig-small", fig)
+    fig, ax = book_figure()
+    for row in range(3):  # a heat map's values written into cells too small for them
+        ax.text(0.5, 0.5 + 0.01 * row, f"0.12{row}", transform=ax.transAxes)
+    with pytest.raises(ValueError, match="'0.120' / '0.121' overlap"):
+        glue_figure("fig-crowded", fig)
+    fig, ax = book_figure(width=7.5)
+    fig.text(1.0, 0.5, "a note that sticks out on the right")  # outside the figure: the crop widens it
+    with pytest.raises(ValueError, match="in wide with its contents"):
+        glue_figure("fig-wide", fig)
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure"):
+        glue_figure("fig-none", ax)
+    plt.close("all")
+
+
+def test_chapter_setup_sets_legible_fonts_and_prints_one_line():
+    import matplotlib as mpl
+
+    from fpkit.plotting import MIN_FONT_SIZE, chapter_setup
+
+    with mpl.rc_context():
+        info = chapter_setup()
+        sizes = [mpl.rcParams[k] for k in ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize",
+                                           "ytick.labelsize", "legend.fontsize", "legend.title_fontsize")]
+        assert min(sizes) >= MIN_FONT_SIZE and mpl.rcParams["figure.dpi"] == 96
+    assert set(info) == {"fpkit", "source", "backend"}
+    assert repr(info) == str(info) == f"fpkit {info['fpkit']}, source {info['source']}, {info['backend']} backend"
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0.12345, "0.123"), (1.5, "1.5"), (20000.0, "20000"), (0.1004, "0.100"), (-0.0123456, "-0.0123"),
+    (123456.7, "123000"), (1.2e-5, "1.2e-5"), (1.234e-5, "1.23e-5"), (2e6, "2e6"), (0.0, "0"), (-0.0, "0"), (7, "7"),
+    (np.int64(12345678), "12345678"), (np.float32(0.5), "0.5"), (float("nan"), "\u2013"), (float("inf"), "\u221e"),
+    (-float("inf"), "-\u221e"), (0.99996, "1.00"), (999.96, "1000"),
+])
+def test_format_significant(value, text):
+    from fpkit.plotting import format_significant
+
+    assert format_significant(value) == text
+
+
+def test_format_significant_refuses_what_is_not_a_number():
+    from fpkit.plotting import format_significant
+
+    for bad in ("1.5", True, None, 1 + 2j):
+        with pytest.raises(TypeError, match="value must be a real number"):
+            format_significant(bad)
+    with pytest.raises(ValueError, match="digits"):
+        format_significant(1.0, digits=0)
+
+
+def test_book_table_trims_to_the_column_and_offers_the_full_data():
+    import base64
+    import re
+
+    from fpkit.plotting import MAX_TABLE_COLUMNS, book_table
+
+    full = pd.DataFrame({"law": ["Cauchy", "Gaussian <b>"], "alpha": [1.0, 2.0], "estimate": [1.0123456, 2.98765],
+                         "n": [10, 20]})
+    table = book_table(full.set_index("law"), full=full, csv_name="estimates.csv", caption="Estimates")
+    html = table._repr_html_()
+    assert "Gaussian &lt;b&gt;" in html and "<caption>Estimates</caption>" in html
+    header = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", html)
+    assert header == ["law", "alpha", "estimate", "n"]  # the named index is a column, no other index
+    assert re.findall(r'<td class="num">(.*?)</td>', html) == ["1", "1.01", "10", "2", "2.99", "20"]
+    data = re.search(r'href="data:text/csv;base64,([^"]+)"', html).group(1)
+    assert pd.read_csv(io.StringIO(base64.b64decode(data).decode())).equals(full)  # every digit, every row
+    assert repr(table).splitlines()[0].split() == ["law", "alpha", "estimate", "n"]
+    unnamed = book_table(full.iloc[[1, 0]][["alpha", "n"]])  # an unnamed index (here shuffled) is dropped
+    assert re.findall(r"<th(?: [^>]*)?>(.*?)</th>", unnamed._repr_html_()) == ["alpha", "n"]
+    assert "download" not in unnamed._repr_html_()
+    wide = pd.DataFrame(np.zeros((2, MAX_TABLE_COLUMNS + 1)))
+    with pytest.raises(ValueError, match="9 columns"):
+        book_table(wide)
+    with pytest.raises(ValueError, match="csv_name"):
+        book_table(full, full=full)
+    with pytest.raises(TypeError, match="frame must be a pandas DataFrame"):
+        book_table(full.to_dict())
+
+
+def test_glue_claim_glues_a_status_word_and_a_short_plain_sentence(monkeypatch):
+    from fpkit.plotting import CLAIM_STATUSES, glue_claim
+
+    glued_values = _capture_glue(monkeypatch)
+    sure, regime = "Kolmogorov-Smirnov tests at family-wise level 0.05.", "Four samplers."
+    glue_claim("partly", "The samplers draw the laws they name; the tail index is measured up to α = 1.5.",
+               how_sure=sure, regime=regime)
+    assert str(glued_values["claim_status"]) == "partly"
+    assert str(glued_values["claim_finding"]).startswith("The samplers draw")
+    assert (str(glued_values["claim_how_sure"]), str(glued_values["claim_regime"])) == (sure, regime)
+    assert glued("claim_status") == "partly"
+    assert set(CLAIM_STATUSES) == {"reproduces", "partly", "not detected", "not testable here"}
+    with pytest.raises(ValueError, match="status must be one of"):
+        glue_claim("established", "The samplers work.", how_sure=sure, regime=regime)
+    with pytest.raises(ValueError, match="26 words"):
+        glue_claim("partly", " ".join(["word"] * 26), how_sure=sure, regime=regime)
+    for markup in ("Q_all is 3.", "It holds for $N = 2$.", "See **this**."):
+        with pytest.raises(ValueError, match="finding is pasted as plain text"):
+            glue_claim("partly", markup, how_sure=sure, regime=regime)
+    with pytest.raises(ValueError, match="how_sure is pasted as plain text"):
+        glue_claim("partly", "Fine.", how_sure="p < 0.05 for `N_BIG`", regime=regime)
+    with pytest.raises(TypeError, match="regime must be a non-empty str"):
+        glue_claim("partly", "Fine.", how_sure=sure, regime="")

@@ -24,6 +24,14 @@ of ``_config.yml`` with execution switched off; the HTML lands in
 ``_build/quick-book/_build/html``, where the browser test (tests/test_browser.py) reads it. A
 chapter in ``_toc.yml`` without its executed notebook is an error, not a gap in the book.
 
+``--quick --pages 01_sampling appendix_reproducibility`` builds a partial quick book, to look at a
+few pages while working on them: only those notebooks need to be executed (``pytest
+tests/test_chapters.py -k "01_sampling or reproducibility"``). Every other notebook page of
+``_toc.yml`` is replaced by a placeholder that has the page's title, its labels and a
+"(not built)" value for each name it glues, so that links and cross-page glue into it resolve and
+the build keeps ``-W``; the placeholders are listed in ``_static/fpkit-partial-build.json``, and
+the browser test skips them. The full quick build (no ``--pages``) is unchanged.
+
 Both builds serve MathJax from the book itself (``_static/mathjax``, copied from the pinned
 PyPI package sphinx-mathjax-offline by the extension of that name in ``_config.yml``), so the
 book reads offline.
@@ -35,6 +43,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +67,8 @@ CHAPTER_SECONDS = ROOT / "tools" / "chapter-seconds.json"
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: Files and folders of the book besides the pages listed in _toc.yml.
 BOOK_ASSETS = ("_toc.yml", "_static", "book/references.bib", "book/images")
+#: In a partial quick build (``--pages``): the placeholder pages, relative to the HTML root.
+PARTIAL_BUILD_LIST = "_static/fpkit-partial-build.json"
 
 
 def toc_entries(root: Path = ROOT) -> list[str]:
@@ -230,29 +241,38 @@ def build_full(jobs: int = 1, record: bool = False) -> int:
     return result.returncode
 
 
-def stage_quick_book(notebooks: Path = QUICK_NOTEBOOKS, stage: Path = QUICK_BOOK) -> Path:
+def stage_quick_book(notebooks: Path = QUICK_NOTEBOOKS, stage: Path = QUICK_BOOK,
+                     pages: list[str] | None = None) -> Path:
     """Lay out the quick book's source tree in ``stage``; returns ``stage``.
 
     Every notebook page of ``_toc.yml`` is replaced by its executed notebook
-    ``notebooks/<stem>.ipynb``; the other pages and the assets are copied; ``_config.yml`` is
-    copied with execution off and the local Sphinx extensions pointed at this repository.
+    ``notebooks/<stem>.ipynb`` (its papermill-injected parameter cell folded); the other pages
+    and the assets are copied; ``_config.yml`` is copied with execution off and the local Sphinx
+    extensions pointed at this repository. With ``pages`` (stems or toc entries of notebook pages),
+    only those are taken from ``notebooks``, the other notebook pages are placeholders (module doc).
     """
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
-    missing, sources = [], []
+    wanted = _wanted_pages(pages)
+    missing, sources, placeholders = [], [], []
     for entry in toc_entries():
         source = ROOT / f"{entry}.md"
         if not source.exists():
             raise FileNotFoundError(f"_toc.yml lists {entry}, but {source} does not exist")
         target = stage / entry
         target.parent.mkdir(parents=True, exist_ok=True)
-        if is_notebook(source):
+        if is_notebook(source) and wanted is not None and entry not in wanted:
+            _write_placeholder(source, target.with_suffix(".ipynb"))
+            shutil.copy2(source, target.with_suffix(".md"))
+            sources.append(f"{entry}.md")
+            placeholders.append(f"{entry}.html")
+        elif is_notebook(source):
             executed = notebooks / f"{source.stem}.ipynb"
             if not executed.exists():
                 missing.append(str(executed.relative_to(ROOT)))
                 continue
-            shutil.copy2(executed, target.with_suffix(".ipynb"))
+            _fold_injected_parameters(executed, target.with_suffix(".ipynb"))
             # The MyST source stays beside it, excluded from the build, only as the target of
             # the chapters' links ([chapter 3](03_cauchy_attractors.md)): MyST resolves a link to
             # a file that exists to that file's document, which is the executed notebook's.
@@ -270,6 +290,9 @@ def stage_quick_book(notebooks: Path = QUICK_NOTEBOOKS, stage: Path = QUICK_BOOK
         elif src.exists():
             (stage / asset).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, stage / asset)
+    if wanted is not None:
+        (stage / "_static").mkdir(exist_ok=True)
+        (stage / PARTIAL_BUILD_LIST).write_text(json.dumps({"placeholders": placeholders}, indent=1) + "\n")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config.setdefault("execute", {})["execute_notebooks"] = "off"
     config["exclude_patterns"] = [*config.get("exclude_patterns", []), *sources]
@@ -282,9 +305,66 @@ def stage_quick_book(notebooks: Path = QUICK_NOTEBOOKS, stage: Path = QUICK_BOOK
     return stage
 
 
-def build_quick() -> int:
+def _wanted_pages(pages: list[str] | None) -> set[str] | None:
+    """The toc entries of the notebook pages named in ``pages`` (stems or entries); None for all."""
+    if pages is None:
+        return None
+    notebooks = {str(p.relative_to(ROOT).with_suffix("")): p.stem for p in toc_notebooks()}
+    wanted = set()
+    for page in pages:
+        page = page.removesuffix(".md").removesuffix(".ipynb")
+        hits = [entry for entry, stem in notebooks.items() if page in (entry, stem)]
+        if not hits:
+            raise ValueError(f"--pages: {page!r} is not a notebook page of _toc.yml; those are: "
+                             f"{sorted(notebooks.values())}")
+        wanted.update(hits)
+    return wanted
+
+
+def _fold_injected_parameters(executed: Path, target: Path) -> None:
+    """Copy an executed notebook, folding the cell papermill injected (tag ``hide-cell``): the
+    quick size's parameters are build detail, not part of the chapter."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+            cell.metadata.setdefault("mystnb", {}).update(
+                code_prompt_show="Show the parameters of this quick build",
+                code_prompt_hide="Hide the parameters of this quick build")
+    nbformat.write(nb, target)
+
+
+def _write_placeholder(source: Path, target: Path) -> None:
+    """A notebook standing in for ``source`` in a partial build: its title, its labels (each on a
+    heading) and a "(not built)" glue value for every name it glues literally (``glue("name"``,
+    ``glue_figure("name"``, and the ``claim_*`` names for ``glue_claim``)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    text = source.read_text()
+    title = next((line for line in text.splitlines() if line.startswith("# ")), f"# {source.stem}")
+    labels = sorted(set(re.findall(r"^\(([\w.:-]+)\)=\s*$", text, flags=re.M)))
+    names = set(re.findall(r"""\bglue(?:_figure)?\(\s*["']([\w.-]+)["']""", text))
+    if "glue_claim(" in text:
+        names |= {"claim_status", "claim_finding", "claim_how_sure", "claim_regime"}
+    cells = [new_markdown_cell(f"{title}\n\n*This page is not part of this partial build "
+                               "(tools/build_book.py --quick --pages).*")]
+    cells += [new_markdown_cell(f"({label})=\n## {label}") for label in labels]
+    prefix = "application/papermill.record/"
+    outputs = [new_output("display_data", data={f"{prefix}text/plain": "'(not built)'"},
+                          metadata={"scrapbook": {"name": name, "mime_prefix": prefix}}) for name in sorted(names)]
+    cells.append(new_code_cell("# placeholder glue values", outputs=outputs, metadata={"tags": ["remove-input"]}))
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"display_name": "Python 3", "language": "python",
+                                                            "name": "python3"}})
+    nbformat.write(nb, target)
+
+
+def build_quick(pages: list[str] | None = None) -> int:
     start = time.perf_counter()
-    stage = stage_quick_book()
+    stage = stage_quick_book(pages=pages)
     cmd = [_jupyter_book(), "build", str(stage), "-W", "-n", "--keep-going", "--all"]
     result = subprocess.run(cmd, cwd=stage)
     elapsed = time.perf_counter() - start
@@ -303,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="build _build/quick-book/_build/html from the notebooks in _build/quick "
                              "(executed by the chapter tests); executes nothing")
+    parser.add_argument("--pages", nargs="+", metavar="PAGE",
+                        help="with --quick: build only these notebook pages (stems, e.g. 01_sampling) from "
+                             "_build/quick, the other notebook pages as placeholders")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
                         help="chapters executed at once (default: one per core)")
     parser.add_argument("--record-times", action="store_true",
@@ -311,7 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1; got {args.jobs}")
-    return build_quick() if args.quick else build_full(args.jobs, args.record_times)
+    if args.pages and not args.quick:
+        parser.error("--pages builds a partial quick book: use it with --quick")
+    return build_quick(args.pages) if args.quick else build_full(args.jobs, args.record_times)
 
 
 def _report_census() -> None:
