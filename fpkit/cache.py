@@ -5,7 +5,7 @@ the SHA-256 of a JSON *description* of what was computed, which always holds the
 the :func:`~fpkit._provenance.code_hash` of the import closure of the computation's entry point
 (:attr:`DiskCache.CODE_ENTRY`), so a change to any module the computation can run makes new keys.
 
-Every file is written atomically through :func:`fpkit._io.write_atomic` (permissions from the
+Every file is written atomically through ``fpkit._io.write_atomic`` (permissions from the
 umask, never a half-written file under an entry's name) and holds its key, its description, the
 versions of the libraries that computed it and a SHA-256 checksum of its content. :meth:`DiskCache.load`
 returns an entry only if the file is
@@ -24,7 +24,7 @@ pickle).
 
 Opening a cache checks, before any work, that its directory takes data (a file is written and
 synced: a full disk fails), and removes the temporary files of writes that were killed
-(:func:`fpkit._io.remove_stale_temp_files`). :meth:`DiskCache.check_space` checks the free space
+(``fpkit._io.remove_stale_temp_files``). :meth:`DiskCache.check_space` checks the free space
 for a known amount of output. A write that fails later (the disk filled up meanwhile) warns, naming
 the file, and the computed value is kept: :meth:`DiskCache.store_or_warn`.
 
@@ -155,12 +155,12 @@ class DiskCache:
 
     #: How messages name an entry's kind ("sweep" -> "sweep cache file ...").
     KIND = "result"
-    #: File names: ``PREFIX + key + SUFFIX``.
+    #: File names are ``PREFIX + key + SUFFIX``.
     PREFIX = ""
     SUFFIX = ".fpcache"
     #: Written into every file's header and checked on load.
     FORMAT = "fpkit cache"
-    #: The module whose import closure's code hash is part of every key (None: give ``code`` to :meth:`make_key`).
+    #: The module whose import closure's code hash is part of every key (without one, give ``code`` to :meth:`make_key`).
     CODE_ENTRY: str | None = None
     #: Distributions whose versions every file stores; a file from other versions is recomputed.
     LIBRARIES: tuple[str, ...] = ("numpy",)
@@ -293,7 +293,7 @@ class DiskCache:
     # ------------------------------------------------------------------ locks
 
     def try_lock(self, key: str):
-        """The lock of ``key`` (a :class:`fpkit._io.FileLock`) if no other process holds it, else None."""
+        """The lock of ``key`` (a ``fpkit._io.FileLock``) if no other process holds it, else None."""
         return try_lock(self.lock_path(key))
 
     def wait_lock(self, key: str):
@@ -329,7 +329,7 @@ class DiskCache:
 class TableCache(DiskCache):
     """Entries that are :class:`pandas.DataFrame` tables, stored as JSON.
 
-    File layout: :attr:`MAGIC` (8 bytes), the SHA-256 of the body as 64 hex digits and a newline,
+    File layout: ``MAGIC`` (8 bytes), the SHA-256 of the body as 64 hex digits and a newline,
     then the body: UTF-8 JSON (as Python's ``json`` writes it, NaN included) with the header
     (``format``, ``format_version``, ``key``, ``description``, ``versions``), ``n_rows`` and the
     table as a list of columns (name, dtype, values). Floats are written with their shortest exact

@@ -568,7 +568,7 @@ def _check_array(x, name: str) -> None:
         raise TypeError(f"{name} must be an array (NumPy or CuPy); got {type(x).__name__}")
 
 
-#: Environment variable: move every sampled weight by this many units in its last place (see
+#: The environment variable that moves every sampled weight by this many units in its last place (see
 #: :func:`weight_ulps`).
 WEIGHT_ULPS_ENV = "FPKIT_WEIGHT_ULPS"
 

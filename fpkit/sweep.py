@@ -273,7 +273,7 @@ CODE_ENTRY = "fpkit.sweep"
 TABLE_COLUMNS = ("network", "seeding", "seconds", "n_starts", "Q", "stable_fixed_points", "unstable_fixed_points",
                  "fixed_points", "index_sum", "unseen_mass", "cycle_starts", "not_converged_starts",
                  "converged_starts", "basin_entropy", "mean_iterations")
-#: The columns of :data:`TABLE_COLUMNS` that count (whole numbers >= 0 in every row).
+#: The columns of ``TABLE_COLUMNS`` that count (whole numbers >= 0 in every row).
 COUNT_COLUMNS = ("n_starts", "Q", "stable_fixed_points", "unstable_fixed_points", "fixed_points", "cycle_starts",
                  "not_converged_starts", "converged_starts")
 #: Bytes one table row takes in a cache file or in ``results.csv``, and one file besides its rows, at most
@@ -295,11 +295,11 @@ def engine_hash() -> str:
 class SweepCache(TableCache):
     """One file ``<key>.fpsweep`` per finished configuration in ``directory``; see :mod:`fpkit.cache`.
 
-    The file layout is :class:`fpkit.cache.TableCache`'s with the magic ``FPKSWP2\n``. Besides
+    The file layout is :class:`fpkit.cache.TableCache`'s with the magic ``FPKSWP2\\n``. Besides
     the checks of every cache (damage, key, library versions), a table is used only if it makes
     sense for its key (:meth:`validate`): every configuration field is a column holding the key's
     value, and a :func:`run_sweep` table has ``n_networks`` rows numbered 0, 1, ..., the columns
-    :data:`TABLE_COLUMNS`, its ``seeding`` and whole non-negative counts (:data:`COUNT_COLUMNS`).
+    ``TABLE_COLUMNS``, its ``seeding`` and whole non-negative counts (``COUNT_COLUMNS``).
     """
 
     KIND = "sweep"

@@ -961,6 +961,27 @@ entry("plotting.law_palette", plotting.law_palette, labels=Arg(["Gaussian", "Cau
 entry("plotting.glue", plotting.glue, name=Arg("fuzz_value", "names"), value=Arg(0.5, "real"),
       display=Arg(False, "bool"), markdown=Arg(True, "bool"))
 entry("plotting.glued", plotting.glued, name=Arg("fuzz_value", "names"), _allowed=(KeyError,))
+
+
+# --- proposed (branch book): the book helpers of fpkit.plotting
+def _book_figure(**kwargs):
+    import matplotlib.pyplot as plt
+
+    fig, _ = plotting.book_figure(**kwargs)
+    plt.close(fig)
+    return fig.get_size_inches()
+
+
+entry("plotting.book_figure", _book_figure, nrows=Arg(1, "count"), ncols=Arg(2, "count"), width=Arg(7.0, "real"),
+      height=Arg(None, "real"))
+entry("plotting.glue_figure", plotting.glue_figure, name=Arg("fig-fuzz", "names"),
+      fig=Arg(__import__("matplotlib.figure", fromlist=["Figure"]).Figure(figsize=(3, 2)), "module"), _examples=24)
+entry("plotting.format_significant", plotting.format_significant, value=Arg(0.5, "real"), digits=Arg(3, "count"))
+entry("plotting.book_table", plotting.book_table, frame=Arg(TABLE, "table"), digits=Arg(3, "count"),
+      full=Arg(None, "table"), csv_name=Arg(None, "names"), caption=Arg(None, "names"))
+entry("plotting.glue_claim", plotting.glue_claim, status=Arg("partly", "choice"), finding=Arg("Fine.", "names"),
+      how_sure=Arg("A test.", "names"), regime=Arg("Here.", "names"))
+
 entry("plotting.GluedText", plotting.GluedText, text=Arg("partly: 3 of 4", "names"))
 _FIGURE = __import__("matplotlib.figure", fromlist=["Figure"]).Figure
 _AX = _FIGURE().subplots()
@@ -1158,6 +1179,7 @@ def test_engine_on_extreme_networks(law, scale, L, N, activation, bias, conventi
 #: Public names that are not entry points: constants, exception classes, plain result containers,
 #: private-use hooks; and the one public function that takes no argument but changes global state.
 EXEMPT = {
+    "BookTable", "GluedFigure", "Provenance",
     "ACTIVATIONS", "SIGMOID_ACTIVATIONS", "BACKENDS", "BackendUnavailableError", "CONVENTIONS", "LAWS",
     "MIN_TAIL_INDEX", "STATUS", "SEEDINGS", "MAX_GRID_STARTS", "CAUCHY_REGIME", "GAUSSIAN_REGIME",
     "CORRUPTIONS", "ENGINE_MODULES", "SWEEP_KEYS", "HillEstimate", "PowerLawFit", "JacobianSpectrum",
