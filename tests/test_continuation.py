@@ -9,13 +9,13 @@ from scipy import optimize
 
 from fpkit import CAUCHY_REGIME, EngineSettings, Ensemble, NetworkConfig, find_fixed_points
 from fpkit.engine import CONTINUATION_STATUS, continuation_search, fixed_point_index, layer_jacobian_eigenvalues
-from fpkit.engine.continuation import _bordered_solve
+from fpkit.engine.continuation.system import bordered_solve
 
 from test_fixedpoints import brute_force_roots_2d
 
 
 def dense_bordered(A, g, c, ct):
-    """The (LN + 1)-square matrix that _bordered_solve eliminates block by block, per item."""
+    """The (LN + 1)-square matrix that bordered_solve eliminates block by block, per item."""
     P, L, N, _ = A.shape
     D = L * N + 1
     M = np.zeros((P, D, D))
@@ -37,7 +37,7 @@ def test_bordered_solve_matches_the_dense_system(L):
     A = 3.0 * rng.standard_normal((P, L, N, N))
     g, c = rng.standard_normal((P, L, N)), rng.standard_normal((P, L, N))
     ct, r, rb = rng.standard_normal(P), rng.standard_normal((P, L, N, k)), rng.standard_normal((P, k))
-    du, dt = _bordered_solve(A, g, c, ct, r, rb, np)
+    du, dt = bordered_solve(A, g, c, ct, r, rb, np)
     rhs = np.concatenate([r.reshape(P, L * N, k), rb[:, None, :]], axis=1)
     exact = np.linalg.solve(dense_bordered(A, g, c, ct), rhs)
     np.testing.assert_allclose(du.reshape(P, L * N, k), exact[:, :-1], rtol=1e-9, atol=1e-11)
@@ -48,7 +48,7 @@ def test_bordered_solve_marks_a_singular_system_nan():
     A = np.zeros((2, 2, 2, 2))
     A[0, 0] = A[0, 1] = np.eye(2)  # the cycle of identities: (I - A_1 A_0) is singular ...
     g, c = np.zeros((2, 2, 2)), np.zeros((2, 2, 2))  # ... and the border cannot fix it
-    du, dt = _bordered_solve(A, g, c, np.ones(2), np.ones((2, 2, 2, 1)), np.ones((2, 1)), np)
+    du, dt = bordered_solve(A, g, c, np.ones(2), np.ones((2, 2, 2, 1)), np.ones((2, 1)), np)
     assert np.isnan(du[0]).all() and np.isnan(dt[0]).all()
     assert np.isfinite(du[1]).all() and np.isfinite(dt[1]).all()
 
@@ -303,17 +303,14 @@ def test_pairing_mode_closes_every_list_under_the_pairing(census_pair):
     assert looked.sum() == (with_.per_network().completed_by == "continuation").sum()
 
 
-def test_pairing_in_many_small_groups_gives_the_one_group_answer(census_pair, monkeypatch):
+def test_pairing_in_many_small_groups_gives_the_one_group_answer(census_pair):
     """With a memory budget of one network per group, the table grows between groups (crossings of
     earlier groups are added): the later groups must still find their own rows (regression: a
     broadcast error in chapter 7's census), and the answer must be the one of a single group."""
-    from fpkit.engine import continuation
-
     ens = census_pair[0]
     kwargs = dict(n_starts=16, seed=1, newton=True, census=True, census_rounds=1, census_pairing=True)
     whole = find_fixed_points(ens, **kwargs).per_network()
-    monkeypatch.setattr(continuation, "_CONTINUATION_BYTES", 1)
-    split = find_fixed_points(ens, **kwargs).per_network()
+    split = find_fixed_points(ens, continuation_memory=1, **kwargs).per_network()
     assert (whole.fixed_points > whole.fixed_points.min()).any()  # some networks gained points
     pd.testing.assert_frame_equal(split[["fixed_points", "index_sum", "pairs_closed"]],
                                   whole[["fixed_points", "index_sum", "pairs_closed"]])
@@ -323,15 +320,15 @@ def test_eigenvalues_of_a_steep_product_come_from_the_cyclic_matrix():
     """A_l = Q diag(d_l) Q^T: the product has eigenvalues prod_l d_l exactly, up to 30^11 ~ 2e16
     here, so the product's rounding (~ |J| * 1e-16) drowns the moderate ones; the block-cyclic
     matrix resolves every eigenvalue of modulus above 1 and the index sign det(I - J)."""
-    from fpkit.engine.continuation import _cyclic_eigenvalues, _cyclic_index
+    from fpkit.engine.continuation.spectrum import cyclic_eigenvalues, cyclic_index
 
     L, N = 11, 5
     Q = np.linalg.qr(np.random.default_rng(7).standard_normal((N, N)))[0]
     d = np.array([30.0, 1.5, 1.2, -1.3, 1e-3])
     A = np.broadcast_to(Q @ np.diag(d) @ Q.T, (1, L, N, N)).copy()
     exact = d**L  # 1.8e16, 86.5, 7.4, -17.9, 1e-33: three real eigenvalues above 1
-    assert _cyclic_index(A, np)[0] == np.sign(np.prod(1.0 - exact)) == -1
-    lam = _cyclic_eigenvalues(A, np)[0]
+    assert cyclic_index(A, np)[0] == np.sign(np.prod(1.0 - exact)) == -1
+    lam = cyclic_eigenvalues(A, np)[0]
     big = np.sort_complex(lam[np.abs(lam) > 1])
     np.testing.assert_allclose(big, np.sort_complex(exact[np.abs(exact) > 1].astype(complex)), rtol=1e-9)
     assert (np.abs(lam) < 1).sum() == 1 and fixed_point_index(lam) == -1
@@ -342,9 +339,9 @@ def test_arcs_that_meet_end_where_arcs_followed_to_the_end_end():
     status and the same point as when both are followed all the way, in fewer steps."""
     ens = Ensemble.sample(CAUCHY_REGIME.replace(N=4, L=6), 24, seed=3)
     res = find_fixed_points(ens, n_starts=64, seed=4, newton=True)
-    from fpkit.engine.merge import group_padded
+    from fpkit.engine.points import pack_by_network
 
-    known, _ = group_padded(res.x, res.fp_network, ens.shape[0], ens.shape[2], fill=np.nan)
+    known, _ = pack_by_network(res.x, res.fp_network, ens.shape[0], ens.shape[2], fill=np.nan)
     full = continuation_search(ens, known, meet=False)
     met = continuation_search(ens, known)
     np.testing.assert_array_equal(met.status, full.status)

@@ -230,7 +230,7 @@ def test_engine_invariants(ens, seed):
     # labels consistent with limits: every converged start's limit is its attractor
     assert np.all(res.attractor[conv] >= 0) and np.all(res.attractor[~conv] == -1)
     gap = np.abs(res.limit[conv] - res.x[res.attractor[conv]]).max(axis=1) if conv.any() else np.zeros(0)
-    assert np.all(gap <= res.settings["merge_tol"] + 1e-8)
+    assert np.all(gap <= res.settings.merge_tol + 1e-8)
     assert np.array_equal(res.fp_network[res.attractor[conv]], res.start_network[conv])
     # stable iff spectral radius < 1, and unstable directions counted
     assert np.array_equal(res.stable, res.spectral_radius < 1)

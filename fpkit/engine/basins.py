@@ -119,7 +119,7 @@ def basin_map(
     except ValueError as exc:
         raise ValueError(f"origin, u, v_dir and extent give starts the network cannot take: {exc}") from None
     res = find_fixed_points(one, starts, settings=settings, **options)
-    tol = res.settings["merge_tol"]
+    tol = res.settings.merge_tol
     ids = np.full(res.x.shape[0], -1, dtype=np.int64)
     extra = 0
     for k, p in enumerate(res.x):

@@ -14,6 +14,7 @@ import numpy as np
 from .. import _validate as v
 from ..network import Ensemble, check_ensemble
 from .active import ActiveBlock
+from .linalg import solve_or_zero
 
 __all__ = ["newton_search", "polish", "shooting_search"]
 
@@ -54,7 +55,7 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
         if bool((res <= tol).all()):
             break
         fx, jac = ensemble.forward_with_jacobian(x)
-        step = _solve(jac - eye, x - fx, m)
+        step = solve_or_zero(jac - eye, x - fx, m)
         trial = x + step
         trial_res = _residual(ensemble, trial)
         better = m.isfinite(trial_res) & (trial_res < res)
@@ -63,24 +64,6 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
         if not bool(better.any()):
             break
     return x, res
-
-
-def _solve(a, b, m):
-    """Solve a x = b batched; singular systems give a zero step instead of an exception."""
-    try:
-        out = m.linalg.solve(a, b[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        out = m.zeros_like(b)
-        flat_a = a.reshape(-1, *a.shape[-2:])
-        flat_b = b.reshape(-1, b.shape[-1])
-        flat_o = out.reshape(-1, b.shape[-1])
-        for i in range(flat_a.shape[0]):
-            try:
-                flat_o[i] = m.linalg.solve(flat_a[i], flat_b[i])
-            except np.linalg.LinAlgError:
-                pass
-    # a nearly singular system can give an inf/NaN step (CuPy does not raise): no step there
-    return m.where(m.isfinite(out).all(axis=-1, keepdims=True), out, 0.0)
 
 
 def newton_search(
@@ -143,7 +126,7 @@ def newton_search(
         return sub.forward_into(x, m.empty_like(x), m.empty_like(x)) - x
 
     def direction(sub, x, g, aux):
-        return _solve(aux[0] - eye, -g, m)
+        return solve_or_zero(aux[0] - eye, -g, m)
 
     return _damped_newton(ensemble, x, evaluate, residual, direction, known=_check_known(ensemble, known),
                           point=lambda x: x, clip=None, **options)
@@ -406,7 +389,7 @@ def shooting_search(
         for layer in range(L):
             P = m.matmul(A[:, :, layer], P)
             s = m.matmul(A[:, :, layer], s[..., None])[..., 0] + R[:, :, layer]
-        prev = _solve(eye - P, s, m)  # d_{L-1}
+        prev = solve_or_zero(eye - P, s, m)  # d_{L-1}
         dH = m.empty_like(H)
         for layer in range(L):
             prev = m.matmul(A[:, :, layer], prev[..., None])[..., 0] + R[:, :, layer]
