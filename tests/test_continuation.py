@@ -44,13 +44,49 @@ def test_bordered_solve_matches_the_dense_system(L):
     np.testing.assert_allclose(dt, exact[:, -1], rtol=1e-9, atol=1e-11)
 
 
-def test_bordered_solve_marks_a_singular_system_nan():
-    A = np.zeros((2, 2, 2, 2))
-    A[0, 0] = A[0, 1] = np.eye(2)  # the cycle of identities: (I - A_1 A_0) is singular ...
-    g, c = np.zeros((2, 2, 2)), np.zeros((2, 2, 2))  # ... and the border cannot fix it
-    du, dt = bordered_solve(A, g, c, np.ones(2), np.ones((2, 2, 2, 1)), np.ones((2, 1)), np)
-    assert np.isnan(du[0]).all() and np.isnan(dt[0]).all()
-    assert np.isfinite(du[1]).all() and np.isfinite(dt[1]).all()
+def singular_bordered(L, noise_seed=None):
+    """Two items: item 0 exactly singular (a cycle of identities, L >= 2: I - A_{L-1} ... A_0 = 0; L = 1:
+    A_0 = I; the border cannot fix it), item 1 regular (zero blocks). With ``noise_seed``, every entry
+    gets an absolute perturbation of 1e-17 (another BLAS kernel's rounding: the identities' ones do not
+    change, the zeros do), so the pivot that is exactly zero becomes rounding noise."""
+    N = 2
+    A = np.zeros((2, L, N, N))
+    A[0] = np.eye(N)
+    g, c = np.zeros((2, L, N)), np.zeros((2, L, N))
+    if noise_seed is not None:
+        rng = np.random.default_rng(noise_seed)
+        A, g, c = (a + 1e-17 * rng.standard_normal(a.shape) for a in (A, g, c))
+    return A, g, c, np.ones(2), np.ones((2, L, N, 1)), np.ones((2, 1))
+
+
+@pytest.mark.parametrize("L", [1, 2, 3])
+@pytest.mark.parametrize("noise_seed", [None, 0, 1, 2, 3, 4])
+def test_bordered_solve_marks_singular_systems_nan_on_any_kernel(L, noise_seed):
+    """Exactly singular, and singular up to rounding-size noise (what another kernel makes of the exact
+    zero pivot; the old exact-zero test answered 1e17 here): NaN, with and without the determinant's
+    sign; the regular item beside it is solved."""
+    A, g, c, ct, r, rb = singular_bordered(L, noise_seed)
+    for want_sign in (False, True):
+        du, dt = bordered_solve(A, g, c, ct, r, rb, np, want_sign=want_sign)[:2]
+        assert np.isnan(du[0]).all() and np.isnan(dt[0]).all()
+        assert np.isfinite(du[1]).all() and np.isfinite(dt[1]).all()
+        exact = np.linalg.solve(dense_bordered(A, g, c, ct)[1], np.concatenate([r[1].reshape(-1, 1), rb[1, None]]))
+        np.testing.assert_allclose(du[1].reshape(-1), exact[:-1, 0], rtol=1e-12, atol=1e-14)
+
+
+def test_bordered_solve_keeps_ill_conditioned_but_regular_systems():
+    """A regular system whose smallest pivot is 1e-10 of its scale (condition about 1e10, far from
+    singular in float64) is solved like the dense system, not refused."""
+    rng = np.random.default_rng(3)
+    P, L, N = 3, 3, 3
+    A = rng.standard_normal((P, L, N, N))
+    A[:, 0] = np.linalg.inv(A[:, 2] @ A[:, 1]) @ (np.eye(N) - 1e-10 * np.diag([1.0, 2.0, 3.0]))  # cycle near I
+    g, c = rng.standard_normal((P, L, N)), rng.standard_normal((P, L, N))
+    ct, r, rb = rng.standard_normal(P), rng.standard_normal((P, L, N, 1)), rng.standard_normal((P, 1))
+    du, dt = bordered_solve(A, g, c, ct, r, rb, np)
+    exact = np.linalg.solve(dense_bordered(A, g, c, ct), np.concatenate([r.reshape(P, L * N, 1), rb[:, None]], 1))
+    np.testing.assert_allclose(du.reshape(P, -1), exact[:, :-1, 0], rtol=1e-4)
+    np.testing.assert_allclose(dt, exact[:, -1], rtol=1e-4)
 
 
 # ----------------------------------------------------------------- arcs against brute-force roots

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..linalg import solve_fast, solve_or_nan
+from ..linalg import singular_pivots, solve_fast, solve_or_nan
 
 __all__ = ["LayerArcs", "V_CLIP", "bordered_solve", "layer_system", "newton_distance", "refine", "tangent",
            "to_preactivations", "unit_rows"]
@@ -69,11 +69,26 @@ def _solve_one_layer(A, g, c, ct, r, rb, m, want_sign: bool):
     M[:, N, :N] = c[:, 0]
     M[:, N, N] = ct
     sol = solve_or_nan(M, m.concatenate([r[:, 0], rb[:, None, :]], axis=1), m)
+    with np.errstate(all="ignore"):
+        singular = singular_pivots(_pivots(M, m), m.abs(M).max(axis=(1, 2)), N + 1, m)
+    sol = m.where(singular[:, None, None], m.nan, sol)
     if want_sign:
         with np.errstate(all="ignore"):
             sign = m.linalg.slogdet(M)[0].real
         return sol[:, None, :N], sol[:, N], m.where(m.isfinite(sign), sign, 0.0)
     return sol[:, None, :N], sol[:, N]
+
+
+def _pivots(a, m):
+    """The diagonal (P, n) of the triangular factor of a Householder QR of a (P, n, n)."""
+    h, _ = m.linalg.qr(a, mode="raw")  # R is the upper triangle of h^T: the same diagonal
+    return m.diagonal(h, axis1=-2, axis2=-1)
+
+
+def _scale(A, g, c, ct, m):
+    """The largest entry (P,) in modulus of the bordered matrix (its identity blocks included)."""
+    return m.maximum(m.maximum(m.abs(A).max(axis=(1, 2, 3)), m.abs(g).max(axis=(1, 2))),
+                     m.maximum(m.maximum(m.abs(c).max(axis=(1, 2)), m.abs(ct)), 1.0))
 
 
 def _first_block(A, g, c, ct, r, rb, m, width: int):
@@ -177,6 +192,9 @@ def bordered_solve(A, g, c, ct, r, rb, m, *, want_sign: bool = False):
                 sigma = sigma + (c[:, layer + 1, :, None] * du[:, layer + 1]).sum(axis=1, keepdims=True)
             du[:, layer] = solve_fast(blk[..., :N], rhs, m)
         bad = ~(m.isfinite(arrow).all(axis=1) & m.isfinite(du).all(axis=(1, 2)))  # (P, k)
+        pivots = m.concatenate([m.diagonal(saved[..., :N], axis1=-2, axis2=-1).reshape(P, -1),
+                                _pivots(S[:, :N + 1, n2:n3 + 1], m)], axis=1)
+        bad |= singular_pivots(pivots, _scale(A, g, c, ct, m), L * N + 1, m)[:, None]
         if want_sign:
             sign = sign * m.linalg.slogdet(S[:, :N + 1, n2:n3 + 1])[0].real
     du = m.where(bad[:, None, None, :], m.nan, du)
