@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import _validate as v
 
-__all__ = ["EngineSettings", "SEEDINGS", "PRECISIONS", "MAX_GRID_STARTS", "resolve_settings"]
+__all__ = ["MAX_TOLERANCE", "EngineSettings", "SEEDINGS", "PRECISIONS", "MAX_GRID_STARTS", "resolve_settings"]
 
 #: The ways to place the starts in the box (uniformly at random, or on a regular grid).
 SEEDINGS = ("uniform", "grid")
@@ -24,6 +24,13 @@ PRECISIONS = ("float64", "mixed")
 MAX_STARTS_PER_NETWORK = 10**7
 #: The largest grid of starts per network that :func:`~fpkit.engine.grid_starts` builds.
 MAX_GRID_STARTS = 10**6
+#: ``tol``, ``merge_tol``, ``polish_tol`` and ``root_tol`` must be below this (see EngineSettings).
+MAX_TOLERANCE = 0.01
+
+
+def _check_tolerance(value: Any, name: str) -> float:
+    """A tolerance of the engine: in (0, MAX_TOLERANCE) (see EngineSettings, Tolerances)."""
+    return v.check_real(value, name, low=0.0, high=MAX_TOLERANCE, low_open=True, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,13 @@ class EngineSettings:
         round (default ``n_starts``); ``newton_rounds``: rounds, each deflating every root known.
         ``root_tol``: the deflated Newton and the multiple-shooting searches have found a root
         where their residual is at most this (``|F(x) - x|_inf``, or the largest layer residual).
+    Tolerances
+        ``tol``, ``merge_tol``, ``polish_tol`` and ``root_tol`` must lie in (0, 0.01): every fixed
+        point lies in the activation's box, of side 1 (logistic) or 2 (tanh, erf, algebraic), and a
+        tolerance of a percent of that side no longer tells a fixed point from a point that moves
+        by a hundredth of the box per step (with ``tol = 10`` every start would "converge", points
+        with ``|F(x) - x|`` about 2 reported as attractors), nor two attractors a hundredth of the
+        box apart.
     Census (completeness, see :mod:`fpkit.engine.census`)
         ``max_starts``: adaptive attractor search: add batches of ``n_starts`` fresh starts while
         the estimated unseen basin mass (Good-Turing) exceeds ``unseen_target``, up to this many
@@ -140,7 +154,7 @@ class EngineSettings:
         cap = MAX_STARTS_PER_NETWORK
         s(self, "n_starts", v.check_int(self.n_starts, "n_starts", minimum=1, maximum=cap))
         v.check_choice(self.seeding, "seeding", SEEDINGS)
-        s(self, "tol", v.check_real(self.tol, "tol", low=0.0, low_open=True))
+        s(self, "tol", _check_tolerance(self.tol, "tol"))
         s(self, "max_iter", v.check_int(self.max_iter, "max_iter", minimum=1))
         s(self, "max_period", v.check_int(self.max_period, "max_period", minimum=1))
         s(self, "cycle_min_step", v.check_real(self.cycle_min_step, "cycle_min_step", low=0.0))
@@ -148,8 +162,8 @@ class EngineSettings:
         v.check_choice(self.precision, "precision", PRECISIONS)
         s(self, "float32_tol", v.check_real(self.float32_tol, "float32_tol", low=1e-6, high=1.0, high_open=True))
         s(self, "float32_steps", v.check_int(self.float32_steps, "float32_steps", minimum=1))
-        s(self, "merge_tol", v.check_real(self.merge_tol, "merge_tol", low=0.0, low_open=True))
-        s(self, "polish_tol", v.check_real(self.polish_tol, "polish_tol", low=0.0, low_open=True))
+        s(self, "merge_tol", _check_tolerance(self.merge_tol, "merge_tol"))
+        s(self, "polish_tol", _check_tolerance(self.polish_tol, "polish_tol"))
         s(self, "newton", v.check_bool(self.newton, "newton"))
         if self.newton_starts is not None:
             s(self, "newton_starts", v.check_int(self.newton_starts, "newton_starts", minimum=1, maximum=cap))
@@ -176,7 +190,7 @@ class EngineSettings:
         s(self, "census_pairing", v.check_bool(self.census_pairing, "census_pairing"))
         s(self, "census_warn_fraction", v.check_real(self.census_warn_fraction, "census_warn_fraction",
                                                       low=0.0, high=1.0, high_open=True))
-        s(self, "root_tol", v.check_real(self.root_tol, "root_tol", low=0.0, low_open=True))
+        s(self, "root_tol", _check_tolerance(self.root_tol, "root_tol"))
         s(self, "shooting_patience", v.check_int(self.shooting_patience, "shooting_patience", minimum=1))
         s(self, "shooting_max_halvings", v.check_int(self.shooting_max_halvings, "shooting_max_halvings",
                                                      minimum=0))

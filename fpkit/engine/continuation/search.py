@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import _validate as v
-from ...backend import to_numpy
+from ...backend import single_threaded_blas, to_numpy
 from ...network import Ensemble, check_ensemble
 from .arcs import CONTINUATION_STATUS, MET, contraction_log_t, follow, main_branch_start
 from .system import LayerArcs, newton_distance, refine, tangent, to_preactivations
@@ -199,6 +199,18 @@ def _end_crossed_arcs(ends: _ArcEnds, starts: _ArcStarts, go, st, before, after)
         ends.at(rows[fine], arcs.take(keep), vc[keep], res[keep])
 
 
+def _as_array(ensemble: Ensemble, value, name: str):
+    """An array argument on the ensemble's backend; lists (ragged ones included) and other objects are
+    checked first, so that a bad one is a TypeError naming it."""
+    if not hasattr(value, "dtype") or not hasattr(value, "shape"):
+        try:
+            value = v.check_array(value, name, finite=False)
+        except TypeError as exc:
+            raise TypeError(f"{exc}; {name} must be one rectangular array per call (networks with fewer "
+                            "known points padded with NaN rows)") from None
+    return ensemble.xp.asarray(value)
+
+
 def _check_arguments(ensemble: Ensemble, known, known_z, max_steps, initial_step, max_step, min_step, main_branch,
                      meet):
     """Validate continuation_search's arguments; returns (known (E, R, N) float64 on the backend, known_z,
@@ -217,7 +229,7 @@ def _check_arguments(ensemble: Ensemble, known, known_z, max_steps, initial_step
     if known is None:
         known = m.full((E, 0, N), m.nan)
     else:
-        known = ensemble.xp.asarray(known)
+        known = _as_array(ensemble, known, "known")
         if known.ndim != 3 or known.shape[0] != E or known.shape[2] != N:
             raise ValueError(f"known must have shape (E, R, N) = ({E}, R, {N}); got {tuple(known.shape)}")
         if np.dtype(str(known.dtype)).kind not in "fiu":
@@ -227,7 +239,7 @@ def _check_arguments(ensemble: Ensemble, known, known_z, max_steps, initial_step
             ensemble.check_points(m.where(m.isfinite(known).all(axis=2)[..., None], known, 0.0), "known")
     R = known.shape[1]
     if known_z is not None:
-        known_z = ensemble.xp.asarray(known_z)
+        known_z = _as_array(ensemble, known_z, "known_z")
         if known_z.ndim != 4 or tuple(known_z.shape) != (E, R, L, N):
             raise ValueError(f"known_z must have shape (E, R, L, N) = ({E}, {R}, {L}, {N}); got {tuple(known_z.shape)}")
         if np.dtype(str(known_z.dtype)).kind not in "fiu":
@@ -281,6 +293,12 @@ def continuation_search(
     check_ensemble(ensemble)
     known, known_z, steps = _check_arguments(ensemble, known, known_z, max_steps, initial_step, max_step, min_step,
                                              main_branch, meet)
+    with single_threaded_blas:  # the BLAS thread policy of fpkit's threads (see fpkit.backend)
+        return _search(ensemble, known, known_z, steps, main_branch, meet)
+
+
+def _search(ensemble: Ensemble, known, known_z, steps: dict, main_branch: bool, meet: bool) -> ContinuationResult:
+    """continuation_search on checked arguments."""
     m = ensemble.array_module
     E, L, N = ensemble.shape
     K = known.shape[1] + 1
