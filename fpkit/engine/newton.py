@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
+from ..backend import single_threaded_blas
 from ..network import Ensemble, check_ensemble
 from .active import ActiveBlock
 from .linalg import solve_or_zero
@@ -47,9 +48,13 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
     x = _in_box(ensemble, ensemble.check_points(x), "x")
+    with single_threaded_blas:  # the BLAS thread policy of fpkit's threads (see fpkit.backend)
+        return _polish(ensemble, x, tol, max_iter)
+
+
+def _polish(ensemble, x, tol, max_iter):
     m = ensemble.array_module
-    N = x.shape[-1]
-    eye = m.eye(N, dtype=m.float64)
+    eye = m.eye(x.shape[-1], dtype=m.float64)
     res = _residual(ensemble, x)
     for _ in range(max_iter):
         if bool((res <= tol).all()):
@@ -128,8 +133,10 @@ def newton_search(
     def direction(sub, x, g, aux):
         return solve_or_zero(aux[0] - eye, -g, m)
 
-    return _damped_newton(ensemble, x, evaluate, residual, direction, known=_check_known(ensemble, known),
-                          point=lambda x: x, clip=None, **options)
+    known = _check_known(ensemble, known)
+    with single_threaded_blas:
+        return _damped_newton(ensemble, x, evaluate, residual, direction, known=known, point=lambda x: x,
+                              clip=None, **options)
 
 
 def _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience) -> dict:
@@ -396,7 +403,8 @@ def shooting_search(
             dH[:, :, layer] = prev
         return dH
 
-    return _damped_newton(ensemble, H, evaluate, lambda sub, H: _shooting_residual(sub, H)[0], direction,
-                          known=_check_known(ensemble, known),
-                          point=lambda H: H[:, :, 0], clip=lambda H: m.clip(H, low + margin, high - margin),
-                          **options)
+    known = _check_known(ensemble, known)
+    with single_threaded_blas:
+        return _damped_newton(ensemble, H, evaluate, lambda sub, H: _shooting_residual(sub, H)[0], direction,
+                              known=known, point=lambda H: H[:, :, 0],
+                              clip=lambda H: m.clip(H, low + margin, high - margin), **options)

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ...backend import make_rng, to_numpy
+from ...backend import make_rng, single_threaded_blas, to_numpy
 from ...network import Ensemble, check_ensemble
 from ..points import PointTable, newton_errors
 from ..result import FixedPoints
@@ -100,9 +100,10 @@ def find_fixed_points(
     if starts is None:
         starts = seeded_starts(ensemble, s, seed=rng)
     state = CensusState(ensemble, s, rng, ensemble.check_points(starts, "starts"), PointTable(E, N))
-    for stage in census_stages(s):
-        stage(state)
-    return _result(state)
+    with single_threaded_blas:  # the BLAS thread policy of fpkit's threads, for every stage (see fpkit.backend)
+        for stage in census_stages(s):
+            stage(state)
+        return _result(state)
 
 
 def _result(state: CensusState) -> FixedPoints:

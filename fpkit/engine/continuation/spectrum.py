@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...backend import to_numpy
+from ...backend import single_threaded_blas, to_numpy
 from ...network import Ensemble, check_ensemble
 from ..completeness import fixed_point_index
 from .system import layer_system
@@ -124,6 +124,16 @@ def layer_jacobian_eigenvalues(ensemble: Ensemble, z):
     if not finite.any():
         return out
     e_idx, k_idx = np.nonzero(finite)
+    with single_threaded_blas:  # the BLAS thread policy of fpkit's threads (see fpkit.backend)
+        out[e_idx, k_idx] = _layer_eigenvalues(ensemble, z, e_idx, k_idx)
+    return out
+
+
+def _layer_eigenvalues(ensemble: Ensemble, z, e_idx, k_idx) -> np.ndarray:
+    """Eigenvalues (len(e_idx), N) of J_F from the finite layer states z[e_idx, k_idx] (see
+    :func:`layer_jacobian_eigenvalues`)."""
+    m = ensemble.array_module
+    _, L, N = ensemble.shape
     em = m.asarray(e_idx)
     zs = z[em, m.asarray(k_idx)]
     W, b, phi = ensemble.weights[em], ensemble.biases[em], ensemble.activation
@@ -144,5 +154,4 @@ def layer_jacobian_eigenvalues(ensemble: Ensemble, z):
         alt = cyclic_eigenvalues(A[m.asarray(bad)], m)
         good = np.isfinite(alt).all(axis=1) & (fixed_point_index(alt) == index[bad]) & (index[bad] != 0)
         ev[bad] = np.where(good[:, None], alt, np.nan)
-    out[e_idx, k_idx] = ev
-    return out
+    return ev
