@@ -31,9 +31,12 @@ Modules, one idea each (the import order: each uses only those above it):
     Newton, multiple shooting, continuation), with the index check.
 :mod:`~fpkit.engine.basins`
     basin fractions, basin maps, attractors around a point.
+:mod:`~fpkit.engine.analysis`
+    what the chapters compute from censuses: the union of two censuses' lists, Jacobian norms.
 """
 
 from .active import ActiveBlock, Compaction
+from .analysis import jacobian_norms, union_counts
 from .basins import attractors_near, basin_fractions, basin_map
 from .census import find_fixed_points
 from .completeness import chao1_unseen, fixed_point_index
@@ -66,6 +69,7 @@ __all__ = [
     "fixed_point_index",
     "grid_starts",
     "iterate_map",
+    "jacobian_norms",
     "layer_jacobian_eigenvalues",
     "merge_points",
     "newton_search",
@@ -74,4 +78,5 @@ __all__ = [
     "seeded_starts",
     "shooting_search",
     "uniform_starts",
+    "union_counts",
 ]
