@@ -1,17 +1,13 @@
-"""Homotopy continuation in the weight scale (fpkit.engine.continuation) and its census stage."""
-
-import warnings
+"""Homotopy continuation in the weight scale (fpkit.engine.continuation): the bordered solve, arcs against
+brute-force roots, crossings, the layer spectrum, meeting arcs, argument checks."""
 
 import numpy as np
-import pandas as pd
 import pytest
-from scipy import optimize
 
-from fpkit import CAUCHY_REGIME, EngineSettings, Ensemble, NetworkConfig, find_fixed_points
+from conftest import LAST_BIT, brute_force_roots_2d, last_bit, roots_1d, roots_from_grid
+from fpkit import CAUCHY_REGIME, Ensemble, NetworkConfig, find_fixed_points
 from fpkit.engine import CONTINUATION_STATUS, continuation_search, fixed_point_index, layer_jacobian_eigenvalues
 from fpkit.engine.continuation.system import bordered_solve
-
-from test_fixedpoints import brute_force_roots_2d
 
 
 def dense_bordered(A, g, c, ct):
@@ -89,29 +85,6 @@ def test_bordered_solve_keeps_ill_conditioned_but_regular_systems():
     np.testing.assert_allclose(dt, exact[:, -1], rtol=1e-4)
 
 
-# ----------------------------------------------------------------- arcs against brute-force roots
-
-
-def roots_1d(ens, e):
-    """Every root of a width-1 network, as points x: the roots of z = f(z) in the last layer's
-    pre-activation (x = phi(z); |z - b_L| <= |w_L|), by sign changes on a fine grid and brentq.
-    In z, saturated roots (x within rounding of the box's edge) are as easy to bracket as others."""
-    W, b = ens.weights[e, :, 0, 0], ens.biases[e, :, 0]
-    phi = ens.activation
-
-    def f(z):
-        h = phi.value(np.asarray(z, dtype=float), np)
-        for layer in range(ens.depth - 1):
-            h = phi.value(W[layer] * h + b[layer], np)
-        return W[-1] * h + b[-1] - z
-
-    zs = np.linspace(b[-1] - abs(W[-1]) - 1.0, b[-1] + abs(W[-1]) + 1.0, 400_001)
-    gs = f(zs)
-    roots = [optimize.brentq(f, zs[i], zs[i + 1], xtol=1e-14, rtol=1e-15)
-             for i in np.flatnonzero(np.sign(gs[:-1]) * np.sign(gs[1:]) < 0)]
-    return phi.value(np.array(roots), np).reshape(-1, 1)
-
-
 def check_arcs(ens, roots, tol=1e-8):
     """Follow the main branch and the arc of every brute-force root; returns per network the
     index of the root the main branch reached, after checking the pairing: every arc ends on
@@ -145,19 +118,23 @@ def check_arcs(ens, roots, tol=1e-8):
     return main_root
 
 
+@pytest.mark.parametrize("noise_seed", LAST_BIT)
 @pytest.mark.parametrize("L,scale", [(1, 4.0), (3, 16.0)])
-def test_arcs_pair_the_exact_roots_of_one_unit_networks(L, scale):
+def test_arcs_pair_the_exact_roots_of_one_unit_networks(L, scale, noise_seed):
     cfg = NetworkConfig(N=1, L=L, law="cauchy", scale=scale, activation="tanh", bias_law="same")
-    ens = Ensemble.sample(cfg, 24, seed=5)
+    ens = last_bit(Ensemble.sample(cfg, 24, seed=5), noise_seed)
     roots = [roots_1d(ens, e) for e in range(24)]
     assert sum(len(r) > 1 for r in roots) >= 5  # several multistable networks among them
     check_arcs(ens, roots)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_arcs_pair_the_brute_force_roots_in_two_dimensions(seed):
+@pytest.mark.parametrize("seed, noise_seed", [(0, None), (1, None), (0, 1), (0, 2), (1, 3)])
+def test_arcs_pair_the_brute_force_roots_in_two_dimensions(seed, noise_seed):
+    """Brute-force roots (never an empty list: the helper raises) paired by the arcs; also on weights
+    changed in their last bit, as another BLAS kernel's rounding would see them (issue 25: seed 0 found
+    no root for one network on OpenBLAS's SkylakeX kernel)."""
     cfg = NetworkConfig(N=2, L=2, law="cauchy", scale=4.0, activation="tanh", bias_law="same")
-    ens = Ensemble.sample(cfg, 6, seed=seed)
+    ens = last_bit(Ensemble.sample(cfg, 6, seed=seed), noise_seed)
     roots = [brute_force_roots_2d(ens, e) for e in range(6)]
     # the grid search may miss roots; the degree argument says a complete list has sum 1
     complete = [fixed_point_index(np.linalg.eigvals(ens.subset(np.array([e])).jacobian(r[None])[0])).sum() == 1
@@ -167,23 +144,12 @@ def test_arcs_pair_the_brute_force_roots_in_two_dimensions(seed):
     check_arcs(ens.subset(keep), [roots[e] for e in keep])
 
 
-def roots_from_grid(ens, per_axis=25):
-    """The roots of a single 2-d network reached by scipy's root finder from a grid of starts."""
-    g = lambda x: ens.forward(x.reshape(1, 1, -1))[0, 0] - x
-    roots = []
-    for a in np.linspace(-0.99, 0.99, per_axis):
-        for c in np.linspace(-0.99, 0.99, per_axis):
-            sol = optimize.root(g, np.array([a, c]), tol=1e-14)
-            if sol.success and np.abs(g(sol.x)).max() < 1e-12 and all(np.abs(sol.x - r).max() > 1e-8 for r in roots):
-                roots.append(sol.x)
-    return np.array(roots)
-
-
-def test_arc_from_a_stable_point_finds_its_saddle_partner():
+@pytest.mark.parametrize("noise_seed", LAST_BIT)
+def test_arc_from_a_stable_point_finds_its_saddle_partner(noise_seed):
     """Two coupled bistable units: 9 fixed points, 4 of them stable. From each stable point but
     the main branch's, the arc of decreasing weight scale turns around and comes back to t = 1 at
     a saddle (index -1); the main branch's stable point leads down to t_0 instead."""
-    ens = Ensemble(np.array([[[[3.0, 0.4], [-0.3, 2.5]]]]), np.array([[[0.2, -0.1]]]), "tanh")
+    ens = last_bit(Ensemble(np.array([[[[3.0, 0.4], [-0.3, 2.5]]]]), np.array([[[0.2, -0.1]]]), "tanh"), noise_seed)
     roots = roots_from_grid(ens)
     ev = np.linalg.eigvals(ens.jacobian(roots[None])[0])
     index, stable = fixed_point_index(ev), np.abs(ev).max(axis=1) < 1
@@ -239,6 +205,14 @@ def test_continuation_is_deterministic_and_honours_its_arguments():
         layer_jacobian_eigenvalues(ens, np.zeros((5, 1, 3, 3)))
     with pytest.raises(ValueError, match="known_z must have shape"):
         continuation_search(ens, known, known_z=np.zeros((5, 2, 4, 2)))
+    # a ragged list of known points (one list per network, of different lengths): an error naming it
+    ragged = [[[0.1, 0.2, 0.3]], [[0.1, 0.2, 0.3], [0.0, 0.0, 0.0]]] + [[[0.1, 0.2, 0.3]]] * 3
+    with pytest.raises(TypeError, match="known must be a numeric array.*padded with NaN rows"):
+        continuation_search(ens, ragged)
+    with pytest.raises(TypeError, match="known_z must be a numeric array"):
+        continuation_search(ens, known, known_z=[[[[0.0]]], [[[0.0, 1.0]]]])
+    with pytest.raises(TypeError, match="known must be a numeric array"):
+        continuation_search(ens, "abc")
 
 
 def test_arcs_from_given_layer_states_match_arcs_from_x():
@@ -250,106 +224,6 @@ def test_arcs_from_given_layer_states_match_arcs_from_x():
     np.testing.assert_array_equal(from_x.status, from_z.status)
     assert (from_x.status[:, 1] == CONTINUATION_STATUS["main_branch"]).all()  # each leads back to t_0
     np.testing.assert_allclose(from_x.known_z, first.z[:, :1], rtol=1e-9, atol=1e-9)
-
-
-def test_census_settings_are_validated():
-    with pytest.raises(TypeError, match="census_continuation"):
-        EngineSettings(census_continuation="yes")
-    with pytest.raises(ValueError, match="continuation_steps"):
-        EngineSettings(continuation_steps=0)
-    with pytest.raises(ValueError, match="continuation_rounds"):
-        EngineSettings(continuation_rounds=0)
-    with pytest.raises(ValueError, match="census_warn_fraction"):
-        EngineSettings(census_warn_fraction=1.0)
-
-
-# ----------------------------------------------------------------- the census stage
-
-
-@pytest.fixture(scope="module")
-def census_pair():
-    """A seeded Cauchy ensemble (30 networks, N = 6, L = 8), census with a deliberately short
-    shooting search (16 starts, one round), without and with the continuation stage."""
-    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=6, L=8), 30, seed=0)
-    opts = dict(n_starts=16, seed=1, newton=True, census=True, census_rounds=1)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        without = find_fixed_points(ens, census_continuation=False, **opts)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)  # a 1.0 pass rate must not warn
-        with_ = find_fixed_points(ens, **opts)
-    return ens, without, with_, caught
-
-
-def test_census_with_continuation_closes_more_networks(census_pair):
-    ens, without, with_, _ = census_pair
-    before = without.per_network().index_complete.mean()
-    after = with_.per_network().index_complete.mean()
-    # measured: 22/30 without, 30/30 with; the margin allows three networks
-    assert after >= 0.9 and after > before
-    cont = with_.found_by == "continuation"
-    assert cont.any()
-    # every point the stage added is a fixed point, certified like the others
-    assert (with_.fp_error[cont] <= 1e-12).all() or (with_.fp_residual[cont] <= 1e-12).all()
-    x = with_.x[cont]
-    fx = ens.subset(with_.fp_network[cont]).forward(x[:, None])[:, 0]
-    assert np.abs(fx - x).max() < 1e-9
-    # the stage only adds points: everything found without it is still there
-    assert with_.x.shape[0] >= without.x.shape[0]
-
-
-def test_incomplete_census_warns_with_count_and_reason(census_pair):
-    ens, without, _, caught = census_pair
-    n_bad = int((~without.per_network().index_complete).sum())
-    assert n_bad > 0
-    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    assert any(f"{n_bad} of 30 networks" in msg and "census_continuation is off" in msg for msg in messages)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        # below the warning fraction nothing is said
-        find_fixed_points(ens.subset(np.arange(3)), n_starts=16, seed=1, newton=True, census=True,
-                          census_rounds=1, census_continuation=False, census_warn_fraction=0.99)
-
-
-def test_per_network_says_which_stage_completed_the_census(census_pair):
-    _, without, with_, _ = census_pair
-    per = with_.per_network()
-    assert set(per.completed_by[per.index_complete]) <= {"iteration", "newton", "shooting", "continuation"}
-    assert (per.completed_by[~per.index_complete] == "").all()
-    # the networks the continuation stage closed are exactly those it added points to and that
-    # were incomplete without it
-    closed_here = set(per.network[per.completed_by == "continuation"])
-    assert closed_here == set(np.unique(with_.fp_network[with_.found_by == "continuation"]))
-    assert closed_here <= set(np.flatnonzero(~without.per_network().index_complete.to_numpy()))
-
-
-def test_pairing_mode_closes_every_list_under_the_pairing(census_pair):
-    ens, _, with_, _ = census_pair
-    paired = find_fixed_points(ens, n_starts=16, seed=1, newton=True, census=True, census_rounds=1,
-                               census_pairing=True)
-    per = paired.per_network()
-    assert per.pairs_closed.notna().all()
-    # measured: all 30 close; a closed list has index sum 1 (partners have opposite indices)
-    assert per.pairs_closed.sum() >= 27
-    assert per.index_complete[per.pairs_closed.to_numpy(dtype=bool)].all()
-    # the pairing looks at the complete networks too, and can only add points
-    assert paired.x.shape[0] >= with_.x.shape[0]
-    # without pairing, only networks the stage ran for have a verdict
-    looked = with_.per_network().pairs_closed.notna()
-    assert looked.sum() == (with_.per_network().completed_by == "continuation").sum()
-
-
-def test_pairing_in_many_small_groups_gives_the_one_group_answer(census_pair):
-    """With a memory budget of one network per group, the table grows between groups (crossings of
-    earlier groups are added): the later groups must still find their own rows (regression: a
-    broadcast error in chapter 7's census), and the answer must be the one of a single group."""
-    ens = census_pair[0]
-    kwargs = dict(n_starts=16, seed=1, newton=True, census=True, census_rounds=1, census_pairing=True)
-    whole = find_fixed_points(ens, **kwargs).per_network()
-    split = find_fixed_points(ens, continuation_memory=1, **kwargs).per_network()
-    assert (whole.fixed_points > whole.fixed_points.min()).any()  # some networks gained points
-    pd.testing.assert_frame_equal(split[["fixed_points", "index_sum", "pairs_closed"]],
-                                  whole[["fixed_points", "index_sum", "pairs_closed"]])
 
 
 def test_eigenvalues_of_a_steep_product_come_from_the_cyclic_matrix():
