@@ -27,6 +27,11 @@ per-network tallies); :func:`census_stages` lists the stages the settings ask fo
 A new stage is a function of the state added to :func:`census_stages`; it enters what it finds with
 :meth:`~fpkit.engine.points.PointTable.insert`, which decides what is new.
 
+Random draws: the first batch of starts comes from ``seed``; the Newton starts, drawn for every network
+at once, from the same generator; the draws that only some networks make (adaptive starts, multiple
+shooting) from per-network streams (:class:`~fpkit.engine.census.state.RandomStreams`), so that a
+network's census does not depend on how the other networks' censuses went.
+
 After Golub & Sussillo's FixedPointFinder (batched starts, per-start stopping, merge keeping the
 smallest residual), with cycle detection, completeness estimates and the index check added.
 """

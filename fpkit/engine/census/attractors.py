@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ...backend import to_numpy
 from ..completeness import good_turing_unseen_mass
 from ..iterate import STATUS, run_iteration
 from ..points import PointTable, greedy_merge, polish_points
-from ..starts import uniform_starts
 from .state import CensusState, StartCounts
 
 __all__ = ["adaptive_starts", "iterate_first_batch", "record_attractors"]
@@ -50,14 +51,17 @@ def iterate_first_batch(state: CensusState) -> None:
 
 def adaptive_starts(state: CensusState) -> None:
     """Stage 2 (``max_starts``): batches of ``n_starts`` fresh uniform starts for the networks whose
-    unseen basin mass (Good-Turing) exceeds ``unseen_target``, until ``max_starts`` per network."""
+    unseen basin mass (Good-Turing) exceeds ``unseen_target``, until ``max_starts`` per network (the
+    starts of a network come from its own stream, :class:`~fpkit.engine.census.state.RandomStreams`)."""
     ensemble, s, table, counts = state.ensemble, state.settings, state.table, state.counts
-    while True:
+    low, high = ensemble.domain
+    for rnd in itertools.count():
         unseen = good_turing_unseen_mass(table.basin, table.network, counts.starts)
         todo = np.flatnonzero((unseen > s.unseen_target) & (counts.starts + s.n_starts <= s.max_starts))
         if todo.size == 0:
             return
         sub = ensemble.subset(ensemble.xp.asarray(todo))
-        it = run_iteration(sub, uniform_starts(sub, s.n_starts, seed=state.rng), s)
+        u = state.streams.uniform("adaptive starts", rnd, todo, (s.n_starts, ensemble.width))
+        it = run_iteration(sub, ensemble.xp.asarray(low + (high - low) * u), s)
         record_attractors(sub, it, table, s, networks=todo)
         counts.add(todo, to_numpy(it.status), to_numpy(it.iterations))

@@ -12,7 +12,7 @@ from ..points import PointTable, greedy_merge, newton_errors, polish_points
 from ..starts import uniform_starts
 from .state import CensusState
 
-__all__ = ["classify_points", "newton_roots", "shooting_rounds", "shooting_starts"]
+__all__ = ["classify_points", "layer_orbits", "newton_roots", "shooting_rounds", "shooting_starts"]
 
 
 def newton_roots(state: CensusState) -> None:
@@ -62,14 +62,14 @@ def shooting_rounds(state: CensusState) -> None:
             break
         state.census_rounds[todo] += 1
         for start in range(0, todo.size, group):
-            _shooting_group(state, todo[start:start + group], K)
+            _shooting_group(state, todo[start:start + group], K, rnd)
 
 
-def _shooting_group(state: CensusState, nets, K: int) -> None:
-    """One round of multiple shooting for the networks ``nets``; certified roots join the table."""
+def _shooting_group(state: CensusState, nets, K: int, rnd: int) -> None:
+    """Round ``rnd`` of multiple shooting for the networks ``nets``; certified roots join the table."""
     s, ensemble, table = state.settings, state.ensemble, state.table
     sub = ensemble.subset(ensemble.xp.asarray(nets))
-    states = shooting_starts(sub, table, nets, K, state.rng)  # the uniform ones come last
+    states = shooting_starts(sub, table, nets, K, state.streams, rnd)  # the uniform ones come last
     x_s, r_s = shooting_search(sub, states, tol=s.root_tol, patience=s.shooting_patience,
                                max_halvings=s.shooting_max_halvings)
     x_s, r_s = to_numpy(x_s), to_numpy(r_s)
@@ -101,22 +101,26 @@ def layer_orbits(ensemble, points):
     return out
 
 
-def shooting_starts(sub, table: PointTable, nets, K: int, rng):
-    """K layer states per network of ``sub`` (the table's networks ``nets``): first ``K // 2`` orbits of
-    the network's known fixed points with a random fifth of their coordinates redrawn (missing fixed
-    points tend to share most of their saturation pattern with known ones), then uniform random
-    states in the box (all K uniform when no fixed point is known)."""
+def shooting_starts(sub, table: PointTable, nets, K: int, streams, rnd: int):
+    """K layer states (E', K, L, N) per network of ``sub`` (the table's networks ``nets``) for round ``rnd``:
+    first ``K // 2`` orbits of the network's known fixed points (picked at random) with a random fifth of
+    their coordinates redrawn (missing fixed points tend to share most of their saturation pattern with
+    known ones), then uniform random states in the box (all K uniform when no fixed point is known). The
+    draws of a network come from its own streams (:class:`~fpkit.engine.census.state.RandomStreams`)."""
     E, L, N = sub.shape
     low, high = sub.domain
-    states = low + (high - low) * rng.random((E, K, L, N))
     half = K // 2
-    for i, e in enumerate(nets):  # the draws per network, in the order that fixes the random stream
-        mine = table.x[table.network == e]
-        if mine.shape[0] == 0:
-            continue
-        pick = mine[rng.integers(0, mine.shape[0], half)]
-        one = sub.subset(np.array([i]))
-        orbit = to_numpy(layer_orbits(one, one.xp.asarray(pick[None])))[0]
-        redraw = rng.random(orbit.shape) < 0.2
-        states[i, :half] = np.where(redraw, states[i, :half], orbit)
+    states = low + (high - low) * streams.uniform("shooting states", rnd, nets, (K, L, N))
+    counts = np.bincount(table.network, minlength=table.n_networks)[nets]
+    has = np.flatnonzero(counts > 0)
+    if has.size == 0 or half == 0:
+        return sub.xp.asarray(states)
+    u = streams.uniform("shooting picks", rnd, nets[has], (half,))
+    pick = np.minimum((u * counts[has, None]).astype(np.int64), counts[has, None] - 1)
+    known = table.packed()[nets[has]]  # (H, R, N): each network's points in table order
+    points = np.take_along_axis(known, pick[..., None], axis=1)
+    with_points = sub.subset(sub.xp.asarray(has))
+    orbit = to_numpy(layer_orbits(with_points, with_points.xp.asarray(points)))
+    redraw = streams.uniform("shooting redraws", rnd, nets[has], (half, L, N)) < 0.2
+    states[has, :half] = np.where(redraw, states[has, :half], orbit)
     return sub.xp.asarray(states)

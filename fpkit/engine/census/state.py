@@ -12,7 +12,45 @@ from ..iterate import STATUS, IterationResult
 from ..points import PointTable
 from ..settings import EngineSettings
 
-__all__ = ["CensusState", "Stage", "StartCounts"]
+__all__ = ["CensusState", "RandomStreams", "Stage", "StartCounts"]
+
+
+class RandomStreams:
+    """The random draws of the census stages that draw for some networks only (adaptive starts, multiple
+    shooting), in streams that make a network's draws depend on nothing but (stream, round, network).
+
+    Drawn from one generator, a network's random starts would depend on which other networks drew before
+    it, so a decision taken differently in one network (another BLAS kernel's rounding suffices) would
+    change every later network's starts and counts. Here networks are taken in fixed blocks of
+    ``BLOCK``; each (stream, round, block) has its own generator (a NumPy ``SeedSequence`` child of
+    entropy drawn once from a child spawned from the census's generator, whose own stream is left where
+    it was), which draws for the whole block.
+    """
+
+    BLOCK = 16
+    _KEYS = {"adaptive starts": 1, "shooting states": 2, "shooting picks": 3, "shooting redraws": 4}
+
+    def __init__(self, rng: np.random.Generator):
+        try:  # a child of rng's seed sequence: rng's own stream (the Newton starts) stays where it is
+            source = rng.spawn(1)[0]
+        except (TypeError, ValueError, AttributeError):  # a generator without a seed sequence
+            source = rng
+        self._entropy = [int(a) for a in source.integers(0, 2**63, size=2)]
+
+    def uniform(self, stream: str, rnd: int, networks, shape) -> np.ndarray:
+        """Uniform draws in [0, 1), shape (len(networks),) + shape: row i is network ``networks[i]``'s draw
+        of round ``rnd`` of ``stream``."""
+        networks = np.asarray(networks, dtype=np.int64)
+        shape = tuple(int(n) for n in shape)
+        out = np.empty((networks.size,) + shape)
+        blocks = networks // self.BLOCK
+        for block in np.unique(blocks):  # a loop over blocks of networks (not over networks or points)
+            key = (self._KEYS[stream], int(rnd), int(block))
+            draws = np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=key)).random(
+                (self.BLOCK,) + shape)
+            mine = blocks == block
+            out[mine] = draws[networks[mine] % self.BLOCK]
+        return out
 
 
 class StartCounts:
@@ -49,7 +87,10 @@ class CensusState:
     Attributes
     ----------
     ensemble, settings, rng
-        The networks, the resolved settings, the NumPy Generator of every random draw after the starts.
+        The networks, the resolved settings, the NumPy Generator of the draws for every network at once
+        (the Newton starts) after the first batch.
+    streams : RandomStreams
+        The draws for some networks only (adaptive starts, multiple shooting).
     starts : array (E, M, N)
         The first batch of starts (on the ensemble's backend).
     table : PointTable
@@ -81,9 +122,12 @@ class CensusState:
     pairs_closed: np.ndarray = field(default=None)
     incomplete: dict | None = None
     steepest: float = 0.0
+    streams: RandomStreams | None = None
 
     def __post_init__(self) -> None:
         E = self.ensemble.n_networks
+        if self.streams is None:
+            self.streams = RandomStreams(self.rng)
         if self.census_rounds is None:
             self.census_rounds = np.zeros(E, dtype=np.int64)
         if self.pairs_closed is None:
