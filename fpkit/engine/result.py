@@ -42,6 +42,8 @@ class FixedPoints:
     > 1), ``stable`` (spectral radius < 1), ``index`` (sign det(I - J)), ``basin_count`` (starts,
     of all batches, that converged to it), ``found_by`` ("iteration", "newton", "shooting" or
     "continuation"), ``shooting_hits`` (uniform multiple-shooting starts of the census that reached it).
+
+    ``settings``: the :class:`~fpkit.engine.EngineSettings` of the run (typed: read ``settings.merge_tol``).
     """
 
     n_networks: int
