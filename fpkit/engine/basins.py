@@ -111,15 +111,15 @@ def basin_map(
         ref = ref[None]
     if ref.ndim != 2 or ref.shape[1] != N:
         raise ValueError(f"reference must have shape (K, N = {N}); got {ref.shape}")
-    resolve_settings(settings, options)  # bad settings fail before the slice is built
+    s = resolve_settings(settings, options)  # bad settings fail before the slice is built
     one = ensemble.subset(slice(network, network + 1))
     starts = plane_starts(*vecs, extent=extent, resolution=resolution)
     try:
         one.check_points(starts, "starts")
     except ValueError as exc:
         raise ValueError(f"origin, u, v_dir and extent give starts the network cannot take: {exc}") from None
-    res = find_fixed_points(one, starts, settings=settings, **options)
-    tol = res.settings["merge_tol"]
+    res = find_fixed_points(one, starts, settings=s)
+    tol = s.merge_tol
     ids = np.full(res.x.shape[0], -1, dtype=np.int64)
     extra = 0
     for k, p in enumerate(res.x):
@@ -162,7 +162,7 @@ def attractors_near(
     low, high = ensemble.domain
     radius = v.check_real(radius, "radius", low=0.0, high=high - low, low_open=True)
     n_probe = v.check_int(n_probe, "n_probe", minimum=1)
-    resolve_settings(settings, options)
+    s = resolve_settings(settings, options)
     points = v.check_array(points, "points")
     networks = v.check_array(networks, "networks")
     if np.any(networks != np.round(networks)) or (networks.size and (networks.min() < 0 or
@@ -184,6 +184,6 @@ def attractors_near(
     # One batched run: network k of the sub-ensemble is a copy of networks[k], probed around points[k].
     sub = ensemble.subset(networks)
     probe = points[:, None, :] + radius * (2.0 * rng.random((K, n_probe, points.shape[1])) - 1.0)
-    res = find_fixed_points(sub, sub.xp.asarray(probe), seed=rng, settings=settings, **options)
+    res = find_fixed_points(sub, sub.xp.asarray(probe), seed=rng, settings=s)
     reached = res.stable & (res.basin_count > 0)
     return np.bincount(res.fp_network[reached], minlength=K).astype(np.int64)

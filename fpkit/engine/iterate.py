@@ -35,7 +35,7 @@ from ..network import Ensemble, check_ensemble
 from .active import ActiveBlock
 from .settings import EngineSettings, resolve_settings
 
-__all__ = ["STATUS", "IterationResult", "iterate_map"]
+__all__ = ["STATUS", "IterationResult", "iterate_map", "run_iteration"]
 
 #: Status codes of a start's orbit.
 STATUS = {"converged": 0, "cycle": 1, "not_converged": 2}
@@ -76,7 +76,12 @@ def iterate_map(ensemble: Ensemble, starts, settings: EngineSettings | None = No
     """
     check_ensemble(ensemble)
     s = resolve_settings(settings, options)
-    x0 = ensemble.check_points(starts, "starts")
+    return run_iteration(ensemble, ensemble.check_points(starts, "starts"), s)
+
+
+def run_iteration(ensemble: Ensemble, x0, s: EngineSettings) -> IterationResult:
+    """:func:`iterate_map` on checked starts x0 (E, M, N) (float64 on the ensemble's backend) with resolved
+    settings (what the census calls)."""
     m = ensemble.array_module
     E, M, N = x0.shape
     v.check_memory(8 * (max(2, s.max_period + 1) + 8) * E * M * N,

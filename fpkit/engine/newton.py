@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as v
+from ..backend import single_threaded_blas
 from ..network import Ensemble, check_ensemble
 from .active import ActiveBlock
+from .linalg import solve_or_zero
 
 __all__ = ["newton_search", "polish", "shooting_search"]
 
@@ -46,15 +48,19 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
     x = _in_box(ensemble, ensemble.check_points(x), "x")
+    with single_threaded_blas:  # the BLAS thread policy of fpkit's threads (see fpkit.backend)
+        return _polish(ensemble, x, tol, max_iter)
+
+
+def _polish(ensemble, x, tol, max_iter):
     m = ensemble.array_module
-    N = x.shape[-1]
-    eye = m.eye(N, dtype=m.float64)
+    eye = m.eye(x.shape[-1], dtype=m.float64)
     res = _residual(ensemble, x)
     for _ in range(max_iter):
         if bool((res <= tol).all()):
             break
         fx, jac = ensemble.forward_with_jacobian(x)
-        step = _solve(jac - eye, x - fx, m)
+        step = solve_or_zero(jac - eye, x - fx, m)
         trial = x + step
         trial_res = _residual(ensemble, trial)
         better = m.isfinite(trial_res) & (trial_res < res)
@@ -63,24 +69,6 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
         if not bool(better.any()):
             break
     return x, res
-
-
-def _solve(a, b, m):
-    """Solve a x = b batched; singular systems give a zero step instead of an exception."""
-    try:
-        out = m.linalg.solve(a, b[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        out = m.zeros_like(b)
-        flat_a = a.reshape(-1, *a.shape[-2:])
-        flat_b = b.reshape(-1, b.shape[-1])
-        flat_o = out.reshape(-1, b.shape[-1])
-        for i in range(flat_a.shape[0]):
-            try:
-                flat_o[i] = m.linalg.solve(flat_a[i], flat_b[i])
-            except np.linalg.LinAlgError:
-                pass
-    # a nearly singular system can give an inf/NaN step (CuPy does not raise): no step there
-    return m.where(m.isfinite(out).all(axis=-1, keepdims=True), out, 0.0)
 
 
 def newton_search(
@@ -143,10 +131,12 @@ def newton_search(
         return sub.forward_into(x, m.empty_like(x), m.empty_like(x)) - x
 
     def direction(sub, x, g, aux):
-        return _solve(aux[0] - eye, -g, m)
+        return solve_or_zero(aux[0] - eye, -g, m)
 
-    return _damped_newton(ensemble, x, evaluate, residual, direction, known=_check_known(ensemble, known),
-                          point=lambda x: x, clip=None, **options)
+    known = _check_known(ensemble, known)
+    with single_threaded_blas:
+        return _damped_newton(ensemble, x, evaluate, residual, direction, known=known, point=lambda x: x,
+                              clip=None, **options)
 
 
 def _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience) -> dict:
@@ -406,14 +396,15 @@ def shooting_search(
         for layer in range(L):
             P = m.matmul(A[:, :, layer], P)
             s = m.matmul(A[:, :, layer], s[..., None])[..., 0] + R[:, :, layer]
-        prev = _solve(eye - P, s, m)  # d_{L-1}
+        prev = solve_or_zero(eye - P, s, m)  # d_{L-1}
         dH = m.empty_like(H)
         for layer in range(L):
             prev = m.matmul(A[:, :, layer], prev[..., None])[..., 0] + R[:, :, layer]
             dH[:, :, layer] = prev
         return dH
 
-    return _damped_newton(ensemble, H, evaluate, lambda sub, H: _shooting_residual(sub, H)[0], direction,
-                          known=_check_known(ensemble, known),
-                          point=lambda H: H[:, :, 0], clip=lambda H: m.clip(H, low + margin, high - margin),
-                          **options)
+    known = _check_known(ensemble, known)
+    with single_threaded_blas:
+        return _damped_newton(ensemble, H, evaluate, lambda sub, H: _shooting_residual(sub, H)[0], direction,
+                              known=known, point=lambda H: H[:, :, 0],
+                              clip=lambda H: m.clip(H, low + margin, high - margin), **options)

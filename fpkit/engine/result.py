@@ -7,36 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .completeness import chao1_unseen_per_network, fixed_point_index, good_turing_unseen_mass, index_sums
 from .iterate import STATUS
+from .settings import EngineSettings
 
 __all__ = ["FixedPoints", "fixed_point_index"]
 
 _STATUS_NAMES = np.array(list(STATUS))
-
-
-def fixed_point_index(eigenvalues) -> np.ndarray:
-    """Index ``sign det(I - J)`` of fixed points from the eigenvalues of J, shape (..., N) -> (...).
-
-    ``det(I - J) = prod_i (1 - lambda_i)`` is real; it is negative exactly when J has an odd
-    number of real eigenvalues above 1. Because F maps R^N into the open box of the activation's
-    range, x - F(x) has degree 1 on that box, so the indices of all (non-degenerate) fixed points
-    of a network sum to 1: ``Q_all = 1 + 2 * #(index -1)``. A network can only have several fixed
-    points if J has real eigenvalues above 1 somewhere; a sum other than 1 means the search
-    missed some. NaN rows (padding) give 0.
-    """
-    from .. import _validate as v
-
-    ev = v.check_array(eigenvalues, "eigenvalues", finite=False, complex_ok=True)
-    if ev.ndim < 1:
-        raise ValueError("eigenvalues must have at least one axis (the N eigenvalues)")
-    with np.errstate(invalid="ignore", over="ignore"):
-        # the sign of a product is the product of signs: no overflow for huge |1 - lambda|
-        factors = 1.0 - ev
-        real = np.abs(factors.imag) <= 1e-12 * np.maximum(np.abs(factors.real), 1.0)
-        neg = np.sum(real & (factors.real < 0), axis=-1)
-        zero = np.any(factors == 0, axis=-1)
-        sign = np.where(neg % 2 == 1, -1, 1)
-    return np.where(np.isnan(ev).any(axis=-1) | zero, 0, sign).astype(int)
 
 
 @dataclass
@@ -65,6 +42,8 @@ class FixedPoints:
     > 1), ``stable`` (spectral radius < 1), ``index`` (sign det(I - J)), ``basin_count`` (starts,
     of all batches, that converged to it), ``found_by`` ("iteration", "newton", "shooting" or
     "continuation"), ``shooting_hits`` (uniform multiple-shooting starts of the census that reached it).
+
+    ``settings``: the :class:`~fpkit.engine.EngineSettings` of the run (typed: read ``settings.merge_tol``).
     """
 
     n_networks: int
@@ -96,7 +75,7 @@ class FixedPoints:
     fp_error: np.ndarray = None
     shooting_hits: np.ndarray = None
     pairs_closed: np.ndarray = None
-    settings: dict = field(default_factory=dict)
+    settings: EngineSettings = field(default_factory=EngineSettings)
 
     def __post_init__(self) -> None:
         E, M = self.n_networks, self.n_starts
@@ -130,7 +109,7 @@ class FixedPoints:
     # -------------------------------------------------------------- census
     def index_sum(self) -> np.ndarray:
         """Per network, the sum of the indices of the fixed points found; 1 for a complete list."""
-        return np.bincount(self.fp_network, weights=self.index, minlength=self.n_networks).round().astype(np.int64)
+        return index_sums(self.index, self.fp_network, self.n_networks)
 
     def unseen_mass(self) -> np.ndarray:
         """Per network, the Good-Turing estimate of the basin mass that no start has reached.
@@ -140,17 +119,13 @@ class FixedPoints:
         attractor not seen yet (cycles and non-converged starts are observed outcomes, not
         unseen ones).
         """
-        once = (self.basin_count == 1) & self.stable
-        n1 = np.bincount(self.fp_network[once], minlength=self.n_networks)
-        return n1 / np.maximum(self.starts_used, 1)
+        return good_turing_unseen_mass(self.basin_count, self.fp_network, self.starts_used, counted=self.stable)
 
     def unseen_fixed_points(self) -> np.ndarray:
         """Per network, the Chao1 estimate of the fixed points the census's uniform
         multiple-shooting starts have not reached (0 where the census did not run); a lower-bound
         estimator, see :func:`~fpkit.engine.chao1_unseen`."""
-        from .census import chao1_unseen
-
-        return np.array([chao1_unseen(self.shooting_hits[self.fp_network == e]) for e in range(self.n_networks)])
+        return chao1_unseen_per_network(self.shooting_hits, self.fp_network, self.n_networks)
 
     # -------------------------------------------------------------- summaries
     def per_network(self) -> pd.DataFrame:

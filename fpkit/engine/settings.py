@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import _validate as v
 
-__all__ = ["EngineSettings", "SEEDINGS", "PRECISIONS", "MAX_GRID_STARTS", "resolve_settings"]
+__all__ = ["MAX_TOLERANCE", "EngineSettings", "SEEDINGS", "PRECISIONS", "MAX_GRID_STARTS", "resolve_settings"]
 
 #: The ways to place the starts in the box (uniformly at random, or on a regular grid).
 SEEDINGS = ("uniform", "grid")
@@ -24,15 +24,13 @@ PRECISIONS = ("float64", "mixed")
 MAX_STARTS_PER_NETWORK = 10**7
 #: The largest grid of starts per network that :func:`~fpkit.engine.grid_starts` builds.
 MAX_GRID_STARTS = 10**6
+#: ``tol``, ``merge_tol``, ``polish_tol`` and ``root_tol`` must be below this (see EngineSettings).
+MAX_TOLERANCE = 0.01
 
 
-def _check_bool(value: Any, name: str) -> bool:
-    """Only real booleans: ``"no"`` or ``"false"`` are not silently true."""
-    import numpy as np
-
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
+def _check_tolerance(value: Any, name: str) -> float:
+    """A tolerance of the engine: in (0, MAX_TOLERANCE) (see EngineSettings, Tolerances)."""
+    return v.check_real(value, name, low=0.0, high=MAX_TOLERANCE, low_open=True, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -67,10 +65,20 @@ class EngineSettings:
         a few superlinear steps (heavy tails) it gains nothing or costs a step.
     Fixed points
         ``merge_tol``: points closer than this (max norm) are one; ``polish_tol``: Newton target
-        for ``|F(x) - x|_inf``.
+        for ``|F(x) - x|_inf`` when a point is polished, and the residual (or Newton error
+        estimate) below which a point counts as a fixed point.
     Newton search (unstable fixed points)
         ``newton``: run the deflated Newton search; ``newton_starts``: its starts per network and
         round (default ``n_starts``); ``newton_rounds``: rounds, each deflating every root known.
+        ``root_tol``: the deflated Newton and the multiple-shooting searches have found a root
+        where their residual is at most this (``|F(x) - x|_inf``, or the largest layer residual).
+    Tolerances
+        ``tol``, ``merge_tol``, ``polish_tol`` and ``root_tol`` must lie in (0, 0.01): every fixed
+        point lies in the activation's box, of side 1 (logistic) or 2 (tanh, erf, algebraic), and a
+        tolerance of a percent of that side no longer tells a fixed point from a point that moves
+        by a hundredth of the box per step (with ``tol = 10`` every start would "converge", points
+        with ``|F(x) - x|`` about 2 reported as attractors), nor two attractors a hundredth of the
+        box apart.
     Census (completeness, see :mod:`fpkit.engine.census`)
         ``max_starts``: adaptive attractor search: add batches of ``n_starts`` fresh starts while
         the estimated unseen basin mass (Good-Turing) exceeds ``unseen_target``, up to this many
@@ -79,7 +87,10 @@ class EngineSettings:
         ``census_starts`` layer states per network (default ``n_starts``): every network gets
         ``census_min_rounds`` rounds, and stays while the indices of its fixed points do not sum
         to 1 or the Chao1 estimate of the roots its random starts have not reached is at least
-        ``census_unseen_target``; at most ``census_rounds`` rounds.
+        ``census_unseen_target``; at most ``census_rounds`` rounds. A shooting start is abandoned
+        after ``shooting_patience`` Newton steps without 1 % progress; a step is halved at most
+        ``shooting_max_halvings`` times; networks are searched in groups whose work arrays fit
+        ``shooting_memory`` bytes.
         ``census_continuation``: then, for the networks still incomplete, follow the homotopy in
         the weight scale (:func:`~fpkit.engine.continuation_search`): the main branch up from
         the weight scale where the network contracts and, from every known fixed point, the arc
@@ -87,7 +98,12 @@ class EngineSettings:
         attempts per arc (the arcs of heavy-tailed networks at weight scales of 1e3 and more can
         need 20000 to 30000; about half that where the partner is known too, since the two arcs
         stop where they meet), in at most ``continuation_rounds`` rounds (later rounds follow
-        the arcs of the points found since, for the networks still incomplete).
+        the arcs of the points found since, for the networks still incomplete). The arcs' steps in
+        the unknowns ``(asinh z_l, log t)``: ``continuation_initial_step``, at most
+        ``continuation_max_step``, and an arc that needs a step below ``continuation_min_step``
+        is given up (``0 < min <= initial <= max``); ``continuation_meet``: two arcs that follow
+        one curve towards each other stop where they meet (about half the steps, the same ends);
+        networks are followed in groups whose work arrays fit ``continuation_memory`` bytes.
         ``census_pairing``: run the continuation for every network, also those whose index sum
         is 1 already (a sum of 1 does not exclude missing pairs of opposite index), until the
         arcs of all known points close on known points (``per_network().pairs_closed``).
@@ -123,13 +139,22 @@ class EngineSettings:
     continuation_rounds: int = 2
     census_pairing: bool = False
     census_warn_fraction: float = 0.01
+    root_tol: float = 1e-12
+    shooting_patience: int = 10
+    shooting_max_halvings: int = 6
+    shooting_memory: int = 256 * 2**20
+    continuation_initial_step: float = 0.02
+    continuation_max_step: float = 0.5
+    continuation_min_step: float = 1e-13
+    continuation_meet: bool = True
+    continuation_memory: int = 256 * 2**20
 
     def __post_init__(self) -> None:
         s = object.__setattr__
         cap = MAX_STARTS_PER_NETWORK
         s(self, "n_starts", v.check_int(self.n_starts, "n_starts", minimum=1, maximum=cap))
         v.check_choice(self.seeding, "seeding", SEEDINGS)
-        s(self, "tol", v.check_real(self.tol, "tol", low=0.0, low_open=True))
+        s(self, "tol", _check_tolerance(self.tol, "tol"))
         s(self, "max_iter", v.check_int(self.max_iter, "max_iter", minimum=1))
         s(self, "max_period", v.check_int(self.max_period, "max_period", minimum=1))
         s(self, "cycle_min_step", v.check_real(self.cycle_min_step, "cycle_min_step", low=0.0))
@@ -137,9 +162,9 @@ class EngineSettings:
         v.check_choice(self.precision, "precision", PRECISIONS)
         s(self, "float32_tol", v.check_real(self.float32_tol, "float32_tol", low=1e-6, high=1.0, high_open=True))
         s(self, "float32_steps", v.check_int(self.float32_steps, "float32_steps", minimum=1))
-        s(self, "merge_tol", v.check_real(self.merge_tol, "merge_tol", low=0.0, low_open=True))
-        s(self, "polish_tol", v.check_real(self.polish_tol, "polish_tol", low=0.0, low_open=True))
-        s(self, "newton", _check_bool(self.newton, "newton"))
+        s(self, "merge_tol", _check_tolerance(self.merge_tol, "merge_tol"))
+        s(self, "polish_tol", _check_tolerance(self.polish_tol, "polish_tol"))
+        s(self, "newton", v.check_bool(self.newton, "newton"))
         if self.newton_starts is not None:
             s(self, "newton_starts", v.check_int(self.newton_starts, "newton_starts", minimum=1, maximum=cap))
         s(self, "newton_rounds", v.check_int(self.newton_rounds, "newton_rounds", minimum=1))
@@ -149,7 +174,7 @@ class EngineSettings:
                 raise ValueError(f"max_starts must be >= n_starts = {self.n_starts}; got {self.max_starts}")
         s(self, "unseen_target", v.check_real(self.unseen_target, "unseen_target", low=0.0, high=1.0,
                                                low_open=True, high_open=True))
-        s(self, "census", _check_bool(self.census, "census"))
+        s(self, "census", v.check_bool(self.census, "census"))
         if self.census_starts is not None:
             s(self, "census_starts", v.check_int(self.census_starts, "census_starts", minimum=1, maximum=cap))
         s(self, "census_rounds", v.check_int(self.census_rounds, "census_rounds", minimum=1))
@@ -159,14 +184,29 @@ class EngineSettings:
                              f"got {self.census_min_rounds}")
         s(self, "census_unseen_target", v.check_real(self.census_unseen_target, "census_unseen_target",
                                                       low=0.0, low_open=True))
-        s(self, "census_continuation", _check_bool(self.census_continuation, "census_continuation"))
+        s(self, "census_continuation", v.check_bool(self.census_continuation, "census_continuation"))
         s(self, "continuation_steps", v.check_int(self.continuation_steps, "continuation_steps", minimum=1))
         s(self, "continuation_rounds", v.check_int(self.continuation_rounds, "continuation_rounds", minimum=1))
-        s(self, "census_pairing", _check_bool(self.census_pairing, "census_pairing"))
+        s(self, "census_pairing", v.check_bool(self.census_pairing, "census_pairing"))
         s(self, "census_warn_fraction", v.check_real(self.census_warn_fraction, "census_warn_fraction",
                                                       low=0.0, high=1.0, high_open=True))
+        s(self, "root_tol", _check_tolerance(self.root_tol, "root_tol"))
+        s(self, "shooting_patience", v.check_int(self.shooting_patience, "shooting_patience", minimum=1))
+        s(self, "shooting_max_halvings", v.check_int(self.shooting_max_halvings, "shooting_max_halvings",
+                                                     minimum=0))
+        s(self, "shooting_memory", v.check_int(self.shooting_memory, "shooting_memory", minimum=1))
+        for name in ("continuation_min_step", "continuation_initial_step", "continuation_max_step"):
+            s(self, name, v.check_real(getattr(self, name), name, low=0.0, low_open=True))
+        if not self.continuation_min_step <= self.continuation_initial_step <= self.continuation_max_step:
+            raise ValueError("the continuation steps must satisfy continuation_min_step <= continuation_initial_step "
+                             f"<= continuation_max_step; got {self.continuation_min_step}, "
+                             f"{self.continuation_initial_step}, {self.continuation_max_step}")
+        s(self, "continuation_meet", v.check_bool(self.continuation_meet, "continuation_meet"))
+        s(self, "continuation_memory", v.check_int(self.continuation_memory, "continuation_memory", minimum=1))
         if self.merge_tol <= self.polish_tol:
             raise ValueError(f"merge_tol must be > polish_tol = {self.polish_tol}; got {self.merge_tol}")
+        if self.merge_tol <= self.root_tol:
+            raise ValueError(f"merge_tol must be > root_tol = {self.root_tol}; got {self.merge_tol}")
 
     # ------------------------------------------------------------------ construction
     @classmethod

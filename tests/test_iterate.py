@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from fpkit import CAUCHY_REGIME, GAUSSIAN_REGIME, Ensemble
 from fpkit.engine import STATUS, ActiveBlock, iterate_map, uniform_starts
 
-from test_network import reference_forward, REFERENCE_PHI
+from conftest import REFERENCE_PHI, reference_forward
 
 
 @settings(max_examples=60, deadline=None)
