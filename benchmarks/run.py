@@ -152,7 +152,8 @@ def bench_gpu(args):
 
 def bench_bordered(args):
     """The continuation's bordered block-cyclic solve: layer-wise QR against a dense LU."""
-    from fpkit.engine.continuation import _bordered_solve, _cyclic_matrix
+    from fpkit.engine.continuation.spectrum import cyclic_matrix
+    from fpkit.engine.continuation.system import bordered_solve
 
     P, N = 16, 10
     for L in ((16,) if args.quick else (8, 32)):
@@ -164,13 +165,13 @@ def bench_bordered(args):
         def dense():
             D = L * N + 1
             M = np.empty((P, D, D))
-            M[:, :-1, :-1] = _cyclic_matrix(A, np) - np.eye(L * N)
+            M[:, :-1, :-1] = cyclic_matrix(A, np) - np.eye(L * N)
             M[:, :-1, -1] = g.reshape(P, -1)
             M[:, -1, :-1] = c.reshape(P, -1)
             M[:, -1, -1] = ct
             return np.linalg.solve(M, np.concatenate([r.reshape(P, L * N, 2), rb[:, None]], axis=1))
 
-        t, out = compare({"qr": lambda: _bordered_solve(A, g, c, ct, r, rb, np), "dense": dense},
+        t, out = compare({"qr": lambda: bordered_solve(A, g, c, ct, r, rb, np), "dense": dense},
                          repeats=args.repeats, warmup=args.warmup)
         du, dt = out["qr"]
         scale = np.abs(out["dense"]).max()
@@ -187,12 +188,12 @@ def bench_meet(args):
     arc followed to its end (the same ends, checked)."""
     from fpkit import CAUCHY_REGIME, find_fixed_points
     from fpkit.engine import continuation_search
-    from fpkit.engine.merge import group_padded
+    from fpkit.engine.points import pack_by_network
 
     E, N, L = (12, 6, 8) if args.quick else (24, 10, 8)
     ens = Ensemble.sample(CAUCHY_REGIME.replace(N=N, L=L), E, seed=3)
     res = find_fixed_points(ens, n_starts=64, seed=4, newton=True)
-    known, _ = group_padded(res.x, res.fp_network, E, N, fill=np.nan)
+    known, _ = pack_by_network(res.x, res.fp_network, E, N, fill=np.nan)
     t, out = compare({"meet": lambda: continuation_search(ens, known),
                       "full": lambda: continuation_search(ens, known, meet=False)},
                      repeats=args.repeats, warmup=args.warmup)
@@ -204,6 +205,33 @@ def bench_meet(args):
            f"E={E} N={N} L={L}, {int(np.isfinite(known[..., 0]).sum())} known points: meet {t['meet']:.2f} s "
            f"({out['meet'].steps.sum()} steps), every arc to its end {t['full']:.2f} s ({out['full'].steps.sum()} "
            f"steps); same statuses, ends agree to {diff:.1e}")
+
+
+def bench_blas_threads(args):
+    """The census with BLAS allowed one thread and two (the default of a 2-core machine outside
+    make): fpkit runs its linear algebra single-threaded inside its own threads, so two BLAS threads
+    must not make it slower (they did, up to 10 times on a loaded machine, issue 25)."""
+    from threadpoolctl import threadpool_limits
+
+    from fpkit import CAUCHY_REGIME, find_fixed_points
+
+    E, N, L = (16, 32, 3) if args.quick else (32, 64, 3)
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=N, L=L), E, seed=5)
+    settings = EngineSettings(n_starts=32, census=True, census_starts=16, census_rounds=2)
+
+    def census(threads):
+        def run():
+            with threadpool_limits(limits=threads, user_api="blas"):
+                return find_fixed_points(ens, settings=settings, seed=6)
+        return run
+
+    t, out = compare({"blas1": census(1), "blas2": census(2)}, repeats=args.repeats, warmup=args.warmup)
+    same = np.array_equal(out["blas1"].x, out["blas2"].x) and np.array_equal(out["blas1"].status, out["blas2"].status)
+    assert same, "the census depends on the number of BLAS threads"
+    report("7. census, 1 BLAS thread vs 2", t["blas1"] / t["blas2"], 0.9,
+           f"E={E} N={N} L={L} Cauchy, census: 1 thread {t['blas1']:.2f} s, 2 threads {t['blas2']:.2f} s "
+           f"(ratio = time with 1 / time with 2; fpkit keeps BLAS at one thread inside its own threads); "
+           f"same points bitwise")
 
 
 def main(argv=None):
@@ -228,6 +256,7 @@ def main(argv=None):
     bench_torch(args)
     bench_bordered(args)
     bench_meet(args)
+    bench_blas_threads(args)
     if args.gpu:
         bench_gpu(args)
     table = pd.DataFrame(ROWS)

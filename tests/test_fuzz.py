@@ -480,8 +480,16 @@ _SETTING_KINDS = {"n_starts": "size", "seeding": "choice", "tol": "real", "max_i
                   "census_min_rounds": "count", "census_unseen_target": "real", "precision": "choice",
                   "float32_tol": "real", "float32_steps": "count", "census_continuation": "bool",
                   "continuation_steps": "count", "continuation_rounds": "count", "census_pairing": "bool",
-                  "census_warn_fraction": "real"}
+                  "census_warn_fraction": "real", "root_tol": "real", "shooting_patience": "count",
+                  "shooting_max_halvings": "count", "shooting_memory": "size", "continuation_initial_step": "real",
+                  "continuation_max_step": "real", "continuation_min_step": "real", "continuation_meet": "bool",
+                  "continuation_memory": "size"}
 _DEFAULT_SETTINGS = EngineSettings()
+_TWO = engine.find_fixed_points(ENS, n_starts=8, max_iter=200, seed=1)
+entry("engine.union_counts", engine.union_counts, first=Arg(_TWO, "module"), second=Arg(_TWO, "module"),
+      tol=Arg(1e-6, "real"))
+entry("engine.jacobian_norms", engine.jacobian_norms, ensemble=Arg(ENS, "ensemble"),
+      points=Arg(STARTS, "array", shape=(2, 3, 2)), networks=Arg(None, "array"))
 entry("engine.EngineSettings", EngineSettings,
       **{k: Arg(getattr(_DEFAULT_SETTINGS, k), kind) for k, kind in _SETTING_KINDS.items()}, _examples=80)
 #: The census settings run, not only constructed: a census with continuation (and pairing) on ENS.
@@ -1168,7 +1176,7 @@ def test_engine_on_extreme_networks(law, scale, L, N, activation, bias, conventi
     low, high = ens.domain
     assert np.all((res.x >= low - 1e-12) & (res.x <= high + 1e-12))
     assert np.array_equal(res.stable, res.spectral_radius < 1)
-    ok = res.fp_residual <= res.settings["polish_tol"] * 10 + 1e-9
+    ok = res.fp_residual <= res.settings.polish_tol * 10 + 1e-9
     assert np.all(ok | (res.found_by == "iteration"))
     if spec_x is not None and res.fp_network[0] == 0:
         assert not np.isnan(ens.subset(0).jacobian_eigenvalues(spec_x)).any()
@@ -1185,7 +1193,7 @@ EXEMPT = {
     "CORRUPTIONS", "ENGINE_MODULES", "SWEEP_KEYS", "HillEstimate", "PowerLawFit", "JacobianSpectrum",
     "KernelMapInfo", "IterationResult", "FixedPoints", "chapter_setup", "Ensemble", "EngineSettings",
     "FreeJacobianLaw", "WeightLaw", "Activation", "SweepCache", "NetworkConfig", "__version__",
-    "source_hash", "engine_hash", "dedupe", "group_padded", "new_roots",
+    "source_hash", "engine_hash",
     "Compaction", "SIMULATION_FAMILIES", "TAIL_MATCHINGS", "RegimeChoice", "PAIRED_ALTERNATIVES", "CONTROL_VARIANTS",
     "EXPLORATION_AXES", "MAX_TRIALS", "MAX_ABS_VALUE", "MIN_ALPHA", "KAC_RICE_LAWS", "PROPOSALS",
     "KacRiceEstimate", "LayerSpectrum", "SpectralRouteEstimate", "kac_rice_code_hash",
