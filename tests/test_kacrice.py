@@ -19,6 +19,7 @@ from fpkit import spectra as sp
 from fpkit.engine import find_fixed_points
 from fpkit.network import Ensemble, NetworkConfig
 from fpkit.regimes import CAUCHY_REGIME, GAUSSIAN_REGIME
+from fpkit.theory.kac_rice_sampling import split_cauchy_sum
 
 Z = 4.0  # standard errors allowed between two independent estimates
 
@@ -227,7 +228,7 @@ def test_cauchy_split_is_the_exact_conditional_law():
     rng = np.random.default_rng(4)
     g1, g2, S = 0.3, 1.7, 2.5
     n = 20_000
-    a = kr._cauchy_split(np.tile([g1, g2], (n, 1)), np.full(n, S), rng)
+    a = split_cauchy_sum(np.tile([g1, g2], (n, 1)), np.full(n, S), rng)
     np.testing.assert_allclose(a.sum(axis=1), S, rtol=1e-12)
     dens = lambda x: stats.cauchy.pdf(x, scale=g1) * stats.cauchy.pdf(S - x, scale=g2)  # noqa: E731
     # the exact conditional density is proportional to dens; its CDF by quadrature on a bounded range
@@ -239,7 +240,7 @@ def test_cauchy_split_is_the_exact_conditional_law():
     emp = (a[:, 0][:, None] <= grid).mean(axis=0)
     assert np.max(np.abs(emp - cdf)) < 0.015  # KS-type bound; 1.36/sqrt(n) = 0.0096 at 95 %
     # a large target far in the tail (the sampler's other envelope)
-    b = kr._cauchy_split(np.tile([0.5, 0.5, 1.0], (1000, 1)), np.full(1000, 1e6), rng)
+    b = split_cauchy_sum(np.tile([0.5, 0.5, 1.0], (1000, 1)), np.full(1000, 1e6), rng)
     np.testing.assert_allclose(b.sum(axis=1), 1e6, rtol=1e-12)
     assert np.all(np.isfinite(b))
 
