@@ -77,6 +77,7 @@ __all__ = [
     "KacRiceEstimate",
     "StableFixedPointsEstimate",
     "default_batch_size",
+    "heavy_weights",
     "kac_rice_estimate",
     "mean_stable_fixed_points",
     "score_tail",
@@ -113,6 +114,12 @@ def score_tail(scores) -> tuple[float, float, float]:
         except ValueError:  # the largest scores are all equal: no tail at all
             tail = math.inf
     return float(tail), (float(f.max() / total) if total > 0 else 0.0), ess
+
+
+def heavy_weights(config: NetworkConfig) -> bool:
+    """True for weights of tail index at most 1 (Cauchy; Student-t with df <= 1), for which the ``Q_all``
+    scores have infinite variance (see :attr:`KacRiceEstimate.infinite_variance_suspected`)."""
+    return bool(config.weights_law().tail_index <= 1.0)
 
 
 def _heavy_tailed(tail_index: float, max_share: float) -> bool:
@@ -192,9 +199,16 @@ class KacRiceEstimate:
 
     @property
     def infinite_variance_suspected(self) -> bool:
-        """True when the ``Q_all`` scores look heavy-tailed (:func:`score_tail`: tail index below 2, or one
-        score carries over 10 % of the sum): then ``q_all`` and ``q_all_plain`` are no valid check."""
-        return _heavy_tailed(self.tail_index, self.max_share)
+        """True when the ``Q_all`` scores have infinite variance by theory or look heavy-tailed: then
+        ``q_all`` and ``q_all_plain`` are no valid check (their standard errors are not valid, and at
+        these sample sizes the estimates typically fall below the mean).
+
+        By theory for weights of tail index ``a <= 1`` (Cauchy; Student-t with ``df <= 1``): a weight of size
+        w feeding an unsaturated unit makes ``|det(I - J)| ~ |w|`` on a slab of width ``~1/|w|``, so
+        ``P(f > t) >~ P(|w| > t) / t ~ t^-(1 + a)``, a tail of index ``1 + a <= 2``; measured, by the rule
+        of :func:`score_tail` (Hill tail index below 2, or one score over 10 % of the sum).
+        """
+        return heavy_weights(self.config) or _heavy_tailed(self.tail_index, self.max_share)
 
     def summary(self) -> dict[str, Any]:
         """The numbers as a flat dict (config fields included), for a table row."""

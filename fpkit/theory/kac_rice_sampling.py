@@ -210,37 +210,39 @@ def split_cauchy_sum(gam, total, rng) -> np.ndarray:
 def _two_cauchy_given_sum(g1, g2, S, rng, max_rounds: int = 400):
     """a ~ density proportional to P_g1(a) P_g2(S - a) (P_g: Cauchy density of scale g), 1-D arrays.
 
-    The law is scale-equivariant, so it is sampled in units of ``2^e``, the power of two next to
-    ``max(|S|, g1, g2)``: every quantity below is then of order 1 (no product of two densities
-    underflows however small or large the scales are), and since multiplying by a power of two is
-    exact, the numbers are those of the same computation in the original units wherever that one
-    neither underflows nor overflows.
+    Rejection sampling from one of two envelopes (A: the Cauchy law of the smaller scale, times the
+    other density's maximum ``1 / (pi max(g1, g2))``; B: ``kappa2 P_g1(a) + kappa1 P_g2(S - a)`` with
+    ``kappa_i = P_gi(S / 2)``), the one of smaller area. Every acceptance ratio is written as a ratio of
+    like quantities, e.g. ``P_g1(a) P_g2(S - a) / (P_g1(a) max P_g2) = 1 / (1 + ((S - a) / g2)^2)``, so
+    no product of densities under- or overflows, whatever the scales: they may differ by hundreds of
+    orders of magnitude. The draws are made in units of ``2^e``, the power of two next to
+    ``max(|S|, g1, g2)`` (exact).
     """
     _, exponent = np.frexp(np.maximum(np.maximum(np.abs(S), g1), g2))
     g1, g2, S = (np.ldexp(a, -exponent) for a in (g1, g2, S))
     n = S.size
     out = np.empty(n)
-    # Envelope A: P_small-scale proposal, area 1 / (pi max(g1, g2)).
-    # Envelope B: kappa2 P_g1(a) + kappa1 P_g2(S - a), kappa_i = g_i / (pi (S^2/4 + g_i^2)).
-    k1 = g1 / (np.pi * (S * S / 4 + g1 * g1))
-    k2 = g2 / (np.pi * (S * S / 4 + g2 * g2))
-    use_b = (k1 + k2) < 1.0 / (np.pi * np.maximum(g1, g2))
-    left = np.arange(n)
-    for _ in range(max_rounds):
-        if left.size == 0:
-            return np.ldexp(out, exponent)
-        a1, b1, s, ub = g1[left], g2[left], S[left], use_b[left]
-        c1 = rng.standard_cauchy(left.size)
-        from_first = np.where(ub, rng.random(left.size) < k2[left] / (k1[left] + k2[left]), a1 <= b1)
-        a = np.where(from_first, a1 * c1, s - b1 * c1)
-        p1 = a1 / (np.pi * (a * a + a1 * a1))
-        p2 = b1 / (np.pi * ((s - a) ** 2 + b1 * b1))
-        env_a = np.where(a1 <= b1, p1 / (np.pi * b1), p2 / (np.pi * a1))
-        env_b = k2[left] * p1 + k1[left] * p2
-        ratio = p1 * p2 / np.where(ub, env_b, env_a)
-        ok = rng.random(left.size) < ratio
-        out[left[ok]] = a[ok]
-        left = left[~ok]
+    with np.errstate(over="ignore"):  # an overflowing square means a ratio of 0, as it should
+        # pi kappa_i = 1 / (g_i (1 + (S / 2 g_i)^2)); envelope A has area 1 / (pi max(g1, g2))
+        q1 = 1.0 / (g1 * (1.0 + (0.5 * S / g1) ** 2))
+        q2 = 1.0 / (g2 * (1.0 + (0.5 * S / g2) ** 2))
+        use_b = (q1 + q2) * np.maximum(g1, g2) < 1.0
+        left = np.arange(n)
+        for _ in range(max_rounds):
+            if left.size == 0:
+                return np.ldexp(out, exponent)
+            a1, b1, s, ub = g1[left], g2[left], S[left], use_b[left]
+            c1 = rng.standard_cauchy(left.size)
+            from_first = np.where(ub, rng.random(left.size) < q2[left] / (q1[left] + q2[left]), a1 <= b1)
+            a = np.where(from_first, a1 * c1, s - b1 * c1)
+            # envelope B: 1 / (kappa2 / P_g2(S - a) + kappa1 / P_g1(a)), kappa_i / P_gi(x) = ((x^2 + g_i^2) / (S^2 / 4 + g_i^2))
+            ratio_b = 1.0 / ((np.hypot(s - a, b1) / np.hypot(0.5 * s, b1)) ** 2
+                             + (np.hypot(a, a1) / np.hypot(0.5 * s, a1)) ** 2)
+            # envelope A: the other density over its maximum
+            ratio_a = np.where(a1 <= b1, 1.0 / (1.0 + ((s - a) / b1) ** 2), 1.0 / (1.0 + (a / a1) ** 2))
+            ok = rng.random(left.size) < np.where(ub, ratio_b, ratio_a)
+            out[left[ok]] = a[ok]
+            left = left[~ok]
     raise RuntimeError("Cauchy conditional sampler did not finish; report this as a bug")
 
 
