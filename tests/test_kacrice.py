@@ -422,7 +422,7 @@ def test_mean_stable_fixed_points_matches_exact_counts_at_n1(law, L):
     ens = Ensemble.sample(cfg, E, seed=40 + L)
     n_stable = np.array([count_fixed_points_1d(ens.weights[e, :, 0, 0], ens.biases[e, :, 0])[1] for e in range(E)])
     est = kr.mean_stable_fixed_points(cfg, seed=41, standard_error=0.004)
-    assert est.q_stable_se <= 0.0046 and not est.capped
+    assert est.q_stable_se <= 1.25 * 0.004 and not est.capped  # sized from a 1,024-sample run's sd
     assert close(est.q_stable, est.q_stable_se, n_stable.mean(), n_stable.std(ddof=1) / math.sqrt(E))
     assert not est.infinite_variance_suspected
 

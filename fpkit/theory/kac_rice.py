@@ -68,6 +68,7 @@ from .kac_rice_sampling import (
     check_kac_rice_config,
     condition_last_layer,
     pilot_scales,
+    scale_bounds,
     seed_sequence,
 )
 
@@ -303,7 +304,12 @@ def _batch_scores(config: NetworkConfig, proposal: KacRiceProposal, M: int, rng,
 
 def _proposal(config: NetworkConfig, kind: str, pilot_seed) -> KacRiceProposal:
     phi = get_activation(config.activation, sigmoid_type=True)
-    scales = pilot_scales(config, np.random.default_rng(pilot_seed))[-1] if kind == "meanfield" else np.ones(1)
+    if kind == "uniform":
+        scales = np.ones(1)
+    else:
+        scales = pilot_scales(config, np.random.default_rng(pilot_seed), at_images=kind == "image")[-1]
+        if kind == "image":
+            scales = np.concatenate([scales, scale_bounds(config)])
     return KacRiceProposal(kind, phi, scales, heavy=config.law != "gaussian")
 
 
@@ -345,11 +351,15 @@ def kac_rice_estimate(
         Batch k uses child k of a :class:`numpy.random.SeedSequence` made from the seed (from one
         integer drawn from it, for a Generator), so the result depends on the seed,
         ``n_samples`` and ``batch_size`` only.
-    proposal : {"meanfield", "uniform"}
+    proposal : {"meanfield", "image", "uniform"}
         Density of ``u = phi^{-1}(x)``. ``"meanfield"`` (default): a mixture over the scales the
-        last pre-activation takes in a seeded pilot run of 256 networks, with Gaussian components
-        for Gaussian weights and Cauchy components for heavy-tailed ones, plus a defensive wide
-        Cauchy component, so the ratio p_z / q stays bounded. ``"uniform"``: x uniform on the box;
+        last pre-activation takes in a seeded pilot run of 256 networks at inputs uniform on the box,
+        with Gaussian components for Gaussian weights and Cauchy components for heavy-tailed ones, plus
+        a defensive wide Cauchy component, so the ratio p_z / q stays bounded. ``"image"``: the same
+        with the pilot at the images F(x) of those inputs, where the fixed points lie, and two more
+        components at the smallest and largest scales the pre-activation can take
+        (:func:`~fpkit.theory.kac_rice_sampling.scale_bounds`): better matched where the last layer's input
+        is x itself (L = 1) and at large N (see :func:`mean_stable_fixed_points`). ``"uniform"``: x uniform on the box;
         fine for Gaussian weights, but for Cauchy weights ``p_z(u) ~ 1/u^2`` against
         ``q(u) ~ exp(-2|u|)`` (tanh), and the scores' variance is infinite (the estimate's
         ``tail_index`` shows it).
@@ -485,7 +495,7 @@ def mean_stable_fixed_points(
     n_samples: int | None = None,
     pilot_samples: int = 1024,
     max_samples: int = 2_000_000,
-    proposal: str = "meanfield",
+    proposal: str = "image",
     conditioning: str = "exact",
     batch_size: int | None = None,
     progress: bool = False,
@@ -509,13 +519,16 @@ def mean_stable_fixed_points(
         Target standard error: a separate run of ``pilot_samples`` samples estimates the scores' standard
         deviation ``sd``, and the estimate then uses ``ceil((sd / standard_error)^2)`` fresh samples (at
         least ``pilot_samples``, at most ``max_samples``). The estimate is unbiased (its sample size does
-        not depend on its own samples) and its standard error is within a few percent of the target.
+        not depend on its own samples); its standard error is near the target (the pilot's sd is an estimate:
+        measured within 20 % of it, mostly below).
     n_samples : int, optional
         Use exactly this many samples (>= 2) instead; no sizing run.
     pilot_samples : int >= 16
     max_samples : int >= 2
     proposal, conditioning : str
-        As in :func:`kac_rice_estimate`.
+        As in :func:`kac_rice_estimate`; the default proposal ``"image"`` fits the scales at images of
+        uniform points (for Cauchy weights at N = 32, L = 1 the scores' standard deviation is 0.8 with it
+        and 4.3, with a Hill tail index of 1.4, with ``"meanfield"``).
     batch_size : int, optional
         Samples per batch; default :func:`default_batch_size`.
     progress : bool

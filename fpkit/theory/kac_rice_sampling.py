@@ -35,6 +35,7 @@ __all__ = [
     "check_kac_rice_config",
     "condition_last_layer",
     "pilot_scales",
+    "scale_bounds",
     "seed_sequence",
     "split_cauchy_sum",
 ]
@@ -42,7 +43,7 @@ __all__ = [
 #: Weight and bias laws the exact estimator supports (Gaussian scale mixtures).
 KAC_RICE_LAWS = ("gaussian", "cauchy", "student_t")
 #: Proposal densities of the estimator (see :class:`KacRiceProposal`).
-PROPOSALS = ("meanfield", "uniform")
+PROPOSALS = ("meanfield", "image", "uniform")
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -98,16 +99,17 @@ def _component_logpdf(u, scale, heavy: bool):
 class KacRiceProposal:
     """Density q(u) of one layer's pre-activation vector u (shape (..., N)).
 
-    ``"meanfield"``: a mixture of product densities, ``sum_k pi_k prod_i g(u_i; s_k)``, one
+    ``"meanfield"`` and ``"image"``: a mixture of product densities, ``sum_k pi_k prod_i g(u_i; s_k)``, one
     component per scale ``s_k`` (quantiles of the scale of the pre-activation given its input in a
     pilot run: the proposal imitates the law of z, whose scale varies from network to network),
     g Gaussian for Gaussian weights and Cauchy for heavy-tailed ones, plus a defensive Cauchy
     component of scale ``4 max s_k`` (weight 0.05; Hesterberg 1995) that bounds the ratio p/q.
-    ``"uniform"``: x = phi(u) uniform on the box.
+    ``"uniform"``: x = phi(u) uniform on the box. (``"meanfield"`` and ``"image"`` differ only in the
+    pilot run that gives the scales: see :func:`pilot_scales`.)
 
     Parameters
     ----------
-    kind : {"meanfield", "uniform"}
+    kind : {"meanfield", "image", "uniform"}
     activation : Activation
         The network's (sigmoid-type) activation phi.
     scales : array of float > 0, shape (K,)
@@ -145,10 +147,11 @@ class KacRiceProposal:
         return special.logsumexp(np.concatenate([main, wide], axis=-1), axis=-1)
 
 
-def pilot_scales(config: NetworkConfig, rng, n_components: int = 8) -> np.ndarray:
+def pilot_scales(config: NetworkConfig, rng, n_components: int = 8, *, at_images: bool = False) -> np.ndarray:
     """Quantiles of each layer's pre-activation scale given its input, shape (L, n_components).
 
-    From a seeded run of 256 networks at inputs uniform on the box: the scale of z_i given the
+    From a seeded run of 256 networks at inputs uniform on the box (``at_images``: at the images F(x) of
+    such inputs under each network, where its fixed points lie; the same random draws): the scale of z_i given the
     layer's input h is ``c sum_j |h_j| + beta`` for Cauchy weights (exact, the Cauchy scale) and
     ``sqrt(c^2 |h|^2 + beta^2)`` otherwise (the standard deviation for Gaussian weights and biases).
     The quantiles are floored at ``1e-3`` times the largest one (and at 1e-280), so that no component
@@ -157,6 +160,8 @@ def pilot_scales(config: NetworkConfig, rng, n_components: int = 8) -> np.ndarra
     ens = Ensemble.sample(config, 256, seed=rng, backend="numpy")
     lo, hi = ens.domain
     x = rng.uniform(lo, hi, (256, 1, config.N))
+    if at_images:
+        x = ens.forward(x)
     law = weight_law(config.law, df=config.df, alpha=config.alpha)
     c = scale_factor(law, config.N, config.convention, config.scale)
     beta = 0.0 if config.biases_law() is None else config.bias_scale
@@ -174,6 +179,32 @@ def pilot_scales(config: NetworkConfig, rng, n_components: int = 8) -> np.ndarra
         z = x @ np.swapaxes(W[:, layer], -1, -2) + b[:, layer, None, :]
         x = ens.activation(z, np)
     return out
+
+
+def scale_bounds(config: NetworkConfig) -> np.ndarray:
+    """The smallest and largest scale the last pre-activation can have given its input, where both are finite
+    and positive (shape (0,), (1,) or (2,)).
+
+    Every layer's input lies in the activation's range, ``|h_j| <= M``: the scale is ``c sum_j |h_j| + beta``
+    in ``[beta, c N M + beta]`` for Cauchy weights and ``sqrt(c^2 |h|^2 + beta^2)`` in
+    ``[beta, sqrt(c^2 N M^2 + beta^2)]`` for Gaussian weights (Gaussian or Cauchy biases of scale beta for
+    the lower end; Student-t scale mixtures have no upper end). As components of the ``"image"`` proposal
+    they bound ``p_z / q`` at the ends of the range the pilot's quantiles may miss.
+    """
+    from ..activations import get_activation
+
+    phi = get_activation(config.activation, sigmoid_type=True)
+    law = weight_law(config.law, df=config.df, alpha=config.alpha)
+    c = scale_factor(law, config.N, config.convention, config.scale)
+    blaw = config.biases_law()
+    beta = 0.0 if blaw is None else config.bias_scale
+    M = max(abs(phi.low), abs(phi.high))
+    out = [beta] if beta > 0 and (blaw is None or blaw.name in ("gaussian", "cauchy")) else []
+    if law.name == "cauchy":
+        out.append(c * config.N * M + beta)
+    elif law.name == "gaussian":
+        out.append(math.sqrt(c * c * config.N * M * M + beta * beta))
+    return np.array([b for b in out if 1e-280 < b < 1e280])
 
 
 # ---------------------------------------------------------------------------
