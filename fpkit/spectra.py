@@ -25,7 +25,7 @@ import pandas as pd
 from . import _validate as v
 from .backend import to_numpy
 from .engine.result import FixedPoints, fixed_point_index  # noqa: F401  (the index re-exported: chapter 5's bridge)
-from .network import Ensemble
+from .network import Ensemble, NetworkConfig
 from .sampling import sample_weights
 from .theory.cavity import cavity_jjt_density, cavity_s_transform
 from .theory.free import FreeJacobianLaw, fuss_catalan_moment, gaussian_d2_atoms, marchenko_pastur_density
@@ -53,7 +53,7 @@ __all__ = [
     "spectrum_statistics",
 ]
 # Not yet in __all__ (the fuzz of tests/test_fuzz.py covers every name listed there): linear_network_jacobians,
-# empirical_log_potential.
+# empirical_log_potential, random_input_spectrum.
 
 _SQRT_MAX = math.sqrt(np.finfo(np.float64).max)
 
@@ -330,3 +330,23 @@ def empirical_log_potential(spectrum: JacobianSpectrum, z: float = 1.0) -> np.nd
     z = v.check_real(z, "z")
     with np.errstate(divide="ignore"):
         return np.log(np.abs(z - ev)).mean(axis=(1, 2))
+
+
+def random_input_spectrum(config: NetworkConfig, n_networks: int, n_points: int, *, seed: Any) -> JacobianSpectrum:
+    """Spectra of J_F for ``n_networks`` random networks of ``config`` at ``n_points`` random inputs each.
+
+    The networks are ``Ensemble.sample(config, n_networks, seed=seed)`` and the inputs
+    ``uniform_starts(ensemble, n_points, seed=seed)`` (uniform in the activation's box; both generators
+    made afresh from the same seed, as chapter 5 draws them, so its numbers are reproduced).
+
+    Returns
+    -------
+    JacobianSpectrum
+        ``eigenvalues`` and ``sv2`` of shape (n_networks, n_points, N).
+    """
+    from .engine.starts import uniform_starts
+
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+    ensemble = Ensemble.sample(config, n_networks, seed=seed)
+    return jacobian_spectrum(ensemble, uniform_starts(ensemble, n_points, seed=seed))

@@ -292,3 +292,17 @@ def test_empirical_log_potential_is_the_log_determinant_and_matches_the_ginibre_
         sp.linear_network_jacobians(2, 3, sigma_w=0.0, seed=0)
     with pytest.raises(ValueError, match="overflows"):
         sp.linear_network_jacobians(200, 3, sigma_w=1e30, seed=0)
+
+
+def test_random_input_spectrum_is_chapter_5s_recipe():
+    from fpkit.engine import uniform_starts
+    from fpkit.regimes import GAUSSIAN_REGIME
+
+    cfg = GAUSSIAN_REGIME.replace(N=20, L=2)
+    spec = sp.random_input_spectrum(cfg, 3, 4, seed=11)
+    ens = Ensemble.sample(cfg, 3, seed=11)
+    by_hand = sp.jacobian_spectrum(ens, uniform_starts(ens, 4, seed=11))
+    np.testing.assert_array_equal(spec.eigenvalues, by_hand.eigenvalues)
+    assert spec.sv2.shape == (3, 4, 20)
+    with pytest.raises(TypeError, match="config"):
+        sp.random_input_spectrum("cfg", 1, 1, seed=0)
