@@ -36,7 +36,6 @@ from .lengthmap import (
     gaussian_weight_scales,
     length_map,
     meanfield_fixed_variance,
-    preactivation_variances,
 )
 
 __all__ = [
@@ -297,10 +296,7 @@ def complexity(config: NetworkConfig, *, n_grid: int = 41) -> dict[str, float]:
     phi = get_activation(config.activation, sigmoid_type=True)
     q_star = meanfield_fixed_variance(config)
 
-    def objective(log_a):
-        a = math.exp(log_a)
-        mx = length_map(phi, a, 1.0, 0.0)  # E[phi(sqrt(a) Z)^2]
-        q = preactivation_variances(config.activation, L, sigma_w, sigma_b, mx)
+    def objective(a, q):  # q: the pre-activation variances q_1 .. q_L started at m_x = E[phi(sqrt(a) Z)^2]
         r = a / q[-1]
         kl = 0.5 * (r - 1.0 - math.log(r))
         atoms = [gaussian_d2_atoms(config.activation, float(ql)) for ql in q[:-1]]
@@ -308,12 +304,19 @@ def complexity(config: NetworkConfig, *, n_grid: int = 41) -> dict[str, float]:
         law = FreeJacobianLaw(np.full(L, sigma_w**2), atoms)
         return -kl + law.log_potential(1.0)
 
+    def variances(a):  # vectorised over a: the length map from q_1 = sigma_w^2 m_x + sigma_b^2
+        q = [sigma_w**2 * length_map(phi, a, 1.0, 0.0) + sigma_b**2]
+        for _ in range(1, L):
+            q.append(length_map(phi, q[-1], sigma_w, sigma_b))
+        return np.array(q)
+
     grid = np.linspace(math.log(q_star) - 4.0, math.log(q_star) + 4.0, n_grid)
-    vals = np.array([objective(g) for g in grid])
+    q_grid = variances(np.exp(grid))
+    vals = np.array([objective(math.exp(g), q_grid[:, k]) for k, g in enumerate(grid)])
     k = int(np.argmax(vals))
     lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, n_grid - 1)]
-    res = optimize.minimize_scalar(lambda g: -objective(g), bounds=(lo, hi), method="bounded",
-                                   options={"xatol": 1e-4})
+    res = optimize.minimize_scalar(lambda g: -objective(math.exp(g), variances(math.exp(g))), bounds=(lo, hi),
+                                   method="bounded", options={"xatol": 1e-4})
     best = max(float(vals[k]), float(-res.fun))
     a_opt = math.exp(res.x if -res.fun >= vals[k] else grid[k])
     typical = layer_spectrum(config).log_potential(L)
