@@ -11,8 +11,9 @@ Each module uses only the public names of the modules below it:
     Free probability for finite-variance weights: the spectral law of J J^T and the eigenvalue law of J.
 ``cavity``
     One Cauchy layer in the limit N -> infinity: the cavity equation on the Poisson weighted tree.
-``kac_rice_proposal``, ``kac_rice``
-    The exact Monte-Carlo Kac-Rice estimator of the mean numbers of fixed points (all, and stable).
+``kac_rice_sampling``, ``kac_rice``
+    The exact Monte-Carlo Kac-Rice estimator of the mean numbers of fixed points (all, and stable): its
+    sampling pieces (proposal, pilot, the last layer given its pre-activation), and the estimates.
 ``spectral_route``
     The Kac-Rice formula with the determinant from the free-probability eigenvalue law, and the complexity.
 

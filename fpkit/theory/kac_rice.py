@@ -392,7 +392,10 @@ def kac_rice_estimate(
     a Hill tail index of the scores and flags heavy tails
     (:attr:`KacRiceEstimate.infinite_variance_suspected`): such a ``q_all`` is no valid check.
     :func:`mean_stable_fixed_points` gives ``E[Q]`` alone, with a valid standard error of a chosen size.
-    Threads: see :func:`_batch_scores` (the numbers do not depend on ``FPKIT_NUM_THREADS``).
+    Threads. The random draws run in the calling thread, in order; the linear algebra (the first layers'
+    Jacobians, J, its determinant and eigenvalues) is shared by rows among fpkit's threads, always under
+    :data:`fpkit.backend.single_threaded_blas`: the numbers do not depend on ``FPKIT_NUM_THREADS`` or on the
+    BLAS threads.
     """
     check_kac_rice_config(config)
     n_samples = v.check_int(n_samples, "n_samples", minimum=2)
