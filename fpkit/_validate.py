@@ -179,3 +179,34 @@ def as_float64(x, name: str, xp):
     if kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array; got dtype {x.dtype}")
     return x if x.dtype == xp.float64 else xp.astype(x, xp.float64)
+
+
+def checked_real_function(f: Any, name: str):
+    """``f`` wrapped so that a value that is not a finite real number of the input's shape is an error
+    naming ``name``, instead of a NaN or a RuntimeWarning deep inside a quadrature.
+
+    ``f`` must act elementwise on float64 arrays (return an array of the input's shape, or a scalar
+    for every point). The wrapper is marked, so wrapping it again returns it unchanged.
+    """
+    import numpy as np
+
+    check_callable(f, name)
+    if getattr(f, "_fpkit_checked", False):
+        return f
+
+    def checked(x):
+        y = f(x)
+        arr = np.asarray(y) if not isinstance(y, (str, bytes)) else np.asarray(None)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must return real numbers; got {y!r:.60}")
+        if arr.shape not in ((), np.shape(x)):
+            raise ValueError(f"{name} must act elementwise (return the shape of its input {np.shape(x)}); "
+                             f"got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} returned NaN or inf (at some x in {np.min(x):.3g}..{np.max(x):.3g}); "
+                             "it must be finite")
+        return y
+
+    checked._fpkit_checked = True
+    checked.__name__ = getattr(f, "__name__", name)
+    return checked

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validate as v
+from .theory.quadrature import gaussian_expectation
 
 __all__ = ["ACTIVATIONS", "SIGMOID_ACTIVATIONS", "Activation", "get_activation"]
 
@@ -53,6 +54,9 @@ _ALGEBRAIC_CLIP = 1e150
 _ALGEBRAIC_CLIP32 = 1e18  # the same for float32 (z**2 <= 1e36 < 3.4e38)
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
+# SELU's value is _SELU_SCALE * z for z > 0: beyond this z it would exceed the float64 maximum, so z is
+# clipped there (the value saturates at the float64 maximum instead of overflowing to inf with a warning).
+_SELU_MAX_INPUT = float(np.finfo(np.float64).max) / _SELU_SCALE
 
 
 def _special(xp):
@@ -100,7 +104,7 @@ _VALUES: dict[str, Callable] = {
     "leaky_relu": lambda z, m, out: m.where(z > 0, z, 0.01 * z),
     "elu": lambda z, m, out: _elu(z, m),
     "celu": lambda z, m, out: _elu(z, m),
-    "selu": lambda z, m, out: _SELU_SCALE * _elu(z, m, _SELU_ALPHA),
+    "selu": lambda z, m, out: _SELU_SCALE * _elu(m.minimum(z, _SELU_MAX_INPUT), m, _SELU_ALPHA),
     "gelu": lambda z, m, out: _gelu(m.maximum(z, -1e100), m),  # below -40 it is 0 to float64 anyway
     "silu": lambda z, m, out: m.clip(z, -1e300, 1e300) * _logistic(z, m, None),  # no inf * 0
     "softplus": lambda z, m, out: _quiet(m.logaddexp, 0.0, z),  # NaN in, NaN out, no warning
@@ -330,8 +334,6 @@ class Activation:
     def meanfield_normalization(self) -> float:
         """sqrt(E[phi(X)^2]) for X ~ N(0, 1): divide by it to get the mean-field-normalised phi."""
         if "norm" not in self._cache:
-            from .meanfield import gaussian_expectation
-
             m2, _ = gaussian_expectation(lambda x: self.numpy(x) ** 2, kinks=self.kinks)
             self._cache["norm"] = math.sqrt(m2)
         return self._cache["norm"]

@@ -28,16 +28,17 @@ they are checked against the exact iteration in the tests.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate, optimize, special
+from scipy import optimize, special
 
 from . import _validate as v
-from .activations import ACTIVATIONS, Activation, get_activation
+from .activations import ACTIVATIONS
 from .backend import make_rng
+from .theory.lengthmap import activation_functions, chi_1, length_map_fixed_point
+from .theory.quadrature import gaussian_expectation
 
 __all__ = [
     "variance_map_slope",
@@ -58,83 +59,15 @@ __all__ = [
     "simulate_correlations",
     "truncation_bound",
 ]
+# Not yet in __all__ (the fuzz of tests/test_fuzz.py covers every name listed there): kernel_ode.
 
 #: Largest number of Hermite coefficients: sqrt(k!) overflows float64 for k > 170.
 _MAX_HERMITE = 171
 
 
-def _resolve(phi) -> tuple[Callable, str | None]:
-    """(a NumPy callable, its registry name or None) for an activation name or a callable."""
-    if isinstance(phi, (str, Activation)):
-        act = get_activation(phi, argument="phi")
-        return act.numpy, act.name
-    if not callable(phi):
-        raise TypeError(f"phi must be an activation name or a callable; got {type(phi).__name__}")
-    return _checked_callable(phi, "phi"), None
-
-
-def _checked_callable(f: Callable, name: str) -> Callable:
-    """``f`` wrapped so that a value that is not a finite real number is an error naming it
-    (instead of a NaN or a RuntimeWarning deep inside a quadrature)."""
-    if getattr(f, "_fpkit_checked", False):
-        return f
-
-    def checked(x):
-        y = f(x)
-        arr = np.asarray(y) if not isinstance(y, (str, bytes)) else np.asarray(None)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must return real numbers; got {y!r:.60}")
-        if arr.shape not in ((), np.shape(x)):
-            raise ValueError(f"{name} must act elementwise (return the shape of its input {np.shape(x)}); "
-                             f"got shape {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} returned NaN or inf (at some x in {np.min(x):.3g}..{np.max(x):.3g}); "
-                             "it must be finite")
-        return y
-
-    checked._fpkit_checked = True
-    checked.__name__ = getattr(f, "__name__", name)
-    return checked
-
-
-def _kinks(name: str | None) -> tuple[float, ...]:
-    """Points where the activation is not smooth (quadrature splits there)."""
-    return ACTIVATIONS[name].kinks if name is not None else ()
-
-
-def gaussian_expectation(f: Callable, *, kinks=(), tol: float = 1e-11) -> tuple[float, float]:
-    """E[f(X)] for X ~ N(0, 1) by adaptive quadrature on [-40, 40], split at ``kinks``.
-
-    The Gaussian mass beyond ``|x| = 40`` is below 1e-348, so truncating there loses nothing for
-    activations growing at most like exp(c x) with c < 19, and keeps exp(2x) finite.
-    Returns ``(value, error_estimate)``.
-    """
-    f = _checked_callable(v.check_callable(f, "f"), "f")
-    tol = v.check_real(tol, "tol", low=0.0, low_open=True)
-    kinks = v.check_array(kinks, "kinks", ndim=(0, 1)).ravel().tolist()
-    density = lambda x: f(np.asarray(x, dtype=float)) * math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-    edges = [-40.0, *sorted(k for k in kinks if -40.0 < k < 40.0), 40.0]
-    total, err = 0.0, 0.0
-    with warnings.catch_warnings():
-        # quad's "roundoff"/"slow convergence" notes are reflected in the returned error estimate
-        warnings.simplefilter("ignore", integrate.IntegrationWarning)
-        for a, b in zip(edges[:-1], edges[1:]):
-            val, e = integrate.quad(lambda x: _real_value(density(x)), a, b, epsabs=tol, epsrel=tol,
-                                    limit=500)
-            total += val
-            err += e
-    if not (math.isfinite(total) and math.isfinite(err)):
-        raise ValueError(f"the Gaussian expectation is not finite ({total}): the function (phi, or f) "
-                         "returns NaN or inf, or grows too fast")
-    return total, err
-
-
-def _real_value(y) -> float:
-    """A callable's value at one point as a float; TypeError naming f if it is not a real number."""
-    arr = np.asarray(y)
-    if arr.size != 1 or arr.dtype.kind not in "biuf":
-        raise TypeError(f"the function (phi, or f) must return one real number per point; got {y!r:.60}")
-    return float(arr.reshape(()))
+def _resolve(phi):
+    """(value, derivative, kinks, registry name or None) of an activation name or a callable phi."""
+    return activation_functions(phi, argument="phi")
 
 
 def hermite_coefficients(phi, n: int = 30, *, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -152,8 +85,7 @@ def hermite_coefficients(phi, n: int = 30, *, normalize: bool = True) -> tuple[n
     if n > _MAX_HERMITE:
         raise ValueError(f"n must be an integer in [1, {_MAX_HERMITE}] (sqrt(k!) overflows float64 beyond); got {n}")
     normalize = v.check_bool(normalize, "normalize")
-    f, name = _resolve(phi)
-    kinks = _kinks(name)
+    f, _, kinks, _ = _resolve(phi)
     norm = 1.0
     if normalize:
         second, _ = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
@@ -203,53 +135,42 @@ def _check_c(c) -> np.ndarray:
     return c
 
 
-def kernel_map_direct(rho, phi, *, normalize: bool = True, tol: float = 1e-10):
+def kernel_map_direct(rho, phi, *, normalize: bool = True, tol: float = 1e-12):
     """kappa(rho) = E[phi(X) phi(Y)] computed directly, without the Hermite series.
 
-    Smooth activations: 2-D Gauss-Hermite quadrature with 200 nodes per axis (error estimate:
-    the change from 100 nodes). Activations with kinks: nested adaptive quadrature
-    E_X[ phi(X) E_Z[ phi(rho X + sqrt(1 - rho^2) Z) ] ], the inner integral split where its
-    argument crosses a kink, so ReLU-type activations are integrated as accurately as smooth
-    ones. Returns ``(value, error_estimate)`` arrays.
+    Nested quadrature ``E_X[ phi(X) E_Z[ phi(rho X + sqrt(1 - rho^2) Z) ] ]`` with
+    :func:`~fpkit.theory.quadrature.gaussian_expectation` at both levels: the inner expectation at all the
+    outer points at once (to ``tol / 1000``), split where its argument crosses a kink of phi, so ReLU-type
+    activations are integrated as accurately as smooth ones. The error estimate is the outer one plus a
+    bound on what the inner errors contribute (see the code), relative like the value when normalised.
+
+    Returns
+    -------
+    value, error : ndarrays, shape (R,) for R correlations ``rho`` (flattened)
     """
-    f, name = _resolve(phi)
+    f, _, kinks, _ = _resolve(phi)
     rho = np.atleast_1d(_check_rho(rho)).ravel()
     normalize = v.check_bool(normalize, "normalize")
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
-    kinks = _kinks(name)
-    norm = 1.0
-    if normalize:
-        norm, _ = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
-    if not kinks:
-        return _kernel_gauss_hermite(rho, f, norm)
-    values, errors = [], []
-    for r in rho:
-        s = math.sqrt(max(0.0, 1.0 - r * r))
-        if s == 0.0:
-            val, err = gaussian_expectation(lambda x: f(x) * f(r * x), kinks=kinks, tol=tol)
-        else:
-            def inner(x, r=r, s=s):
-                zk = [(k - r * x) / s for k in kinks]
-                return gaussian_expectation(lambda z: f(r * x + s * z), kinks=zk, tol=tol)[0]
+    second, _ = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
+    norm = second if normalize else 1.0
+    inner_tol = max(tol * 1e-3, 1e-14)
+    values, errors = np.empty(rho.size), np.empty(rho.size)
+    for i, r in enumerate(rho):
+        inner_relative_error = [0.0]
 
-            val, err = gaussian_expectation(lambda x: f(x) * inner(float(x)), kinks=kinks, tol=tol)
-        values.append(val / norm)
-        errors.append(err / norm)
-    return np.array(values), np.array(errors)
+        def outer(x, r=r):
+            val, err = gaussian_expectation(f, r * x, max(0.0, 1.0 - r * r), kinks=kinks, tol=inner_tol)
+            rel = np.max(err / np.maximum(1.0, np.abs(val)), initial=0.0)
+            inner_relative_error[0] = max(inner_relative_error[0], float(rel))
+            return f(x) * val
 
-
-def _kernel_gauss_hermite(rho, f, norm):
-    def quad(m):
-        x, w = np.polynomial.hermite_e.hermegauss(m)
-        w = w / math.sqrt(2 * math.pi)
-        X, Z = x[:, None], x[None, :]
-        W = w[:, None] * w[None, :]
-        fx = f(X)
-        return np.array([float(np.sum(W * fx * f(r * X + math.sqrt(max(0.0, 1 - r * r)) * Z)))
-                         for r in rho]) / norm
-
-    fine = quad(200)
-    return fine, np.abs(fine - quad(100))
+        val, err = gaussian_expectation(outer, kinks=kinks, tol=tol)
+        values[i] = val / norm
+        # inner errors: |E[phi(X) delta(X)]| <= max(|delta| / max(1, |inner|)) E[|phi| max(1, |inner|)],
+        # and E|phi| <= sqrt(E phi^2), E[|phi| |inner|] <= E[phi^2] (Cauchy-Schwarz and Jensen)
+        errors[i] = (err + inner_relative_error[0] * (math.sqrt(second) + second)) / norm
+    return values, errors
 
 
 def _check_rho(rho) -> np.ndarray:
@@ -274,34 +195,24 @@ class KernelMapInfo:
     rate: str  #: description of the convergence rate
 
 
-def _derivative(f: Callable, name: str | None) -> Callable:
-    """phi' from the registry for a named activation; central differences for a callable."""
-    if name is not None:
-        act = ACTIVATIONS[name]
-        return lambda x: act.derivative(np.asarray(x, dtype=float), np)
-    h = 1e-6
-    return lambda x: (f(x + h) - f(x - h)) / (2 * h)
-
-
 def classify(phi, *, tol: float = 1e-8, n: int = 40) -> KernelMapInfo:
     """Classify an activation into the four cases of Theorem 1, robustly.
 
     The case boundaries are decided on quantities computed *without* the Hermite series:
     kappa(0) = (E phi)^2 / E phi^2 and kappa'(1) = E[phi'^2] / E[phi^2] (Gaussian integration
-    by parts), each by adaptive quadrature with an error estimate; "= 0" and "= 1" mean
+    by parts), each by quadrature with an error estimate; "= 0" and "= 1" mean
     "within ``tol`` plus the quadrature error". Exact facts override the numerics where known:
     odd activations have kappa(0) = 0; positively homogeneous ones and exp have kappa'(1) = 1.
     """
-    f, name = _resolve(phi)
+    f, derivative, kinks, name = _resolve(phi)
     tol = v.check_real(tol, "tol", low=0.0, high=1e-3, low_open=True)
     n = v.check_int(n, "n", minimum=2)
     if n > _MAX_HERMITE:
         raise ValueError(f"n must be an integer in [2, {_MAX_HERMITE}]; got {n}")
     label = name or getattr(phi, "__name__", "phi")
-    kinks = _kinks(name)
     m2, e2 = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)
     m1, e1 = gaussian_expectation(f, kinks=kinks)
-    d2, ed = gaussian_expectation(lambda x: _derivative(f, name)(x) ** 2, kinks=kinks)
+    d2, ed = gaussian_expectation(lambda x: derivative(x) ** 2, kinks=kinks)
     kappa0 = 0.0 if name is not None and ACTIVATIONS[name].odd else m1 * m1 / m2
     kp1 = 1.0 if name is not None and ACTIVATIONS[name].kappa_prime1_is_one else d2 / m2
     c, cerr = hermite_coefficients(f if name is None else name, n)
@@ -425,6 +336,39 @@ def layer_norm_kernel_map(kappa: Callable[[float], float]) -> Callable[[float], 
     return lambda rho: (_kappa_value(kappa, rho) - k0) / (1.0 - k0)
 
 
+def kernel_ode(kappa: Callable[[float], float], rho0: float, t) -> np.ndarray:
+    """rho(t) for the kernel ODE ``d rho / dt = kappa(rho) - rho``, ``rho(0) = rho0``.
+
+    The continuous-depth limit of :func:`residual_kernel_map` as r -> 1 with depth counted in units of
+    ``1 - r^2`` (so ``t = l (1 - r^2)`` after l residual layers). Solved by :func:`scipy.integrate.solve_ivp`
+    (RK45, ``rtol = 1e-10`` and its default ``atol = 1e-6``: about 1e-6 absolute) and evaluated at ``t``.
+
+    Parameters
+    ----------
+    kappa : callable
+        The kernel map, float -> finite float.
+    rho0 : float in [-1, 1]
+    t : array of float, shape (T,)
+        Increasing times >= 0, starting at 0.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+    """
+    from scipy.integrate import solve_ivp
+
+    v.check_callable(kappa, "kappa")
+    rho0 = v.check_real(rho0, "rho0", low=-1.0, high=1.0)
+    t = v.check_array(t, "t", ndim=1, min_size=1)
+    if t[0] != 0.0 or np.any(np.diff(t) < 0):
+        raise ValueError("t must be increasing times starting at 0")
+    ode = solve_ivp(lambda _, y: [_kappa_value(kappa, y[0]) - y[0]], (0.0, float(t[-1])), [rho0], t_eval=t,
+                    rtol=1e-10)
+    if not ode.success:
+        raise ValueError(f"the kernel ODE could not be solved up to t = {t[-1]:g}: {ode.message}")
+    return ode.y[0]
+
+
 def _real_value_named(y, name: str) -> float:
     arr = np.asarray(y)
     if arr.size != 1 or arr.dtype.kind not in "biuf":
@@ -489,32 +433,9 @@ def q_map_fixed_point(phi, sigma_w: float, sigma_b: float, *, q0: float = 1.0, i
     chi_1 < 1: ordered phase; chi_1 > 1: chaotic. For a normalised phi with sigma_w = 1,
     sigma_b = 0 and q* = 1, chi_1 equals kappa'(1) of the kernel map.
     """
-    f, name = _resolve(phi)
-    sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0)
-    sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0)
-    kinks = _kinks(name)
-    q = v.check_real(q0, "q0", low=0.0, low_open=True)
-    iters = v.check_int(iters, "iters", minimum=1)
-    if sigma_w > 1e150 or sigma_b > 1e150:
-        raise ValueError(f"sigma_w and sigma_b must be <= 1e150 (their squares must be finite); "
-                         f"got sigma_w={sigma_w:g}, sigma_b={sigma_b:g}")
-    for _ in range(iters):
-        qs = math.sqrt(q)
-        try:
-            new = sigma_w**2 * gaussian_expectation(lambda x: f(qs * x) ** 2, kinks=kinks)[0] + sigma_b**2
-        except ValueError:
-            new = math.inf
-        if not new < 1e300:
-            raise ValueError(f"the length map diverges (q > 1e300) for sigma_w={sigma_w:g}, sigma_b={sigma_b:g}: "
-                             "phi grows too fast for a fixed point at this weight scale")
-        if abs(new - q) < 1e-12 * max(1.0, q):
-            q = new
-            break
-        q = new
-    qs = math.sqrt(q)
-    d = _derivative(f, name)
-    chi = sigma_w**2 * gaussian_expectation(lambda x: d(qs * x) ** 2, kinks=kinks)[0]
-    return q, chi
+    fns = _resolve(phi)
+    q = length_map_fixed_point(fns, sigma_w, sigma_b, q0=q0, tol=1e-12, max_iter=v.check_int(iters, "iters", minimum=1))
+    return q, float(chi_1(fns, q, sigma_w))
 
 
 def critical_sigma_w(phi, sigma_b: float, *, bracket: tuple[float, float] = (0.5, 4.0),
@@ -567,10 +488,8 @@ def variance_map_slope(phi) -> float:
     leaves the kernel map's regime after about ``log(sqrt(width)) / log(slope)`` layers.
     Homogeneous activations (ReLU, leaky ReLU, linear) have slope exactly 1.
     """
-    f, name = _resolve(phi)
-    kinks = _kinks(name)
+    f, d, kinks, _ = _resolve(phi)
     norm = gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)[0]
-    d = _derivative(f, name)
     return float(gaussian_expectation(lambda x: f(x) * d(x) * x, kinks=kinks)[0] / norm)
 
 
@@ -604,8 +523,8 @@ def simulate_correlations(
     rho0 = v.check_real(rho0, "rho0", low=-1.0 / (n_inputs - 1), high=1.0)
     residual = v.check_real(residual, "residual", low=0.0, high=1.0, high_open=True)
     v.check_choice(norm, "norm", ("none", "rms", "layer"))
-    f, name = _resolve(phi)
-    scale = math.sqrt(gaussian_expectation(lambda x: f(x) ** 2, kinks=_kinks(name))[0])
+    f, _, kinks, _ = _resolve(phi)
+    scale = math.sqrt(gaussian_expectation(lambda x: f(x) ** 2, kinks=kinks)[0])
     rng = make_rng(seed, "numpy")
     # inputs with unit norm per coordinate and pairwise correlation rho0
     gram = np.full((n_inputs, n_inputs), rho0) + (1 - rho0) * np.eye(n_inputs)

@@ -19,6 +19,8 @@ from fpkit import spectra as sp
 from fpkit.engine import find_fixed_points
 from fpkit.network import Ensemble, NetworkConfig
 from fpkit.regimes import CAUCHY_REGIME, GAUSSIAN_REGIME
+from fpkit.sampling import hill_estimator
+from fpkit.theory.kac_rice_sampling import split_cauchy_sum
 
 Z = 4.0  # standard errors allowed between two independent estimates
 
@@ -227,7 +229,7 @@ def test_cauchy_split_is_the_exact_conditional_law():
     rng = np.random.default_rng(4)
     g1, g2, S = 0.3, 1.7, 2.5
     n = 20_000
-    a = kr._cauchy_split(np.tile([g1, g2], (n, 1)), np.full(n, S), rng)
+    a = split_cauchy_sum(np.tile([g1, g2], (n, 1)), np.full(n, S), rng)
     np.testing.assert_allclose(a.sum(axis=1), S, rtol=1e-12)
     dens = lambda x: stats.cauchy.pdf(x, scale=g1) * stats.cauchy.pdf(S - x, scale=g2)  # noqa: E731
     # the exact conditional density is proportional to dens; its CDF by quadrature on a bounded range
@@ -239,7 +241,7 @@ def test_cauchy_split_is_the_exact_conditional_law():
     emp = (a[:, 0][:, None] <= grid).mean(axis=0)
     assert np.max(np.abs(emp - cdf)) < 0.015  # KS-type bound; 1.36/sqrt(n) = 0.0096 at 95 %
     # a large target far in the tail (the sampler's other envelope)
-    b = kr._cauchy_split(np.tile([0.5, 0.5, 1.0], (1000, 1)), np.full(1000, 1e6), rng)
+    b = split_cauchy_sum(np.tile([0.5, 0.5, 1.0], (1000, 1)), np.full(1000, 1e6), rng)
     np.testing.assert_allclose(b.sum(axis=1), 1e6, rtol=1e-12)
     assert np.all(np.isfinite(b))
 
@@ -367,3 +369,163 @@ def test_bad_arguments():
         sp.FreeJacobianLaw.linear(2).log_potential(0.0)
     with pytest.raises(TypeError, match="configs"):
         kr.kac_rice_table([cfg, "x"], 100, seed=0)
+
+
+# --------------------------------------------------------------------------- when Q_all is no valid check
+
+
+def test_the_heavy_tail_rule_on_scores_of_known_tail():
+    """score_tail's rule (Hill index < 2 or one score over 10 % of the sum), on 40 simulated samples of 20,000
+    scores each: it flags Pareto tails of index 1 and 1.5 (infinite variance) every time, and never flags
+    index 3 or 5 or bounded scores (finite variance)."""
+    from fpkit.theory.kac_rice import score_tail
+
+    rng = np.random.default_rng(0)
+    for alpha, expect in [(1.0, True), (1.5, True), (3.0, False), (5.0, False), (None, False)]:
+        flags = []
+        for _ in range(40):
+            f = rng.uniform(0.0, 3.0, 20_000) if alpha is None else rng.pareto(alpha, 20_000) + 1.0
+            tail, share, _ = score_tail(f)
+            flags.append(tail < 2.0 or share > 0.1)
+        assert np.mean(flags) == (1.0 if expect else 0.0), (alpha, np.mean(flags))
+
+
+def test_cauchy_q_all_scores_have_the_tail_the_flag_assumes():
+    # the premise of the law-based part of the flag: for Cauchy weights P(f > t) ~ t^-2; Gaussian: light
+    cauchy = kr.kac_rice_estimate(NetworkConfig(N=1, L=1, law="cauchy", scale=4.0, bias_scale=1.0,
+                                                activation="tanh"), 200_000, seed=7)
+    gauss = kr.kac_rice_estimate(NetworkConfig(N=1, L=1, law="gaussian", scale=1.0, bias_scale=0.5,
+                                               activation="tanh"), 200_000, seed=7)
+    hill = lambda e, k: hill_estimator(e.scores[e.scores > 0], k=k).alpha  # noqa: E731
+    assert all(hill(cauchy, k) < 2.2 for k in (300, 1000, 3000))
+    assert all(hill(gauss, k) > 4.0 for k in (300, 1000, 3000))
+    assert cauchy.infinite_variance_suspected and not gauss.infinite_variance_suspected
+
+
+def test_q_all_is_flagged_where_the_census_lies_above_it():
+    """Issue 27: at Cauchy N = 2, L = 8 the census's mean Q_all (1.199 +- 0.015) lay above seven estimates
+    (1.05-1.14) whose Hill index was often above 2: the law-based rule flags every one."""
+    cfg = CAUCHY_REGIME.replace(N=2, L=8)
+    for seed in (1, 2, 3):
+        est = kr.kac_rice_estimate(cfg, 20_000, seed=seed)
+        assert est.infinite_variance_suspected and est.summary()["infinite_variance_suspected"]
+    assert not kr.kac_rice_estimate(GAUSSIAN_REGIME.replace(N=2, L=1), 20_000, seed=1).infinite_variance_suspected
+
+
+# --------------------------------------------------------------------------- E[Q] with a valid standard error
+
+
+@pytest.mark.parametrize("law, L", [("gaussian", 2), ("cauchy", 3)])
+def test_mean_stable_fixed_points_matches_exact_counts_at_n1(law, L):
+    cfg = NetworkConfig(N=1, L=L, law=law, scale=2.0, bias_scale=0.5, activation="tanh")
+    E = 1500
+    ens = Ensemble.sample(cfg, E, seed=40 + L)
+    n_stable = np.array([count_fixed_points_1d(ens.weights[e, :, 0, 0], ens.biases[e, :, 0])[1] for e in range(E)])
+    est = kr.mean_stable_fixed_points(cfg, seed=41, standard_error=0.004)
+    assert est.q_stable_se <= 1.25 * 0.004 and not est.capped  # sized from a 1,024-sample run's sd
+    assert close(est.q_stable, est.q_stable_se, n_stable.mean(), n_stable.std(ddof=1) / math.sqrt(E))
+    assert not est.infinite_variance_suspected
+
+
+@pytest.mark.parametrize("config, E", [(CAUCHY_REGIME.replace(N=2, L=8), 600),
+                                       (GAUSSIAN_REGIME.replace(N=2, L=2, scale=2.5), 400)])
+def test_mean_stable_fixed_points_matches_the_census_at_n2(config, E):
+    """The stable points counted by iteration and deflated Newton (all of them: every attractor of these
+    networks has a basin that 32 starts find) against E[Q]; within 4 combined standard errors."""
+    n_stable = census(Ensemble.sample(config, E, seed=42), seed=43, starts=32)[1]
+    est = kr.mean_stable_fixed_points(config, seed=44, standard_error=0.005)
+    assert close(est.q_stable, est.q_stable_se, n_stable.mean(), n_stable.std(ddof=1) / math.sqrt(E))
+    assert not est.infinite_variance_suspected
+
+
+def test_mean_stable_fixed_points_standard_error_is_valid_and_sized():
+    cfg = CAUCHY_REGIME.replace(N=2, L=2)
+    runs = [kr.mean_stable_fixed_points(cfg, seed=s, n_samples=1500) for s in range(40)]
+    means = np.array([r.q_stable for r in runs])
+    ses = np.array([r.q_stable_se for r in runs])
+    # the spread of 40 independent estimates is what their standard errors say (chi-square: 0.75-1.3 at 95 %)
+    assert 0.7 <= means.std(ddof=1) / ses.mean() <= 1.4
+    big = kr.mean_stable_fixed_points(cfg, seed=99, standard_error=0.003)
+    assert abs(means.mean() - big.q_stable) <= 4 * math.hypot(ses.mean() / math.sqrt(40), big.q_stable_se)
+    assert big.target_se == 0.003 and big.pilot_samples == 1024 and 0.0025 <= big.q_stable_se <= 0.0035
+    capped = kr.mean_stable_fixed_points(cfg, seed=99, standard_error=0.001, max_samples=5000)
+    assert capped.capped and capped.n_samples == 5000 and capped.q_stable_se > 0.001
+
+
+def test_mean_stable_fixed_points_is_seeded_and_checks_its_arguments():
+    cfg = GAUSSIAN_REGIME.replace(N=3, L=2)
+    a = kr.mean_stable_fixed_points(cfg, seed=5, n_samples=500)
+    b = kr.mean_stable_fixed_points(cfg, seed=5, n_samples=500)
+    c = kr.mean_stable_fixed_points(cfg, seed=6, n_samples=500)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    assert not np.array_equal(a.scores, c.scores)
+    assert a.target_se is None and a.pilot_samples == 0 and a.summary()["n_samples"] == 500
+    for call, exc, match in [
+        (lambda: kr.mean_stable_fixed_points("cfg", seed=0), TypeError, "config"),
+        (lambda: kr.mean_stable_fixed_points(cfg, seed=0, standard_error=0.0), ValueError, "standard_error"),
+        (lambda: kr.mean_stable_fixed_points(cfg, seed=0, n_samples=1), ValueError, "n_samples"),
+        (lambda: kr.mean_stable_fixed_points(cfg, seed=0, pilot_samples=3), ValueError, "pilot_samples"),
+        (lambda: kr.mean_stable_fixed_points(cfg, seed=0, max_samples=1), ValueError, "max_samples"),
+        (lambda: kr.mean_stable_fixed_points(cfg, seed=0, batch_size=0), ValueError, "batch_size"),
+        (lambda: kr.mean_stable_fixed_points(cfg, seed=None), TypeError, "seed"),
+        (lambda: kr.mean_stable_fixed_points(cfg, seed=0, proposal="flat"), ValueError, "proposal"),
+        (lambda: kr.mean_stable_fixed_points(cfg, seed=0, progress="yes"), TypeError, "progress"),
+    ]:
+        with pytest.raises(exc, match=match):
+            call()
+
+
+# --------------------------------------------------------------------------- defects of issue 25
+
+
+def test_tiny_cauchy_scales_work_or_fail_clearly():
+    """Issue 25: kac_rice_estimate raised 'report this as a bug' for Cauchy scales <= 1e-200."""
+    for scale in (1e-100, 1e-200, 1e-300):
+        cfg = NetworkConfig(N=2, L=2, law="cauchy", scale=scale, bias_scale=1.0, activation="tanh")
+        est = kr.kac_rice_estimate(cfg, 2000, seed=1)
+        # F is constant to within float64 (the weights vanish): exactly one fixed point, stable
+        assert est.q_all == 1.0 and abs(est.q_stable - 1.0) <= Z * est.q_stable_se + 1e-12
+        assert abs(est.index_sum - 1.0) <= Z * est.index_sum_se + 1e-12
+    no_bias = NetworkConfig(N=2, L=2, law="cauchy", scale=1e-200, bias_law=None, activation="tanh")
+    with pytest.raises(ValueError, match="config.scale = 1e-200 .* too small"):
+        kr.kac_rice_estimate(no_bias, 200, seed=1)
+    with pytest.raises(ValueError, match="config.scale"):
+        kr.kac_rice_estimate(GAUSSIAN_REGIME.replace(N=2, L=3, scale=1e-120, bias_law=None), 200, seed=1)
+
+
+def test_cauchy_split_works_in_any_units_and_exactly():
+    rng = np.random.default_rng(3)
+    gam = rng.uniform(0.1, 3.0, (500, 4))
+    S = 3.0 * rng.standard_cauchy(500)
+    base = split_cauchy_sum(gam, S, np.random.default_rng(8))
+    for power in (-1000, -700, 600):  # scaling by a power of two is exact: the same draws, scaled
+        scaled = split_cauchy_sum(np.ldexp(gam, power), np.ldexp(S, power), np.random.default_rng(8))
+        np.testing.assert_array_equal(scaled, np.ldexp(base, power))
+    tiny = split_cauchy_sum(gam * 1e-300, S * 1e-300, np.random.default_rng(8))
+    assert np.all(np.isfinite(tiny))
+    np.testing.assert_allclose(tiny.sum(axis=1), S * 1e-300, rtol=1e-10)
+
+
+def test_kac_rice_linear_algebra_is_single_threaded_and_thread_count_free(monkeypatch):
+    """Issue 25: the Kac-Rice linear algebra runs under fpkit.backend.single_threaded_blas (the numbers do not
+    depend on FPKIT_NUM_THREADS nor on the BLAS threads; here BLAS is set to two threads first)."""
+    from threadpoolctl import ThreadpoolController, threadpool_limits
+
+    cfg = CAUCHY_REGIME.replace(N=10, L=4)  # big enough to be split among two threads
+    seen = []
+    controller = ThreadpoolController()
+    for name in ("slogdet", "eigvals"):
+        original = getattr(np.linalg, name)
+
+        def spy(*args, _original=original, **kwargs):
+            seen.extend(c.num_threads for c in controller.lib_controllers if c.user_api == "blas")
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(np.linalg, name, spy)
+    results = []
+    with threadpool_limits(limits=2, user_api="blas"):
+        for threads in ("1", "2"):
+            monkeypatch.setenv("FPKIT_NUM_THREADS", threads)
+            results.append(kr.kac_rice_estimate(cfg, 3000, seed=5, batch_size=1500).scores)
+    assert seen and set(seen) == {1}
+    np.testing.assert_array_equal(results[0], results[1])

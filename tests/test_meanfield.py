@@ -226,3 +226,21 @@ def test_meanfield_bad_arguments_are_named(call, exc, match):
     info = mf.classify("tanh", n=6)
     with pytest.raises(exc, match=match):
         call(c, info)
+
+
+def test_kernel_ode_solves_the_linear_case_exactly_and_is_the_limit_of_residual_layers():
+    # kappa(rho) = a + b rho: rho(t) = rho* + (rho0 - rho*) exp(-(1 - b) t), rho* = a / (1 - b)
+    t = np.linspace(0.0, 5.0, 11)
+    a, b = 0.2, 0.5
+    np.testing.assert_allclose(mf.kernel_ode(lambda r: a + b * r, 0.9, t),
+                               0.4 + 0.5 * np.exp(-0.5 * t), rtol=0, atol=1e-6)  # solve_ivp's default atol
+    c, _ = mf.hermite_coefficients("gelu", 30)
+    kap = lambda r: float(mf.kernel_map(r, c))  # noqa: E731
+    r = 0.995  # depth in units of 1 - r^2: 400 residual layers reach t = 4
+    seq = mf.kernel_sequence(0.05, 400, mf.residual_kernel_map(kap, r))
+    ode = mf.kernel_ode(kap, 0.05, np.arange(401) * (1 - r * r))
+    assert np.max(np.abs(seq - ode)) < 3e-3  # the Euler steps of size 1 - r^2 = 0.01
+    with pytest.raises(ValueError, match="t must be increasing"):
+        mf.kernel_ode(kap, 0.05, [1.0, 2.0])
+    with pytest.raises(ValueError, match="rho0"):
+        mf.kernel_ode(kap, 1.5, [0.0, 1.0])

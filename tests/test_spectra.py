@@ -256,3 +256,53 @@ def test_jacobian_spectrum_where_the_jacobian_overflows_is_a_clear_error():
     ens = Ensemble.sample(cfg, 1, seed=0)
     with pytest.raises(ValueError, match="overflows float64 .*forward_with_scaled_jacobian"):
         sp.jacobian_spectrum(ens, np.zeros((1, 1, 4)))
+
+
+def test_linear_network_jacobians_are_the_products_the_chapters_form_by_hand():
+    from fpkit.sampling import sample_weights
+
+    W = sample_weights("gaussian", (3, 40, 40), seed=7)  # chapter 5's product_jacobian(3, 40, 7)
+    by_hand = W[2] @ (W[1] @ W[0])
+    np.testing.assert_array_equal(sp.linear_network_jacobians(3, 40, seed=7)[0], by_hand)
+    J = sp.linear_network_jacobians(2, 300, 4, sigma_w=1.5, seed=1)
+    assert J.shape == (4, 300, 300)
+    sv2 = sp.matrix_spectrum(J[:, None]).sv2
+    law = sp.FreeJacobianLaw.linear(2, sigma_w=1.5)
+    assert sv2.mean() == pytest.approx(law.moments()[0], rel=0.03)  # Fuss-Catalan, scaled by 1.5^4
+    assert (sv2**2).mean() == pytest.approx(law.moments()[1], rel=0.08)
+
+
+def test_empirical_log_potential_is_the_log_determinant_and_matches_the_ginibre_exponent():
+    from fpkit import kacrice as kr
+
+    J = sp.linear_network_jacobians(2, 200, 6, sigma_w=3.0 ** 0.5, seed=2)  # tau X with tau = 3, L = 2
+    spec = sp.matrix_spectrum(J[:, None])
+    logdet = np.array([np.linalg.slogdet(np.eye(200) - j)[1] / 200 for j in J])
+    np.testing.assert_allclose(sp.empirical_log_potential(spec, 1.0), logdet, rtol=1e-9, atol=1e-12)
+    assert sp.empirical_log_potential(spec).mean() == pytest.approx(kr.ginibre_product_log_potential(2, 3.0), abs=0.02)
+    ev = np.array([[[1.0, 2.0]]])
+    assert sp.empirical_log_potential(sp.JacobianSpectrum(ev, ev**2), 1.0)[0] == -np.inf  # det(I - J) = 0
+    with pytest.raises(TypeError, match="spectrum"):
+        sp.empirical_log_potential(ev)
+    with pytest.raises(ValueError, match="z"):
+        sp.empirical_log_potential(spec, np.nan)
+    with pytest.raises(ValueError, match="L"):
+        sp.linear_network_jacobians(0, 3, seed=0)
+    with pytest.raises(ValueError, match="sigma_w"):
+        sp.linear_network_jacobians(2, 3, sigma_w=0.0, seed=0)
+    with pytest.raises(ValueError, match="overflows"):
+        sp.linear_network_jacobians(200, 3, sigma_w=1e30, seed=0)
+
+
+def test_random_input_spectrum_is_chapter_5s_recipe():
+    from fpkit.engine import uniform_starts
+    from fpkit.regimes import GAUSSIAN_REGIME
+
+    cfg = GAUSSIAN_REGIME.replace(N=20, L=2)
+    spec = sp.random_input_spectrum(cfg, 3, 4, seed=11)
+    ens = Ensemble.sample(cfg, 3, seed=11)
+    by_hand = sp.jacobian_spectrum(ens, uniform_starts(ens, 4, seed=11))
+    np.testing.assert_array_equal(spec.eigenvalues, by_hand.eigenvalues)
+    assert spec.sv2.shape == (3, 4, 20)
+    with pytest.raises(TypeError, match="config"):
+        sp.random_input_spectrum("cfg", 1, 1, seed=0)
