@@ -270,12 +270,12 @@ def _check_sizes(n_networks, chunk, n_configs: int = 1):
 #: The module whose import closure determines a sweep's numbers (its code hash is part of every key).
 CODE_ENTRY = "fpkit.sweep"
 #: Columns every table of :func:`run_sweep` has besides the configuration's fields (checked on load).
-TABLE_COLUMNS = ("network", "seeding", "seconds", "n_starts", "Q", "stable_fixed_points", "unstable_fixed_points",
-                 "fixed_points", "index_sum", "unseen_mass", "cycle_starts", "not_converged_starts",
+TABLE_COLUMNS = ("network", "seeding", "seconds", "n_starts", "Q", "Q_iteration", "stable_fixed_points",
+                 "unstable_fixed_points", "fixed_points", "index_sum", "unseen_mass", "cycle_starts", "not_converged_starts",
                  "converged_starts", "basin_entropy", "mean_iterations")
 #: The columns of ``TABLE_COLUMNS`` that count (whole numbers >= 0 in every row).
-COUNT_COLUMNS = ("n_starts", "Q", "stable_fixed_points", "unstable_fixed_points", "fixed_points", "cycle_starts",
-                 "not_converged_starts", "converged_starts")
+COUNT_COLUMNS = ("n_starts", "Q", "Q_iteration", "stable_fixed_points", "unstable_fixed_points", "fixed_points",
+                 "cycle_starts", "not_converged_starts", "converged_starts")
 #: Bytes one table row takes in a cache file or in ``results.csv``, and one file besides its rows, at most
 #: about (for the free-space check: a row takes about 340 bytes in a cache file, 140 in ``results.csv``).
 ROW_BYTES = 1024

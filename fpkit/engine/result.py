@@ -44,6 +44,15 @@ class FixedPoints:
     "continuation"), ``shooting_hits`` (uniform multiple-shooting starts of the census that reached it).
 
     ``settings``: the :class:`~fpkit.engine.EngineSettings` of the run (typed: read ``settings.merge_tol``).
+
+    Of the whole ensemble: ``convergence``, where the attractor stage ran
+    (:mod:`~fpkit.engine.census.stable`), one row per round (the first: after iteration): ``networks``
+    (searched in the round), ``newton_starts`` (Newton starts per network so far, mean over the
+    ensemble), ``mean_Q`` / ``se_Q`` and ``P_multi`` / ``se_P_multi`` (the stable fixed points found
+    so far per network: their mean, and the fraction of networks with two or more), ``moved_Q`` and
+    ``moved_P_multi`` (how far the round moved them, in standard errors); ``converged``: whether the
+    last round moved both by less than ``settings.convergence_fraction`` (False: it stopped at the
+    cap of ``settings.attractor_rounds``; None where the stage did not run).
     """
 
     n_networks: int
@@ -76,6 +85,8 @@ class FixedPoints:
     shooting_hits: np.ndarray = None
     pairs_closed: np.ndarray = None
     settings: EngineSettings = field(default_factory=EngineSettings)
+    convergence: pd.DataFrame | None = None
+    converged: bool | None = None
 
     def __post_init__(self) -> None:
         E, M = self.n_networks, self.n_starts
@@ -131,7 +142,9 @@ class FixedPoints:
     def per_network(self) -> pd.DataFrame:
         """One row per network.
 
-        Columns: ``Q`` (stable fixed points reached by iteration), ``stable_fixed_points``,
+        Columns: ``Q`` (attractors: the stable fixed points found, by any stage; a stable fixed
+        point is an attractor whether or not an iteration start reached it), ``Q_iteration`` (those
+        an iteration start converged to), ``stable_fixed_points`` (the same as ``Q``),
         ``unstable_fixed_points``, ``fixed_points`` (all found), ``index_sum`` (1 when the list
         of fixed points is complete), ``index_complete``, ``completed_by`` (where the sum is 1,
         the stage that found the network's last fixed point: "iteration", "newton", "shooting"
@@ -162,7 +175,8 @@ class FixedPoints:
         return pd.DataFrame(
             {
                 "network": np.arange(E),
-                "Q": q,
+                "Q": n_stable_all,
+                "Q_iteration": q,
                 "stable_fixed_points": n_stable_all,
                 "unstable_fixed_points": n_all - n_stable_all,
                 "fixed_points": n_all,

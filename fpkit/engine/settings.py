@@ -110,6 +110,16 @@ class EngineSettings:
         ``census_warn_fraction``: the census warns (UserWarning: how many networks are
         incomplete, and why) when more than this fraction of the networks is incomplete
         (0: whenever one is).
+    Attractors iteration missed (see :mod:`fpkit.engine.census.stable`)
+        ``converge_attractors``: after iteration, rounds of deflated Newton
+        (:func:`~fpkit.engine.newton_search`) from fresh uniform starts find the stable fixed points
+        whose basins the starts missed (every stable fixed point is an attractor): round 0 gives every
+        network ``attractor_starts`` starts, every later round as many as all its rounds before (the
+        starts double), but only to the networks whose last round found a new fixed point; the rounds
+        stop when the ensemble's mean number of stable fixed points and its fraction of networks with
+        two or more move by less than ``convergence_fraction`` of their standard errors in a round,
+        or after ``attractor_rounds`` rounds (``FixedPoints.convergence`` records every round,
+        ``FixedPoints.converged`` whether the rule was met).
     """
 
     n_starts: int = 256
@@ -148,6 +158,10 @@ class EngineSettings:
     continuation_min_step: float = 1e-13
     continuation_meet: bool = True
     continuation_memory: int = 256 * 2**20
+    converge_attractors: bool = False
+    attractor_starts: int = 32
+    attractor_rounds: int = 6
+    convergence_fraction: float = 0.25
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -203,6 +217,12 @@ class EngineSettings:
                              f"{self.continuation_initial_step}, {self.continuation_max_step}")
         s(self, "continuation_meet", v.check_bool(self.continuation_meet, "continuation_meet"))
         s(self, "continuation_memory", v.check_int(self.continuation_memory, "continuation_memory", minimum=1))
+        s(self, "converge_attractors", v.check_bool(self.converge_attractors, "converge_attractors"))
+        s(self, "attractor_starts", v.check_int(self.attractor_starts, "attractor_starts", minimum=1,
+                                                maximum=MAX_STARTS_PER_NETWORK))
+        s(self, "attractor_rounds", v.check_int(self.attractor_rounds, "attractor_rounds", minimum=1, maximum=20))
+        s(self, "convergence_fraction", v.check_real(self.convergence_fraction, "convergence_fraction",
+                                                      low=0.0, high=1.0, low_open=True))
         if self.merge_tol <= self.polish_tol:
             raise ValueError(f"merge_tol must be > polish_tol = {self.polish_tol}; got {self.merge_tol}")
         if self.merge_tol <= self.root_tol:

@@ -14,6 +14,9 @@ per-network tallies); :func:`census_stages` lists the stages the settings ask fo
 3. **Newton search** (``newton``): deflated Newton from fresh starts finds unstable fixed points
    (:mod:`~fpkit.engine.census.roots`);
 4. **classify**: eigenvalues of J_F at every point, stability, index;
+4b. **attractors** (``converge_attractors``): the stable fixed points iteration missed, by deflated
+   Newton with doubling starts until the ensemble's attractor statistics stop moving
+   (:mod:`~fpkit.engine.census.stable`);
 5. **multiple shooting** (``census``): where the indices of the points found do not sum to 1 (the
    degree of x - F(x) on the box, see :func:`~fpkit.engine.fixed_point_index`), rounds of the
    multiple-shooting Newton search (:func:`~fpkit.engine.shooting_search`) from random layer
@@ -41,6 +44,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ...backend import make_rng, single_threaded_blas, to_numpy
 from ...network import Ensemble, check_ensemble
@@ -51,6 +55,7 @@ from ..starts import seeded_starts
 from .attractors import adaptive_starts, iterate_first_batch
 from .pairing import continuation_arcs, report_incomplete
 from .roots import classify_points, newton_roots, shooting_rounds
+from .stable import attractor_rounds
 from .state import CensusState, Stage
 
 __all__ = ["CensusState", "census_stages", "find_fixed_points"]
@@ -64,6 +69,8 @@ def census_stages(settings: EngineSettings) -> list[Stage]:
     if settings.newton:
         stages.append(newton_roots)
     stages.append(classify_points)
+    if settings.converge_attractors:
+        stages.append(attractor_rounds)
     if settings.census:
         stages.append(shooting_rounds)
         if settings.census_continuation:
@@ -155,4 +162,6 @@ def _result(state: CensusState) -> FixedPoints:
         shooting_hits=table.hits,
         pairs_closed=state.pairs_closed,
         settings=s,
+        convergence=None if state.convergence is None else pd.DataFrame(state.convergence),
+        converged=state.converged,
     )

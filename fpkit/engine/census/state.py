@@ -28,7 +28,8 @@ class RandomStreams:
     """
 
     BLOCK = 16
-    _KEYS = {"adaptive starts": 1, "shooting states": 2, "shooting picks": 3, "shooting redraws": 4}
+    _KEYS = {"adaptive starts": 1, "shooting states": 2, "shooting picks": 3, "shooting redraws": 4,
+             "attractor starts": 5}
 
     def __init__(self, rng: np.random.Generator):
         try:  # a child of rng's seed sequence: rng's own stream (the Newton starts) stays where it is
@@ -108,6 +109,10 @@ class CensusState:
         Network -> why its index sum is not 1, set by the continuation stage (None: it did not run).
     steepest : float
         The largest resolved spectral radius in networks called steep.
+    convergence : list of dict or None
+        Per round of the attractor stage (:mod:`~fpkit.engine.census.stable`), the ensemble's attractor
+        statistics and how far they moved (None: the stage did not run); ``converged`` whether the
+        last round met the rule.
     """
 
     ensemble: Ensemble
@@ -123,6 +128,8 @@ class CensusState:
     incomplete: dict | None = None
     steepest: float = 0.0
     streams: RandomStreams | None = None
+    convergence: list | None = None
+    converged: bool | None = None
 
     def __post_init__(self) -> None:
         E = self.ensemble.n_networks
