@@ -483,7 +483,8 @@ _SETTING_KINDS = {"n_starts": "size", "seeding": "choice", "tol": "real", "max_i
                   "census_warn_fraction": "real", "root_tol": "real", "shooting_patience": "count",
                   "shooting_max_halvings": "count", "shooting_memory": "size", "continuation_initial_step": "real",
                   "continuation_max_step": "real", "continuation_min_step": "real", "continuation_meet": "bool",
-                  "continuation_memory": "size"}
+                  "continuation_memory": "size", "converge_attractors": "bool", "attractor_starts": "size",
+                  "attractor_rounds": "count", "convergence_fraction": "real"}
 _DEFAULT_SETTINGS = EngineSettings()
 _TWO = engine.find_fixed_points(ENS, n_starts=8, max_iter=200, seed=1)
 entry("engine.union_counts", engine.union_counts, first=Arg(_TWO, "module"), second=Arg(_TWO, "module"),
