@@ -7,10 +7,11 @@ those parameters with papermill and executes it. The executed notebooks are writ
 --quick``, checked in a browser by tests/test_browser.py) and which it re-runs under
 ``pytest --nbval``, which checks that the same seed reproduces every printed output.
 
-The sentences a chapter generates from its numbers are built by pure functions in cells tagged
-``sentences``, each with doctest examples for its branches (all equal, none, one, zero error, ...);
+The sentences a chapter generates from its numbers are built by pure functions in the module
+``fpkit.prose.chapter_<stem>``, each with doctest examples for its branches (all equal, none, one, zero
+error, ...);
 ``test_sentence_builders_read_right_in_every_branch`` runs those examples without executing the
-chapter. Every chapter rewritten to the pattern of CHAPTER_PATTERN.md has such a cell.
+chapter. Every chapter rewritten to the pattern of CHAPTER_PATTERN.md has such a module.
 
 A new chapter is tested by adding it to _toc.yml; nothing here needs editing.
 """
@@ -32,7 +33,6 @@ from test_browser import NOT_YET_CONVERTED  # noqa: E402  (the one allow-list of
 
 CHAPTERS = toc_notebooks()
 #: The tag of the cells that hold a chapter's sentence builders.
-SENTENCES_TAG = "sentences"
 
 
 def test_toc_has_chapters():
@@ -75,30 +75,30 @@ def test_chapter_runs_at_quick_size(chapter: Path):
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_sentence_builders_read_right_in_every_branch(chapter: Path):
-    """Every function of a chapter's ``sentences`` cells has doctest examples, and they pass."""
-    jupytext = pytest.importorskip("jupytext")
+    """A converted chapter's generated sentences come from ``fpkit.prose.chapter_<stem>``: every public
+    function there has doctest examples (one per branch), they pass, and the chapter imports the module."""
+    import importlib
 
-    cells = [c for c in jupytext.read(chapter).cells if SENTENCES_TAG in c.get("metadata", {}).get("tags", [])]
-    if not cells:
+    name = f"fpkit.prose.chapter_{chapter.stem}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError:
         if chapter.stem in NOT_YET_CONVERTED or not chapter.stem[0].isdigit():
             pytest.skip(f"{chapter.name} has no sentence builders (not a converted chapter)")
-        pytest.fail(f"{chapter.name}: a converted chapter builds its generated sentences in a cell tagged "
-                    f"`{SENTENCES_TAG}` (pure functions with doctest examples for every branch)")
-    module = f"sentences_{chapter.stem}"
-    namespace = {"__name__": module}
-    for cell in cells:
-        exec(compile(cell.source, f"{chapter.name} (sentences)", "exec"), namespace)
-    builders = {name: f for name, f in namespace.items() if inspect.isfunction(f) and f.__module__ == module}
-    assert builders, f"{chapter.name}: the `{SENTENCES_TAG}` cells define no function"
+        pytest.fail(f"{chapter.name}: a converted chapter builds its generated sentences in {name} "
+                    "(pure functions with doctest examples for every branch)")
+    assert name in chapter.read_text(), f"{chapter.name} does not import its sentence builders from {name}"
+    builders = {n: getattr(module, n) for n in getattr(module, "__all__", [])}
+    assert builders and all(inspect.isfunction(f) for f in builders.values()), f"{name}: __all__ lists no functions"
     finder, runner = doctest.DocTestFinder(recurse=False), doctest.DocTestRunner(verbose=False)
     without, failed = [], []
-    for name, function in builders.items():
-        tests = [t for t in finder.find(function, name, globs=dict(namespace)) if t.examples]
+    for fname, function in builders.items():
+        tests = [t for t in finder.find(function, fname, globs=dict(vars(module))) if t.examples]
         if not tests:
-            without.append(name)
+            without.append(fname)
         for test in tests:
             out = []
             if runner.run(test, out=out.append).failed:
                 failed.append("".join(out))
-    assert not without, f"{chapter.name}: sentence builders without doctest examples: {without}"
-    assert not failed, f"{chapter.name}: sentence builders read wrong:\n" + "\n".join(failed)
+    assert not without, f"{name}: sentence builders without doctest examples: {without}"
+    assert not failed, f"{name}: sentence builders read wrong:\n" + "\n".join(failed)
