@@ -264,3 +264,13 @@ def test_deeply_nested_yaml_is_a_clear_error(spec_file, tmp_path, capsys, depth)
 def test_the_deepest_valid_sweep_file_passes_the_depth_check(spec_file):
     spec = cli.load_sweep_spec(spec_file(SPEC))
     assert [c.L for c in spec["configs"]] == [1, 2]
+
+
+@pytest.mark.parametrize("spec", sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_example_sweep_file_loads(spec):
+    """The sweep files in examples/ (the README's example, chapter 4's full grid for a cluster) stay valid."""
+    from fpkit.cli import load_sweep_spec
+
+    loaded = load_sweep_spec(spec)
+    assert loaded["configs"] and loaded["n_networks"] >= 1
