@@ -1,4 +1,5 @@
 import io
+from pathlib import Path
 
 import pytest
 
