@@ -111,15 +111,18 @@ class EngineSettings:
         incomplete, and why) when more than this fraction of the networks is incomplete
         (0: whenever one is).
     Attractors iteration missed (see :mod:`fpkit.engine.census.stable`)
-        ``converge_attractors``: after iteration, rounds of deflated Newton
-        (:func:`~fpkit.engine.newton_search`) from fresh uniform starts find the stable fixed points
-        whose basins the starts missed (every stable fixed point is an attractor): round 0 gives every
+        ``converge_attractors``: after iteration, rounds of damped Newton
+        (:func:`~fpkit.engine.newton_search`, without deflation) from fresh uniform starts find the
+        stable fixed points whose basins the starts missed (every stable fixed point is an attractor): round 0 gives every
         network ``attractor_starts`` starts, every later round as many as all its rounds before (the
         starts double), but only to the networks whose last round found a new fixed point; the rounds
         stop when the ensemble's mean number of stable fixed points and its fraction of networks with
         two or more move by less than ``convergence_fraction`` of their standard errors in a round,
         or after ``attractor_rounds`` rounds (``FixedPoints.convergence`` records every round,
-        ``FixedPoints.converged`` whether the rule was met).
+        ``FixedPoints.converged`` whether the rule was met). Its Newton steps are halved at most
+        ``attractor_max_halvings`` times, and a start is abandoned after ``attractor_patience`` steps
+        without progress (from uniform starts, 4 halvings find as many fixed points as 8, in three
+        quarters of the time).
     """
 
     n_starts: int = 256
@@ -162,6 +165,8 @@ class EngineSettings:
     attractor_starts: int = 32
     attractor_rounds: int = 6
     convergence_fraction: float = 0.25
+    attractor_max_halvings: int = 4
+    attractor_patience: int = 8
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -221,6 +226,9 @@ class EngineSettings:
         s(self, "attractor_starts", v.check_int(self.attractor_starts, "attractor_starts", minimum=1,
                                                 maximum=MAX_STARTS_PER_NETWORK))
         s(self, "attractor_rounds", v.check_int(self.attractor_rounds, "attractor_rounds", minimum=1, maximum=20))
+        s(self, "attractor_max_halvings", v.check_int(self.attractor_max_halvings, "attractor_max_halvings",
+                                                      minimum=0, maximum=60))
+        s(self, "attractor_patience", v.check_int(self.attractor_patience, "attractor_patience", minimum=1))
         s(self, "convergence_fraction", v.check_real(self.convergence_fraction, "convergence_fraction",
                                                       low=0.0, high=1.0, low_open=True))
         if self.merge_tol <= self.polish_tol:

@@ -14,8 +14,8 @@ per-network tallies); :func:`census_stages` lists the stages the settings ask fo
 3. **Newton search** (``newton``): deflated Newton from fresh starts finds unstable fixed points
    (:mod:`~fpkit.engine.census.roots`);
 4. **classify**: eigenvalues of J_F at every point, stability, index;
-4b. **attractors** (``converge_attractors``): the stable fixed points iteration missed, by deflated
-   Newton with doubling starts until the ensemble's attractor statistics stop moving
+4b. **attractors** (``converge_attractors``): the stable fixed points iteration missed, by Newton
+   with doubling starts until the ensemble's attractor statistics stop moving
    (:mod:`~fpkit.engine.census.stable`);
 5. **multiple shooting** (``census``): where the indices of the points found do not sum to 1 (the
    degree of x - F(x) on the box, see :func:`~fpkit.engine.fixed_point_index`), rounds of the

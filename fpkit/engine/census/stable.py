@@ -1,12 +1,13 @@
-"""Census stage: the stable fixed points iteration missed, by deflated Newton with doubling starts, until
-the ensemble's attractor statistics stop moving.
+"""Census stage: the stable fixed points iteration missed, by Newton with doubling starts, until the
+ensemble's attractor statistics stop moving.
 
 Every stable fixed point is an attractor, but iteration from uniform starts reaches only those whose
 basins the starts hit. In Cauchy networks some basins are a small fraction of the box: at N = 10,
 L = 1, 256 uniform starts per network leave the mean number of stable fixed points about 10 % below
 the exact Kac-Rice mean (:func:`fpkit.kacrice.kac_rice_estimate`), and the shortfall depends on the
-depth. Deflated Newton (:func:`~fpkit.engine.newton_search`) from uniform starts reaches them: its
-basins are Newton's, and deflation pushes every start away from the points already known.
+depth. Damped Newton (:func:`~fpkit.engine.newton_search`) from uniform starts reaches them: its
+basins are Newton's. Without deflation: every start runs on its own (on Cauchy networks at N = 10 and
+16, L = 1 to 4, deflating the known points found the same attractors at twice the cost).
 
 Rounds (``converge_attractors``). Round 0 gives every network ``attractor_starts`` fresh uniform
 starts; every later round gives a network as many starts as all its rounds before (its starts double),
@@ -59,7 +60,7 @@ def _ratio(before: dict, after: dict, key: str, se_key: str) -> float:
 
 
 def attractor_rounds(state: CensusState) -> None:
-    """Stage (``converge_attractors``): rounds of deflated Newton with doubling starts and sequential
+    """Stage (``converge_attractors``): rounds of Newton with doubling starts and sequential
     stopping until the ensemble's mean Q and P(Q >= 2) move by less than ``convergence_fraction`` of
     their standard errors (see the module doc); every round is recorded in ``state.convergence``."""
     s, ensemble, table = state.settings, state.ensemble, state.table
@@ -88,7 +89,7 @@ def attractor_rounds(state: CensusState) -> None:
 
 
 def _newton_round(state: CensusState, nets, k: int, rnd: int) -> np.ndarray:
-    """One round of deflated Newton, ``k`` fresh uniform starts for each network of ``nets``; the roots
+    """One round of Newton, ``k`` fresh uniform starts for each network of ``nets``; the roots
     join the table (``found_by = "newton"``). Returns, per network of ``nets``, whether it found a new
     fixed point."""
     s, ensemble, table = state.settings, state.ensemble, state.table
@@ -100,8 +101,8 @@ def _newton_round(state: CensusState, nets, k: int, rnd: int) -> np.ndarray:
         mine = nets[a:a + group]
         sub = ensemble.subset(ensemble.xp.asarray(mine))
         x0 = low + (high - low) * state.streams.uniform("attractor starts", rnd, mine, (k, N))
-        known = table.packed()[mine]
-        x_n, r_n = newton_search(sub, sub.xp.asarray(x0), known=sub.xp.asarray(known), tol=s.root_tol)
+        x_n, r_n = newton_search(sub, sub.xp.asarray(x0), tol=s.root_tol,
+                                 max_halvings=s.attractor_max_halvings, patience=s.attractor_patience)
         x_n, r_n = to_numpy(x_n), to_numpy(r_n)
         e_idx, m_idx = np.nonzero(r_n <= s.root_tol)
         if e_idx.size == 0:
