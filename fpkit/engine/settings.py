@@ -113,9 +113,9 @@ class EngineSettings:
     Attractors iteration missed (see :mod:`fpkit.engine.census.stable`)
         ``converge_attractors``: after iteration, rounds of damped Newton
         (:func:`~fpkit.engine.newton_search`, without deflation) from fresh uniform starts find the
-        stable fixed points whose basins the starts missed (every stable fixed point is an attractor): round 0 gives every
-        network ``attractor_starts`` starts, every later round as many as all its rounds before (the
-        starts double), but only to the networks whose last round found a new fixed point; the rounds
+        stable fixed points whose basins the starts missed (every stable fixed point is an
+        attractor): round 0 gives every network ``attractor_starts`` starts, every later round as
+        many as all its rounds before (the starts double), but only to the networks whose last round found a new fixed point; the rounds
         stop when the ensemble's mean number of stable fixed points and its fraction of networks with
         two or more move by less than ``convergence_fraction`` of their standard errors in a round,
         or after ``attractor_rounds`` rounds (``FixedPoints.convergence`` records every round,
