@@ -202,6 +202,9 @@ def _run_chunk(config: NetworkConfig, seq: np.random.SeedSequence, n_networks: i
     table = res.per_network()
     table["seconds"] = (time.perf_counter() - start) / n_networks
     table["n_starts"] = res.n_starts
+    if res.convergence is not None:  # the attractor stage: its rounds and verdict, for this engine call
+        table["attractor_rounds"] = len(res.convergence) - 1
+        table["attractor_converged"] = bool(res.converged)
     return table
 
 
@@ -377,11 +380,13 @@ def run_sweep(
     Returns
     -------
     pandas.DataFrame
-        The configuration's fields, ``seeding``, ``network``, ``Q`` (stable fixed points reached
-        by iteration), ``fixed_points``, ``index_sum``, ``unseen_mass``, ``cycle_starts``,
-        ``not_converged_starts``, ``basin_entropy``, ``mean_iterations``, ``seconds`` (per
-        network) and more (see :meth:`fpkit.engine.FixedPoints.per_network`), in the order of
-        ``configs``.
+        The configuration's fields, ``seeding``, ``network``, ``Q`` (attractors: the stable fixed
+        points found), ``Q_iteration`` (those an iteration start reached), ``fixed_points``,
+        ``index_sum``, ``unseen_mass``, ``cycle_starts``, ``not_converged_starts``,
+        ``basin_entropy``, ``mean_iterations``, ``seconds`` (per network) and more (see
+        :meth:`fpkit.engine.FixedPoints.per_network`); with ``converge_attractors``, also
+        ``attractor_rounds`` and ``attractor_converged`` (of the engine call the network was in:
+        :attr:`fpkit.engine.FixedPoints.convergence`); in the order of ``configs``.
     """
     if isinstance(configs, NetworkConfig):
         configs = [configs]
