@@ -121,7 +121,7 @@ def hump_verdict(result: Any, *, statistic: str = "the statistic", detectable: f
     def f(value):
         return _number(value, digits)
 
-    confidence = f"{100 * (1 - 2 * r['alpha']):g} %"
+    confidence = f"{100 * (1 - 2 * r['alpha']):.3g} %"
     exact = r["low"] == r["high"] == r["excess"]
     ends = [f"{x} = {r[k]}" if r.get(k) is not None else f"the {k.split('_')[0]} {x}" for k in ("first_x", "last_x")]
     where = f"from {f(r['first'])} at {ends[0]} to {f(r['peak'])} at {x} = {r['peak_x']} and {f(r['last'])} at {ends[1]}"

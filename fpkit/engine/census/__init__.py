@@ -14,18 +14,18 @@ per-network tallies); :func:`census_stages` lists the stages the settings ask fo
 3. **Newton search** (``newton``): deflated Newton from fresh starts finds unstable fixed points
    (:mod:`~fpkit.engine.census.roots`);
 4. **classify**: eigenvalues of J_F at every point, stability, index;
-4b. **attractors** (``converge_attractors``): the stable fixed points iteration missed, by Newton
+5. **attractors** (``converge_attractors``): the stable fixed points iteration missed, by Newton
    with doubling starts until the ensemble's attractor statistics stop moving
    (:mod:`~fpkit.engine.census.stable`);
-5. **multiple shooting** (``census``): where the indices of the points found do not sum to 1 (the
+6. **multiple shooting** (``census``): where the indices of the points found do not sum to 1 (the
    degree of x - F(x) on the box, see :func:`~fpkit.engine.fixed_point_index`), rounds of the
    multiple-shooting Newton search (:func:`~fpkit.engine.shooting_search`) from random layer
    states look for the missing points, until the sum is 1 or ``census_rounds`` have run;
-6. **continuation** (``census`` and ``census_continuation``): homotopy continuation in the weight
+7. **continuation** (``census`` and ``census_continuation``): homotopy continuation in the weight
    scale (:mod:`~fpkit.engine.continuation`) pairs every known point with its partner of opposite
    index and follows the main branch up from the contraction range (``census_pairing``: for every
    network, not only the incomplete ones) (:mod:`~fpkit.engine.census.pairing`);
-7. **report** (``census``): a warning (``census_warn_fraction``) where the census stays incomplete.
+8. **report** (``census``): a warning (``census_warn_fraction``) where the census stays incomplete.
 
 A new stage is a function of the state added to :func:`census_stages`; it enters what it finds with
 :meth:`~fpkit.engine.points.PointTable.insert`, which decides what is new.
