@@ -113,7 +113,7 @@ def test_a_partial_quick_book_stands_in_placeholders_for_the_other_notebooks(tmp
     placeholders = json.loads((stage / build_book.PARTIAL_BUILD_LIST).read_text())["placeholders"]
     assert "book/01_sampling.html" not in placeholders and "book/04_q_of_l.html" in placeholders
     placeholder = nbformat.read(stage / "book" / "04_q_of_l.ipynb", as_version=4)
-    assert placeholder.cells[0].source.startswith("# Non-monotone Q(L)?")
+    assert placeholder.cells[0].source.startswith("# Does the number of fixed points rise and fall with depth?")
     glued_names = {o.metadata["scrapbook"]["name"] for o in placeholder.cells[-1].outputs}
     assert "claim_status" in glued_names  # the introduction pastes it from every chapter
     assert (stage / "book" / "intro.md").exists() and (stage / "book" / "glossary.md").exists()
