@@ -15,23 +15,23 @@ Fyodorov & Khoruzhenko, PNAS 113, 6827 (2016); Ipsen & Forrester, J. Phys. A 51,
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
+import os
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from . import _validate as v
-from .network import NetworkConfig
-from .theory.kac_rice import (  # noqa: F401  (mean_stable_fixed_points, StableFixedPointsEstimate: see below)
+from .cache import TableCache, check_table
+from .network import NetworkConfig, config_seed
+from .theory.kac_rice import (
     KacRiceEstimate,
     StableFixedPointsEstimate,
     kac_rice_estimate,
     mean_stable_fixed_points,
 )
-from .theory.kac_rice_sampling import KAC_RICE_LAWS, PROPOSALS
-from .theory.kac_rice_sampling import check_kac_rice_config as _check_config
+from .theory.kac_rice_sampling import KAC_RICE_LAWS, PROPOSALS, check_kac_rice_config
 from .theory.lengthmap import meanfield_fixed_variance
 from .theory.spectral_route import (
     LayerSpectrum,
@@ -45,35 +45,99 @@ from .theory.spectral_route import (
 __all__ = [
     "KAC_RICE_LAWS",
     "PROPOSALS",
+    "KacRiceCache",
     "KacRiceEstimate",
     "LayerSpectrum",
     "SpectralRouteEstimate",
+    "StableFixedPointsEstimate",
     "complexity",
     "ginibre_product_log_potential",
     "kac_rice_code_hash",
     "kac_rice_estimate",
     "kac_rice_table",
     "layer_spectrum",
+    "mean_stable_fixed_points",
     "meanfield_fixed_variance",
     "spectral_route",
 ]
-# Not yet in __all__ (the fuzz of tests/test_fuzz.py covers every name listed there): mean_stable_fixed_points,
-# StableFixedPointsEstimate.
+
+#: The options of :func:`kac_rice_table` that go on to :func:`kac_rice_estimate`.
+_TABLE_OPTIONS = ("proposal", "conditioning", "batch_size")
+#: Bytes one configuration's file takes, at most about (a row of about 25 columns; for the free-space check).
+_FILE_BYTES = 4096
 
 
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool; got {value!r} ({type(value).__name__})")
-    return bool(value)
+class KacRiceCache(TableCache):
+    """One file ``<key>.fpkacrice`` per configuration of :func:`kac_rice_table`; see :mod:`fpkit.cache`.
+
+    The key describes the configuration (its fields) and the settings (``n_samples``, ``seed`` and the
+    options of :func:`kac_rice_estimate`), with the fpkit version and :func:`kac_rice_code_hash`. Besides
+    the checks of every cache (damage, key, library versions), a row is used only if it makes sense for
+    its key (:meth:`validate`): one row, every configuration field a column holding the key's value,
+    ``n_samples`` the key's, and finite ``q_all``, ``q_stable`` and ``index_sum``.
+    """
+
+    KIND = "Kac-Rice"
+    SUFFIX = ".fpkacrice"
+    MAGIC = b"FPKKRT1\n"
+    FORMAT = "fpkit Kac-Rice cache"
+    CODE_ENTRY = "fpkit.kacrice"
+
+    def store(self, key: str, desc: str, table):
+        """Write ``table`` atomically (see :meth:`fpkit.cache.DiskCache.store`); a table with a column name
+        twice is a ValueError naming it (a file holds one column per name)."""
+        import pandas as pd
+
+        if isinstance(table, pd.DataFrame) and table.columns.duplicated().any():
+            raise ValueError(f"table has the columns {sorted(map(str, set(table.columns[table.columns.duplicated()])))} "
+                             "more than once; a cache file holds one column per name")
+        return super().store(key, desc, table)
+
+    def validate(self, table, description: dict[str, Any]):
+        config, settings = description["config"], description["settings"]
+        check_table(table, rows=1, columns=[*config, "q_all", "q_stable", "index_sum", "n_samples"],
+                    constants={**config, "n_samples": settings["n_samples"]})
+        if not np.isfinite(table[["q_all", "q_stable", "index_sum"]].to_numpy(dtype=float)).all():
+            raise ValueError("q_all, q_stable or index_sum is not finite")
+        return table
 
 
 def kac_rice_code_hash() -> str:
-    """SHA-256 (16 hex digits) of the modules that determine a Kac-Rice estimate (for cache keys)."""
-    root = Path(__file__).parent
-    digest = hashlib.sha256()
-    for name in ("_validate", "backend", "sampling", "network", "spectra", "kacrice"):
-        digest.update((root / f"{name}.py").read_bytes())
-    return digest.hexdigest()[:16]
+    """The code hash (16 hex digits) of Kac-Rice tables: :func:`fpkit._provenance.code_hash` of ``fpkit.kacrice``.
+
+    It covers every fpkit module an estimate can run (the theory package, the network, the
+    activations, the sampling, ...), found from the imports in the source; part of every key of
+    :class:`KacRiceCache`.
+    """
+    return KacRiceCache.code_hash()
+
+
+def _check_configs(configs) -> list[NetworkConfig]:
+    if isinstance(configs, NetworkConfig):
+        configs = [configs]
+    if isinstance(configs, (str, bytes)) or not isinstance(configs, Iterable):
+        raise TypeError(f"configs must be a sequence of NetworkConfig; got {type(configs).__name__}")
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs must hold at least one NetworkConfig; got an empty sequence")
+    for i, c in enumerate(configs):
+        if not isinstance(c, NetworkConfig):
+            raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
+        check_kac_rice_config(c)
+    return configs
+
+
+def _check_options(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(_TABLE_OPTIONS))
+    if unknown:
+        raise TypeError(f"options {unknown} are not options of kac_rice_estimate here; allowed: {_TABLE_OPTIONS}")
+    if "proposal" in options:
+        v.check_choice(options["proposal"], "proposal", PROPOSALS)
+    if "conditioning" in options:
+        v.check_choice(options["conditioning"], "conditioning", ("exact", "mixture"))
+    if "batch_size" in options:
+        options["batch_size"] = v.check_int(options["batch_size"], "batch_size", minimum=1)
+    return options
 
 
 def kac_rice_table(
@@ -81,17 +145,34 @@ def kac_rice_table(
     n_samples: int,
     *,
     seed: int,
-    cache_dir: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
     **options: Any,
 ):
     """:func:`kac_rice_estimate` for several configurations: one row per configuration.
 
-    Each configuration's seed is :func:`fpkit.sweep.config_seed` ``(seed, config)``, so adding or
-    reordering configurations changes no other row. With ``cache_dir`` every finished
-    configuration is stored at once (atomically, checksummed; :class:`fpkit.sweep.SweepCache`,
-    keyed by the configuration, the settings and :func:`kac_rice_code_hash`), so an interrupted
-    run resumes where it stopped. ``options`` go to :func:`kac_rice_estimate`.
+    Each configuration's seed is :func:`fpkit.network.config_seed` ``(seed, config)``, so adding or
+    reordering configurations changes no other row.
+
+    Parameters
+    ----------
+    configs : NetworkConfig or sequence of NetworkConfig
+        Weight and bias laws among :data:`KAC_RICE_LAWS`.
+    n_samples : int >= 2
+        Monte-Carlo samples per configuration.
+    seed : int >= 0
+        The root seed.
+    cache_dir : path, optional
+        A :class:`KacRiceCache` directory: every finished configuration is stored at once (atomically,
+        checksummed, keyed by the configuration, ``n_samples``, ``seed``, the options and
+        :func:`kac_rice_code_hash`), so an interrupted run resumes where it stopped. The directory is
+        checked for writing and for room before any work; a configuration is computed under its lock
+        (two runs on one directory never compute one entry twice); a file that is damaged or does not
+        fit its key is reported and recomputed; a write that fails later warns and keeps the row.
+    progress : bool
+        A tqdm bar over configurations.
+    **options
+        ``proposal``, ``conditioning``, ``batch_size`` of :func:`kac_rice_estimate` (checked before any work).
 
     Returns
     -------
@@ -100,34 +181,26 @@ def kac_rice_table(
     """
     import pandas as pd
 
-    from .sweep import SweepCache, config_seed
-
-    if isinstance(configs, NetworkConfig):
-        configs = [configs]
-    if isinstance(configs, (str, bytes)) or not hasattr(configs, "__iter__"):
-        raise TypeError(f"configs must be a sequence of NetworkConfig; got {type(configs).__name__}")
-    configs = list(configs)
-    if not configs:
-        raise ValueError("configs must hold at least one NetworkConfig; got an empty sequence")
-    for i, c in enumerate(configs):
-        if not isinstance(c, NetworkConfig):
-            raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
-        _check_config(c)
+    configs = _check_configs(configs)
     n_samples = v.check_int(n_samples, "n_samples", minimum=2)
     seed = v.check_int(seed, "seed", minimum=0)
-    progress = _check_bool(progress, "progress")
-    cache = SweepCache(cache_dir) if cache_dir is not None else None
-    code = kac_rice_code_hash() if cache else None
+    progress = v.check_bool(progress, "progress")
+    options = _check_options(dict(options))
+    cache = KacRiceCache(cache_dir) if cache_dir is not None else None  # checks the disk, cleans temp files
+    code = KacRiceCache.code_hash() if cache else None  # once per run: edits during a run do not mix keys
+    if cache:
+        cache.check_space(len(configs) * _FILE_BYTES)
+    settings = {"n_samples": n_samples, "seed": seed, **options}
     rows = []
     for config in tqdm(configs, desc="Kac-Rice configurations", disable=not progress):
-        settings = {"kind": "kac_rice", "n_samples": n_samples, "seed": seed, **options}
-        key, desc = SweepCache.key(config, settings, code) if cache else (None, None)
-        row = cache.load(key) if cache else None
-        if row is None:
+        def compute(config=config):
             est = kac_rice_estimate(config, n_samples, seed=np.random.default_rng(config_seed(seed, config)),
                                     **options)
-            row = pd.DataFrame([est.summary()])
-            if cache:
-                cache.store(key, desc, row)
-        rows.append(row)
+            return pd.DataFrame([est.summary()])
+
+        if cache is None:
+            rows.append(compute())
+            continue
+        key, desc = cache.make_key({"config": config.as_dict(), "settings": settings}, code)
+        rows.append(cache.fetch(key, desc, compute))  # locked; a failed write warns, the row is kept
     return pd.concat(rows, ignore_index=True)

@@ -9,6 +9,7 @@ input-output Jacobian ``J_F(x) = D_L W_L ... D_1 W_1`` with ``D_l = diag(phi'(z_
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from .activations import Activation, get_activation
 from .backend import array_namespace, get_namespace, make_rng, single_threaded_blas, split_rows, to_numpy
 from .sampling import CONVENTIONS, LAWS, sample_weights, weight_law
 
-__all__ = ["WEIGHT_ULPS_ENV", "Ensemble", "NetworkConfig", "check_ensemble", "lipschitz_bound",
+__all__ = ["WEIGHT_ULPS_ENV", "Ensemble", "NetworkConfig", "check_ensemble", "config_seed", "lipschitz_bound",
            "log_lipschitz_bound", "weight_ulps"]
 
 @dataclass(frozen=True)
@@ -96,6 +97,20 @@ class NetworkConfig:
                 f"bias_law {self.bias_law!r} needs a parameter; use bias_law='same' with law={self.bias_law!r}"
             )
         return weight_law(self.bias_law)
+
+
+def config_seed(seed: int, config: NetworkConfig) -> np.random.SeedSequence:
+    """Seed sequence of one configuration: depends only on ``seed`` (an int >= 0) and the config's fields.
+
+    ``SeedSequence([seed, h])`` with h the first 8 bytes (little-endian) of the SHA-256 of the sorted
+    fields, so adding or reordering configurations of a sweep or a Kac-Rice table changes no other
+    configuration's numbers. (Also importable from :mod:`fpkit.sweep`, where it was first defined.)
+    """
+    seed = v.check_int(seed, "seed", minimum=0)
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+    digest = hashlib.sha256(repr(sorted(config.as_dict().items())).encode()).digest()
+    return np.random.SeedSequence([seed, int.from_bytes(digest[:8], "little")])
 
 
 class Ensemble:

@@ -445,7 +445,8 @@ def plot_bootstrap_bands(ax, curves, x: str, *, hue: str | None = None, color=No
     ----------
     ax : matplotlib.axes.Axes
     curves : pandas.DataFrame
-        Columns ``x``, ``mean``, ``low``, ``high`` (and ``hue``): one row per point.
+        Columns ``x``, ``mean``, ``low``, ``high`` (finite real numbers) and ``hue`` (values of one
+        orderable kind, none missing), each exactly once: one row per point.
     x : str
         The column on the horizontal axis.
     hue : str, optional
@@ -470,6 +471,7 @@ def plot_bootstrap_bands(ax, curves, x: str, *, hue: str | None = None, color=No
     from matplotlib.colors import is_color_like
 
     from . import _validate as v
+    from .stats.tables import check_column, check_orderable, check_unique_column
 
     _check_axes(ax)
     if not isinstance(curves, pd.DataFrame):
@@ -481,9 +483,16 @@ def plot_bootstrap_bands(ax, curves, x: str, *, hue: str | None = None, color=No
             raise TypeError(f"{name} must be a column name (str); got {column!r:.60}")
         if column not in curves.columns:
             raise ValueError(f"{name} = {column!r} is not a column of curves; columns: {list(curves.columns)}")
+        check_unique_column(curves, column, f"{name}: curves")
     missing = [c for c in ("mean", "low", "high") if c not in curves.columns]
     if missing:
         raise ValueError(f"curves lacks the columns {missing}; columns: {list(curves.columns)}")
+    for column in dict.fromkeys((x, "mean", "low", "high")):  # real, finite numbers (x: a position on the axis)
+        check_column(curves, column, "curves")
+    if hue is not None:
+        if curves[hue].isna().any():
+            raise ValueError(f"curves column {hue!r} (hue) has missing values (NaN/None); their rows would not be drawn")
+        check_orderable(curves[hue], f"curves column {hue!r} (hue)")
     if color is not None and not is_color_like(color):
         raise ValueError(f"color must be a matplotlib colour; got {color!r:.60}")
     if label is not None:

@@ -39,7 +39,6 @@ Dask
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import time
@@ -54,7 +53,7 @@ from . import _validate as v
 from .cache import TableCache, check_table
 from .engine import EngineSettings, FixedPoints, find_fixed_points, seeded_starts
 from .backend import get_namespace
-from .network import Ensemble, NetworkConfig
+from .network import Ensemble, NetworkConfig, config_seed
 
 __all__ = [
     "SweepCache",
@@ -103,15 +102,6 @@ def config_grid(base: Mapping[str, Any] | None = None, **axes: Iterable[Any]) ->
             raise TypeError(f"base and axes must give fields of NetworkConfig (N and L at least): "
                             f"{str(exc).replace('NetworkConfig.__init__() ', '')}") from None
     return out
-
-
-def config_seed(seed: int, config: NetworkConfig) -> np.random.SeedSequence:
-    """Seed sequence of one configuration: depends only on ``seed`` and the config's fields."""
-    seed = v.check_int(seed, "seed", minimum=0)
-    if not isinstance(config, NetworkConfig):
-        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
-    digest = hashlib.sha256(repr(sorted(config.as_dict().items())).encode()).digest()
-    return np.random.SeedSequence([seed, int.from_bytes(digest[:8], "little")])
 
 
 def chunk_size(config: NetworkConfig, settings: EngineSettings | None = None, *,
@@ -323,6 +313,14 @@ class SweepCache(TableCache):
         if not isinstance(settings, Mapping):
             raise TypeError(f"settings must be a mapping; got {type(settings).__name__}")
         return cls.make_key({"config": config.as_dict(), "settings": dict(settings)}, code)
+
+    def store(self, key: str, desc: str, table: pd.DataFrame):
+        """Write ``table`` atomically (see :meth:`fpkit.cache.DiskCache.store`); a table with a column name
+        twice is a ValueError naming it (a file holds one column per name)."""
+        if isinstance(table, pd.DataFrame) and table.columns.duplicated().any():
+            raise ValueError(f"table has the columns {sorted(map(str, set(table.columns[table.columns.duplicated()])))} "
+                             "more than once; a cache file holds one column per name")
+        return super().store(key, desc, table)
 
     def validate(self, table: pd.DataFrame, description: dict[str, Any]) -> pd.DataFrame:
         config, settings = description["config"], description["settings"]

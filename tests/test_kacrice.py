@@ -9,8 +9,10 @@ more) fails it.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import integrate, optimize, stats
 
@@ -325,12 +327,145 @@ def test_same_seed_same_numbers():
     assert s1 == s2
 
 
-def test_table_caches_and_resumes(tmp_path):
+def test_table_caches_and_resumes(tmp_path, monkeypatch):
     cfgs = [GAUSSIAN_REGIME.replace(N=2, L=L) for L in (1, 2)]
     t1 = kr.kac_rice_table(cfgs, 1000, seed=1, cache_dir=str(tmp_path), progress=False)
-    assert len(list(tmp_path.glob("*.fpsweep"))) == 2
+    assert len(list(tmp_path.glob("*.fpkacrice"))) == 2 and not list(tmp_path.glob("*.lock"))
+    pd.testing.assert_frame_equal(t1, kr.kac_rice_table(cfgs, 1000, seed=1, progress=False))  # as computed
+    calls = _count_estimates(monkeypatch)
     t2 = kr.kac_rice_table(cfgs[::-1], 1000, seed=1, cache_dir=str(tmp_path), progress=False)
-    assert t1["q_all"].tolist() == t2["q_all"].tolist()[::-1]  # row of a config independent of order
+    assert calls == []  # every row read back
+    pd.testing.assert_frame_equal(t2, t1[::-1].reset_index(drop=True))  # bit for bit, order independent
+    kr.kac_rice_table(cfgs[:1], 1000, seed=2, cache_dir=str(tmp_path), progress=False)
+    kr.kac_rice_table(cfgs[:1], 1000, seed=1, cache_dir=str(tmp_path), progress=False, proposal="image")
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.fpkacrice"))) == 4  # seed and options are in the key
+
+
+def _count_estimates(monkeypatch, delay: float = 0.0):
+    """Make kr.kac_rice_estimate record the configurations it computes (and sleep ``delay`` s in each)."""
+    import time
+
+    calls, real = [], kr.kac_rice_estimate
+
+    def counted(config, *args, **kwargs):
+        calls.append(config.L)
+        time.sleep(delay)
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(kr, "kac_rice_estimate", counted)
+    return calls
+
+
+def test_two_runs_on_one_cache_compute_each_configuration_once(tmp_path, monkeypatch):
+    """A configuration is computed under its lock, after reading the cache again: two runs side by side
+    (threads here; the lock is an flock on a file of its own, process or thread alike) never compute one
+    entry twice, and both return the same table."""
+    import threading
+
+    cfgs = [GAUSSIAN_REGIME.replace(N=2, L=L) for L in (1, 2, 3)]
+    calls = _count_estimates(monkeypatch, delay=0.3)
+    tables = [None, None]
+
+    def run(i, order):
+        tables[i] = kr.kac_rice_table(order, 200, seed=3, cache_dir=str(tmp_path), progress=False)
+
+    threads = [threading.Thread(target=run, args=(0, cfgs)), threading.Thread(target=run, args=(1, cfgs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(calls) == [1, 2, 3]  # without the lock each run computes all three
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def _forged(path, change):
+    """Rewrite the body of a Kac-Rice cache file with ``change`` and a recomputed checksum (a forged file)."""
+    import hashlib
+    import json
+
+    blob = path.read_bytes()
+    head = len(kr.KacRiceCache.MAGIC) + 65
+    body = json.loads(blob[head:])
+    change({c["name"]: c for c in body["columns"]}, body)
+    payload = json.dumps(body, allow_nan=True).encode()
+    path.write_bytes(kr.KacRiceCache.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda cols, body: cols["q_all"].update(values=[float("nan")]), "q_all, q_stable or index_sum is not finite"),
+    (lambda cols, body: cols["index_sum"].update(values=[float("inf")]), "q_all, q_stable or index_sum is not fin"),
+    (lambda cols, body: cols["L"].update(values=[7]), "column 'L' holds"),
+    (lambda cols, body: cols["n_samples"].update(values=[10]), "column 'n_samples' holds"),
+    (lambda cols, body: body.update(columns=[c for n, c in cols.items() if n != "q_stable"]),
+     "columns ['q_stable'] are missing"),
+    (lambda cols, body: [body.update(n_rows=2)] + [c.update(values=c["values"] * 2) for c in cols.values()],
+     "2 rows where the key asks for 1"),
+])
+def test_a_cache_file_that_makes_no_sense_for_its_key_is_recomputed(tmp_path, change, why):
+    """Checksummed, under the right key, written by these versions, and still wrong: reported and recomputed."""
+    cfg = GAUSSIAN_REGIME.replace(N=2, L=1)
+    first = kr.kac_rice_table([cfg], 200, seed=1, cache_dir=tmp_path, progress=False)
+    (path,) = tmp_path.glob("*.fpkacrice")
+    _forged(path, change)
+    with pytest.warns(UserWarning, match=f"Kac-Rice cache file {path} does not fit its key") as record:
+        again = kr.kac_rice_table([cfg], 200, seed=1, cache_dir=tmp_path, progress=False)
+    assert any(why in str(w.message) for w in record), [str(w.message) for w in record]
+    pd.testing.assert_frame_equal(again, first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rewritten: read back without complaint
+        pd.testing.assert_frame_equal(kr.kac_rice_table([cfg], 200, seed=1, cache_dir=tmp_path, progress=False), first)
+
+
+def test_a_damaged_cache_file_is_recomputed(tmp_path):
+    cfg = GAUSSIAN_REGIME.replace(N=2, L=1)
+    first = kr.kac_rice_table([cfg], 200, seed=1, cache_dir=tmp_path, progress=False)
+    (path,) = tmp_path.glob("*.fpkacrice")
+    blob = path.read_bytes()
+    for damaged in (blob[: len(blob) // 2], blob[:60] + bytes([blob[60] ^ 0xFF]) + blob[61:]):
+        path.write_bytes(damaged)
+        with pytest.warns(UserWarning, match="is damaged"):
+            pd.testing.assert_frame_equal(kr.kac_rice_table([cfg], 200, seed=1, cache_dir=tmp_path,
+                                                            progress=False), first)
+
+
+def test_a_full_disk_fails_before_any_work_and_a_failed_write_keeps_the_row(tmp_path, monkeypatch):
+    import errno
+
+    import fpkit._io as io_mod
+
+    cfgs = [GAUSSIAN_REGIME.replace(N=2, L=L) for L in (1, 2)]
+    expected = kr.kac_rice_table(cfgs, 200, seed=1, progress=False)
+    calls = _count_estimates(monkeypatch)
+    real_write = io_mod._write_all
+
+    def full(fh, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io_mod, "_write_all", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        kr.kac_rice_table(cfgs, 200, seed=1, cache_dir=tmp_path / "full", progress=False)
+    assert calls == []  # refused before any work
+    monkeypatch.setattr(io_mod, "_write_all", real_write)
+
+    def store(self, key, desc, table):  # the disk fills up after the run started
+        raise OSError(errno.ENOSPC, f"No space left on device (writing {str(self.path(key))!r})")
+
+    monkeypatch.setattr(kr.KacRiceCache, "store", store)
+    cache = tmp_path / "fills"
+    with pytest.warns(UserWarning, match="could not write the Kac-Rice cache file .*fpkacrice"):
+        table = kr.kac_rice_table(cfgs, 200, seed=1, cache_dir=cache, progress=False)
+    pd.testing.assert_frame_equal(table, expected)  # every row kept
+    assert calls == [1, 2] and not list(cache.glob("*.fpkacrice"))
+
+
+def test_a_cache_key_holds_the_kac_rice_code_hash():
+    from fpkit._provenance import code_hash
+
+    assert kr.kac_rice_code_hash() == kr.KacRiceCache.code_hash() == code_hash("fpkit.kacrice")
+    cfg = GAUSSIAN_REGIME.replace(N=2, L=1)
+    desc = {"config": cfg.as_dict(), "settings": {"n_samples": 10, "seed": 0}}
+    assert kr.KacRiceCache.make_key(desc) == kr.KacRiceCache.make_key(desc, kr.kac_rice_code_hash())
+    assert kr.KacRiceCache.make_key(desc, "a")[0] != kr.KacRiceCache.make_key(desc, "b")[0]
 
 
 def test_bad_arguments():

@@ -5,24 +5,7 @@ from fpkit.activations import ACTIVATIONS, SIGMOID_ACTIVATIONS
 from fpkit.activations import get_activation
 from fpkit.network import Ensemble, NetworkConfig, lipschitz_bound
 
-
-def reference_forward(W, b, phi, x):
-    """Plain per-network, per-point loop: the definition of F."""
-    out = np.empty_like(x)
-    for e in range(W.shape[0]):
-        for m in range(x.shape[1]):
-            h = x[e, m]
-            for layer in range(W.shape[1]):
-                h = phi(W[e, layer] @ h + b[e, layer])
-            out[e, m] = h
-    return out
-
-
-REFERENCE_PHI = {
-    "logistic": lambda z: 1.0 / (1.0 + np.exp(-z)),
-    "tanh": np.tanh,
-    "algebraic": lambda z: z / np.sqrt(1.0 + z * z),
-}
+from conftest import REFERENCE_PHI, reference_forward
 
 
 @pytest.mark.parametrize("activation", ["logistic", "tanh", "algebraic"])

@@ -1,4 +1,5 @@
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -60,6 +61,48 @@ def test_bootstrap_bands_draw_each_group_in_its_law_colour():
         plot_bootstrap_bands(ax2, curves.drop(columns="high"), "L")
     plt.close("all")
 
+
+
+def _curves():
+    from fpkit.stats import bootstrap_curve
+
+    table = pd.DataFrame({"L": [1, 1, 2, 2, 3, 3], "Q": [1.0, 2.0, 3.0, 3.0, 1.0, 2.0]})
+    return bootstrap_curve(table, "L", "Q", n_resamples=20, seed=0).assign(law="Cauchy")
+
+
+def _one_cell(curves, column, value):
+    out = curves.copy()
+    out[column] = out[column].astype(object)
+    out.loc[out.index[0], column] = value
+    return out
+
+
+@pytest.mark.parametrize("damage, error, match", [
+    (lambda c: pd.concat([c, c[["low"]]], axis=1), ValueError, "curves has 2 columns named 'low'"),
+    (lambda c: pd.concat([c, c[["high"]]], axis=1), ValueError, "curves has 2 columns named 'high'"),
+    (lambda c: pd.concat([c, c[["L"]]], axis=1), ValueError, "x: curves has 2 columns named 'L'"),
+    (lambda c: pd.concat([c, c[["law"]]], axis=1), ValueError, "hue: curves has 2 columns named 'law'"),
+    (lambda c: _one_cell(c, "low", np.nan), TypeError, "curves column 'low' must hold real numbers"),
+    (lambda c: _one_cell(c, "L", "x"), TypeError, "curves column 'L' must hold real numbers"),
+    (lambda c: c.assign(mean=c["mean"].astype(object)), TypeError, "curves column 'mean' must hold real numbers"),
+    (lambda c: c.assign(high=np.nan), ValueError, "curves column 'high' must be finite"),
+    (lambda c: c.assign(L=np.inf), ValueError, "curves column 'L' must be finite"),
+    (lambda c: c.assign(high=c["high"] * 1j), TypeError, "curves column 'high' must hold real numbers"),
+    (lambda c: _one_cell(c, "law", None), ValueError, "curves column 'law' \\(hue\\) has missing values"),
+    (lambda c: _one_cell(c, "law", 3), TypeError, "curves column 'law' \\(hue\\) must hold values of one orderable"),
+])
+def test_bootstrap_bands_name_a_damaged_curves_table(damage, error, match):
+    """Found by others' fuzz: a duplicated column failed inside pandas or matplotlib, a NaN or text cell (object
+    dtype) raised "ufunc 'isfinite' not supported", complex values a ComplexWarning."""
+    fig, ax = plt.subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(error, match=match):
+            plot_bootstrap_bands(ax, damage(_curves()), "L", hue="law")
+        assert not ax.get_lines()  # refused before drawing
+        plot_bootstrap_bands(ax, _curves(), "L", hue="law")  # the undamaged table draws
+    assert len(ax.get_lines()) == 1
+    plt.close(fig)
 
 def test_basin_map_colours_and_points():
     labels = np.array([[-2, -1, 0], [1, 2, 0], [0, 0, 1]])

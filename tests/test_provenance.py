@@ -19,11 +19,13 @@ import pytest
 
 import fpkit
 from fpkit._provenance import PACKAGE_ROOT, code_hash, import_closure, import_graph, source_hash
+from fpkit.kacrice import KacRiceCache, kac_rice_code_hash
 from fpkit.sweep import SweepCache, engine_hash
 from fpkit.train import RunCache, training_hash
 
-#: (the cache, its entry point); Kac-Rice tables key on the closure of fpkit.kacrice (see kacrice.py).
-CACHES = [("sweep", SweepCache.CODE_ENTRY), ("training run", RunCache.CODE_ENTRY), ("kac-rice", "fpkit.kacrice")]
+#: (the cache, its entry point).
+CACHES = [("sweep", SweepCache.CODE_ENTRY), ("training run", RunCache.CODE_ENTRY),
+          ("kac-rice", KacRiceCache.CODE_ENTRY)]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,7 @@ def _module_path(root: Path, module: str) -> Path:
 def test_the_caches_use_the_closure_hash_of_their_entry_point():
     assert engine_hash() == SweepCache.code_hash() == code_hash("fpkit.sweep")
     assert training_hash() == RunCache.code_hash() == code_hash("fpkit.train.runs")
+    assert kac_rice_code_hash() == KacRiceCache.code_hash() == code_hash("fpkit.kacrice")
     cfg = fpkit.GAUSSIAN_REGIME
     assert SweepCache.key(cfg, {}) == SweepCache.key(cfg, {}, engine_hash())
     assert SweepCache.key(cfg, {}, "a")[0] != SweepCache.key(cfg, {}, "b")[0]
@@ -58,6 +61,13 @@ def test_the_closures_hold_what_the_computations_run():
     for outside in ("fpkit.plotting", "fpkit.kacrice", "fpkit.cli", "fpkit.restore"):
         assert outside not in sweep and outside not in training
     assert "fpkit.engine.census" not in training  # training runs no fixed-point engine
+    kac_rice = import_closure(KacRiceCache.CODE_ENTRY)
+    for module in ("fpkit.activations", "fpkit.network", "fpkit.sampling", "fpkit.theory.kac_rice",
+                   "fpkit.theory.kac_rice_sampling", "fpkit.theory.lengthmap", "fpkit.theory.quadrature",
+                   "fpkit.theory.free", "fpkit.theory.cavity", "fpkit.theory.spectral_route"):
+        assert module in kac_rice  # activations and the theory: holes of the old hand-written module list
+    for outside in ("fpkit.sweep", "fpkit.engine", "fpkit.engine.census", "fpkit.spectra", "fpkit.plotting"):
+        assert outside not in kac_rice  # config_seed lives in fpkit.network: the sweep's engine is not pulled in
 
 
 @pytest.mark.parametrize("kind, entry", CACHES)
@@ -139,15 +149,17 @@ def test_bad_arguments_are_named(tmp_path):
         source_hash(root=3)
 
 
-def test_an_edited_copy_imported_from_disk_reports_a_new_training_hash(tmp_path):
-    """The issue's reproduction: edit activations.py in a copy, import the copy, compare the hashes."""
+def test_an_edited_copy_imported_from_disk_reports_new_cache_hashes(tmp_path):
+    """The issue's reproduction: edit activations.py in a copy, import the copy, compare the hashes (training,
+    sweep and Kac-Rice caches: the hand-written lists of training and Kac-Rice left activations.py out)."""
     root = tmp_path / "fpkit"
     shutil.copytree(PACKAGE_ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
     with open(root / "activations.py", "a") as fh:
         fh.write("\n# a changed activation\n")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    script = "import fpkit.train, fpkit.sweep; print(fpkit.__file__, fpkit.train.training_hash(), fpkit.sweep.engine_hash())"
+    script = ("import fpkit.train, fpkit.sweep, fpkit.kacrice; print(fpkit.__file__, fpkit.train.training_hash(), "
+              "fpkit.sweep.engine_hash(), fpkit.kacrice.kac_rice_code_hash())")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
                          cwd=tmp_path).stdout.split()
     assert out[0] == str(root / "__init__.py")
-    assert out[1] != training_hash() and out[2] != engine_hash()
+    assert out[1] != training_hash() and out[2] != engine_hash() and out[3] != kac_rice_code_hash()

@@ -17,6 +17,17 @@ def test_config_grid_is_the_product():
     assert all(c.N == 4 and c.law == "cauchy" for c in cfgs)
 
 
+def test_config_seed_lives_beside_network_config():
+    """Moved to fpkit.network (the Kac-Rice tables use it without importing the sweep, and so the engine);
+    fpkit.sweep.config_seed is the same function (the book imports it from there)."""
+    import fpkit.network
+    import fpkit.sweep
+
+    assert fpkit.sweep.config_seed is fpkit.network.config_seed
+    cfg = NetworkConfig(N=3, L=2)
+    assert config_seed(5, cfg).entropy == [5, 12363568451132463173]  # as before the move (the same streams)
+
+
 def test_config_seed_depends_on_config_only():
     a, b = NetworkConfig(N=3, L=1), NetworkConfig(N=3, L=2)
     s1 = config_seed(0, a).generate_state(2)
@@ -215,6 +226,19 @@ def test_damaged_cache_file_is_recomputed(tmp_path):
     pd.testing.assert_frame_equal(second[COLS], first[COLS])
     assert SweepCache(tmp_path).load(files[0].stem) is not None  # rewritten
 
+
+
+def test_a_table_with_a_column_twice_is_refused_by_name(tmp_path):
+    """SweepCache.store raised AttributeError ("'DataFrame' object has no attribute 'dtype'") for a table
+    with a duplicated column; now a ValueError naming it, and nothing is written."""
+    table = run_sweep(SMALL[:1], n_networks=2, n_starts=4, seed=0, progress=False)
+    cache = SweepCache(tmp_path)
+    key, desc = SweepCache.key(SMALL[0], {})
+    with pytest.raises(ValueError, match=r"table has the columns \['Q'\] more than once"):
+        cache.store(key, desc, pd.concat([table, table[["Q"]]], axis=1))
+    assert not list(tmp_path.glob("*.fpsweep"))
+    cache.store(key, desc, table)
+    pd.testing.assert_frame_equal(cache.load(key, desc), table)
 
 def test_cache_key_depends_on_settings(tmp_path):
     a = SweepCache.key(SMALL[0], {"n_networks": 5})[0]
