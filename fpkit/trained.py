@@ -20,6 +20,12 @@ ensemble and on both of its controls.
 The *heaviest layer* of a network is its layer with the smallest Hill tail index of ``|W_ij|``:
 :func:`heaviest_layers` finds it in an ensemble (with how far its largest weight lies above its median),
 :func:`heaviest_layer_summary` in the per-layer table of :func:`fpkit.train.layer_statistics`.
+
+From training runs (:class:`fpkit.train.TrainResult`) to the inputs of these: :func:`training_tails` (the
+per-layer tail statistics of many runs with each run's configuration and status, one table),
+:func:`last_checkpoints` (the networks at the runs' last checkpoints, with the runs' own activation, as one
+ensemble); and the yardstick a trained layer is read against: :func:`random_matrix_tails` (the same tail
+statistics of random matrices of known laws, whose finite-size spread says which values are unusual).
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ from .network import Ensemble, check_ensemble
 from .sampling import hill_estimator
 
 __all__ = ["CONTROL_VARIANTS", "census_with_controls", "fixed_point_census", "heaviest_layer_summary",
-           "heaviest_layers", "layer_tail_indices", "matched_iid_ensemble", "shuffle_within_layers"]
+           "heaviest_layers", "last_checkpoints", "layer_tail_indices", "matched_iid_ensemble", "random_matrix_tails",
+           "shuffle_within_layers", "training_tails"]
 
 
 def shuffle_within_layers(ens: Ensemble, *, seed: Any) -> Ensemble:
@@ -282,3 +289,145 @@ def census_with_controls(ens: Ensemble, *, n_starts: int, newton_starts: int, se
                                     max_iter=max_iter, census_rounds=census_rounds)
         tables.append(per.assign(variant=name, network=np.arange(ens.n_networks)))
     return pd.concat(tables, ignore_index=True)
+
+
+def _check_results(results: Any) -> list:
+    """``results`` as a non-empty list of :class:`fpkit.train.TrainResult`."""
+    from .train import TrainResult
+
+    if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
+        raise TypeError(f"results must be a sequence of fpkit.train.TrainResult; got {type(results).__name__}")
+    results = list(results)
+    if not results:
+        raise ValueError("results is empty: give at least one training run")
+    bad = [i for i, r in enumerate(results) if not isinstance(r, TrainResult)]
+    if bad:
+        raise TypeError(f"results must hold fpkit.train.TrainResult only; item {bad[0]} is "
+                        f"{type(results[bad[0]]).__name__}")
+    return results
+
+
+def training_tails(results: Any, *, tail_fraction: float = 0.1) -> pd.DataFrame:
+    """The tail statistics of every layer of many training runs, with each run's configuration, as one table.
+
+    :func:`fpkit.train.layer_statistics` of every run (one row per checkpoint and layer; the
+    Clauset-Shalizi-Newman fit at the last checkpoint only) joined with the run's row of
+    :func:`fpkit.train.run_table` (its configuration, ``lr_per_batch``, ``status`` and losses). The
+    result is what :func:`heaviest_layer_summary` reduces to one row per run and checkpoint.
+
+    Parameters
+    ----------
+    results : sequence of fpkit.train.TrainResult
+        At least one run.
+    tail_fraction : float
+        Fraction of a layer's entries in its Hill estimate, (0, 0.5].
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``run`` (the position in ``results``), the columns of ``layer_statistics`` and those of
+        ``run_table``; checkpoints after a divergence are left out.
+    """
+    from .train import layer_statistics, run_table
+
+    results = _check_results(results)
+    tail_fraction = v.check_real(tail_fraction, "tail_fraction", low=0.0, high=0.5, low_open=True)
+    runs = run_table(results).reset_index(names="run")
+    layers = [layer_statistics(r, tail_fraction=tail_fraction).assign(run=i) for i, r in enumerate(results)]
+    return pd.concat(layers, ignore_index=True).merge(runs, on="run")
+
+
+def last_checkpoints(results: Any) -> Ensemble:
+    """The networks at the last checkpoint of each run, as one ensemble with the runs' activation.
+
+    Parameters
+    ----------
+    results : sequence of fpkit.train.TrainResult
+        Runs of one depth, width and activation, none diverged before its last checkpoint.
+
+    Returns
+    -------
+    Ensemble
+        Network ``e`` is run ``e``'s last checkpoint: weights (E, L, N, N), biases (E, L, N).
+    """
+    results = _check_results(results)
+    shapes = {(r.weights.shape[1:], r.config.activation) for r in results}
+    if len(shapes) > 1:
+        raise ValueError(f"results must share depth, width and activation to form one ensemble; got "
+                         f"{sorted((s[0][0], s[0][1], s[1]) for s in shapes)} as (L, N, activation)")
+    lost = [i for i, r in enumerate(results) if not r.finite_checkpoints[-1]]
+    if lost:
+        raise ValueError(f"results: run {lost[0]} (status {results[lost[0]].status!r}) has no finite last "
+                         "checkpoint; leave out the runs that diverged")
+    W = np.stack([r.weights[-1] for r in results])
+    b = np.stack([r.biases[-1] for r in results])
+    return Ensemble(W, b, results[0].config.activation)
+
+
+def random_matrix_tails(laws: Any, n_matrices: int, width: int, *, seed: Any,
+                        tail_fraction: float = 0.1) -> pd.DataFrame:
+    """The tail statistics of :func:`fpkit.train.layer_statistics` on random square matrices of known laws.
+
+    At the size of a layer every tail estimator is biased and spread out; random matrices of known
+    tail index give its distribution, against which a trained layer's value is read (chapter 7: a
+    Hill index of 1.8 is typical of a 64 x 64 Student-t matrix with 2 degrees of freedom, whose tail
+    index is 2). Every statistic is scale-free, so the scale of the draws does not matter.
+
+    Parameters
+    ----------
+    laws : mapping of str to WeightLaw or law name
+        Label -> law (:func:`fpkit.weight_law`), e.g. ``{"Cauchy": weight_law("cauchy")}``.
+    n_matrices : int
+        Matrices per law, >= 1.
+    width : int
+        N, >= 4: the matrices are N x N.
+    seed : int or Generator
+        One generator draws the laws in their order.
+    tail_fraction : float
+        Fraction of the entries in the Hill estimate, (0, 0.5].
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per matrix: ``law`` (the label), ``hill_alpha`` (Hill index of ``|W_ij|`` from the top
+        ``tail_fraction``), ``csn_alpha`` (Clauset-Shalizi-Newman fit), ``esd_alpha`` (exponent of the
+        spectrum of ``W^T W``; NaN where too few eigenvalues are non-zero to fit) and ``max_over_median``
+        (largest ``|W_ij|`` over the median), as :func:`fpkit.train.layer_statistics` and
+        :func:`heaviest_layers` compute them.
+    """
+    from collections.abc import Mapping
+
+    from .sampling import esd_power_law, fit_power_law, sample_weights, weight_law
+
+    if not isinstance(laws, Mapping) or not laws:
+        raise TypeError(f"laws must be a non-empty mapping of label -> law; got {laws!r:.60}")
+    if not all(isinstance(k, str) for k in laws):
+        raise TypeError(f"laws must be keyed by labels (str); got {list(laws)!r:.60}")
+    specs = {}
+    for label, law in laws.items():
+        try:
+            specs[label] = weight_law(law)
+        except (TypeError, ValueError) as exc:  # say which entry of laws
+            raise type(exc)(f"laws[{label!r}]: {exc}") from None
+    n_matrices = v.check_int(n_matrices, "n_matrices", minimum=1, maximum=10**5)
+    width = v.check_int(width, "width", minimum=4, maximum=1024)
+    tail_fraction = v.check_real(tail_fraction, "tail_fraction", low=0.0, high=0.5, low_open=True)
+    v.check_memory(8 * n_matrices * width**2, f"n_matrices * width**2 = {n_matrices} * {width}**2 weights")
+    rng = make_rng(seed, "numpy")
+    k = max(2, int(tail_fraction * width * width))
+    min_tail = min(10, max(3, width // 2))  # as layer_statistics fits a layer's spectrum
+    tables = []
+    for label, law in specs.items():
+        W = to_numpy(sample_weights(law, (n_matrices, width, width), seed=rng, backend="numpy"))
+        flat = np.abs(W.reshape(n_matrices, -1))
+        median = np.median(flat, axis=1)
+        rows = []
+        for m in range(n_matrices):
+            try:
+                esd = esd_power_law(W[m], min_tail=min_tail).alpha
+            except ValueError:  # numerically rank-deficient: too few non-zero eigenvalues to fit
+                esd = np.nan
+            rows.append({"hill_alpha": hill_estimator(flat[m], k=k).alpha,
+                         "csn_alpha": fit_power_law(flat[m]).alpha, "esd_alpha": esd})
+        tables.append(pd.DataFrame(rows).assign(law=label, max_over_median=flat.max(axis=1) / median))
+    return pd.concat(tables, ignore_index=True)[["law", "hill_alpha", "csn_alpha", "esd_alpha", "max_over_median"]]

@@ -1049,6 +1049,38 @@ entry("trained.fixed_point_census", lambda ens, n_starts, newton_starts, seed: t
       ens=Arg(ENS, "ensemble"), n_starts=Arg(3, "size"), newton_starts=Arg(2, "size"), seed=Arg(0, "seed"),
       _allow_inf=True)
 
+
+def _train_results():
+    """Two training runs made by hand (no training), depth 1 and width 8: the inputs of the trained helpers."""
+    rng = np.random.default_rng(0)
+    out = []
+    for seed in range(2):
+        config = train.TrainConfig(L=1, width=8, steps=10, checkpoints=2, seed=seed)
+        steps = np.array(config.checkpoint_steps())
+        out.append(train.TrainResult(config, pd.DataFrame({"step": steps, "train_loss": [1.0, 0.5], "test_loss": 0.7}),
+                                     steps, rng.standard_t(1.5, (2, 1, 8, 8)), rng.standard_normal((2, 1, 8))))
+    return out
+
+
+def _tails_valid(kwargs, out):
+    """The power-law fit is NaN at the checkpoints where it is not made, seconds where a run was not timed
+    (documented); the Hill indices are numbers."""
+    assert len(out) and np.isfinite(out["hill_alpha"]).all() and np.isfinite(out["hill_offdiag"]).all()
+
+
+def _reference_valid(kwargs, out):
+    """esd_alpha is NaN where too few eigenvalues are non-zero (documented); the rest is valid."""
+    assert_valid(out.drop(columns="esd_alpha"), where="random_matrix_tails")
+
+
+entry("trained.last_checkpoints", lambda results: trained.last_checkpoints(results).weights,
+      results=Arg(_train_results(), "names"))
+entry("trained.training_tails", trained.training_tails, results=Arg(_train_results(), "names"),
+      tail_fraction=Arg(0.2, "real"), _check=_tails_valid, _examples=24)
+entry("trained.random_matrix_tails", lambda laws, n_matrices, width, seed: trained.random_matrix_tails(
+      laws, n_matrices, width, seed=seed), laws=Arg({"Cauchy": "cauchy"}, "mapping"), n_matrices=Arg(2, "size"),
+      width=Arg(8, "size"), seed=Arg(0, "seed"), _check=_reference_valid, _examples=24)
+
 # Kac-Rice
 _KR_CFG = NetworkConfig(N=1, L=1, law="gaussian", activation="tanh")
 entry("kacrice.kac_rice_estimate", lambda config, n_samples, seed, proposal: kacrice.kac_rice_estimate(

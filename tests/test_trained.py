@@ -6,7 +6,8 @@ from scipy import stats
 from fpkit.network import Ensemble
 from fpkit.sampling import hill_estimator, sample_weights
 from fpkit.trained import (census_with_controls, fixed_point_census, heaviest_layer_summary, heaviest_layers,
-                           layer_tail_indices, matched_iid_ensemble, shuffle_within_layers)
+                           last_checkpoints, layer_tail_indices, matched_iid_ensemble, random_matrix_tails,
+                           shuffle_within_layers, training_tails)
 
 
 def _ensemble(E=3, L=2, N=12, seed=0):
@@ -171,3 +172,86 @@ def test_heaviest_layer_summary_keeps_only_comparable_constant_columns():
     assert out["heaviest_layer"].tolist() == [2, 1] and out["status"].tolist() == ["trained"] * 2
     with pytest.raises(ValueError, match="table lacks the column 'layer'"):  # found by the random fuzz: KeyError
         heaviest_layer_summary(layers.drop(columns="layer"))
+
+
+def _run(seed=0, L=2, width=8, activation="tanh", status="trained", diverged_at=None, checkpoints=3):
+    """A TrainResult made by hand (no training): Student-t weights, one row of history per checkpoint."""
+    from fpkit.train import TrainConfig, TrainResult
+
+    rng = np.random.default_rng(seed)
+    config = TrainConfig(L=L, width=width, activation=activation, steps=10, checkpoints=checkpoints, seed=seed)
+    W = sample_weights("student_t", (checkpoints, L, width, width), df=1.5, seed=rng)
+    b = rng.standard_normal((checkpoints, L, width))
+    if diverged_at is not None:
+        W[diverged_at:], b[diverged_at:] = np.nan, np.nan
+    steps = np.array(config.checkpoint_steps())
+    history = pd.DataFrame({"step": steps, "train_loss": np.linspace(1.0, 0.5, checkpoints), "test_loss": 0.7})
+    return TrainResult(config, history, steps, W, b, status=status, diverged_step=-1 if diverged_at is None else 5)
+
+
+def test_last_checkpoints_stacks_the_final_networks_with_the_runs_activation():
+    runs = [_run(seed=s, activation="logistic") for s in range(3)]
+    ens = last_checkpoints(runs)
+    assert ens.activation.name == "logistic" and ens.weights.shape == (3, 2, 8, 8)
+    for e, r in enumerate(runs):
+        np.testing.assert_array_equal(ens.weights[e], r.weights[-1])
+        np.testing.assert_array_equal(ens.biases[e], r.biases[-1])
+    with pytest.raises(ValueError, match="share depth, width and activation"):
+        last_checkpoints([_run(), _run(width=7)])
+    with pytest.raises(ValueError, match="share depth, width and activation"):
+        last_checkpoints([_run(), _run(activation="logistic")])
+    with pytest.raises(ValueError, match="run 1 .*'diverged'.* no finite last checkpoint"):
+        last_checkpoints([_run(), _run(status="diverged", diverged_at=2)])
+    with pytest.raises(ValueError, match="results is empty"):
+        last_checkpoints([])
+    with pytest.raises(TypeError, match="item 1 is Ensemble"):
+        last_checkpoints([_run(), _ensemble()])
+
+
+def test_training_tails_joins_layer_statistics_with_each_runs_configuration():
+    from fpkit.train import layer_statistics, run_table
+
+    runs = [_run(seed=0), _run(seed=1, status="no_progress"), _run(seed=2, status="diverged", diverged_at=2)]
+    table = training_tails(runs)
+    assert sorted(table["run"].unique()) == [0, 1, 2]
+    assert len(table) == 2 * 3 + 2 * 3 + 2 * 2              # the diverged run loses its last checkpoint
+    for i, r in enumerate(runs):
+        mine = table[table["run"] == i].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine[layer_statistics(r).columns], layer_statistics(r))
+        assert (mine["status"] == r.status).all() and (mine["seed"] == i).all()
+    assert set(run_table(runs).columns) <= set(table.columns)
+    summary = heaviest_layer_summary(table)
+    assert summary.groupby("run")["status"].first().tolist() == ["trained", "no_progress", "diverged"]
+    with pytest.raises(TypeError, match="results"):
+        training_tails(_run())
+    with pytest.raises(ValueError, match="tail_fraction"):
+        training_tails(runs, tail_fraction=0.9)
+
+
+def test_random_matrix_tails_measure_known_laws_like_a_trained_layer():
+    from fpkit.sampling import esd_power_law, fit_power_law
+
+    laws = {"Gaussian": "gaussian", "Cauchy": "cauchy"}
+    table = random_matrix_tails(laws, 30, 32, seed=3)
+    assert table["law"].tolist() == ["Gaussian"] * 30 + ["Cauchy"] * 30
+    assert list(table.columns) == ["law", "hill_alpha", "csn_alpha", "esd_alpha", "max_over_median"]
+    med = table.groupby("law").median()
+    # the Cauchy tail index is 1 and the Hill estimate of a Cauchy matrix is close to it; the Gaussian one is
+    # light-tailed (a Hill index well above 2 at this size), and its largest entry is a few medians
+    assert abs(med.loc["Cauchy", "hill_alpha"] - 1.0) < 0.15 and med.loc["Gaussian", "hill_alpha"] > 3.0
+    assert med.loc["Gaussian", "max_over_median"] < 10 < 100 < med.loc["Cauchy", "max_over_median"]
+    # the same numbers as the estimators called on each matrix, drawn from one generator in the laws' order
+    rng = np.random.default_rng(3)
+    first = sample_weights("gaussian", (30, 32, 32), seed=rng)[0]
+    row = table.iloc[0]
+    assert row["hill_alpha"] == hill_estimator(np.abs(first).ravel(), k=int(0.1 * 32 * 32)).alpha
+    assert row["csn_alpha"] == fit_power_law(np.abs(first).ravel()).alpha
+    assert row["esd_alpha"] == esd_power_law(first, min_tail=10).alpha
+    assert row["max_over_median"] == np.abs(first).max() / np.median(np.abs(first))
+    pd.testing.assert_frame_equal(table, random_matrix_tails(laws, 30, 32, seed=3))
+    with pytest.raises(TypeError, match="laws"):
+        random_matrix_tails(["cauchy"], 3, 8, seed=0)
+    with pytest.raises(ValueError, match="width"):
+        random_matrix_tails(laws, 3, 2, seed=0)
+    with pytest.raises(ValueError, match="n_matrices"):
+        random_matrix_tails(laws, 0, 8, seed=0)
