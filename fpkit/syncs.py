@@ -108,13 +108,16 @@ class SyncCounter:
         return f"SyncCounter(syncs={self.syncs}, {dict(self.counts)})"
 
 
+#: Frames :func:`_caller` looks through: NumPy's, this module's and fpkit.backend's (``to_numpy``).
+_PASS_THROUGH = (os.path.join(_HERE, "syncs.py"), os.path.join(_HERE, "backend.py"))
+
+
 def _caller() -> str:
-    """``file:line`` of the innermost frame outside NumPy and this module."""
+    """``file:line`` of the innermost frame outside NumPy, this module and fpkit.backend."""
     frame = sys._getframe(2)
     while frame is not None:
         path = frame.f_code.co_filename
-        if not (path.startswith(_NUMPY_DIR) or os.path.dirname(os.path.abspath(path)) == _HERE
-                and path.endswith("syncs.py")):
+        if not (path.startswith(_NUMPY_DIR) or os.path.abspath(path) in _PASS_THROUGH):
             return f"{os.path.relpath(path) if path.startswith(os.getcwd()) else path}:{frame.f_lineno}"
         frame = frame.f_back
     return "?"
