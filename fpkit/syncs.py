@@ -75,8 +75,9 @@ class SyncCounter:
     """Tallies of the events a :class:`CountingNamespace` saw, by kind and by the line that caused them.
 
     ``counts[kind]`` is the number of events of each kind (:data:`SYNC_KINDS` and ``"upload"``,
-    ``"host operand"``); ``sites[(kind, "file:line")]`` the same by the first line of the caller
-    outside NumPy and this module (which line of the engine made the host wait).
+    ``"host operand"``); ``sites[(kind, "file:line", function)]`` the same by the first line of the
+    caller outside NumPy, this module and :mod:`fpkit.backend` (which line of the engine made the host
+    wait, and in which function).
     """
 
     def __init__(self):
@@ -98,11 +99,17 @@ class SyncCounter:
         if kind not in SYNC_KINDS and kind not in OTHER_KINDS:
             raise ValueError(f"kind must be one of {SYNC_KINDS + OTHER_KINDS}; got {kind!r}")
         self.counts[kind] += 1
-        self.sites[(kind, _caller())] += 1
+        self.sites[(kind, *_caller())] += 1
 
-    def top_sites(self, n: int = 10) -> list[tuple[tuple[str, str], int]]:
-        """The ``n`` (kind, site) pairs with the most syncs (uploads and host operands left out)."""
+    def top_sites(self, n: int = 10) -> list[tuple[tuple[str, str, str], int]]:
+        """The ``n`` (kind, site, function) keys with the most syncs (uploads and host operands left out)."""
         return [item for item in self.sites.most_common() if item[0][0] in SYNC_KINDS][:n]
+
+    def syncs_in(self, function: str, file: str | None = None) -> int:
+        """Syncs caused in functions named ``function`` (of a file whose path ends with ``file``)."""
+        return sum(n for (kind, site, func), n in self.sites.items()
+                   if kind in SYNC_KINDS and func == function
+                   and (file is None or site.rsplit(":", 1)[0].endswith(file)))
 
     def __repr__(self) -> str:
         return f"SyncCounter(syncs={self.syncs}, {dict(self.counts)})"
@@ -112,15 +119,16 @@ class SyncCounter:
 _PASS_THROUGH = (os.path.join(_HERE, "syncs.py"), os.path.join(_HERE, "backend.py"))
 
 
-def _caller() -> str:
-    """``file:line`` of the innermost frame outside NumPy, this module and fpkit.backend."""
+def _caller() -> tuple[str, str]:
+    """``("file:line", function)`` of the innermost frame outside NumPy, this module and fpkit.backend."""
     frame = sys._getframe(2)
     while frame is not None:
         path = frame.f_code.co_filename
         if not (path.startswith(_NUMPY_DIR) or os.path.abspath(path) in _PASS_THROUGH):
-            return f"{os.path.relpath(path) if path.startswith(os.getcwd()) else path}:{frame.f_lineno}"
+            where = os.path.relpath(path) if path.startswith(os.getcwd()) else path
+            return f"{where}:{frame.f_lineno}", frame.f_code.co_name
         frame = frame.f_back
-    return "?"
+    return "?", "?"
 
 
 class CountingArray(np.ndarray):
