@@ -212,17 +212,7 @@ class CountingArray(np.ndarray):
         return ns.wrap(result)
 
     def __array_function__(self, func, types_, args, kwargs):
-        ns = self.fpkit_namespace
-        if func in _SHAPE_FUNCTIONS or (func is np.where and len(args) + len(kwargs) == 1):
-            ns.counter.record("shape")
-        elif func in _HOST_VALUE_FUNCTIONS:
-            ns.counter.record("conversion")
-        ns.check_operands(func.__name__, args, kwargs)
-        out = kwargs.get("out")
-        result = func(*ns.unwrap(args), **ns.unwrap(kwargs))
-        if out is not None and func is not np.copyto:
-            return out
-        return ns.wrap(result)
+        return self.fpkit_namespace.call(func, args, kwargs)
 
 
 class _Ufunc:
@@ -318,7 +308,8 @@ class CountingNamespace(types.ModuleType):
             raise TypeError(f"counter must be a SyncCounter or None; got {type(counter).__name__}")
         self.strict = bool(strict)
         self.counter = counter if counter is not None else SyncCounter()
-        self.ndarray = type("CountingArray", (CountingArray,), {"fpkit_namespace": self})
+        # the arrays' module reads as NumPy's (fpkit.activations takes float32 arrays of numpy or cupy)
+        self.ndarray = type("CountingArray", (CountingArray,), {"fpkit_namespace": self, "__module__": self.__name__})
         self.random = _Random(self)
         self.cuda = _CudaStandIn
         self.linalg = _Submodule(self, np.linalg)
@@ -340,6 +331,10 @@ class CountingNamespace(types.ModuleType):
         """``func(*args, **kwargs)`` on this namespace: host operands checked (uploads counted), the
         result wrapped."""
         name = name or getattr(func, "__name__", "?")
+        if func in _SHAPE_FUNCTIONS or (func is np.where and len(args) + len(kwargs) == 1):
+            self.counter.record("shape")
+        elif func in _HOST_VALUE_FUNCTIONS:
+            self.counter.record("conversion")
         if name in _UPLOADS:
             if any(isinstance(a, (np.ndarray, list, tuple)) and not isinstance(a, CountingArray) for a in args[:1]):
                 self.counter.record("upload")

@@ -20,6 +20,7 @@ from ..backend import single_threaded_blas
 from ..network import Ensemble, check_ensemble
 from .active import ActiveBlock
 from .linalg import solve_or_zero
+from .settings import MAX_SYNC_EVERY
 
 __all__ = ["newton_search", "polish", "shooting_search"]
 
@@ -55,7 +56,7 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20, syn
     check_ensemble(ensemble)
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
-    sync_every = v.check_int(sync_every, "sync_every", minimum=1)
+    sync_every = v.check_int(sync_every, "sync_every", minimum=1, maximum=MAX_SYNC_EVERY)
     x = _in_box(ensemble, ensemble.check_points(x), "x")
     with single_threaded_blas:  # the BLAS thread policy of fpkit's threads (see fpkit.backend)
         return _polish(ensemble, x, tol, max_iter, sync_every)
@@ -163,7 +164,7 @@ def _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings
                    shift=v.check_real(deflation_shift, "deflation_shift", low=0.0),
                    max_halvings=v.check_int(max_halvings, "max_halvings", minimum=0),
                    patience=None if patience is None else v.check_int(patience, "patience", minimum=1),
-                   sync_every=v.check_int(sync_every, "sync_every", minimum=1))
+                   sync_every=v.check_int(sync_every, "sync_every", minimum=1, maximum=MAX_SYNC_EVERY))
     return options
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from ... import _validate as v
 from ...backend import single_threaded_blas, to_numpy
 from ...network import Ensemble, check_ensemble
+from ..settings import MAX_SYNC_EVERY
 from .arcs import CONTINUATION_STATUS, MET, contraction_log_t, follow, main_branch_start
 from .system import LayerArcs, newton_distance, refine, tangent, to_preactivations
 
@@ -219,7 +220,7 @@ def _check_arguments(ensemble: Ensemble, known, known_z, max_steps, initial_step
                  h_max=v.check_real(max_step, "max_step", low=0.0, low_open=True),
                  h0=v.check_real(initial_step, "initial_step", low=0.0, low_open=True),
                  h_min=v.check_real(min_step, "min_step", low=0.0, low_open=True),
-                 sync_every=v.check_int(sync_every, "sync_every", minimum=1))
+                 sync_every=v.check_int(sync_every, "sync_every", minimum=1, maximum=MAX_SYNC_EVERY))
     if not min_step <= initial_step <= max_step:
         raise ValueError(f"the steps must satisfy 0 < min_step <= initial_step <= max_step; got min_step={min_step}, "
                          f"initial_step={initial_step}, max_step={max_step}")
