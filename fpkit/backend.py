@@ -109,14 +109,29 @@ def get_namespace(backend: str | None = None) -> ModuleType:
 
 
 def array_namespace(*arrays: Any) -> ModuleType:
-    """Array-API namespace of the given arrays (NumPy or CuPy), via ``array_api_compat``."""
+    """Array-API namespace of the given arrays (NumPy or CuPy), via ``array_api_compat``.
+
+    Arrays of a stand-in device namespace (:class:`fpkit.syncs.CountingNamespace`, whose arrays
+    name it in ``fpkit_namespace``) give that namespace; mixed with other arrays they are a TypeError,
+    as CuPy and NumPy arrays are.
+    """
     if not arrays:
         raise TypeError("array_namespace needs at least one array")
+    stand_ins = {id(ns): ns for ns in (_stand_in_namespace(a) for a in arrays) if ns is not None}
+    if stand_ins:
+        if len(stand_ins) > 1 or any(_stand_in_namespace(a) is None and hasattr(a, "shape") for a in arrays):
+            raise TypeError("arrays must be of one backend; got arrays of a counting namespace mixed with others")
+        return next(iter(stand_ins.values()))
     try:
         return array_api_compat.array_namespace(*arrays)
     except TypeError as exc:
         kinds = sorted({type(a).__name__ for a in arrays})
         raise TypeError(f"arrays must be NumPy or CuPy arrays of one backend; got {kinds} ({exc})") from None
+
+
+def _stand_in_namespace(x: Any):
+    """The namespace a stand-in device array (or its class) names in ``fpkit_namespace``, or None."""
+    return getattr(x if isinstance(x, type) else type(x), "fpkit_namespace", None)
 
 
 def _is_cupy_module(xp: ModuleType) -> bool:
@@ -142,6 +157,11 @@ def make_rng(seed: Any, backend: str | ModuleType | None = None):
     -------
     numpy.random.Generator or cupy.random.Generator
     """
+    if isinstance(backend, ModuleType) and _stand_in_namespace(getattr(backend, "ndarray", None)) is backend:
+        # a stand-in device namespace (fpkit.syncs): NumPy's generator, drawing onto the namespace
+        if isinstance(seed, backend.random.Generator):
+            return seed
+        return backend.random.default_rng(make_rng(seed, "numpy"))
     if isinstance(backend, ModuleType):
         if backend.__name__.split(".")[0] not in ("numpy", "cupy", "array_api_compat"):
             raise TypeError(f"backend must be 'auto', 'numpy', 'cupy' or an array module; got module "
@@ -178,7 +198,7 @@ def _check_seed_int(seed: Any) -> int:
 
 def to_numpy(x: Any) -> np.ndarray:
     """Copy an array of any backend to a NumPy array on the host (no-op for NumPy)."""
-    if array_api_compat.is_cupy_array(x):
+    if array_api_compat.is_cupy_array(x) or _stand_in_namespace(x) is not None:
         return x.get()
     return np.asarray(x)
 

@@ -7,12 +7,23 @@ block column c of that row is item ``item[r, c]``; ``valid[r, c]`` is False for 
 and padding. When packing would shrink the block enough, :meth:`~fpkit.engine.ActiveBlock.compact` drops the
 rows without unfinished items and moves the unfinished items of every row to its front; the
 caller applies the returned :class:`~fpkit.engine.Compaction` to its own per-row and per-item arrays.
+
+On a GPU every decision the host takes from the device's data waits for the device (a sync), so the
+block can be driven in two ways: item by item (:meth:`~fpkit.engine.ActiveBlock.retire` returns the
+positions of the finished items at once, :meth:`~fpkit.engine.ActiveBlock.compact` decides from the
+device's mask; each is a sync), or on a cadence: the loop marks finished items on the device
+(:meth:`~fpkit.engine.ActiveBlock.finish`, no sync) and keeps their results frozen there, and every
+few steps one copy of the mask (:meth:`~fpkit.engine.ActiveBlock.sync`) tells the host which items
+finished since the last copy; :meth:`~fpkit.engine.ActiveBlock.pack` then decides the packing on the
+host, from that copy, without another sync.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 __all__ = ["ActiveBlock", "Compaction"]
 
@@ -61,6 +72,13 @@ class ActiveBlock:
     shrink : float
         :meth:`~fpkit.engine.ActiveBlock.compact` packs when the packed block would have at most this fraction of the
         current block's slots.
+
+    Attributes
+    ----------
+    valid : array (E', M') bool, on the backend
+        False for finished items and padding.
+    net, item : arrays (E',) and (E', M') int, on the backend
+        The network of each block row and the item of each block slot.
     """
 
     def __init__(self, m, E: int, M: int, *, shrink: float = 0.75):
@@ -77,10 +95,25 @@ class ActiveBlock:
         self.item = m.broadcast_to(m.arange(M)[None, :], (E, M))
         self.valid = m.ones((E, M), dtype=bool)
         self.shrink = shrink
+        # the host's view: net and item of every slot, and the mask as of the last sync
+        self._net = np.arange(E)
+        self._item = np.broadcast_to(np.arange(M)[None, :], (E, M))
+        self._seen = np.ones((E, M), dtype=bool)
+        self._changed = E * M == 0  # whether items finished since the last pack (an empty block: all did)
 
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.valid.shape)
+
+    @property
+    def networks(self):
+        """The network of each block row, as a host array (no sync)."""
+        return self._net
+
+    @property
+    def left(self) -> int:
+        """Unfinished items as of the last :meth:`sync` (a host count: no sync)."""
+        return int(self._seen.sum())
 
     def retire(self, done):
         """Mark the items where ``done`` (E', M') is True as finished.
@@ -98,24 +131,61 @@ class ActiveBlock:
         rows, cols = self.m.nonzero(self.valid)
         return rows, cols, self.net[rows], self.item[rows, cols]
 
-    def compact(self) -> Compaction | None | bool:
-        """Pack the block if that saves enough; returns a Compaction, None (no change) or False
-        (nothing is left: every item has finished)."""
+    def finish(self, done) -> None:
+        """Mark the items where ``done`` (E', M') is True as finished, on the device (no sync): the
+        host learns of them at the next :meth:`sync`."""
         m = self.m
-        counts = self.valid.sum(axis=1)
+        m.greater(self.valid, done, out=self.valid)  # valid & ~done in one pass
+
+    def sync(self):
+        """Copy the mask to the host (the one sync of a cadence); returns ``(rows, cols, nets, items)``
+        of the items finished since the last sync, as host arrays (block positions, and (network,
+        item) in the full batch)."""
+        from ..backend import to_numpy
+
+        now = np.array(to_numpy(self.valid))  # a copy also on NumPy: the device's mask changes in place
+        rows, cols = np.nonzero(self._seen != now)  # the mask only loses items
+        self._seen = now
+        if rows.size == 0:
+            return rows, cols, rows, cols
+        self._changed = True
+        return rows, cols, self._net[rows], self._item[rows, cols]
+
+    def unfinished(self):
+        """``(rows, cols, nets, items)`` of the items unfinished as of the last :meth:`sync`, as host
+        arrays (no sync)."""
+        rows, cols = np.nonzero(self._seen)
+        return rows, cols, self._net[rows], self._item[rows, cols]
+
+    def pack(self) -> Compaction | None | bool:
+        """:meth:`compact` decided on the host from the mask of the last :meth:`sync` (no sync; call
+        it right after one)."""
+        if not self._changed:  # nothing finished since the last pack: the same answer, or None for a packed block
+            return None if self._seen.any() else False
+        self._changed = False
+        m = self.m
+        seen = self._seen
+        counts = seen.sum(axis=1)
         width = int(counts.max()) if counts.size else 0
         if width == 0:
             return False
         live = counts > 0
-        n_live = int(live.sum())
-        if n_live * width > self.shrink * self.valid.size:
+        if int(live.sum()) * width > self.shrink * seen.size:
             return None
-        rows = m.nonzero(live)[0]
+        rows = np.flatnonzero(live)
         # unfinished items first, in their original order (stable), then cut to the widest row
-        key = (~self.valid[rows]).astype(m.int8)
-        order = m.argsort(key, axis=1, kind="stable")[:, :width]
-        plan = Compaction(rows, order, m)
-        self.net = self.net[rows]
+        order = np.argsort(~seen[rows], axis=1, kind="stable")[:, :width]
+        plan = Compaction(m.asarray(rows), m.asarray(order), m)
+        self.net = self.net[plan.rows]
         self.item = plan.per_item(self.item)
         self.valid = plan.per_item(self.valid)
+        self._net = self._net[rows]
+        self._item = np.take_along_axis(self._item[rows], order, axis=1)
+        self._seen = np.take_along_axis(seen[rows], order, axis=1)
         return plan
+
+    def compact(self) -> Compaction | None | bool:
+        """Pack the block if that saves enough; returns a Compaction, None (no change) or False
+        (nothing is left: every item has finished). Reads the mask from the device (:meth:`sync`)."""
+        self.sync()
+        return self.pack()

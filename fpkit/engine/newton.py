@@ -4,6 +4,10 @@
 :func:`~fpkit.engine.newton_search` runs damped, deflated Newton from fresh starts (Farrell, Birkisson & Funke
 2015): it finds stable *and unstable* fixed points, which iteration can never reach. Both work
 on the packed active block of :class:`~fpkit.engine.active.ActiveBlock`.
+
+Host syncs (what a GPU waits for): a start that stops is marked on the device and stays where it
+stopped; the host reads the block every ``sync_every`` steps, and the line search asks whether every
+start has found a decrease after every ``sync_every``-th halving (not after the last).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from ..backend import single_threaded_blas
 from ..network import Ensemble, check_ensemble
 from .active import ActiveBlock
 from .linalg import solve_or_zero
+from .settings import MAX_SYNC_EVERY
 
 __all__ = ["newton_search", "polish", "shooting_search"]
 
@@ -25,7 +30,7 @@ def _residual(ensemble, x):
     return m.abs(ensemble.forward_into(x, m.empty_like(x), m.empty_like(x)) - x).max(axis=-1)
 
 
-def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
+def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20, sync_every: int = 1):
     """Newton's method on G(x) = F(x) - x from points close to fixed points.
 
     Parameters
@@ -36,6 +41,10 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
         Target for ``|F(x) - x|_inf``.
     max_iter : int
         Newton steps at most.
+    sync_every : int
+        The host asks the device whether to stop every this many steps (>= 1; see
+        :class:`~fpkit.engine.EngineSettings`): steps after the stop change nothing, so the result is
+        the same for every value.
 
     Returns
     -------
@@ -47,27 +56,31 @@ def polish(ensemble: Ensemble, x, *, tol: float = 1e-12, max_iter: int = 20):
     check_ensemble(ensemble)
     tol = v.check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
+    sync_every = v.check_int(sync_every, "sync_every", minimum=1, maximum=MAX_SYNC_EVERY)
     x = _in_box(ensemble, ensemble.check_points(x), "x")
     with single_threaded_blas:  # the BLAS thread policy of fpkit's threads (see fpkit.backend)
-        return _polish(ensemble, x, tol, max_iter)
+        return _polish(ensemble, x, tol, max_iter, sync_every)
 
 
-def _polish(ensemble, x, tol, max_iter):
+def _polish(ensemble, x, tol, max_iter, sync_every):
+    """Newton steps while some point is above ``tol`` and the last step improved some point; the
+    decision to stop is taken on the device (``running``) and read every ``sync_every`` steps."""
     m = ensemble.array_module
     eye = m.eye(x.shape[-1], dtype=m.float64)
     res = _residual(ensemble, x)
-    for _ in range(max_iter):
-        if bool((res <= tol).all()):
+    running = m.ones((), dtype=bool)
+    for i in range(max_iter):
+        running &= ~(res <= tol).all()
+        if i % sync_every == 0 and not bool(running):
             break
         fx, jac = ensemble.forward_with_jacobian(x)
         step = solve_or_zero(jac - eye, x - fx, m)
         trial = x + step
         trial_res = _residual(ensemble, trial)
-        better = m.isfinite(trial_res) & (trial_res < res)
+        better = running & m.isfinite(trial_res) & (trial_res < res)
         x = m.where(better[..., None], trial, x)
         res = m.where(better, trial_res, res)
-        if not bool(better.any()):
-            break
+        running &= better.any()
     return x, res
 
 
@@ -82,6 +95,7 @@ def newton_search(
     deflation_shift: float = 1.0,
     max_halvings: int = 8,
     patience: int | None = 10,
+    sync_every: int = 1,
 ):
     """Damped, deflated Newton from every start; finds stable *and unstable* fixed points.
 
@@ -109,6 +123,10 @@ def newton_search(
         Step halvings per Newton step at most.
     patience : int or None
         Steps without progress after which a start is abandoned.
+    sync_every : int
+        The host reads which starts have stopped (and packs the block) every this many steps (>= 1;
+        see :class:`~fpkit.engine.EngineSettings`); a stopped start stays where it stopped, so the
+        results do not depend on it up to the rounding of a differently packed block.
 
     Returns
     -------
@@ -117,7 +135,7 @@ def newton_search(
         ``|G(x)|_inf``; a start found a root where ``residual <= tol``.
     """
     check_ensemble(ensemble)
-    options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
+    options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience, sync_every)
     x = _in_box(ensemble, ensemble.check_points(starts, "starts"), "starts")
     m = ensemble.array_module
     N = x.shape[-1]
@@ -139,13 +157,14 @@ def newton_search(
                               clip=None, **options)
 
 
-def _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience) -> dict:
+def _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience, sync_every) -> dict:
     options = dict(tol=v.check_real(tol, "tol", low=0.0, low_open=True),
                    max_iter=v.check_int(max_iter, "max_iter", minimum=1),
                    power=v.check_real(deflation_power, "deflation_power", low=0.0, low_open=True),
                    shift=v.check_real(deflation_shift, "deflation_shift", low=0.0),
                    max_halvings=v.check_int(max_halvings, "max_halvings", minimum=0),
-                   patience=None if patience is None else v.check_int(patience, "patience", minimum=1))
+                   patience=None if patience is None else v.check_int(patience, "patience", minimum=1),
+                   sync_every=v.check_int(sync_every, "sync_every", minimum=1, maximum=MAX_SYNC_EVERY))
     return options
 
 
@@ -183,7 +202,7 @@ def _check_known(ensemble, known):
 
 
 def _damped_newton(ensemble, X, evaluate, residual, direction, *, known, point, clip, tol, max_iter, power,
-                   shift, max_halvings, patience):
+                   shift, max_halvings, patience, sync_every):
     """The damped, deflated Newton iteration both searches run, on the packed active block.
 
     ``X`` (E, K, ...) are the unknowns of every start; ``evaluate(sub, X) -> (R, aux)`` the
@@ -193,12 +212,14 @@ def _damped_newton(ensemble, X, evaluate, residual, direction, *, known, point, 
     (deflation acts on it, and it is what a start returns); ``clip(X)`` keeps trial states valid.
     A start stops when ``max |R| <= tol`` (a root) or after ``patience`` steps without its merit
     (the deflated residual norm) dropping by 1 %. Returns ``(x, residual)``, shapes (E, K, N), (E, K).
+
+    Starts that stop leave the block on the device (their state frozen: the line search moves
+    active starts only, and their residual is recorded); every ``sync_every`` steps one copy of the
+    block's mask tells the host which stopped, their results are written out and the block packed.
     """
     m = ensemble.array_module
     E, K = X.shape[:2]
     res_axes = tuple(range(2, X.ndim))
-    low, high = ensemble.domain
-    far = 1e6 * (high - low) + max(abs(low), abs(high))  # no fixed point is anywhere near this
     out_x = m.array(point(X), copy=True)
     out_res = m.full((E, K), m.inf, dtype=m.float64)
     block = ActiveBlock(m, E, K, shrink=0.5)
@@ -207,64 +228,97 @@ def _damped_newton(ensemble, X, evaluate, residual, direction, *, known, point, 
     merit = _merit(R, point(X), sub_known, power, shift, m, axes=res_axes)
     best = merit
     since = m.zeros((E, K), dtype=m.int64)  # steps since ``best`` last dropped by 1 %
-    expand = (Ellipsis,) + (None,) * (X.ndim - 2)
-    for _ in range(max_iter):
+    stop_res = m.full((E, K), m.inf, dtype=m.float64)  # the residual where a start stopped (block positions)
+    search = _LineSearch(ensemble, residual, point, clip, power, shift, max_halvings, res_axes, sync_every)
+    for it in range(max_iter):
         rmax = m.abs(R).max(axis=res_axes)
         done = block.valid & (rmax <= tol)
         if patience is not None:
             done |= block.valid & (since >= patience)
-        if bool(done.any()):
-            rows, cols, nets, items = block.retire(done)
+        m.copyto(stop_res, rmax, where=done)
+        block.finish(done)
+        if it % sync_every == 0:
+            rows, cols, nets, items = (m.asarray(a) for a in block.sync())
             out_x[nets, items] = point(X)[rows, cols]
-            out_res[nets, items] = rmax[rows, cols]
-        plan = block.compact()
-        if plan is False:
-            break
-        if plan is not None:
-            X, R, merit, best, since = (plan.per_item(a) for a in (X, R, merit, best, since))
-            aux = tuple(plan.per_item(a) for a in aux)
-            sub = ensemble.subset(block.net, lazy=True)
-            sub_known = plan.per_row(sub_known) if sub_known is not None else None
-        active = block.valid
+            out_res[nets, items] = stop_res[rows, cols]
+            plan = block.pack()
+            if plan is False:
+                break
+            if plan is not None:
+                X, R, merit, best, since = (plan.per_item(a) for a in (X, R, merit, best, since))
+                aux = tuple(plan.per_item(a) for a in aux)
+                stop_res = m.full(block.shape, m.inf, dtype=m.float64)
+                sub = ensemble.subset(block.networks, lazy=True)  # a host index: checked without a sync
+                sub_known = plan.per_row(sub_known) if sub_known is not None else None
         dX = direction(sub, X, R, aux)
         if sub_known is not None:
             # the deflation operator depends on x only: scale the whole step by its factor
-            dx = point(dX)
-            dX = _deflation_factor(dx, point(X), sub_known, power, shift, m)[expand] * dX
-        t = m.ones(active.shape, dtype=m.float64)
-        accepted = m.zeros(active.shape, dtype=bool)
-        X_new = X
-        for _h in range(max_halvings + 1):
-            trial = X + t[expand] * dX
-            trial = clip(trial) if clip is not None else trial
-            with np.errstate(over="ignore", invalid="ignore"):  # a wild trial is simply not accepted
-                R_trial = residual(sub, trial)
-                mt = _merit(R_trial, point(trial), sub_known, power, shift, m, axes=res_axes)
-            ok = active & ~accepted & m.isfinite(mt) & (mt < merit)
-            X_new = m.where(ok[expand], trial, X_new)
-            accepted |= ok
-            if bool((accepted | ~active).all()):
-                break
-            t = m.where(accepted, t, 0.5 * t)
-        # Starts that found no decrease take the smallest step anyway (escape flat regions).
-        stuck = active & ~accepted
-        if bool(stuck.any()):
-            trial = X + t[expand] * dX
-            trial = clip(trial) if clip is not None else trial
-            # ... but never out to where no fixed point can be (a runaway would overflow F)
-            finite = (m.abs(trial) <= far).all(axis=res_axes) & stuck
-            X_new = m.where(finite[expand], trial, X_new)
-        X = X_new
+            dX = _deflation_factor(point(dX), point(X), sub_known, power, shift, m)[search.expand(X)] * dX
+        X = search.step(sub, sub_known, X, dX, merit, block.valid)
         R, aux = evaluate(sub, X)
         merit = _merit(R, point(X), sub_known, power, shift, m, axes=res_axes)
         improved = merit < best + _LOG_PROGRESS
         best = m.where(improved, merit, best)
         since = m.where(improved, 0, since + 1)
-    if bool(block.valid.any()):
-        rows, cols, nets, items = block.remaining()
-        out_x[nets, items] = point(X)[rows, cols]
-        out_res[nets, items] = m.abs(R[rows, cols]).max(axis=tuple(range(1, R.ndim - 1)))
+    rows, cols, nets, items = (m.asarray(a) for a in block.sync())
+    out_x[nets, items] = point(X)[rows, cols]
+    out_res[nets, items] = stop_res[rows, cols]
+    rows, cols, nets, items = (m.asarray(a) for a in block.unfinished())
+    out_x[nets, items] = point(X)[rows, cols]
+    out_res[nets, items] = m.abs(R[rows, cols]).max(axis=tuple(range(1, R.ndim - 1)))
     return out_x, out_res
+
+
+class _LineSearch:
+    """The damped step of :func:`_damped_newton`: halve the step until the merit decreases (at most
+    ``max_halvings`` times); starts that find no decrease take the smallest step anyway (escape flat
+    regions), unless it leads out to where no fixed point can be.
+
+    After every ``sync_every``-th trial (but the last) the host asks whether every start has found a
+    decrease, and stops halving if so; the trials that this skips would change nothing, so the step
+    is the same whatever ``sync_every``. (In a census nearly every step tries every halving: a block
+    of deflated starts almost always holds one that finds no decrease.)"""
+
+    def __init__(self, ensemble, residual, point, clip, power, shift, max_halvings, res_axes, sync_every):
+        low, high = ensemble.domain
+        self.far = 1e6 * (high - low) + max(abs(low), abs(high))  # no fixed point is anywhere near this
+        self.m = ensemble.array_module
+        self.residual, self.point, self.clip = residual, point, clip
+        self.power, self.shift, self.max_halvings, self.res_axes = power, shift, max_halvings, res_axes
+        self.sync_every = sync_every
+
+    @staticmethod
+    def expand(X):
+        """An index that broadcasts a per-start array (E', K') over the unknowns X (E', K', ...)."""
+        return (Ellipsis,) + (None,) * (X.ndim - 2)
+
+    def step(self, sub, sub_known, X, dX, merit, active):
+        """The new states of the starts (``active``, (E', K') bool: the others stay where they are).
+
+        One sync per ``sync_every`` trials, none after the last."""
+        m, expand = self.m, self.expand(X)
+        t = m.ones(active.shape, dtype=m.float64)
+        accepted = m.zeros(active.shape, dtype=bool)
+        X_new = X
+        for h in range(self.max_halvings + 1):
+            trial = self._trial(X, t, dX, expand)
+            with np.errstate(over="ignore", invalid="ignore"):  # a wild trial is simply not accepted
+                mt = _merit(self.residual(sub, trial), self.point(trial), sub_known, self.power, self.shift, m,
+                            axes=self.res_axes)
+            ok = active & ~accepted & m.isfinite(mt) & (mt < merit)
+            X_new = m.where(ok[expand], trial, X_new)
+            accepted |= ok
+            if h < self.max_halvings and (h + 1) % self.sync_every == 0 and bool((accepted | ~active).all()):
+                break
+            t = m.where(accepted, t, 0.5 * t)
+        # the stuck starts take the smallest step (a where on the device: no sync to ask if any is stuck)
+        trial = self._trial(X, t, dX, expand)
+        finite = (m.abs(trial) <= self.far).all(axis=self.res_axes) & active & ~accepted
+        return m.where(finite[expand], trial, X_new)
+
+    def _trial(self, X, t, dX, expand):
+        trial = X + t[expand] * dX
+        return self.clip(trial) if self.clip is not None else trial
 
 
 #: a start makes progress when its merit drops by 1 % (in log scale)
@@ -332,6 +386,7 @@ def shooting_search(
     deflation_shift: float = 1.0,
     max_halvings: int = 10,
     patience: int | None = 12,
+    sync_every: int = 1,
 ):
     """Deflated Newton on the multiple-shooting form of x = F(x): finds fixed points that plain
     Newton on F(x) - x does not reach.
@@ -356,7 +411,7 @@ def shooting_search(
         Roots to deflate (x only); NaN rows are padding.
     tol : float
         A start has found a root when every layer's residual is at most ``tol`` (max norm).
-    max_iter, deflation_power, deflation_shift, max_halvings, patience
+    max_iter, deflation_power, deflation_shift, max_halvings, patience, sync_every
         As in :func:`~fpkit.engine.newton_search`.
 
     Returns
@@ -367,7 +422,7 @@ def shooting_search(
         The largest layer residual there; a root where ``residual <= tol``.
     """
     check_ensemble(ensemble)
-    options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience)
+    options = _check_options(tol, max_iter, deflation_power, deflation_shift, max_halvings, patience, sync_every)
     m = ensemble.array_module
     E, L, N = ensemble.shape
     if not hasattr(states, "dtype") or not hasattr(states, "shape"):

@@ -14,7 +14,8 @@ from typing import Any
 
 from .. import _validate as v
 
-__all__ = ["MAX_TOLERANCE", "EngineSettings", "SEEDINGS", "PRECISIONS", "MAX_GRID_STARTS", "resolve_settings"]
+__all__ = ["MAX_TOLERANCE", "EngineSettings", "SEEDINGS", "PRECISIONS", "MAX_GRID_STARTS", "MAX_SYNC_EVERY",
+           "resolve_settings"]
 
 #: The ways to place the starts in the box (uniformly at random, or on a regular grid).
 SEEDINGS = ("uniform", "grid")
@@ -24,6 +25,8 @@ PRECISIONS = ("float64", "mixed")
 MAX_STARTS_PER_NETWORK = 10**7
 #: The largest grid of starts per network that :func:`~fpkit.engine.grid_starts` builds.
 MAX_GRID_STARTS = 10**6
+#: The longest cadence of host syncs (``sync_every``): the iteration keeps that many states per start.
+MAX_SYNC_EVERY = 1024
 #: ``tol``, ``merge_tol``, ``polish_tol`` and ``root_tol`` must be below this (see EngineSettings).
 MAX_TOLERANCE = 0.01
 
@@ -123,6 +126,20 @@ class EngineSettings:
         ``attractor_max_halvings`` times, and a start is abandoned after ``attractor_patience`` steps
         without progress (from uniform starts, 4 halvings find as many fixed points as 8, in three
         quarters of the time).
+    Host syncs (GPU)
+        ``sync_every`` (1 to ``MAX_SYNC_EVERY``): the loops of the engine decide on the device which
+        items (starts, arcs) finish at each step, keep a finished item's outcome and state frozen
+        there, and read the device's mask, write finished items out and pack the block once every
+        this many steps (the iteration, and :func:`~fpkit.engine.polish`,
+        :func:`~fpkit.engine.newton_search`, :func:`~fpkit.engine.shooting_search` and
+        :func:`~fpkit.engine.continuation_search` through their ``sync_every`` argument). On a GPU each
+        read makes the host wait for the device; on a CPU it costs nothing, while the items that
+        finished keep being computed until the next read. Every outcome (status, period, step at
+        which an item finished, limit) is decided at the step it happens, so the results do not
+        depend on ``sync_every`` beyond the rounding of a block packed at other steps (a BLAS
+        kernel chosen by the block's shape: limits within about 1e-15). The iteration keeps the
+        last ``max(max_period + 1, sync_every)`` states of every start. Default 1, the CPU's
+        best; 8 on a GPU makes about one sync per 8 iteration steps.
     """
 
     n_starts: int = 256
@@ -167,6 +184,7 @@ class EngineSettings:
     convergence_fraction: float = 0.25
     attractor_max_halvings: int = 4
     attractor_patience: int = 8
+    sync_every: int = 1
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -231,6 +249,7 @@ class EngineSettings:
         s(self, "attractor_patience", v.check_int(self.attractor_patience, "attractor_patience", minimum=1))
         s(self, "convergence_fraction", v.check_real(self.convergence_fraction, "convergence_fraction",
                                                       low=0.0, high=1.0, low_open=True))
+        s(self, "sync_every", v.check_int(self.sync_every, "sync_every", minimum=1, maximum=MAX_SYNC_EVERY))
         if self.merge_tol <= self.polish_tol:
             raise ValueError(f"merge_tol must be > polish_tol = {self.polish_tol}; got {self.merge_tol}")
         if self.merge_tol <= self.root_tol:

@@ -102,7 +102,8 @@ def _newton_round(state: CensusState, nets, k: int, rnd: int) -> np.ndarray:
         sub = ensemble.subset(ensemble.xp.asarray(mine))
         x0 = low + (high - low) * state.streams.uniform("attractor starts", rnd, mine, (k, N))
         x_n, r_n = newton_search(sub, sub.xp.asarray(x0), tol=s.root_tol,
-                                 max_halvings=s.attractor_max_halvings, patience=s.attractor_patience)
+                                 max_halvings=s.attractor_max_halvings, patience=s.attractor_patience,
+                                 sync_every=s.sync_every)
         x_n, r_n = to_numpy(x_n), to_numpy(r_n)
         e_idx, m_idx = np.nonzero(r_n <= s.root_tol)
         if e_idx.size == 0:

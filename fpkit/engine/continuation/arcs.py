@@ -89,9 +89,10 @@ class _Step:
     converged: Any  # (P',) bool
 
 
-def _predict_correct(sub: LayerArcs, yi, ti, hi) -> _Step:
+def _predict_correct(sub: LayerArcs, yi, ti, hi, live) -> _Step:
     """Predict along the tangents ti by hi, correct back onto the curves (Newton on the hyperplanes
-    normal to ti through the predicted points)."""
+    normal to ti through the predicted points). The corrector stops when every ``live`` arc (P',)
+    bool has converged (one sync per corrector iteration from the second on, none after the last)."""
     m = sub.m
     Pi, L, N = yi.shape[0], sub.L, sub.N
     y_pred = yi + hi[:, None] * ti
@@ -128,7 +129,7 @@ def _predict_correct(sub: LayerArcs, yi, ti, hi) -> _Step:
                 converged |= (theta <= _THETA) & (theta / (1.0 - theta) * step <= tol)
         last_step = step
         yc = yc + m.where(m.isfinite(dy), dy, 0.0)
-        if k >= 1 and bool(converged.all()):
+        if 1 <= k < _CORRECTOR_STEPS - 1 and bool((converged | ~live).all()):
             break
     converged &= m.isfinite(yc).all(axis=1)
     return _Step(yc, new_tau, sign, first, second, converged)
@@ -151,61 +152,75 @@ def _accept(step: _Step, ti, hi, oi, h_max: float, m):
 
 
 class _ArcRun:
-    """The state of P arcs being followed: points, tangents, orientations and step lengths (on the
-    backend), and their outcomes (on the host)."""
+    """The state of P arcs being followed, on the device: points, tangents, orientations and step
+    lengths, and their outcomes (status, attempts, refused attempts, crossing brackets, alive); the
+    host holds the arcs each one met, and a copy of ``alive`` as of the last :meth:`sync`."""
 
     def __init__(self, y, tau, orient, log_t0, h0: float, m):
         P, D = y.shape
         self.m, self.y, self.tau, self.orient = m, y, tau, orient
         self.h = m.full(P, h0)
-        self.status = np.full(P, CONTINUATION_STATUS["step_cap"], dtype=np.int64)
-        self.steps = np.zeros(P, dtype=np.int64)
-        self.rejected = np.zeros(P, dtype=np.int64)
+        self.status = m.full(P, CONTINUATION_STATUS["step_cap"], dtype=m.int64)
+        self.steps = m.zeros(P, dtype=m.int64)
+        self.rejected = m.zeros(P, dtype=m.int64)
         self.before = m.full((P, D), m.nan)
         self.after = m.full((P, D), m.nan)
-        self.alive = np.ones(P, dtype=bool)
+        self.alive = m.ones(P, dtype=bool)
         self.met = np.full(P, -1, dtype=np.int64)
-        self.bottom = np.asarray(log_t0, dtype=float) + 1e-9  # the main branch starts at log_t0 itself
+        self.bottom = m.asarray(np.asarray(log_t0, dtype=float) + 1e-9)  # the main branch starts at log_t0 itself
 
-    def advance(self, idx, step: _Step, ok, h_new, h_min: float) -> None:
-        """Record the attempt of the live arcs ``idx`` (host indices)."""
+    def advance(self, idm, step: _Step, ok, h_new, h_min: float) -> None:
+        """Record the attempt of the arcs ``idm`` (an index on the device; those no longer alive
+        change nothing), on the device."""
         m = self.m
-        idm = m.asarray(idx)
+        live = self.alive[idm]
         yi, ti, oi = self.y[idm], self.tau[idm], self.orient[idm]
-        ok_h, t_old, t_new = to_numpy(ok), to_numpy(yi[:, -1]), to_numpy(step.y[:, -1])
-        self.steps[idx] += 1
-        self.rejected[idx] += ~ok_h
-        cross = ok_h & (((t_old < 0.0) & (t_new >= 0.0)) | ((t_old > 0.0) & (t_new <= 0.0)))
-        low = ok_h & ~cross & (t_new <= self.bottom[idx])
-        left = ok_h & ~cross & (t_new > _LOG_T_MAX)
-        if cross.any():
-            rows = m.asarray(np.flatnonzero(cross))
-            self.before[m.asarray(idx[cross])] = yi[rows]
-            self.after[m.asarray(idx[cross])] = step.y[rows]
-            self.status[idx[cross]] = CONTINUATION_STATUS["crossed"]
-        self.status[idx[low]] = CONTINUATION_STATUS["main_branch"]
-        self.status[idx[left]] = CONTINUATION_STATUS["left"]
-        okm = m.asarray(ok_h)
-        self.y[idm] = m.where(okm[:, None], step.y, yi)
-        self.tau[idm] = m.where(okm[:, None], step.tau, ti)
-        self.orient[idm] = m.where(okm, step.sign, oi)
-        self.h[idm] = h_new
-        stalled = to_numpy(h_new) < h_min
-        self.status[idx[stalled & ~cross & ~low & ~left]] = CONTINUATION_STATUS["stalled"]
-        self.alive[idx[cross | low | left | stalled]] = False
+        ok = ok & live
+        t_old, t_new = yi[:, -1], step.y[:, -1]
+        self.steps[idm] += live
+        self.rejected[idm] += live & ~ok
+        cross = ok & (((t_old < 0.0) & (t_new >= 0.0)) | ((t_old > 0.0) & (t_new <= 0.0)))
+        low = ok & ~cross & (t_new <= self.bottom[idm])
+        left = ok & ~cross & (t_new > _LOG_T_MAX)
+        self.before[idm] = m.where(cross[:, None], yi, self.before[idm])
+        self.after[idm] = m.where(cross[:, None], step.y, self.after[idm])
+        self.y[idm] = m.where(ok[:, None], step.y, yi)
+        self.tau[idm] = m.where(ok[:, None], step.tau, ti)
+        self.orient[idm] = m.where(ok, step.sign, oi)
+        self.h[idm] = m.where(live, h_new, self.h[idm])
+        stalled = live & (h_new < h_min)
+        status = self.status[idm]
+        for mask, code in ((cross, "crossed"), (low, "main_branch"), (left, "left"),
+                           (stalled & ~cross & ~low & ~left, "stalled")):
+            status = m.where(mask, CONTINUATION_STATUS[code], status)
+        self.status[idm] = status
+        self.alive[idm] = live & ~(cross | low | left | stalled)
 
-    def stop_meetings(self, arcs: LayerArcs, idx, pairs) -> None:
-        """Stop the live pairs of arcs (positions ``pairs`` in ``idx``) that have met."""
-        a, b = pairs[self.alive[idx[pairs[:, 0]]] & self.alive[idx[pairs[:, 1]]]].T
+    def sync(self, pairs):
+        """One copy to the host: which arcs are alive, and which of the arc pairs (Q, 2) (arc indices,
+        same network) qualify for the meeting test (:func:`_meetings`)."""
+        from ...backend import to_numpy
+
+        m = self.m
+        if pairs.shape[0] == 0:
+            return to_numpy(self.alive), np.zeros(0, dtype=bool)
+        both = to_numpy(m.concatenate([self.alive, _heading_together(self, m.asarray(pairs))]))
+        P = self.alive.shape[0]
+        return both[:P], both[P:]
+
+    def stop_meetings(self, arcs: LayerArcs, pairs, alive) -> None:
+        """Stop the pairs of arcs (Q, 2) that qualified and have met; ``alive`` (the host's copy) too."""
+        a, b = _meetings(arcs, self.y, self.tau, pairs[:, 0], pairs[:, 1])
         if a.size:
-            a, b = _meetings(arcs, self.y, self.tau, self.orient, self.h, idx[a], idx[b])
-            self.status[a], self.status[b] = MET, MET
+            ab = self.m.asarray(np.concatenate([a, b]))
+            self.status[ab] = MET
+            self.alive[ab] = False
             self.met[a], self.met[b] = b, a
-            self.alive[a], self.alive[b] = False, False
+            alive[a], alive[b] = False, False
 
 
 def follow(arcs: LayerArcs, y, tau, orient, log_t0, *, max_steps: int, h0: float, h_max: float, h_min: float,
-           group=None):
+           group=None, sync_every: int = 1):
     """Predictor-corrector continuation of P arcs from y (P, D) = (v, log t) in direction tau.
 
     ``orient`` (P,) is the sign of det [G_y; tau^T] at the start: it is constant along a regular
@@ -217,54 +232,83 @@ def follow(arcs: LayerArcs, y, tau, orient, log_t0, *, max_steps: int, h0: float
     its step falls below ``h_min``; with ``group`` (P,) (the arcs' networks), also when it
     *meets* another arc of its network that follows the same curve the other way (see
     :func:`_meetings`): both then stop with status ``MET``. Returns the bracket of the crossing
-    (y before, y after; NaN where none), the status codes, the step counts, the refused steps
-    and, per arc, the arc it met (-1 where none).
+    (y before, y after; NaN where none) on the device, and as host arrays the status codes, the
+    step counts, the refused steps and, per arc, the arc it met (-1 where none).
+
+    Arcs stop on the device; the host reads which are alive (and drops the others from the batch)
+    every ``sync_every`` attempts, and after every attempt while two live arcs of one network could
+    meet (the meeting test needs the host). An arc that stopped changes nothing afterwards, so the
+    outcomes do not depend on ``sync_every``.
     """
+    from ...backend import to_numpy
+
     m = arcs.m
     run = _ArcRun(y, tau, orient, log_t0, h0, m)
     idx = np.arange(y.shape[0])
-    sub = arcs
+    idm, sub = m.asarray(idx), arcs
     pairs = _same_group_pairs(group, idx)
-    for _ in range(max_steps):
-        live = np.flatnonzero(run.alive)
-        if live.size == 0:
+    for attempt in range(1, max_steps + 1):
+        if idx.size == 0:
             break
-        if live.size != idx.size or not np.array_equal(live, idx):
-            idx = live
-            sub = arcs.take(m.asarray(idx))
-            pairs = _same_group_pairs(group, idx)
-        idm = m.asarray(idx)
         ti, hi = run.tau[idm], run.h[idm]
-        step = _predict_correct(sub, run.y[idm], ti, hi)
+        step = _predict_correct(sub, run.y[idm], ti, hi, run.alive[idm])
         ok, h_new = _accept(step, ti, hi, run.orient[idm], h_max, m)
-        run.advance(idx, step, ok, h_new, h_min)
-        if pairs.shape[0]:
-            run.stop_meetings(arcs, idx, pairs)
-    return run.before, run.after, run.status, run.steps, run.rejected, run.met
+        run.advance(idm, step, ok, h_new, h_min)
+        if attempt % sync_every and not pairs.shape[0]:
+            continue
+        alive, meet = run.sync(pairs)
+        if meet.any():
+            run.stop_meetings(arcs, pairs[meet], alive)
+        live = np.flatnonzero(alive)
+        if not np.array_equal(live, idx):
+            idx, idm = live, m.asarray(live)
+            sub = arcs.take(idm)
+            pairs = _same_group_pairs(group, idx)
+    return (run.before, run.after) + tuple(to_numpy(a) for a in (run.status, run.steps, run.rejected)) + (run.met,)
 
 
 def _same_group_pairs(group, idx):
-    """The pairs (i, j), i < j, of positions in ``idx`` whose arcs are in the same group (K, 2)."""
+    """The pairs (Q, 2) of arcs ``idx`` (arc indices) in the same group, each pair once: groups in
+    ascending order, and in each group the pairs (i, j), i before j in ``idx``, in row-major order."""
     if group is None or idx.size < 2:
         return np.zeros((0, 2), dtype=np.int64)
     g = np.asarray(group)[idx]
     order = np.argsort(g, kind="stable")
+    n = order.size
+    run_end = np.empty(n, dtype=np.int64)  # where the run of equal groups of each sorted position ends
     cuts = np.flatnonzero(np.diff(g[order])) + 1
-    out = []
-    for members in np.split(order, cuts):
-        if members.size > 1:
-            i, j = np.triu_indices(members.size, k=1)
-            out.append(np.stack([members[i], members[j]], axis=1))
-    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+    bounds = np.concatenate([[0], cuts, [n]])
+    run_end[:] = np.repeat(bounds[1:], np.diff(bounds))
+    partners = run_end - np.arange(n) - 1  # later members of the same group
+    first = np.repeat(np.arange(n), partners)
+    offset = np.arange(first.size) - np.repeat(np.cumsum(partners) - partners, partners)
+    second = first + 1 + offset
+    return np.stack([idx[order[first]], idx[order[second]]], axis=1)
 
 
-def _meetings(arcs: LayerArcs, y, tau, orient, h, a, b):
-    """Of the arcs pairs (a, b) (arc indices, same network), those that follow one curve towards
-    each other and have met; returns their (a, b), each arc in one pair at most.
+def _heading_together(run: _ArcRun, pairs):
+    """Which arc pairs (Q, 2) (arc indices on the device, same network) qualify for the meeting test
+    (see :func:`_meetings`), on the device: both alive, their log t and their points within the sum
+    of their step lengths, each headed towards the other, opposite orientations."""
+    m = run.m
+    a, b = pairs[:, 0], pairs[:, 1]
+    ya, yb, ta, tb = run.y[a], run.y[b], run.tau[a], run.tau[b]
+    reach = run.h[a] + run.h[b]
+    gap = yb - ya
+    with np.errstate(all="ignore"):
+        dist = m.sqrt((gap * gap).sum(axis=1))
+        toward = ((ta * gap).sum(axis=1) > 0) & ((tb * gap).sum(axis=1) < 0) & (run.orient[a] == -run.orient[b])
+        near = (m.abs(ya[:, -1] - yb[:, -1]) <= reach) & (dist <= reach)
+    return run.alive[a] & run.alive[b] & near & toward
+
+
+def _meetings(arcs: LayerArcs, y, tau, a, b):
+    """Of the arc pairs (a, b) (host arc indices, same network) that qualify (:func:`_heading_together`),
+    those that have met; returns their (a, b), each arc in one pair at most.
 
     Two arcs on one curve, headed towards each other, pass each other between two steps; at
     the last step before they pass, their distance is at most the sum of their step lengths.
-    A pair qualifies there when (cheap tests first) their log t differ by at most that sum, their
+    A pair qualifies there when their log t differ by at most that sum, their
     points do too, each is headed towards the other, and their orientations are opposite (a
     curve followed the other way has the opposite sign of det [G_y; tau^T]). It has *met* when
     the corrector, from a along its tangent onto the hyperplane through b normal to that
@@ -272,25 +316,7 @@ def _meetings(arcs: LayerArcs, y, tau, orient, h, a, b):
     that pass without being recognised simply go on to their ends, as without this test.
     """
     m = arcs.m
-    am, bm = m.asarray(a), m.asarray(b)
-    reach = to_numpy(h[am] + h[bm])
-    gap_t = np.abs(to_numpy(y[am, -1] - y[bm, -1]))
-    keep = np.flatnonzero(gap_t <= reach)
-    if keep.size == 0:
-        return a[:0], b[:0]
-    a, b, reach = a[keep], b[keep], reach[keep]
-    am, bm = m.asarray(a), m.asarray(b)
-    ya, yb, ta, tb = y[am], y[bm], tau[am], tau[bm]
-    gap = yb - ya
-    with np.errstate(all="ignore"):
-        dist = to_numpy(m.sqrt((gap * gap).sum(axis=1)))
-        toward = to_numpy(((ta * gap).sum(axis=1) > 0) & ((tb * gap).sum(axis=1) < 0) & (orient[am] == -orient[bm]))
-    keep = np.flatnonzero((dist <= reach) & toward)
-    if keep.size == 0:
-        return a[:0], b[:0]
-    a, b = a[keep], b[keep]
-    km = m.asarray(keep)
-    ya, yb, ta = ya[km], yb[km], ta[km]
+    ya, yb, ta = y[m.asarray(a)], y[m.asarray(b)], tau[m.asarray(a)]
     sub = arcs.take(m.asarray(a))
     P, L, N = ya.shape[0], arcs.L, arcs.N
     y_pred = ya + ((yb - ya) * ta).sum(axis=1)[:, None] * ta  # the hyperplane through b normal to ta

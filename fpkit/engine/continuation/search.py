@@ -10,6 +10,7 @@ import numpy as np
 from ... import _validate as v
 from ...backend import single_threaded_blas, to_numpy
 from ...network import Ensemble, check_ensemble
+from ..settings import MAX_SYNC_EVERY
 from .arcs import CONTINUATION_STATUS, MET, contraction_log_t, follow, main_branch_start
 from .system import LayerArcs, newton_distance, refine, tangent, to_preactivations
 
@@ -212,13 +213,14 @@ def _as_array(ensemble: Ensemble, value, name: str):
 
 
 def _check_arguments(ensemble: Ensemble, known, known_z, max_steps, initial_step, max_step, min_step, main_branch,
-                     meet):
+                     meet, sync_every):
     """Validate continuation_search's arguments; returns (known (E, R, N) float64 on the backend, known_z,
     the step options)."""
     steps = dict(max_steps=v.check_int(max_steps, "max_steps", minimum=1),
                  h_max=v.check_real(max_step, "max_step", low=0.0, low_open=True),
                  h0=v.check_real(initial_step, "initial_step", low=0.0, low_open=True),
-                 h_min=v.check_real(min_step, "min_step", low=0.0, low_open=True))
+                 h_min=v.check_real(min_step, "min_step", low=0.0, low_open=True),
+                 sync_every=v.check_int(sync_every, "sync_every", minimum=1, maximum=MAX_SYNC_EVERY))
     if not min_step <= initial_step <= max_step:
         raise ValueError(f"the steps must satisfy 0 < min_step <= initial_step <= max_step; got min_step={min_step}, "
                          f"initial_step={initial_step}, max_step={max_step}")
@@ -258,6 +260,7 @@ def continuation_search(
     main_branch: bool = True,
     known_z=None,
     meet: bool = True,
+    sync_every: int = 1,
 ) -> ContinuationResult:
     """Follow the weight-scale homotopy to fixed points: the main branch from t_0, and from
     every known fixed point the arc of decreasing t to its partner (see :mod:`fpkit.engine.continuation`).
@@ -284,6 +287,11 @@ def continuation_search(
         Stop two arcs of a network that follow one curve towards each other where they meet
         (each then ends where the other started): the same ends as following both to the end,
         at about half the steps. False follows every arc to its end.
+    sync_every : int
+        The host reads which arcs are still alive every this many attempts (>= 1; see
+        :class:`~fpkit.engine.EngineSettings`); while two live arcs of one network could meet it
+        reads after every attempt. A stopped arc changes nothing, so the results are the same for
+        every value.
 
     Returns
     -------
@@ -292,7 +300,7 @@ def continuation_search(
     """
     check_ensemble(ensemble)
     known, known_z, steps = _check_arguments(ensemble, known, known_z, max_steps, initial_step, max_step, min_step,
-                                             main_branch, meet)
+                                             main_branch, meet, sync_every)
     with single_threaded_blas:  # the BLAS thread policy of fpkit's threads (see fpkit.backend)
         return _search(ensemble, known, known_z, steps, main_branch, meet)
 

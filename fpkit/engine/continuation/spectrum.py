@@ -58,30 +58,31 @@ def cyclic_eigenvalues(A, m):
     P, L, N, _ = A.shape
     C = to_numpy(cyclic_matrix(A, m))
     out = np.full((P, N), np.nan, dtype=complex)
-    for i in range(P):
-        if not np.isfinite(C[i]).all():
-            continue
-        mu = np.linalg.eigvals(C[i])
-        r = np.abs(mu)
-        if (np.abs(r - 1.0) < 1e-7).any():
-            continue
-        lam = []
-        for part in (r > 1.0, r < 1.0):
-            theta = np.angle(mu[part])
-            inside = np.abs(theta) < np.pi / L - 1e-8
-            edge = (np.abs(np.abs(theta) - np.pi / L) <= 1e-8) & (theta > 0)  # roots of negative lam
-            pick, th = mu[part][inside | edge], theta[inside | edge]
-            # real lam: the principal root is real (positive lam) or on the edge (negative lam);
-            # its L-th power would carry L times the root's rounding into the imaginary part
-            lam.append(np.where(np.abs(th) <= 1e-8, np.abs(pick) ** L,
-                                np.where(np.abs(np.abs(th) - np.pi / L) <= 1e-8, -np.abs(pick) ** L, pick ** L)))
-        n_big = int((r > 1.0).sum())
-        if n_big % L or lam[0].size != n_big // L:
-            continue
-        small = lam[1][np.argsort(-np.abs(lam[1]), kind="stable")][:N - lam[0].size]
-        out[i, :lam[0].size] = lam[0]
-        out[i, lam[0].size:lam[0].size + small.size] = small
-        out[i, lam[0].size + small.size:] = 0.0
+    rows = np.flatnonzero(np.isfinite(C).all(axis=(1, 2)))
+    if rows.size == 0:
+        return out
+    mu = np.linalg.eigvals(C[rows])  # (R, LN), every matrix at once
+    r = np.abs(mu)
+    theta = np.angle(mu)
+    inside = np.abs(theta) < np.pi / L - 1e-8
+    edge = (np.abs(np.abs(theta) - np.pi / L) <= 1e-8) & (theta > 0)  # roots of negative lam
+    picked = inside | edge
+    # real lam: the principal root is real (positive lam) or on the edge (negative lam); its L-th
+    # power would carry L times the root's rounding into the imaginary part
+    with np.errstate(over="ignore", invalid="ignore"):
+        lam = np.where(np.abs(theta) <= 1e-8, r ** L, np.where(np.abs(np.abs(theta) - np.pi / L) <= 1e-8, -r ** L,
+                                                                 mu ** L))
+    big, small = picked & (r > 1.0), picked & (r < 1.0)
+    n_big = (r > 1.0).sum(axis=1)
+    ok = ~(np.abs(r - 1.0) < 1e-7).any(axis=1) & (n_big % L == 0) & (big.sum(axis=1) == n_big // L)
+    # per row: the picked roots above 1 in their order, then those below 1 by decreasing modulus
+    # (stable), cut to N; the rest of the row is 0
+    group = np.where(big, 0, np.where(small, 1, 2))
+    order = np.lexsort((np.broadcast_to(np.arange(mu.shape[1]), mu.shape), np.where(small, -np.abs(lam), 0.0),
+                        group), axis=-1)[:, :N]
+    values = np.take_along_axis(lam, order, axis=1)
+    filled = np.arange(N) < (big.sum(axis=1) + np.minimum(small.sum(axis=1), N - big.sum(axis=1)))[:, None]
+    out[rows[ok]] = np.where(filled, values, 0.0)[ok]
     return out
 
 

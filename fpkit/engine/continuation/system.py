@@ -258,7 +258,7 @@ def refine(arcs: LayerArcs, vl, log_t, max_iter: int = 30):
         best_v = m.where(better[:, None, None], vl, best_v)
         best = m.where(better, excess, best)
         best_raw = m.where(better, raw, best_raw)
-        if not bool(better.any()) or bool((best_raw <= 1e-15).all()):
+        if bool(~better.any() | (best_raw <= 1e-15).all()):  # one sync per iteration
             break
         dv = bordered_solve(A, g, zero_c, m.ones(P), -G[..., None], m.zeros((P, 1)), m)[0][..., 0]
         vl = vl + m.where(m.isfinite(dv), dv, 0.0)
