@@ -157,7 +157,7 @@ def kac_rice_table(
     Parameters
     ----------
     configs : NetworkConfig or sequence of NetworkConfig
-        Weight and bias laws among :data:`KAC_RICE_LAWS`.
+        Weight and bias laws among :data:`~fpkit.theory.kac_rice_sampling.KAC_RICE_LAWS`.
     n_samples : int >= 2
         Monte-Carlo samples per configuration.
     seed : int >= 0

@@ -2,9 +2,9 @@
 
 :func:`jacobian_spectrum` gives the (complex) eigenvalues of J_F and the eigenvalues of J_F J_F^T (squared
 singular values) at given points, batched over an :class:`~fpkit.network.Ensemble` (:func:`matrix_spectrum`
-for any stack of matrices, :func:`linear_network_jacobians` for products of Gaussian matrices);
+for any stack of matrices, ``linear_network_jacobians`` for products of Gaussian matrices);
 :func:`spectrum_statistics` reduces them per network to the quantities that bear on fixed points (mass
-outside the unit circle, real eigenvalues above 1, spectral radius) and :func:`empirical_log_potential` to
+outside the unit circle, real eigenvalues above 1, spectral radius) and ``empirical_log_potential`` to
 ``(1/N) log|det(z - J)|``; :func:`preactivations` gives the layers' pre-activations h_l, whose law the theory
 predicts; :func:`fixed_point_index_sums` checks the degree argument on a network's fixed points.
 

@@ -384,7 +384,7 @@ def run_sweep(
         ``basin_entropy``, ``mean_iterations``, ``seconds`` (per network) and more (see
         :meth:`fpkit.engine.FixedPoints.per_network`); with ``converge_attractors``, also
         ``attractor_rounds`` and ``attractor_converged`` (of the engine call the network was in:
-        :attr:`fpkit.engine.FixedPoints.convergence`); in the order of ``configs``.
+        ``FixedPoints.convergence``); in the order of ``configs``.
     """
     if isinstance(configs, NetworkConfig):
         configs = [configs]

@@ -95,7 +95,7 @@ class SyncCounter:
         self.sites.clear()
 
     def record(self, kind: str) -> None:
-        """Count one event of ``kind`` (one of :data:`SYNC_KINDS` or :data:`OTHER_KINDS`)."""
+        """Count one event of ``kind`` (one of :data:`SYNC_KINDS` or ``OTHER_KINDS``)."""
         if kind not in SYNC_KINDS and kind not in OTHER_KINDS:
             raise ValueError(f"kind must be one of {SYNC_KINDS + OTHER_KINDS}; got {kind!r}")
         self.counts[kind] += 1

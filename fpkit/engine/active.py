@@ -75,10 +75,12 @@ class ActiveBlock:
 
     Attributes
     ----------
-    valid : array (E', M') bool, on the backend
-        False for finished items and padding.
-    net, item : arrays (E',) and (E', M') int, on the backend
-        The network of each block row and the item of each block slot.
+    valid : array
+        (E', M') bool, on the backend: False for finished items and padding.
+    net : array
+        (E',) int, on the backend: the network of each block row.
+    item : array
+        (E', M') int, on the backend: the item of each block slot.
     """
 
     def __init__(self, m, E: int, M: int, *, shrink: float = 0.75):

@@ -7,7 +7,7 @@ the starts that reached it and, where known, its layer states. "Is this point al
 one answer, :meth:`PointTable.match`: a point is a known one when it lies within ``merge_tol`` (max
 norm) of a row of its own network (the nearest such row), and, where both carry layer states, when
 those agree too (steep fixed points of heavy-tailed networks can be distinct and closer than
-``merge_tol`` in x). Points that match no row are merged among themselves by :func:`greedy_merge`
+``merge_tol`` in x). Points that match no row are merged among themselves by :func:`~fpkit.engine.points.greedy_merge`
 (Golub & Sussillo's rule: the point with the smallest residual represents every point within
 ``merge_tol``) and become new rows (:meth:`PointTable.insert`). Both are vectorised over points and
 networks.
@@ -131,7 +131,7 @@ def greedy_merge(points, keys, network, tol: float, *, states=None, state_tol: f
 
 def merge_points(points: np.ndarray, residuals: np.ndarray, tol: float):
     """Group points of one network closer than ``tol`` (max norm); the representative has the smallest
-    residual (see :func:`greedy_merge`).
+    residual (see :func:`~fpkit.engine.points.greedy_merge`).
 
     Parameters
     ----------
@@ -260,7 +260,7 @@ class PointTable:
                eigenvalues=None, layer_states=None, state_tol: float = 0.0) -> np.ndarray:
         """The row of every point: the row it matches (:meth:`match`), or a new one.
 
-        Points that match no row are merged among themselves (:func:`greedy_merge` in the order of
+        Points that match no row are merged among themselves (:func:`~fpkit.engine.points.greedy_merge` in the order of
         ``keys``, default the residual); their representatives become new rows, by network and in
         their input order. ``error``, ``eigenvalues`` and ``layer_states`` (per point) are the new
         rows' values where given.
@@ -309,7 +309,7 @@ def polish_points(ensemble, x, network, tol: float):
 
 def newton_errors(ensemble, x, network) -> np.ndarray:
     """``|(I - J)^-1 (F(x) - x)|_inf`` per point (P,): the Newton estimate of its distance to the
-    exact fixed point. For steep fixed points (|J| ~ 1e6 and more) rounding alone keeps
+    exact fixed point. For steep fixed points (``|J|`` ~ 1e6 and more) rounding alone keeps
     ``|F(x) - x|`` far above ``polish_tol`` while the point is exact to rounding."""
     E, _, N = ensemble.shape
     if x.shape[0] == 0:

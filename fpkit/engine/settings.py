@@ -319,7 +319,7 @@ def resolve_settings(settings: Any, options: Mapping[str, Any]) -> EngineSetting
     """``settings`` (an EngineSettings or None for the defaults) with single ``options`` overridden.
 
     A TypeError names ``settings`` when it is not an EngineSettings (a dict, say: use
-    :meth:`EngineSettings.from_mapping`), and any unknown option.
+    :meth:`~fpkit.engine.EngineSettings.from_mapping`), and any unknown option.
     """
     if settings is not None and not isinstance(settings, EngineSettings):
         raise TypeError(f"settings must be an EngineSettings or None; got {type(settings).__name__} "

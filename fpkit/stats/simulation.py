@@ -86,7 +86,7 @@ def simulate_depth_data(family: str, means: Any, *, n: int, reps: int, seed: Any
         0.7 + 1.9 pi, so means lie in [0.7, 2.6]. In every family equal means give equal
         distributions.
     means : array_like, shape (K,)
-        The mean at each depth, inside the family's range (:data:`SIMULATION_FAMILIES`).
+        The mean at each depth, inside the family's range (:data:`~fpkit.stats.simulation.SIMULATION_FAMILIES`).
     n : int
         Networks per depth (>= 1).
     reps : int

@@ -7,7 +7,7 @@ resolvent of the Hermitisation ``H = [[0, J], [J^T, 0]]`` obeys ``G_v = -1 / (ze
 over the children c of v. A row unit i has ``J_ic = d_i w_ic`` with ``d_i = phi'(h_i)``,
 ``h_i = sum_c w_ic x_c + b_i``: its derivative depends on its own large weights, a correlation free
 probability ignores and which matters here (a large weight saturates the unit). Both solvers below run
-the same population dynamics (:class:`_Tree` draws the rows and columns of a sweep):
+the same population dynamics (``_Tree`` draws the rows and columns of a sweep):
 :func:`cavity_jjt_density` at complex spectral parameters (the density of J J^T), and
 :func:`cavity_s_transform` at negative real ones (the S-transform, for the Haagerup-Larsen eigenvalue law).
 """

@@ -207,7 +207,7 @@ class KacRiceEstimate:
         By theory for weights of tail index ``a <= 1`` (Cauchy; Student-t with ``df <= 1``): a weight of size
         w feeding an unsaturated unit makes ``|det(I - J)| ~ |w|`` on a slab of width ``~1/|w|``, so
         ``P(f > t) >~ P(|w| > t) / t ~ t^-(1 + a)``, a tail of index ``1 + a <= 2``; measured, by the rule
-        of :func:`score_tail` (Hill tail index below 2, or one score over 10 % of the sum).
+        of :func:`~fpkit.theory.kac_rice.score_tail` (Hill tail index below 2, or one score over 10 % of the sum).
         """
         return heavy_weights(self.config) or _heavy_tailed(self.tail_index, self.max_share)
 
@@ -439,7 +439,7 @@ class StableFixedPointsEstimate:
         covers the fixed points (its scores carry ``|det(I - J)|`` of unstable points too, so its standard
         error may be invalid for Cauchy weights).
     tail_index, max_share, ess : float
-        :func:`score_tail` of the stable scores.
+        :func:`~fpkit.theory.kac_rice.score_tail` of the stable scores.
     seconds : float
         Wall time of the whole call (proposal pilot, sizing run and estimate).
     proposal : str
@@ -465,7 +465,7 @@ class StableFixedPointsEstimate:
 
     @property
     def infinite_variance_suspected(self) -> bool:
-        """True when the stable scores look heavy-tailed (the rule of :func:`score_tail`); they are bounded by
+        """True when the stable scores look heavy-tailed (the rule of :func:`~fpkit.theory.kac_rice.score_tail`); they are bounded by
         ``2^N sup p_z / q``, so this flags a proposal that covers the fixed points poorly."""
         return _heavy_tailed(self.tail_index, self.max_share)
 
@@ -535,7 +535,7 @@ def mean_stable_fixed_points(
         uniform points (for Cauchy weights at N = 32, L = 1 the scores' standard deviation is 0.8 with it
         and 4.3, with a Hill tail index of 1.4, with ``"meanfield"``).
     batch_size : int, optional
-        Samples per batch; default :func:`default_batch_size`.
+        Samples per batch; default :func:`~fpkit.theory.kac_rice.default_batch_size`.
     progress : bool
         tqdm bars.
 

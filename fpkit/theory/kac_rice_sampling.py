@@ -49,7 +49,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def check_kac_rice_config(config: NetworkConfig) -> NetworkConfig:
-    """``config`` if its weight and bias laws are among :data:`KAC_RICE_LAWS`, else a TypeError/ValueError."""
+    """``config`` if its weight and bias laws are among :data:`~fpkit.theory.kac_rice_sampling.KAC_RICE_LAWS`, else a TypeError/ValueError."""
     if not isinstance(config, NetworkConfig):
         raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
     if config.law not in KAC_RICE_LAWS:

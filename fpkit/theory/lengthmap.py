@@ -4,16 +4,16 @@ Finite variance (Poole et al. 2016; Schoenholz et al. 2017)
     For weights of variance ``sigma_w^2 / N`` and biases of variance ``sigma_b^2``, the pre-activations of
     a wide network are Gaussian, and their variance follows the **length map**::
 
-        q_{l+1} = sigma_w^2 E[phi(sqrt(q_l) Z)^2] + sigma_b^2          (:func:`length_map`),
+        q_{l+1} = sigma_w^2 E[phi(sqrt(q_l) Z)^2] + sigma_b^2          (:func:`~fpkit.theory.lengthmap.length_map`),
 
-    with fixed point q* (:func:`length_map_fixed_point`) and slope at a point of the orbit
+    with fixed point q* (:func:`~fpkit.theory.lengthmap.length_map_fixed_point`) and slope at a point of the orbit
     ``chi_1 = sigma_w^2 E[phi'(sqrt(q) Z)^2]`` (:func:`chi_1`; chi_1 < 1 ordered, > 1 chaotic).
 Cauchy weights (fan-in scaling s / N)
     A sum of independent Cauchy variables is Cauchy, so given the input every pre-activation is exactly
     Cauchy with scale ``s mean_j |x_j| + beta`` at every N, and the heavy-tailed analogue is the **scale
     map** ``gamma_{l+1} = s E|phi(gamma_l C)| + beta`` (:func:`cauchy_scale_map`).
 
-A :class:`~fpkit.network.NetworkConfig` gives its scales once: :func:`gaussian_weight_scales`
+A :class:`~fpkit.network.NetworkConfig` gives its scales once: :func:`~fpkit.theory.lengthmap.gaussian_weight_scales`
 ``(sigma_w, sigma_b)`` and :func:`cauchy_weight_scales` ``(s, beta)``, each checking that the
 configuration has the law its theory needs. Every expectation is
 :func:`fpkit.theory.quadrature.gaussian_expectation` or :func:`~fpkit.theory.quadrature.cauchy_expectation`.
@@ -187,7 +187,7 @@ def chi_1(activation, q, sigma_w: float):
 def preactivation_variances(activation: str, L: int, sigma_w: float, sigma_b: float, input_second_moment: float):
     """Mean-field pre-activation variances q_1 .. q_L of a Gaussian network at a typical input.
 
-    ``q_1 = sigma_w^2 m_x + sigma_b^2`` with ``m_x = |x|^2 / N``, and ``q_{l+1}`` the :func:`length_map` of
+    ``q_1 = sigma_w^2 m_x + sigma_b^2`` with ``m_x = |x|^2 / N``, and ``q_{l+1}`` the :func:`~fpkit.theory.lengthmap.length_map` of
     ``q_l`` (Poole et al. 2016). ``activation``: a sigmoid-type activation (a network's).
 
     Returns
@@ -219,7 +219,7 @@ def preactivation_variances(activation: str, L: int, sigma_w: float, sigma_b: fl
 
 def length_map_fixed_point(activation, sigma_w: float, sigma_b: float, *, q0: float = 1.0, tol: float = 1e-12,
                            max_iter: int = 500) -> float:
-    """The fixed point q* of the :func:`length_map`, by iteration from ``q0``.
+    """The fixed point q* of the :func:`~fpkit.theory.lengthmap.length_map`, by iteration from ``q0``.
 
     Stops when a step changes q by at most ``tol * max(1, q)``, or after ``max_iter`` steps (then the last
     iterate). A ValueError where the map diverges (q beyond 1e300: phi grows too fast for a fixed point at
@@ -245,7 +245,7 @@ def length_map_fixed_point(activation, sigma_w: float, sigma_b: float, *, q0: fl
 
 
 def meanfield_fixed_variance(config: NetworkConfig, *, tol: float = 1e-13, max_iter: int = 10000) -> float:
-    """q* of a Gaussian configuration (:func:`length_map_fixed_point` at its :func:`gaussian_weight_scales`).
+    """q* of a Gaussian configuration (:func:`~fpkit.theory.lengthmap.length_map_fixed_point` at its :func:`~fpkit.theory.lengthmap.gaussian_weight_scales`).
 
     Along the orbit of a fixed point of a wide Gaussian network every pre-activation has this variance
     (the L-cycle of the length map through the layers must be its fixed point).

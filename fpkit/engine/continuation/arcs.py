@@ -64,7 +64,7 @@ def contraction_log_t(ensemble: Ensemble, m):
 
 def main_branch_start(arcs: LayerArcs, log_t0):
     """The unique solution v (P, L, N) at t_0 (P,): iterate the contraction F_{t_0} (Lipschitz
-    <= 1/2, so 80 rounds reach rounding), then Newton. Returns (v, |G|, ok) as :func:`refine`."""
+    <= 1/2, so 80 rounds reach rounding), then Newton. Returns (v, ``|G|``, ok) as :func:`refine`."""
     m = arcs.m
     P, L, N = arcs.P, arcs.L, arcs.N
     t0 = m.exp(m.asarray(log_t0))
@@ -198,7 +198,7 @@ class _ArcRun:
 
     def sync(self, pairs):
         """One copy to the host: which arcs are alive, and which of the arc pairs (Q, 2) (arc indices,
-        same network) qualify for the meeting test (:func:`_meetings`)."""
+        same network) qualify for the meeting test (``_meetings``)."""
         from ...backend import to_numpy
 
         m = self.m
@@ -231,7 +231,7 @@ def follow(arcs: LayerArcs, y, tau, orient, log_t0, *, max_steps: int, h0: float
     to log t <= log_t0 (P,) (after having been above it), after ``max_steps`` attempts, or when
     its step falls below ``h_min``; with ``group`` (P,) (the arcs' networks), also when it
     *meets* another arc of its network that follows the same curve the other way (see
-    :func:`_meetings`): both then stop with status ``MET``. Returns the bracket of the crossing
+    ``_meetings``): both then stop with status ``MET``. Returns the bracket of the crossing
     (y before, y after; NaN where none) on the device, and as host arrays the status codes, the
     step counts, the refused steps and, per arc, the arc it met (-1 where none).
 
@@ -288,7 +288,7 @@ def _same_group_pairs(group, idx):
 
 def _heading_together(run: _ArcRun, pairs):
     """Which arc pairs (Q, 2) (arc indices on the device, same network) qualify for the meeting test
-    (see :func:`_meetings`), on the device: both alive, their log t and their points within the sum
+    (see ``_meetings``), on the device: both alive, their log t and their points within the sum
     of their step lengths, each headed towards the other, opposite orientations."""
     m = run.m
     a, b = pairs[:, 0], pairs[:, 1]

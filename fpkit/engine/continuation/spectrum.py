@@ -47,10 +47,10 @@ def cyclic_eigenvalues(A, m):
     """Eigenvalues (P, N) of J = A_{L-1} ... A_0 from those of the block-cyclic matrix C.
 
     Each eigenvalue lam of J has its L L-th roots among C's eigenvalues mu, and exactly one of
-    them has argument in (-pi/L, pi/L]; lam is its L-th power. Roots of modulus above 1 (|lam| > 1,
+    them has argument in (-pi/L, pi/L]; lam is its L-th power. Roots of modulus above 1 (``|lam| > 1``,
     the eigenvalues that decide stability and the index) are resolved to rounding in C, whose
-    blocks have moderate norms, while the product J can have |J| > 1e16 and drown them. Roots
-    below 1 in modulus give |lam| < 1 only: the tiny eigenvalues of saturated directions come
+    blocks have moderate norms, while the product J can have ``|J| > 1e16`` and drown them. Roots
+    below 1 in modulus give ``|lam| < 1`` only: the tiny eigenvalues of saturated directions come
     out of C as perturbed roots of 0 of modulus ~ 1e-16^(1/L), so their L-th powers are bounds,
     not values. NaN rows where a root lies within 1e-7 of the unit circle or the roots of
     modulus above 1 do not come in groups of L.

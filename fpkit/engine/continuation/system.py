@@ -38,7 +38,7 @@ def layer_system(W, b, phi, vl, log_t, m, *, with_floor: bool = False):
     W (P, L, N, N), b (P, L, N), vl (P, L, N), log_t (P,). Returns G (P, L, N); A (P, L, N, N),
     the block dG_l / dv_{l-1} (block 0 is dG_0 / dv_{L-1}); g (P, L, N) = dG / dlam; with
     ``with_floor`` also the rounding floor of G (P, L, N): the sum ``t W_l h + b_l`` cancels
-    terms of size ``t |W_l| |h| + |b_l|`` (1e6 and more for heavy-tailed weights), so |G| cannot
+    terms of size ``t |W_l| |h| + |b_l|`` (1e6 and more for heavy-tailed weights), so ``|G|`` cannot
     fall below a few ulps of that, scaled by d asinh / da.
     """
     t = m.exp(m.minimum(log_t, 50.0))
@@ -243,7 +243,7 @@ class LayerArcs:
 def refine(arcs: LayerArcs, vl, log_t, max_iter: int = 30):
     """Newton on G(v, log_t) = 0 at fixed log t (P,) from v (P, L, N), keeping the best iterate.
 
-    Returns (v, max |G|, ok): ``ok`` where every |G| is within ``REFINE_TOL`` of its rounding
+    Returns (v, max ``|G|``, ok): ``ok`` where every ``|G|`` is within ``REFINE_TOL`` of its rounding
     floor (see :func:`layer_system`), i.e. v is a root of the layer equations to rounding."""
     m = arcs.m
     P, L, N = vl.shape
