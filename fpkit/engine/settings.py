@@ -140,6 +140,14 @@ class EngineSettings:
         kernel chosen by the block's shape: limits within about 1e-15). The iteration keeps the
         last ``max(max_period + 1, sync_every)`` states of every start. Default 1, the CPU's
         best; 8 on a GPU makes about one sync per 8 iteration steps.
+    Census recall (see :mod:`fpkit.engine.descent` and :mod:`fpkit.engine.verify`)
+        ``census_descent_starts``: in every round of the multiple-shooting stage, also this many
+        starts per network of the trust-region descent on the layer equations
+        (:func:`~fpkit.engine.descent.layer_descent_search`, from uniform random saturation
+        patterns), which reaches the pairs of fixed points close to a fold that Newton and multiple
+        shooting rarely reach (0: none). ``census_until_quiet``: a network stays in those rounds
+        until this many rounds in a row found no new fixed point (0: no such rule; the rules above
+        still apply), at most ``census_rounds`` rounds.
     """
 
     n_starts: int = 256
@@ -185,6 +193,9 @@ class EngineSettings:
     attractor_max_halvings: int = 4
     attractor_patience: int = 8
     sync_every: int = 1
+    # census recall (fpkit.engine.descent, fpkit.engine.verify)
+    census_descent_starts: int = 0
+    census_until_quiet: int = 0
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -250,6 +261,9 @@ class EngineSettings:
         s(self, "convergence_fraction", v.check_real(self.convergence_fraction, "convergence_fraction",
                                                       low=0.0, high=1.0, low_open=True))
         s(self, "sync_every", v.check_int(self.sync_every, "sync_every", minimum=1, maximum=MAX_SYNC_EVERY))
+        s(self, "census_descent_starts", v.check_int(self.census_descent_starts, "census_descent_starts", minimum=0,
+                                                     maximum=MAX_STARTS_PER_NETWORK))
+        s(self, "census_until_quiet", v.check_int(self.census_until_quiet, "census_until_quiet", minimum=0))
         if self.merge_tol <= self.polish_tol:
             raise ValueError(f"merge_tol must be > polish_tol = {self.polish_tol}; got {self.merge_tol}")
         if self.merge_tol <= self.root_tol:

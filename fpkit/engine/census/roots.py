@@ -1,5 +1,6 @@
 """Census stages that find fixed points by Newton's method: the deflated Newton search in x, the
-classification of the table, and rounds of the multiple-shooting search in the layer states."""
+classification of the table, and rounds of the multiple-shooting search in the layer states (with,
+where asked, the trust-region descent on the layer equations, :mod:`fpkit.engine.descent`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import numpy as np
 
 from ...backend import to_numpy
 from ..completeness import chao1_unseen_per_network, fixed_point_index, index_sums
+from ..descent import layer_descent_search, uniform_layer_states
 from ..newton import newton_search, shooting_search
 from ..points import PointTable, greedy_merge, newton_errors, polish_points
 from ..starts import uniform_starts
 from .state import CensusState
 
-__all__ = ["classify_points", "layer_orbits", "newton_roots", "shooting_rounds", "shooting_starts"]
+__all__ = ["DESCENT_ROUNDS", "classify_points", "layer_orbits", "newton_roots", "shooting_rounds", "shooting_starts"]
+
+#: The descent's starts of round r are the random stream "shooting states" of round DESCENT_ROUNDS + r (a
+#: stream of their own: the shooting starts of round r are unchanged).
+DESCENT_ROUNDS = 2**20
 
 
 def newton_roots(state: CensusState) -> None:
@@ -43,26 +49,39 @@ def shooting_rounds(state: CensusState) -> None:
     """Stage (``census``): rounds of multiple-shooting Newton (:func:`~fpkit.engine.shooting_search`).
 
     Every network gets ``census_min_rounds`` rounds; a network stays in the search while the
-    indices of its fixed points do not sum to 1 or while the Chao1 estimate of the roots its
-    uniform shooting starts have not reached is at least ``census_unseen_target``, for at most
+    indices of its fixed points do not sum to 1, while the Chao1 estimate of the roots its
+    uniform shooting starts have not reached is at least ``census_unseen_target``, or (with
+    ``census_until_quiet`` = q > 0) until q rounds in a row found no new fixed point, for at most
     ``census_rounds`` rounds (``state.census_rounds`` records how many it had). A round gives each
-    network ``census_starts`` starts (:func:`shooting_starts`). The roots found join the table
-    (``found_by = "shooting"``) with their eigenvalues; the uniform starts' hits per root feed the
-    Chao1 estimate.
+    network ``census_starts`` starts (:func:`shooting_starts`) and, with ``census_descent_starts``,
+    that many starts of the trust-region descent on the layer equations
+    (:func:`~fpkit.engine.descent.layer_descent_search`) from uniform random saturation patterns.
+    The roots found join the table (``found_by = "shooting"`` or ``"descent"``) with their
+    eigenvalues; the uniform shooting starts' hits per root feed the Chao1 estimate.
     """
     s, ensemble, table = state.settings, state.ensemble, state.table
     E, L, N = ensemble.shape
     K = s.census_starts or s.n_starts
-    group = max(1, s.shooting_memory // (8 * 6 * K * L * N * N))
+    group = max(1, s.shooting_memory // (8 * 6 * max(K, s.census_descent_starts) * L * N * N))
+    quiet = np.zeros(E, dtype=np.int64)  # rounds in a row without a new fixed point
     for rnd in range(s.census_rounds):
         isum = index_sums(fixed_point_index(table.eigenvalues), table.network, E)
         unseen = chao1_unseen_per_network(table.hits, table.network, E)
-        todo = np.flatnonzero((rnd < s.census_min_rounds) | (isum != 1) | (unseen >= s.census_unseen_target))
+        todo = (rnd < s.census_min_rounds) | (isum != 1) | (unseen >= s.census_unseen_target)
+        if s.census_until_quiet:
+            todo |= quiet < s.census_until_quiet
+        todo = np.flatnonzero(todo)
         if todo.size == 0:
             break
         state.census_rounds[todo] += 1
+        before = table.size
         for start in range(0, todo.size, group):
             _shooting_group(state, todo[start:start + group], K, rnd)
+            if s.census_descent_starts:
+                _descent_group(state, todo[start:start + group], s.census_descent_starts, rnd)
+        found = np.zeros(E, dtype=bool)
+        found[table.network[before:]] = True
+        quiet[todo] = np.where(found[todo], 0, quiet[todo] + 1)
 
 
 def _shooting_group(state: CensusState, nets, K: int, rnd: int) -> None:
@@ -74,18 +93,38 @@ def _shooting_group(state: CensusState, nets, K: int, rnd: int) -> None:
                                max_halvings=s.shooting_max_halvings)
     x_s, r_s = to_numpy(x_s), to_numpy(r_s)
     e_idx, k_idx = np.nonzero(r_s <= s.root_tol)
-    if e_idx.size == 0:
-        return
-    # polish in x; a steep root keeps a residual above polish_tol from rounding alone, so it is
-    # accepted when its Newton correction (distance to the exact root) is below it
-    pts, res = polish_points(sub, x_s[e_idx, k_idx], e_idx, s.polish_tol)
-    good = (res <= s.polish_tol) | (newton_errors(sub, pts, e_idx) <= s.polish_tol)
-    before = table.size
-    rows = table.insert(pts[good], nets[e_idx[good]], res[good], s.merge_tol, "shooting")
+    rows, good = _enter_roots(state, sub, nets, x_s[e_idx, k_idx], e_idx, "shooting")
     from_uniform = k_idx[good] >= K - (K - K // 2)
     table.hits += np.bincount(rows[from_uniform], minlength=table.size)
+
+
+def _descent_group(state: CensusState, nets, K: int, rnd: int) -> None:
+    """Round ``rnd`` of the trust-region descent for the networks ``nets``: K uniform random saturation
+    patterns each (:func:`~fpkit.engine.descent.uniform_layer_states`); certified roots join the table."""
+    s, ensemble = state.settings, state.ensemble
+    _, L, N = ensemble.shape
+    sub = ensemble.subset(ensemble.xp.asarray(nets))
+    u = state.streams.uniform("shooting states", DESCENT_ROUNDS + rnd, nets, (K, L, N))
+    _, x_d, found = layer_descent_search(sub, uniform_layer_states(sub, u), tol=s.root_tol)
+    x_d, found = to_numpy(x_d), to_numpy(found)
+    e_idx, k_idx = np.nonzero(found)
+    _enter_roots(state, sub, nets, x_d[e_idx, k_idx], e_idx, "descent")
+
+
+def _enter_roots(state: CensusState, sub, nets, x, e_idx, found_by: str):
+    """Polish roots x (P, N) of the networks ``nets[e_idx]`` in x and enter the certified ones in the
+    table: a steep root keeps a residual above ``polish_tol`` from rounding alone, so it is accepted
+    when its Newton correction (distance to the exact root) is below it. Returns their rows."""
+    s, table = state.settings, state.table
+    if e_idx.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    pts, res = polish_points(sub, x, e_idx, s.polish_tol)
+    good = (res <= s.polish_tol) | (newton_errors(sub, pts, e_idx) <= s.polish_tol)
+    before = table.size
+    rows = table.insert(pts[good], nets[e_idx[good]], res[good], s.merge_tol, found_by)
     if table.size > before:
-        table.classify(ensemble)
+        table.classify(state.ensemble)
+    return rows, good
 
 
 def layer_orbits(ensemble, points):
