@@ -16,7 +16,7 @@ loopback bypasses it), and the browser's network log is read back. Checked on ev
   (``$...$``, ``\\(``, ``\\[``) or TeX commands;
 * no thebe or launch button (live code needs Binder, hence a network: the book has none).
 
-What a reader would see as broken fails too (issue 24; the recipe is CHAPTER_PATTERN.md):
+What a reader would see as broken fails too (issue 24; the recipe is tools/CHAPTER_PATTERN.md):
 
 * a Python or IPython object repr in a page (``<IPython.core.display.Markdown object>``);
 * a figure shown below 0.75 of its **physical size** in a 1280 px window. The physical width of
@@ -78,7 +78,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 ALLOW_NO_BROWSER = os.environ.get("FPKIT_ALLOW_NO_BROWSER", "") not in ("", "0")
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
-#: Pages (file stems) not yet rewritten to the chapter pattern (CHAPTER_PATTERN.md): the checks of
+#: Pages (file stems) not yet rewritten to the chapter pattern (tools/CHAPTER_PATTERN.md): the checks of
 #: a chapter's form skip them. Empty this set chapter by chapter; the final state has none.
 NOT_YET_CONVERTED = {
     "02_gaussian_single_fp", "03_cauchy_attractors", "05_esd_theory", "05b_kac_rice",

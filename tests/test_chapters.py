@@ -11,7 +11,7 @@ The sentences a chapter generates from its numbers are built by pure functions i
 ``fpkit.prose.chapter_<stem>``, each with doctest examples for its branches (all equal, none, one, zero
 error, ...);
 ``test_sentence_builders_read_right_in_every_branch`` runs those examples without executing the
-chapter. Every chapter rewritten to the pattern of CHAPTER_PATTERN.md has such a module.
+chapter. Every chapter rewritten to the pattern of tools/CHAPTER_PATTERN.md has such a module.
 
 A new chapter is tested by adding it to _toc.yml; nothing here needs editing.
 """
