@@ -471,6 +471,7 @@ entry("network.Ensemble.check_points", lambda x: ENS.check_points(x), x=Arg(STAR
 entry("network.lipschitz_bound", network.lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
 entry("network.check_ensemble", lambda value: network.check_ensemble(value, "value"), value=Arg(ENS, "ensemble"))
 entry("network.log_lipschitz_bound", network.log_lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
+entry("network.check_configs", network.check_configs, configs=Arg([CFG], "names"))
 
 # engine
 _SETTING_KINDS = {"n_starts": "size", "seeding": "choice", "tol": "real", "max_iter": "count", "max_period": "count",
