@@ -486,7 +486,8 @@ _SETTING_KINDS = {"n_starts": "size", "seeding": "choice", "tol": "real", "max_i
                   "continuation_max_step": "real", "continuation_min_step": "real", "continuation_meet": "bool",
                   "continuation_memory": "size", "converge_attractors": "bool", "attractor_starts": "size",
                   "attractor_rounds": "count", "convergence_fraction": "real", "attractor_max_halvings": "count",
-                  "attractor_patience": "count"}
+                  "attractor_patience": "count", "sync_every": "count", "census_descent_starts": "size",
+                  "census_until_quiet": "count"}
 _DEFAULT_SETTINGS = EngineSettings()
 _TWO = engine.find_fixed_points(ENS, n_starts=8, max_iter=200, seed=1)
 entry("engine.union_counts", engine.union_counts, first=Arg(_TWO, "module"), second=Arg(_TWO, "module"),
