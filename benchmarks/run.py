@@ -207,6 +207,49 @@ def bench_meet(args):
            f"steps); same statuses, ends agree to {diff:.1e}")
 
 
+def bench_converged_census(args):
+    """Converged attractor counts (every stable fixed point): the census with sequential stopping and
+    doubling Newton starts (converge_attractors) against today's fixed setting (256 iteration starts,
+    adaptive to 1,024, and 256 deflated Newton starts in 2 rounds); both must agree on mean Q and
+    P(Q >= 2) within their standard errors."""
+    from fpkit import CAUCHY_REGIME, find_fixed_points
+    from fpkit.engine.census.stable import attractor_statistics
+
+    new = EngineSettings(n_starts=32, max_starts=128, max_iter=300, converge_attractors=True)
+    old = EngineSettings(n_starts=256, max_starts=1024, max_iter=300, newton=True, newton_starts=256, newton_rounds=2)
+    for N, L, E in ((10, 4, 60 if args.quick else 200), (32, 8, 6 if args.quick else 16)):
+        ens = Ensemble.sample(CAUCHY_REGIME.replace(N=N, L=L), E, seed=7)
+        t, out = compare({"new": lambda: find_fixed_points(ens, settings=new, seed=8),
+                          "old": lambda: find_fixed_points(ens, settings=old, seed=8)},
+                         repeats=1, warmup=0.0)
+        a, b = (attractor_statistics(out[k].per_network()["Q"]) for k in ("new", "old"))
+        gap = max(abs(a["mean_Q"] - b["mean_Q"]) / max(np.hypot(a["se_Q"], b["se_Q"]), 1e-12),
+                  abs(a["P_multi"] - b["P_multi"]) / max(np.hypot(a["se_P_multi"], b["se_P_multi"]), 1e-12))
+        assert gap <= 1.0, f"the two censuses disagree by {gap:.2f} standard errors"
+        report(f"8. converged attractor census, N={N} L={L}", t["old"] / t["new"], 3.0,
+               f"{E} Cauchy networks: {E / t['new']:.2f} networks/s (sequential, doubling) against "
+               f"{E / t['old']:.2f} (256 starts + 256 Newton x 2); mean Q {a['mean_Q']:.3f} +- {a['se_Q']:.3f} vs "
+               f"{b['mean_Q']:.3f} +- {b['se_Q']:.3f}, P(Q >= 2) {a['P_multi']:.3f} vs {b['P_multi']:.3f} "
+               f"(gap {gap:.2f} s.e.)")
+
+
+def bench_syncs(args):
+    """Host syncs per step of the engine's loops (what a GPU waits for), counted on the CPU by the
+    counting backend (fpkit.syncs) at sync_every 1 and 8. The ratio is the iteration's syncs per step
+    at 1 over those at 8; target: at least 4 (at most one sync per 8 steps plus the call's own)."""
+    from fpkit import CAUCHY_REGIME
+    from fpkit.bench import syncs_per_step
+
+    E, M = (4, 8) if args.quick else (16, 32)
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=6, L=3), E, seed=1)
+    x0 = np.random.default_rng(2).uniform(-1.0, 1.0, (E, M, 6))
+    table = syncs_per_step(ens, x0, sync_every=(1, 8)).set_index(["stage", "sync_every"])["syncs_per_step"]
+    detail = "; ".join(f"{st} {table[st, 1]:.2f} -> {table[st, 8]:.2f}"
+                       for st in ("iteration", "newton", "shooting", "continuation"))
+    report("9. host syncs per step, sync_every 1 -> 8", table["iteration", 1] / table["iteration", 8], 4.0,
+           f"counting backend, {E} Cauchy networks N=6 L=3 x {M} starts: {detail}")
+
+
 def bench_blas_threads(args):
     """The census with BLAS allowed one thread and two (the default of a 2-core machine outside
     make): fpkit runs its linear algebra single-threaded inside its own threads, so two BLAS threads
@@ -257,6 +300,8 @@ def main(argv=None):
     bench_bordered(args)
     bench_meet(args)
     bench_blas_threads(args)
+    bench_converged_census(args)
+    bench_syncs(args)
     if args.gpu:
         bench_gpu(args)
     table = pd.DataFrame(ROWS)

@@ -11,6 +11,9 @@ checks that both sides give the same answer before a ratio is reported.
 * :func:`steady_iteration` / :func:`matmul_roofline` - the engine's forward iteration on a
   block where nothing finishes, and the plain batched matrix products of the same shapes:
   the floating-point rate the iteration cannot beat.
+* :func:`syncs_per_step` - host syncs per step of the engine's loops (what a GPU waits for),
+  counted on the counting backend of :mod:`fpkit.syncs`, at several ``sync_every``.
+* :func:`cadence_timing` - the iteration timed at several ``sync_every`` on the ensemble's backend.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from .network import Ensemble, check_ensemble
 
 __all__ = [
     "activation_share",
+    "cadence_timing",
     "compare",
     "cost_law",
     "matmul_roofline",
     "python_loop_iterate",
     "steady_iteration",
+    "syncs_per_step",
     "torch_iterate",
 ]
 
@@ -320,3 +325,124 @@ def iteration_agreement(a: np.ndarray, b: np.ndarray) -> float:
     """Largest max-norm difference between two sets of limits."""
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) if np.size(a) else 0.0
 
+
+
+#: The loops :func:`syncs_per_step` measures.
+SYNC_STAGES = ("iteration", "newton", "shooting", "continuation")
+
+
+def _check_cadences(sync_every) -> tuple[int, ...]:
+    from .engine.settings import MAX_SYNC_EVERY
+
+    if isinstance(sync_every, (str, bytes)) or not hasattr(sync_every, "__iter__"):
+        raise TypeError(f"sync_every must be a sequence of integers; got {type(sync_every).__name__}")
+    out = tuple(v.check_int(k, f"sync_every[{i}]", minimum=1, maximum=MAX_SYNC_EVERY) for i, k in enumerate(sync_every))
+    if not out:
+        raise ValueError("sync_every must hold at least one cadence")
+    return out
+
+
+def syncs_per_step(ensemble: Ensemble, starts, *, sync_every=(1, 8), stages=SYNC_STAGES, max_iter: int = 5000,
+                   newton_steps: int = 20, continuation_steps: int = 4000) -> pd.DataFrame:
+    """Host syncs per step of the engine's loops at each cadence, counted on the CPU.
+
+    The networks run on a strict :class:`~fpkit.syncs.CountingNamespace` (the NumPy numbers, with
+    every event that would make the host wait for a GPU counted). Per stage and ``sync_every``:
+
+    * ``"iteration"``: :func:`~fpkit.engine.iterate_map` from ``starts`` (E, M, N) with ``max_iter``;
+      steps = the loop's steps (the largest iteration count);
+    * ``"newton"`` / ``"shooting"``: :func:`~fpkit.engine.newton_search` from ``starts`` and
+      :func:`~fpkit.engine.shooting_search` from their orbits' layer states, ``newton_steps`` steps
+      each (an unreachable tolerance and no patience, so every start takes every step);
+    * ``"continuation"``: :func:`~fpkit.engine.continuation_search`, the main branch of every
+      network (one arc per network: no meeting test); steps = the longest arc's attempts.
+
+    Returns a table with columns ``stage``, ``sync_every``, ``steps``, ``syncs`` (all of the call),
+    ``loop_syncs`` (those of the loop's own reads of the device: the block's or the arcs' mask),
+    ``syncs_per_step`` (``syncs / steps``) and ``other`` (the rest: per-call checks, the line
+    search's and the corrector's questions, and fpkit.network's two per Jacobian).
+    """
+    from .engine import continuation_search, newton_search, shooting_search
+    from .syncs import counting_ensemble
+
+    check_ensemble(ensemble)
+    starts = ensemble.check_points(starts, "starts")
+    cadences = _check_cadences(sync_every)
+    if isinstance(stages, str) or not all(st in SYNC_STAGES for st in stages):
+        raise ValueError(f"stages must be a sequence of names from {SYNC_STAGES}; got {stages!r}")
+    max_iter = v.check_int(max_iter, "max_iter", minimum=1)
+    newton_steps = v.check_int(newton_steps, "newton_steps", minimum=1)
+    continuation_steps = v.check_int(continuation_steps, "continuation_steps", minimum=1)
+    dev, ns = counting_ensemble(ensemble)
+    x0 = ns.asarray(to_numpy(starts))
+    states = ns.asarray(_orbit_states(ensemble, to_numpy(starts)))
+    c = ns.counter
+    runs = {
+        "iteration": (lambda k: iterate_map(dev, x0, max_iter=max_iter, sync_every=k),
+                      lambda r: int(to_numpy(r.iterations).max()), ("sync", "active.py")),
+        "newton": (lambda k: newton_search(dev, x0, tol=1e-300, patience=None, max_iter=newton_steps, sync_every=k),
+                   lambda r: newton_steps, ("sync", "active.py")),
+        "shooting": (lambda k: shooting_search(dev, states, tol=1e-300, patience=None, max_iter=newton_steps,
+                                               sync_every=k), lambda r: newton_steps, ("sync", "active.py")),
+        "continuation": (lambda k: continuation_search(dev, max_steps=continuation_steps, sync_every=k),
+                         lambda r: int(r.steps.max()), ("sync", "arcs.py")),
+    }
+    rows = []
+    for stage in stages:
+        run, count_steps, loop_site = runs[stage]
+        for k in cadences:
+            c.reset()
+            result = run(k)
+            syncs, loop = c.syncs, c.syncs_in(*loop_site)
+            steps = count_steps(result)
+            rows.append({"stage": stage, "sync_every": k, "steps": steps, "syncs": syncs, "loop_syncs": loop,
+                         "syncs_per_step": syncs / max(steps, 1), "other": syncs - loop})
+    return pd.DataFrame(rows)
+
+
+def _orbit_states(ensemble: Ensemble, x) -> np.ndarray:
+    """The layer states (E, M, L, N) along the orbits of points x (E, M, N) (NumPy), in the box."""
+    W, b = to_numpy(ensemble.weights), to_numpy(ensemble.biases)
+    E, L, N = ensemble.shape
+    out = np.empty(x.shape[:2] + (L, N))
+    h = x
+    for layer in range(L):
+        out[:, :, layer] = h
+        h = ensemble.activation.value(np.matmul(h, np.swapaxes(W[:, layer], -1, -2)) + b[:, layer, None, :], np)
+    low, high = ensemble.domain
+    margin = 1e-12 * (high - low)
+    return np.clip(out, low + margin, high - margin)
+
+
+def cadence_timing(ensemble: Ensemble, starts, *, sync_every=(1, 8), repeats: int = 3, warmup: float = 0.0,
+                   **options) -> pd.DataFrame:
+    """:func:`~fpkit.engine.iterate_map` timed at each ``sync_every`` on the ensemble's backend
+    (interleaved, best of ``repeats``, as :func:`compare`), after checking that every cadence gives
+    the same statuses, periods and iteration counts (``precision="float64"``; an AssertionError
+    otherwise). ``options``: further settings of the iteration (e.g. ``max_iter``).
+
+    Returns a table with columns ``sync_every``, ``seconds`` and ``relative`` (seconds over those of
+    the first cadence).
+    """
+    check_ensemble(ensemble)
+    starts = ensemble.check_points(starts, "starts")
+    cadences = _check_cadences(sync_every)
+    repeats = v.check_int(repeats, "repeats", minimum=1)
+    warmup = v.check_real(warmup, "warmup", low=0.0, high=60.0)
+    if options.get("precision", "float64") != "float64":
+        raise ValueError("cadence_timing compares step counts, which only precision='float64' keeps exact; "
+                         f"got precision={options['precision']!r}")
+    t, out = _best_times({k: (lambda k=k: _synced_iteration(ensemble, starts, k, options)) for k in cadences},
+                         repeats, warmup)
+    first = out[cadences[0]]
+    for k in cadences[1:]:
+        for name in ("status", "period", "iterations"):
+            same = np.array_equal(to_numpy(getattr(first, name)), to_numpy(getattr(out[k], name)))
+            assert same, f"sync_every={k} gives other {name} than sync_every={cadences[0]}"
+    return pd.DataFrame([{"sync_every": k, "seconds": t[k], "relative": t[k] / t[cadences[0]]} for k in cadences])
+
+
+def _synced_iteration(ensemble, starts, k, options):
+    result = iterate_map(ensemble, starts, sync_every=k, **options)
+    _sync(result.limit)
+    return result

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from . import _validate as v
 from .cache import TableCache, check_table
-from .network import NetworkConfig, config_seed
+from .network import NetworkConfig, check_configs, config_seed
 from .theory.kac_rice import (
     KacRiceEstimate,
     StableFixedPointsEstimate,
@@ -113,16 +113,8 @@ def kac_rice_code_hash() -> str:
 
 
 def _check_configs(configs) -> list[NetworkConfig]:
-    if isinstance(configs, NetworkConfig):
-        configs = [configs]
-    if isinstance(configs, (str, bytes)) or not isinstance(configs, Iterable):
-        raise TypeError(f"configs must be a sequence of NetworkConfig; got {type(configs).__name__}")
-    configs = list(configs)
-    if not configs:
-        raise ValueError("configs must hold at least one NetworkConfig; got an empty sequence")
-    for i, c in enumerate(configs):
-        if not isinstance(c, NetworkConfig):
-            raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
+    configs = check_configs(configs)
+    for c in configs:
         check_kac_rice_config(c)
     return configs
 

@@ -13,6 +13,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from .activations import Activation, get_activation
 from .backend import array_namespace, get_namespace, make_rng, single_threaded_blas, split_rows, to_numpy
 from .sampling import CONVENTIONS, LAWS, sample_weights, weight_law
 
-__all__ = ["WEIGHT_ULPS_ENV", "Ensemble", "NetworkConfig", "check_ensemble", "config_seed", "lipschitz_bound",
+__all__ = ["WEIGHT_ULPS_ENV", "Ensemble", "NetworkConfig", "check_configs", "check_ensemble", "config_seed", "lipschitz_bound",
            "log_lipschitz_bound", "weight_ulps"]
 
 @dataclass(frozen=True)
@@ -648,3 +649,19 @@ def log_lipschitz_bound(ensemble: Ensemble) -> np.ndarray:
     with np.errstate(divide="ignore"):
         logs = np.log(norms) + math.log(ensemble.activation.sup_derivative)
     return logs.sum(axis=1)
+
+
+def check_configs(configs: Any) -> list[NetworkConfig]:
+    """``configs`` (one :class:`NetworkConfig` or a non-empty iterable of them) as a list, else a
+    TypeError or ValueError naming ``configs`` or the bad element."""
+    if isinstance(configs, NetworkConfig):
+        configs = [configs]
+    if isinstance(configs, (str, bytes, Mapping)) or not isinstance(configs, Iterable):
+        raise TypeError(f"configs must be an iterable of NetworkConfig; got {type(configs).__name__}")
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs must hold at least one NetworkConfig; got none (an empty grid?)")
+    for i, c in enumerate(configs):
+        if not isinstance(c, NetworkConfig):
+            raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
+    return configs

@@ -53,7 +53,7 @@ from . import _validate as v
 from .cache import TableCache, check_table
 from .engine import EngineSettings, FixedPoints, find_fixed_points, seeded_starts
 from .backend import get_namespace
-from .network import Ensemble, NetworkConfig, config_seed
+from .network import Ensemble, NetworkConfig, check_configs, config_seed
 
 __all__ = [
     "SweepCache",
@@ -386,16 +386,7 @@ def run_sweep(
         ``attractor_rounds`` and ``attractor_converged`` (of the engine call the network was in:
         ``FixedPoints.convergence``); in the order of ``configs``.
     """
-    if isinstance(configs, NetworkConfig):
-        configs = [configs]
-    if isinstance(configs, (str, bytes, Mapping)) or not isinstance(configs, Iterable):
-        raise TypeError(f"configs must be an iterable of NetworkConfig; got {type(configs).__name__}")
-    configs = list(configs)
-    if not configs:
-        raise ValueError("configs must hold at least one NetworkConfig; got none (an empty grid?)")
-    for i, c in enumerate(configs):
-        if not isinstance(c, NetworkConfig):
-            raise TypeError(f"configs[{i}] must be a NetworkConfig; got {type(c).__name__}")
+    configs = check_configs(configs)
     settings = _settings(settings, options)
     n_networks = _check_sizes(n_networks, chunk, len(configs))
     seed = v.check_int(seed, "seed", minimum=0)

@@ -168,3 +168,25 @@ def test_cost_law_table_follows_its_grid_and_the_best_times(monkeypatch):
     expected = [flops_per_step(16, em // 16, n, depth) / 0.25 / 1e9
                 for n, depth, em in zip(law["N"], law["L"], law["EM"])]
     np.testing.assert_allclose(law["gflops"], expected)
+
+
+def test_syncs_per_step_counts_one_loop_read_per_cadence():
+    """The iteration reads the device's mask once per step at sync_every 1 and once per 8 steps at 8
+    (counted on the counting backend); bad cadences get clear errors."""
+    from fpkit.bench import cadence_timing, syncs_per_step
+
+    ens = Ensemble.sample(CAUCHY_REGIME.replace(N=4, L=2), 3, seed=5)
+    x0 = np.random.default_rng(6).uniform(-1.0, 1.0, (3, 5, 4))
+    table = syncs_per_step(ens, x0, sync_every=(1, 8), stages=("iteration",))
+    one, eight = table.iloc[0], table.iloc[1]
+    assert one.steps == eight.steps > 8
+    assert one.loop_syncs <= one.steps + 1
+    assert eight.loop_syncs <= -(-eight.steps // 8) + 1 < one.loop_syncs
+    timing = cadence_timing(ens, x0, sync_every=(1, 8), repeats=1, max_iter=500)
+    assert list(timing.sync_every) == [1, 8] and (timing.seconds > 0).all()
+    with pytest.raises(ValueError, match="sync_every"):
+        syncs_per_step(ens, x0, sync_every=())
+    with pytest.raises(TypeError, match="sync_every"):
+        syncs_per_step(ens, x0, sync_every="8")
+    with pytest.raises(ValueError, match="sync_every"):
+        syncs_per_step(ens, x0, sync_every=(0,))

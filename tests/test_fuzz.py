@@ -471,6 +471,7 @@ entry("network.Ensemble.check_points", lambda x: ENS.check_points(x), x=Arg(STAR
 entry("network.lipschitz_bound", network.lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
 entry("network.check_ensemble", lambda value: network.check_ensemble(value, "value"), value=Arg(ENS, "ensemble"))
 entry("network.log_lipschitz_bound", network.log_lipschitz_bound, ensemble=Arg(ENS, "ensemble"))
+entry("network.check_configs", network.check_configs, configs=Arg([CFG], "names"))
 
 # engine
 _SETTING_KINDS = {"n_starts": "size", "seeding": "choice", "tol": "real", "max_iter": "count", "max_period": "count",
@@ -965,6 +966,13 @@ entry("bench.activation_share", bench.activation_share, ensemble=Arg(ENS, "ensem
 entry("bench.cost_law", bench.cost_law, widths=Arg((2,), "names"), depths=Arg((1,), "names"),
       sizes=Arg((32,), "names"), base_N=Arg(2, "size"), base_L=Arg(1, "size"), base_size=Arg(32, "size"),
       steps=Arg(2, "count"), repeats=Arg(1, "count"), seed=Arg(0, "seed"), _examples=24)
+entry("bench.syncs_per_step", bench.syncs_per_step, ensemble=Arg(ENS, "ensemble"),
+      starts=Arg(STARTS, "array", shape=(2, 3, 2)), sync_every=Arg((1, 2), "names"),
+      stages=Arg(("iteration",), "names"), max_iter=Arg(20, "count"), newton_steps=Arg(2, "count"),
+      continuation_steps=Arg(5, "count"), _examples=24)
+entry("bench.cadence_timing", bench.cadence_timing, ensemble=Arg(ENS, "ensemble"),
+      starts=Arg(STARTS, "array", shape=(2, 3, 2)), sync_every=Arg((1, 2), "names"), repeats=Arg(1, "count"),
+      warmup=Arg(0.0, "real"), _examples=24)
 
 # plotting (chapter_setup takes no argument and changes the warning filters: not called here)
 entry("plotting.law_palette", plotting.law_palette, labels=Arg(["Gaussian", "Cauchy", "x"], "names"))
