@@ -66,8 +66,12 @@ class LayerNewtonRoots:
 
     Attributes
     ----------
-    n_networks, depth, width : int
-        E, L, N of the ensemble searched.
+    n_networks : int
+        E, the networks of the ensemble searched.
+    depth : int
+        L, their depth.
+    width : int
+        N, their width.
     network : int array (P,)
         The root's network (ascending).
     x : array (P, N)
@@ -557,13 +561,19 @@ class MissRate:
         Networks checked.
     missed : int
         Networks where the census missed at least one reference root.
-    rate, low, high : float
-        ``missed / networks`` and its two-sided Clopper-Pearson interval at ``confidence``.
+    rate : float
+        ``missed / networks``.
+    low : float
+        Lower end of its two-sided Clopper-Pearson interval at ``confidence``.
+    high : float
+        Upper end of that interval.
     upper : float
         The one-sided upper limit at ``confidence`` (with 0 misses: ``1 - (1 - confidence)^(1/networks)``).
     confidence : float
-    missed_stable, missed_unstable : int
-        Networks missing a stable / an unstable point.
+    missed_stable : int
+        Networks missing a stable point.
+    missed_unstable : int
+        Networks missing an unstable point.
     extra : int
         Census points the independent search did not find (what it missed itself).
     table : pandas.DataFrame
