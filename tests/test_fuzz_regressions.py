@@ -86,3 +86,13 @@ def test_the_kernel_ode_refuses_a_last_time_beyond_its_bound():
     with pytest.raises(ValueError, match="t must be at most 1e\\+06"):
         meanfield.kernel_ode(kappa, 0.25, [0.0, 1e300])
     assert meanfield.kernel_ode(kappa, 0.25, [0.0, 1.0]).shape == (2,)
+
+
+def test_syncs_per_step_names_stages_that_are_not_a_sequence():
+    """stages=None was a bare TypeError ('NoneType' object is not iterable); found by the random fuzz, seed 33."""
+    from fpkit import bench
+    from fpkit.network import Ensemble, NetworkConfig
+
+    ens = Ensemble.sample(NetworkConfig(N=2, L=1), 2, seed=0)
+    with pytest.raises(ValueError, match="stages must be a sequence of names"):
+        bench.syncs_per_step(ens, np.zeros((2, 1, 2)), stages=None)
