@@ -19,7 +19,7 @@ checks that both sides give the same answer before a ratio is reported.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -368,7 +368,7 @@ def syncs_per_step(ensemble: Ensemble, starts, *, sync_every=(1, 8), stages=SYNC
     check_ensemble(ensemble)
     starts = ensemble.check_points(starts, "starts")
     cadences = _check_cadences(sync_every)
-    if isinstance(stages, str) or not all(st in SYNC_STAGES for st in stages):
+    if isinstance(stages, str) or not isinstance(stages, Iterable) or not all(st in SYNC_STAGES for st in stages):
         raise ValueError(f"stages must be a sequence of names from {SYNC_STAGES}; got {stages!r}")
     max_iter = v.check_int(max_iter, "max_iter", minimum=1)
     newton_steps = v.check_int(newton_steps, "newton_steps", minimum=1)

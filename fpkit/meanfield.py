@@ -51,6 +51,7 @@ __all__ = [
     "kernel_map",
     "kernel_map_derivative",
     "kernel_map_direct",
+    "kernel_ode",
     "kernel_fixed_point",
     "kernel_sequence",
     "layer_norm_kernel_map",
@@ -59,10 +60,11 @@ __all__ = [
     "simulate_correlations",
     "truncation_bound",
 ]
-# Not yet in __all__ (the fuzz of tests/test_fuzz.py covers every name listed there): kernel_ode.
 
 #: Largest number of Hermite coefficients: sqrt(k!) overflows float64 for k > 170.
 _MAX_HERMITE = 171
+#: Largest time :func:`kernel_ode` integrates to.
+MAX_ODE_TIME = 1e6
 
 
 def _resolve(phi):
@@ -349,7 +351,8 @@ def kernel_ode(kappa: Callable[[float], float], rho0: float, t) -> np.ndarray:
         The kernel map, float -> finite float.
     rho0 : float in [-1, 1]
     t : array of float, shape (T,)
-        Increasing times >= 0, starting at 0.
+        Increasing times >= 0, starting at 0, at most ``MAX_ODE_TIME`` (1e6; the solver's steps are bounded by
+        the relaxation time, O(1) for a kernel map, so its work grows in proportion to ``t[-1]``).
 
     Returns
     -------
@@ -362,6 +365,11 @@ def kernel_ode(kappa: Callable[[float], float], rho0: float, t) -> np.ndarray:
     t = v.check_array(t, "t", ndim=1, min_size=1)
     if t[0] != 0.0 or np.any(np.diff(t) < 0):
         raise ValueError("t must be increasing times starting at 0")
+    if t[-1] > MAX_ODE_TIME:
+        raise ValueError(f"t must be at most {MAX_ODE_TIME:g} (the work grows with the last time); got {t[-1]:g}")
+    if t[-1] == 0.0:  # no time passes
+        _kappa_value(kappa, rho0)
+        return np.full(t.shape, rho0)
     ode = solve_ivp(lambda _, y: [_kappa_value(kappa, y[0]) - y[0]], (0.0, float(t[-1])), [rho0], t_eval=t,
                     rtol=1e-10)
     if not ode.success:

@@ -34,26 +34,27 @@ from .theory.lengthmap import cauchy_fixed_scale, cauchy_scale_sequence, preacti
 __all__ = [
     "FreeJacobianLaw",
     "JacobianSpectrum",
-    "cauchy_scale_sequence",
     "cauchy_fixed_scale",
+    "cauchy_scale_sequence",
     "cavity_jjt_density",
     "cavity_s_transform",
+    "empirical_log_potential",
     "fixed_point_index",
     "fixed_point_index_sums",
-    "gaussian_d2_atoms",
     "fuss_catalan_moment",
+    "gaussian_d2_atoms",
     "jacobian_spectrum",
+    "linear_network_jacobians",
     "marchenko_pastur_density",
     "mass_outside",
     "matrix_spectrum",
     "preactivation_variances",
     "preactivations",
+    "random_input_spectrum",
     "real_eigenvalue_mask",
     "smoothed_esd",
     "spectrum_statistics",
 ]
-# Not yet in __all__ (the fuzz of tests/test_fuzz.py covers every name listed there): linear_network_jacobians,
-# empirical_log_potential, random_input_spectrum.
 
 _SQRT_MAX = math.sqrt(np.finfo(np.float64).max)
 
@@ -348,5 +349,9 @@ def random_input_spectrum(config: NetworkConfig, n_networks: int, n_points: int,
 
     if not isinstance(config, NetworkConfig):
         raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
+    n_networks = v.check_int(n_networks, "n_networks", minimum=1)
+    n_points = v.check_int(n_points, "n_points", minimum=1)
+    v.check_memory(48 * n_networks * n_points * config.N * (config.N + config.L),
+                   f"n_networks * n_points = {n_networks * n_points} Jacobians of size {config.N}")
     ensemble = Ensemble.sample(config, n_networks, seed=seed)
     return jacobian_spectrum(ensemble, uniform_starts(ensemble, n_points, seed=seed))

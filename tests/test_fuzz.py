@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import itertools
+import json
 import math
 import numbers
 import os
@@ -37,7 +38,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fpkit import activations, backend, bench, cli, engine, kacrice, meanfield, network, plotting, regimes, restore
-from fpkit import sampling, selection, spectra, stats, sweep, train, trained
+from fpkit import cache, sampling, selection, spectra, stats, sweep, train, trained
+from fpkit.theory import cavity, free, kac_rice, kac_rice_sampling, lengthmap, quadrature, spectral_route
 from fpkit.engine import EngineSettings, FixedPoints
 from fpkit.network import Ensemble, NetworkConfig
 
@@ -271,7 +273,7 @@ def assert_valid(obj, allow_inf=False, where="result", depth=0):
             assert_valid(obj.per_network(), allow_inf, f"{where}.per_network()", depth + 1)
 
 
-COUNTS = {"cases": 0, "errors": 0, "results": 0}
+COUNTS = {"cases": 0, "errors": 0, "results": 0, "faults": 0}
 
 
 def _run(ent: Entry, arg_name: str, value: Any) -> None:
@@ -639,7 +641,7 @@ entry("sweep.SweepCache.load", lambda key, desc: sweep.SweepCache(_TMP).load(key
       key=Arg("0" * 32, "choice"), desc=Arg(None, "path"))
 entry("sweep.SweepCache.store", lambda key, desc, table: sweep.SweepCache(_TMP).store(key, desc, table),
       key=Arg("1" * 32, "choice"), desc=Arg(sweep.SweepCache.key(CFG, {})[1], "path"),
-      table=Arg(SWEEP_TABLE, "table"))
+      table=Arg(SWEEP_TABLE, "columns"))
 entry("sweep.SweepCache.key", sweep.SweepCache.key, config=Arg(CFG, "config"), settings=Arg({}, "mapping"),
       code=Arg("abc", "path"))
 
@@ -1111,6 +1113,228 @@ entry("kacrice.spectral_route", lambda config, n_samples, seed: kacrice.spectral
 entry("kacrice.complexity", lambda config, n_grid: kacrice.complexity(config, n_grid=n_grid),
       config=Arg(GAUSS_CFG, "config"), n_grid=Arg(5, "size"), _examples=12, _allow_inf=True)
 
+
+# the theory layer (fpkit.theory): what the chapters reach through spectra, meanfield and kacrice is fuzzed there
+# (the same objects); here the rest of each module's public names
+_CAUCHY_CFG = NetworkConfig(N=2, L=2, law="cauchy", scale=2.0, activation="tanh")
+entry("quadrature.gaussian_expectation", lambda f, mean, variance, kinks, tol: quadrature.gaussian_expectation(
+      f, mean, variance, kinks=kinks, tol=tol), f=Arg(np.tanh, "callable"),
+      mean=Arg(0.3, "array", extra=st.sampled_from([np.array([-1e3, 0.0, 1e3]), 1e150])),
+      variance=Arg(2.0, "array", extra=st.sampled_from([0.0, np.array([0.0, 1e-300, 1e300]), 5e-324])),
+      kinks=Arg((0.0,), "array"), tol=Arg(1e-8, "real"), _examples=40)
+entry("quadrature.cauchy_expectation", lambda f, scale, kinks, tol: quadrature.cauchy_expectation(
+      f, scale, kinks=kinks, tol=tol), f=Arg(np.tanh, "callable", extra=st.sampled_from([np.abs, np.exp, np.cos])),
+      scale=Arg(2.0, "array", extra=st.sampled_from([0.0, np.array([0.0, 1e-300, 1e300]), 5e-324])),
+      kinks=Arg((0.0,), "array"), tol=Arg(1e-8, "real"), _examples=40)
+entry("lengthmap.activation_functions", lambda phi, argument: lengthmap.activation_functions(
+      phi, argument=argument).value(np.linspace(-2.0, 2.0, 5)), phi=Arg("tanh", "phi", extra=st.sampled_from(
+      [np.sin, activations.get_activation("erf")])), argument=Arg("phi", "choice", names=("argument", "phi")))
+entry("lengthmap.gaussian_weight_scales", lengthmap.gaussian_weight_scales, config=Arg(GAUSS_CFG, "config"))
+entry("lengthmap.cauchy_weight_scales", lengthmap.cauchy_weight_scales, config=Arg(_CAUCHY_CFG, "config"))
+entry("lengthmap.uniform_input_moments", lengthmap.uniform_input_moments, activation=Arg("logistic", "phi"))
+entry("lengthmap.length_map", lengthmap.length_map, activation=Arg("tanh", "phi", extra=st.sampled_from(
+      ["relu", "exp", "sin", "identity"])), q=Arg(np.array([0.5, 2.0]), "array", extra=st.sampled_from(
+      [0.0, 1e300, np.array([0.0, 1e-300, 1e308])])), sigma_w=Arg(1.5, "real", extra=st.floats(0.0, 1e150)),
+      sigma_b=Arg(0.1, "real"), _examples=40)
+entry("lengthmap.chi_1", lengthmap.chi_1, activation=Arg("erf", "phi", extra=st.sampled_from(
+      ["relu", "exp", "identity", "selu"])), q=Arg(1.2, "array", extra=st.sampled_from([0.0, 1e300, 5e-324])),
+      sigma_w=Arg(2.0, "real", extra=st.floats(0.0, 1e150)), _examples=40)
+entry("lengthmap.length_map_fixed_point", lambda activation, sigma_w, sigma_b, q0, tol, max_iter:
+      lengthmap.length_map_fixed_point(activation, sigma_w, sigma_b, q0=q0, tol=tol, max_iter=max_iter),
+      activation=Arg("tanh", "phi", extra=st.sampled_from(["relu", "exp", "erf"])),
+      sigma_w=Arg(2.0, "real", extra=st.floats(0.0, 1e150)), sigma_b=Arg(0.2, "real"),
+      q0=Arg(1.0, "real", extra=st.sampled_from([1e-300, 1e300])), tol=Arg(1e-10, "real"), max_iter=Arg(50, "count"),
+      _examples=40)
+entry("lengthmap.cauchy_scale_map", lengthmap.cauchy_scale_map, activation=Arg("tanh", "phi"),
+      gamma=Arg(np.array([0.3, 3.0]), "array", extra=st.sampled_from([0.0, 1e300, np.array([0.0, 5e-324])])),
+      s=Arg(2.0, "real", extra=st.floats(0.0, 1e300)), beta=Arg(0.5, "real", extra=st.floats(0.0, 1e300)),
+      _examples=40)
+entry("lengthmap.self_consistent_points", lambda config, n_networks, n_points, seed: lengthmap.self_consistent_points(
+      config, n_networks, n_points, seed=seed), config=Arg(_CAUCHY_CFG, "config"), n_networks=Arg(2, "size"),
+      n_points=Arg(3, "size"), seed=Arg(0, "seed"))
+_D2 = free.gaussian_d2_atoms("tanh", 1.0)
+
+
+def _log_radius(kwargs, out):
+    """NaN (documented) only where t is at or below the atom at 0; log r increases with t; no inf."""
+    t = np.asarray(kwargs["t"], dtype=float)
+    atom = max(float(np.sum(np.asarray(p) * (np.asarray(vals) == 0))) for vals, p in kwargs["layers"])
+    assert out.shape[-1] == t.size and not np.isinf(out).any()
+    assert not np.isnan(out[..., t > atom + 1e-9]).any()
+    ok = out[..., ~np.isnan(out).any(axis=tuple(range(out.ndim - 1)))]
+    assert np.all(np.diff(ok, axis=-1) >= -1e-9)
+
+
+entry("free.haagerup_larsen_log_radius", free.haagerup_larsen_log_radius,
+      sigma_w2=Arg([2.0, 1.0], "array", extra=st.sampled_from([[1e-300, 1e300], [1.0, 1.0]])),
+      layers=Arg([_D2, _D2], "array", extra=st.sampled_from([[_D2, (np.array([0.0, 1.0]), np.array([0.5, 0.5]))],
+                                                              [(1.0, 1.0), (2.0, 1.0)], [_D2], [(1.0,), _D2]])),
+      t=Arg(np.array([0.2, 0.5, 0.9]), "array", extra=st.sampled_from([np.array([1e-300, 0.999999999]),
+                                                                         np.array([0.1])])), _check=_log_radius)
+_FREE_TANH = spectra.FreeJacobianLaw.from_config(GAUSS_CFG)
+entry("free.FreeJacobianLaw.radial_quantile", _FREE_TANH.radial_quantile,
+      t=Arg(np.array([0.0, 0.2, 1.0]), "array", extra=st.sampled_from([5e-324, 1.0 - 1e-16])), _examples=24)
+entry("free.FreeJacobianLaw.log_potential", _FREE_TANH.log_potential, z=Arg(1.0, "real",
+      extra=st.sampled_from([1e-300, 1e300, 0.5])), nodes=Arg(16, "count", extra=st.sampled_from([4, 200])),
+      _examples=24)
+_KR_GAUSS = NetworkConfig(N=2, L=2, law="gaussian", scale=1.5, activation="tanh")
+
+
+def _stable_estimate(kwargs, est):
+    """tail_index is inf where fewer than 20 scores are positive (documented); every other number is finite,
+    the estimate and its error non-negative, one score per sample."""
+    assert isinstance(est, kac_rice.StableFixedPointsEstimate) and est.scores.shape == (est.n_samples,)
+    assert_valid(dataclasses.replace(est, tail_index=0.0), where="mean_stable_fixed_points")
+    assert not math.isnan(est.tail_index) and est.q_stable >= 0 and est.q_stable_se >= 0
+    assert est.n_samples <= max(kwargs["max_samples"], kwargs["pilot_samples"]) or kwargs["n_samples"] is not None
+
+
+entry("kac_rice.mean_stable_fixed_points", lambda config, seed, standard_error, n_samples, pilot_samples, max_samples,
+      proposal, conditioning, batch_size, progress: kac_rice.mean_stable_fixed_points(
+          config, seed=seed, standard_error=standard_error, n_samples=n_samples, pilot_samples=pilot_samples,
+          max_samples=max_samples, proposal=proposal, conditioning=conditioning, batch_size=batch_size,
+          progress=progress),
+      config=Arg(_KR_CFG, "config", extra=st.sampled_from([_CAUCHY_CFG, _KR_GAUSS])), seed=Arg(0, "seed"),
+      standard_error=Arg(0.5, "real", extra=st.sampled_from([1e-300, 1e300])), n_samples=Arg(None, "size"),
+      pilot_samples=Arg(16, "size"), max_samples=Arg(64, "size", extra=st.sampled_from([2, 10**9])),
+      proposal=Arg("image", "choice", extra=st.sampled_from(list(kac_rice_sampling.PROPOSALS))),
+      conditioning=Arg("exact", "choice", extra=st.just("mixture")), batch_size=Arg(None, "size"),
+      progress=Arg(False, "bool"), _check=_stable_estimate, _examples=40)
+entry("kac_rice.score_tail", kac_rice.score_tail, scores=Arg(np.random.default_rng(0).pareto(2.5, 40), "array",
+      extra=st.sampled_from([np.zeros(30), np.full(30, 1e300), np.array([0.0, 5e-324]), np.arange(2.0)])),
+      _allow_inf=True)
+entry("kac_rice.default_batch_size", kac_rice.default_batch_size, config=Arg(GAUSS_CFG, "config",
+      extra=st.sampled_from([NetworkConfig(N=10**4, L=10**6)])))
+entry("kac_rice_sampling.check_kac_rice_config", kac_rice_sampling.check_kac_rice_config, config=Arg(
+      _CAUCHY_CFG, "config", extra=st.sampled_from([CFG.replace(law="alpha_stable", alpha=1.5),
+                                                    CFG.replace(bias_law="alpha_stable")])))
+entry("kac_rice_sampling.seed_sequence", lambda seed: kac_rice_sampling.seed_sequence(seed).generate_state(2),
+      seed=Arg(0, "seed"))
+
+
+def _batch_seeds(seed, config, n_samples, batch_size):
+    pilot, batches = kac_rice_sampling.batch_seeds(seed, config, n_samples, batch_size)
+    first = list(itertools.islice(batches, 3))
+    assert len(first) == min(3, math.ceil(n_samples / batch_size))
+    assert [s.spawn_key for s in first] == [(k,) for k in range(1, len(first) + 1)] and pilot.spawn_key == (0,)
+    return pilot.generate_state(2)
+
+
+entry("kac_rice_sampling.batch_seeds", _batch_seeds, seed=Arg(0, "seed"), config=Arg(_KR_CFG, "config"),
+      n_samples=Arg(10, "size", extra=st.integers(1, 10**6)), batch_size=Arg(4, "size", extra=st.integers(1, 10**6)))
+entry("kac_rice_sampling.scale_bounds", kac_rice_sampling.scale_bounds, config=Arg(_CAUCHY_CFG, "config",
+      extra=st.sampled_from([_CAUCHY_CFG.replace(scale=1e300), _CAUCHY_CFG.replace(scale=1e-300, bias_law=None),
+                             _KR_GAUSS.replace(law="student_t", df=0.5)])))
+entry("kac_rice_sampling.pilot_scales", lambda config, rng, n_components, at_images: kac_rice_sampling.pilot_scales(
+      config, rng, n_components, at_images=at_images), config=Arg(_CAUCHY_CFG, "config", extra=st.sampled_from(
+      [_CAUCHY_CFG.replace(scale=1e100), _KR_GAUSS.replace(scale=1e-100, bias_law=None)])),
+      rng=Arg(np.random.default_rng(0), "module"), n_components=Arg(4, "size"), at_images=Arg(True, "bool"),
+      _examples=30)
+_PHI = activations.get_activation("tanh")
+entry("kac_rice_sampling.KacRiceProposal", lambda kind, activation, scales, heavy: kac_rice_sampling.KacRiceProposal(
+      kind, activation, scales, heavy).scales, kind=Arg("meanfield", "choice"), activation=Arg(_PHI, "phi"),
+      scales=Arg(np.array([0.5, 2.0]), "array", extra=st.sampled_from([np.array([1e-300]), np.array([1e150])])),
+      heavy=Arg(True, "bool"))
+for _kind in kac_rice_sampling.PROPOSALS:
+    _PROP = kac_rice_sampling.KacRiceProposal(_kind, _PHI, [0.5, 2.0], True)
+    entry(f"kac_rice_sampling.KacRiceProposal.sample[{_kind}]", lambda rng, shape, _p=_PROP: _p.sample(rng, shape),
+          rng=Arg(np.random.default_rng(0), "module"), shape=Arg((3, 2), "shape"), _examples=24)
+    entry(f"kac_rice_sampling.KacRiceProposal.logpdf[{_kind}]", _PROP.logpdf, u=Arg(np.zeros((3, 2)), "array",
+          shape=(3, 2), extra=st.sampled_from([np.full((1, 2), 1e300), np.full((2, 2), 5e-324)])), _allow_inf=True,
+          _examples=24)
+
+
+def _split_sums_to_total(kwargs, out):
+    """Where a row's total is finite and its scales positive, the parts add up to the total (to rounding)."""
+    gam, total = np.asarray(kwargs["gam"], dtype=float), np.asarray(kwargs["total"], dtype=float)
+    assert out.shape == gam.shape and np.isfinite(out).all() and np.all(out[gam == 0] == 0)
+    scale = np.maximum(np.abs(total), np.abs(out).max(axis=-1, initial=0.0))
+    assert np.all(np.abs(out.sum(axis=-1) - total) <= 1e-12 * np.maximum(scale, 1e-300))
+
+
+entry("kac_rice_sampling.split_cauchy_sum", kac_rice_sampling.split_cauchy_sum,
+      gam=Arg(np.array([[1.0, 0.5, 0.0], [2.0, 1e-300, 1e300]]), "array", shape=(2, 3)),
+      total=Arg(np.array([0.3, -4.0]), "array", shape=(2,), extra=st.sampled_from([np.array([1e300, -1e-300])])),
+      rng=Arg(np.random.default_rng(0), "module"), _check=_split_sums_to_total)
+
+
+def _conditioned(kwargs, out):
+    """W y + b = u is what was drawn: the weights are finite; the log weight is -inf at worst (a density of 0)."""
+    W, log_w = out
+    y = np.asarray(kwargs["y"], dtype=float)
+    assert W.shape == (y.shape[0], y.shape[1], y.shape[1]) and log_w.shape == (y.shape[0],)
+    assert np.isfinite(W).all() and not np.isnan(log_w).any() and not np.isposinf(log_w).any()
+
+
+_Y = np.random.default_rng(4).uniform(-1.0, 1.0, (3, 2))
+entry("kac_rice_sampling.condition_last_layer", kac_rice_sampling.condition_last_layer,
+      config=Arg(_CAUCHY_CFG, "config", extra=st.sampled_from([_KR_GAUSS.replace(N=2, law="student_t", df=0.5),
+                                                               _CAUCHY_CFG.replace(scale=1e140),
+                                                               _CAUCHY_CFG.replace(bias_law=None)])),
+      y=Arg(_Y, "array", shape=(3, 2), extra=st.sampled_from([np.zeros((3, 2)), np.full((1, 2), 1e-300)])),
+      u=Arg(3.0 * _Y, "array", shape=(3, 2), extra=st.sampled_from([np.full((3, 2), 1e300), np.zeros((0, 2))])),
+      rng=Arg(np.random.default_rng(0), "module"), exact=Arg(True, "bool", extra=st.just(False)), _check=_conditioned,
+      _examples=40)
+_LAYER = kacrice.layer_spectrum(GAUSS_CFG, n_points=20)
+entry("spectral_route.LayerSpectrum.log_potential", _LAYER.log_potential, L=Arg(3, "size",
+      extra=st.integers(1, 10**12)))
+entry("kacrice.mean_stable_fixed_points", lambda config, n_samples: kacrice.mean_stable_fixed_points(
+      config, seed=0, n_samples=n_samples, batch_size=16), config=Arg(_KR_CFG, "config"), n_samples=Arg(32, "size"),
+      _examples=18)
+_KR_TMP = tempfile.mkdtemp(prefix="fpkit-fuzz-kacrice-")
+_KR_DESC = kacrice.KacRiceCache.make_key({"config": _KR_CFG.as_dict(), "settings": {"n_samples": 64, "seed": 0}})[1]
+_KR_ROW = kacrice.kac_rice_table([_KR_CFG], 64, seed=0, progress=False, batch_size=64)
+entry("kacrice.KacRiceCache", lambda directory: kacrice.KacRiceCache(directory), directory=Arg(
+      _KR_TMP, "path", names=("cache_dir",)))
+entry("kacrice.KacRiceCache.load", lambda key, desc: kacrice.KacRiceCache(_KR_TMP).load(key, desc),
+      key=Arg("0" * 32, "choice"), desc=Arg(None, "path"))
+entry("kacrice.KacRiceCache.store", lambda key, desc, table: kacrice.KacRiceCache(_KR_TMP).store(key, desc, table),
+      key=Arg("2" * 32, "choice"), desc=Arg(_KR_DESC, "path"), table=Arg(_KR_ROW, "columns"))
+
+# spectra and meanfield: the chapters' helpers
+entry("spectra.linear_network_jacobians", lambda L, N, n_networks, sigma_w, seed: spectra.linear_network_jacobians(
+      L, N, n_networks, sigma_w=sigma_w, seed=seed), L=Arg(3, "size", extra=st.integers(1, 1000)),
+      N=Arg(2, "size"), n_networks=Arg(2, "size"), sigma_w=Arg(1.3, "real", extra=st.floats(1e-300, 1e300)),
+      seed=Arg(0, "seed"), _examples=40)
+entry("spectra.empirical_log_potential", spectra.empirical_log_potential, spectrum=Arg(_SPEC_DATA, "result",
+      extra=st.builds(spectra.JacobianSpectrum, arrays((2, 3, 2)), st.just(_SPEC_DATA.sv2))),
+      z=Arg(1.0, "real"), _allow_inf=True)
+entry("spectra.random_input_spectrum", lambda config, n_networks, n_points, seed: spectra.random_input_spectrum(
+      config, n_networks, n_points, seed=seed), config=Arg(CFG, "config"), n_networks=Arg(2, "size"),
+      n_points=Arg(3, "size"), seed=Arg(0, "seed"))
+entry("meanfield.kernel_ode", meanfield.kernel_ode, kappa=Arg(_KAPPA, "callable", extra=st.sampled_from(
+      [lambda r: 0.5 + 0.5 * r, lambda r: 2.0 * r, lambda r: r**3])), rho0=Arg(0.5, "real"),
+      t=Arg(np.linspace(0.0, 5.0, 4), "array", extra=st.sampled_from([np.array([0.0]), np.array([0.0, 1e300]),
+                                                                       np.array([0.0, 5e-324, 1.0])])), _examples=30)
+
+# the cache layer (fpkit.cache); its subclasses' entries are those of the sweep, the Kac-Rice tables and training
+entry("cache.describe", cache.describe, description=Arg({"a": 1, "b": [1.5, "x"]}, "mapping", extra=st.sampled_from(
+      [{"x": NAN}, {"x": object()}, {"x": {"y": [INF, None]}}, {3: "int key"}])))
+entry("cache.check_table", lambda table, rows, columns, constants, counts: cache.check_table(
+      table, rows=rows, columns=columns, constants=constants, counts=counts), table=Arg(TABLE, "columns"),
+      rows=Arg(6, "size"), columns=Arg(["L", "Q"], "names"), constants=Arg(None, "mapping"),
+      counts=Arg(["L"], "names"), _allowed=())
+entry("cache.check_arrays", cache.check_arrays, arrays=Arg({"x": np.zeros((2, 3))}, "mapping"),
+      shapes=Arg({"x": (2, -1)}, "mapping"))
+entry("cache.check_fields", cache.check_fields, fields=Arg({"n": 3, "name": "a"}, "mapping"),
+      required=Arg({"n": int, "name": (str,)}, "mapping"))
+_CACHE_TMP = tempfile.mkdtemp(prefix="fpkit-fuzz-cache-")
+for _cls in (cache.DiskCache, cache.TableCache, cache.ArrayCache):
+    entry(f"cache.{_cls.__name__}", lambda directory, what, _cls=_cls: _cls(directory, what=what).directory,
+          directory=Arg(_CACHE_TMP, "path", names=("cache_dir",)), what=Arg("cache_dir", "choice"))
+_T_KEY, _T_DESC = cache.TableCache.make_key({"x": 1}, code="fuzz")
+entry("cache.TableCache.store", lambda key, desc, table: cache.TableCache(_CACHE_TMP).store(key, desc, table),
+      key=Arg(_T_KEY, "choice"), desc=Arg(_T_DESC, "path"), table=Arg(TABLE, "columns"))
+_T_ABSENT = cache.TableCache.make_key({"x": 2}, code="fuzz")  # (the store entries write _T_KEY)
+entry("cache.TableCache.load", lambda key, desc: cache.TableCache(_CACHE_TMP).load(key, desc),
+      key=Arg(_T_ABSENT[0], "choice"), desc=Arg(_T_ABSENT[1], "path"))
+entry("cache.ArrayCache.store", lambda key, desc, value: cache.ArrayCache(_CACHE_TMP).store(
+      key, desc, cache.ArrayRecord(value, {"n": 1})), key=Arg(_T_KEY, "choice"), desc=Arg(_T_DESC, "path"),
+      value=Arg({"x": np.zeros(3)}, "mapping", names=("arrays", "value"), extra=st.sampled_from(
+          [{"meta": np.zeros(2)}, {"x": np.array([object()])}, {"x": np.array(["a"])}, {}])))
+entry("cache.ArrayCache.load", lambda key, desc: cache.ArrayCache(_CACHE_TMP).load(key, desc),
+      key=Arg(_T_ABSENT[0], "choice"), desc=Arg(_T_ABSENT[1], "path"))
+
 # training (argument checks; the training itself is tested in tests/test_train.py)
 entry("train.digit_pixel_range", train.digit_pixel_range, activation=Arg("tanh", "phi"))
 entry("train.digits", lambda activation, test_fraction, seed, width: train.digits(
@@ -1169,7 +1393,23 @@ def _strategy(arg: Arg) -> st.SearchStrategy:
     return st.one_of(bad, arg.extra) if arg.extra is not None else bad
 
 
-@pytest.mark.parametrize("ent", ENTRIES, ids=[e.name for e in ENTRIES])
+#: Entries whose defects lie in a module this branch does not own: fpkit/cache.py does not check the arguments of
+#: its sense-check helpers (check_table(constants="abc") is an AttributeError, counts=[0] a KeyError,
+#: check_arrays(None, ...) and check_fields(None, ...) bare TypeErrors), nor ArrayRecord.arrays (an
+#: AttributeError), and TableCache.store fails on a table with a column name twice (AttributeError: 'DataFrame'
+#: object has no attribute 'dtype'; SweepCache and KacRiceCache check for it themselves). Fixed by
+#: shared/handoff/follow-cache-fixes.patch, which also empties this tuple (not strict: whether the examples hit
+#: a defect depends on hypothesis's draws).
+CACHE_DEFECTS = ("cache.check_table", "cache.check_arrays", "cache.check_fields", "cache.ArrayCache.store",
+                 "cache.TableCache.store")
+
+
+def _params(entries):
+    mark = pytest.mark.xfail(reason="a defect of fpkit/cache.py (see CACHE_DEFECTS)", strict=False)
+    return [pytest.param(e, marks=mark) if e.name in CACHE_DEFECTS else e for e in entries]
+
+
+@pytest.mark.parametrize("ent", _params(ENTRIES), ids=[e.name for e in ENTRIES])
 def test_bad_and_extreme_inputs(ent: Entry):
     """One argument replaced by a generated bad or extreme value: a named error, or a valid result."""
 
@@ -1183,6 +1423,103 @@ def test_bad_and_extreme_inputs(ent: Entry):
         _run(ent, name, value)
 
     prop()
+
+
+# --------------------------------------------------------------------------- cache faults
+
+
+def _cache_file(kind: str, directory: str):
+    """(cache, key, desc, value): one valid entry of a sweep, Kac-Rice, table or array cache, stored."""
+    if kind == "sweep":
+        cache, (key, desc), value = sweep.SweepCache(directory), sweep.SweepCache.key(CFG, {}), SWEEP_TABLE
+    elif kind == "Kac-Rice":
+        cache, value = kacrice.KacRiceCache(directory), _KR_ROW
+        key, desc = cache.make_key({"config": _KR_CFG.as_dict(), "settings": {"n_samples": 64, "seed": 0}})
+    elif kind == "table":
+        cache, value = cache_mod.TableCache(directory), TABLE
+        key, desc = cache.make_key({"x": 1}, code="fuzz")
+    else:
+        cache, value = cache_mod.ArrayCache(directory), cache_mod.ArrayRecord({"x": np.arange(3.0)}, {"n": 1})
+        key, desc = cache.make_key({"x": 1}, code="fuzz")
+    cache.store(key, desc, value)
+    return cache, key, desc, value
+
+
+cache_mod = cache
+FAULTS = ("truncate", "flip", "append", "empty", "forge", "other key", "other versions")
+
+
+@settings(max_examples=80, deadline=None, database=None, derandomize=DERANDOMIZE,
+          suppress_health_check=list(HealthCheck))
+@given(kind=st.sampled_from(["sweep", "Kac-Rice", "table", "array"]), fault=st.sampled_from(FAULTS),
+       where=st.floats(0.0, 1.0), byte=st.integers(1, 255), damage=st.sampled_from(DAMAGE), column=st.integers(0, 40))
+def test_damaged_and_forged_cache_files(kind, fault, where, byte, damage, column):
+    """A cache file damaged on disk (truncated, a flipped byte, junk appended, emptied), stored under another key or
+    by other library versions, or forged with a valid checksum around a damaged table: load never raises; a damaged,
+    misplaced or foreign file is reported (a warning naming it) and counts as absent; a forged table is used only if
+    it makes sense for its key (its validate passes) and then exactly as written."""
+    COUNTS["faults"] += 1
+    with tempfile.TemporaryDirectory(prefix="fpkit-fuzz-faults-") as directory:
+        cache, key, desc, value = _cache_file(kind, directory)
+        path = cache.path(key)
+        blob = path.read_bytes()
+        forged = None
+        if fault == "truncate":
+            path.write_bytes(blob[: int(where * (len(blob) - 1))])
+        elif fault == "flip":
+            i = int(where * (len(blob) - 1))
+            path.write_bytes(blob[:i] + bytes([blob[i] ^ byte]) + blob[i + 1:])
+        elif fault == "append":
+            path.write_bytes(blob + bytes([byte]) * (1 + int(where * 8)))
+        elif fault == "empty":
+            path.write_bytes(b"")
+        elif fault == "other key":  # a valid file copied under the name of another key
+            other, _ = cache.make_key({"other": where}, code="fuzz")
+            path = cache.path(other)
+            path.write_bytes(blob)
+            key = other
+        elif fault == "other versions":
+            header, stored = cache.decode(blob)
+            header = {k: header[k] for k in ("format", "key", "description")}
+            path.write_bytes(cache.encode({**header, "versions": {**cache.versions(), "numpy": "0.0"}}, stored))
+        elif kind == "array":  # forge: another record (arrays of other names or shapes, other fields), checksummed
+            header, _ = cache.decode(blob)
+            arrays = {"x": np.arange(3.0)[: int(where * 3)]} if damage == "missing" else {"y": np.zeros(2)}
+            forged = cache_mod.ArrayRecord(arrays, {"n": "x"} if damage == "text" else {})
+            header = {k: header[k] for k in ("format", "key", "description", "versions")}
+            path.write_bytes(cache.encode(header, forged))
+        else:  # forge: a table with one column-level damage, behind a valid checksum
+            forged = _damage(value, damage, list(value.columns)[column % len(value.columns)])
+            header, _ = cache.decode(blob)
+            header = {k: header[k] for k in ("format", "key", "description", "versions")}
+            try:
+                path.write_bytes(cache.encode(header, forged))
+            except (TypeError, ValueError):  # a table the format cannot hold (complex numbers, a name twice)
+                return
+            except AttributeError:  # a name twice: TableCache.encode's defect (CACHE_DEFECTS), refused by store()
+                assert damage == "duplicate"
+                return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = cache.load(key, desc if fault != "other key" else None)
+        messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        if forged is None:  # damaged, misplaced or foreign: reported and absent ...
+            if loaded is not None:  # ... unless the bytes changed carry nothing (a zip header's time stamp, a zip
+                assert kind == "array" and fault in ("flip", "append"), fault  # file's trailing bytes)
+                assert loaded.fields == value.fields and all(np.array_equal(loaded.arrays[k], a)
+                                                              for k, a in value.arrays.items())
+                return
+            assert any(str(path) in m for m in messages), (fault, messages)
+            return
+        if loaded is None:
+            assert any(str(path) in m and "does not fit its key" in m for m in messages), messages
+            return
+        cache.validate(loaded, json.loads(desc))  # accepted: sensible for its key ...
+        if kind == "array":
+            assert set(loaded.arrays) == set(forged.arrays)
+        else:  # ... and exactly what was written
+            pd.testing.assert_frame_equal(loaded.reset_index(drop=True), forged.reset_index(drop=True),
+                                          check_dtype=False, check_exact=True)
 
 
 _LAWS = st.one_of(
@@ -1239,7 +1576,11 @@ EXEMPT = {
     "source_hash", "engine_hash",
     "Compaction", "SIMULATION_FAMILIES", "TAIL_MATCHINGS", "RegimeChoice", "PAIRED_ALTERNATIVES", "CONTROL_VARIANTS",
     "EXPLORATION_AXES", "MAX_TRIALS", "MAX_ABS_VALUE", "MIN_ALPHA", "KAC_RICE_LAWS", "PROPOSALS",
-    "KacRiceEstimate", "LayerSpectrum", "SpectralRouteEstimate", "kac_rice_code_hash",
+    "KacRiceEstimate", "LayerSpectrum", "SpectralRouteEstimate", "kac_rice_code_hash", "StableFixedPointsEstimate",
+    # theory: a NamedTuple of the activation's functions (activation_functions, fuzzed above, makes and checks it)
+    "ActivationFunctions",
+    # cache: the record an ArrayCache stores (a plain container, checked by ArrayCache.store above)
+    "ArrayRecord",
     # plain result containers (no checks of their own): filled and checked by continuation_search and
     # esd_power_law, whose entries above validate them
     "ContinuationResult", "ESDPowerLaw",
@@ -1253,7 +1594,8 @@ EXEMPT = {
 # through their constructors and methods above (entries named module.Class and module.Class.method).
 
 MODULES = [activations, backend, sampling, network, engine, sweep, stats, regimes, selection, spectra, meanfield,
-           restore, bench, plotting, cli, trained, kacrice, train]
+           restore, bench, plotting, cli, trained, kacrice, train, quadrature, lengthmap, free, cavity,
+           kac_rice_sampling, kac_rice, spectral_route, cache]
 MODULE_BY_NAME = {m.__name__.split(".")[-1]: m for m in MODULES}
 
 
@@ -1298,4 +1640,5 @@ def _report():
     n_functions = len({e.name.split("[")[0] for e in ENTRIES})
     sys.stderr.write(f"\n[fuzz] {n_functions} distinct public functions and methods in {n_entries} entries "
                      f"(+ the engine on extreme networks), {COUNTS['cases']} generated cases "
-                     f"({COUNTS['errors']} named errors, {COUNTS['results']} valid results)\n")
+                     f"({COUNTS['errors']} named errors, {COUNTS['results']} valid results), "
+                     f"{COUNTS['faults']} damaged or forged cache files\n")

@@ -664,3 +664,82 @@ def test_kac_rice_linear_algebra_is_single_threaded_and_thread_count_free(monkey
             results.append(kr.kac_rice_estimate(cfg, 3000, seed=5, batch_size=1500).scores)
     assert seen and set(seen) == {1}
     np.testing.assert_array_equal(results[0], results[1])
+
+
+# --------------------------------------------------------------------------- found by the fuzz (tests/test_fuzz.py)
+
+
+def test_score_tail_is_scale_free_at_the_ends_of_the_float64_range():
+    """Scores of 1e300 overflowed (total**2), [0, 5e-324] gave 0/0: the same numbers in units of the largest."""
+    from fpkit.theory.kac_rice import score_tail
+
+    f = np.random.default_rng(0).pareto(2.5, 400)
+    tail, share, ess = score_tail(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for c in (1e-300, 1e300):
+            t2, s2, e2 = score_tail(c * f)
+            assert t2 == pytest.approx(tail, rel=1e-12) and s2 == pytest.approx(share, rel=1e-12)
+            assert e2 == pytest.approx(ess, rel=1e-12)
+        assert score_tail(np.array([0.0, 5e-324])) == (math.inf, 1.0, 1.0)
+        assert score_tail(np.full(30, 1e300))[1:] == pytest.approx((1 / 30, 30.0))
+
+
+def test_split_cauchy_sum_with_scales_beyond_each_others_range():
+    """Scales 1e-300 and 1e300 in one row (2^-1074 of the unit: 0 in it) divided by zero, and a total far above
+    every scale made 0/0: warnings, and a probability of NaN. Now every row sums to its total, a negligible
+    variable gets 0."""
+    gam = np.array([[1.0, 0.5, 0.0], [2.0, 1e-300, 1e300], [1e-300, 1e-300, 1e-300], [1.0, 0.5, 0.0]])
+    total = np.array([1e300, -4.0, -1e300, 0.3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = split_cauchy_sum(gam, total, np.random.default_rng(0))
+    np.testing.assert_allclose(out.sum(axis=-1), total, rtol=1e-12, atol=1e-12)
+    assert out[1, 1] == 0.0 and np.all(out[gam == 0] == 0)
+    assert np.count_nonzero(out[2]) == 1  # both tiny: the huge sum goes to one of them
+    ordinary = split_cauchy_sum(gam[[0, 3]][:, :2], np.array([0.7, 0.3]), np.random.default_rng(5))
+    with pytest.raises(ValueError, match="gam: a row whose scales are all 0"):
+        split_cauchy_sum(np.zeros((1, 2)), np.ones(1), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="total must have the shape of gam"):
+        split_cauchy_sum(gam, np.ones(3), np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        split_cauchy_sum(gam, total, 0)
+    np.testing.assert_allclose(ordinary.sum(axis=-1), [0.7, 0.3], rtol=1e-14)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda ks: ks.check_kac_rice_config(CAUCHY_REGIME.replace(bias_law="alpha_stable")), ValueError,
+     "config: bias_law 'alpha_stable' needs a parameter"),
+    (lambda ks: ks.KacRiceProposal("other", "tanh", [1.0], True), ValueError, "kind must be one of"),
+    (lambda ks: ks.KacRiceProposal("image", "relu", [1.0], True), ValueError, "activation must be a sigmoid-type"),
+    (lambda ks: ks.KacRiceProposal("image", "tanh", [0.0], True), ValueError, "scales must be a non-empty array"),
+    (lambda ks: ks.KacRiceProposal("image", "tanh", [1.0], 1), TypeError, "heavy must be True or False"),
+    (lambda ks: ks.KacRiceProposal("image", "tanh", [1.0], True).sample(np.random.default_rng(0), ()), ValueError,
+     "shape must have at least one axis"),
+    (lambda ks: ks.KacRiceProposal("image", "tanh", [1.0], True).logpdf("u"), TypeError, "u must be a numeric"),
+    (lambda ks: ks.pilot_scales(GAUSSIAN_REGIME, 3), TypeError, "rng must be a numpy.random.Generator"),
+    (lambda ks: ks.pilot_scales(GAUSSIAN_REGIME, np.random.default_rng(0), 0), ValueError, "n_components"),
+    (lambda ks: ks.condition_last_layer(GAUSSIAN_REGIME.replace(N=2), np.zeros((3, 2)), np.zeros((3, 3)),
+                                        np.random.default_rng(0), True), ValueError, "y and u must both have shape"),
+    (lambda ks: ks.condition_last_layer(CAUCHY_REGIME.replace(N=2, scale=1e200), np.ones((1, 2)), np.ones((1, 2)),
+                                        np.random.default_rng(0), True), ValueError, "too large for the Kac-Rice"),
+    (lambda ks: ks.batch_seeds(0, GAUSSIAN_REGIME, 10, 0), ValueError, "batch_size must be an integer >= 1"),
+    (lambda ks: ks.scale_bounds(GAUSSIAN_REGIME.replace(law="alpha_stable", alpha=1.5)), ValueError, "config.law"),
+])
+def test_the_sampling_pieces_check_their_arguments(call, error, match):
+    """Public pieces of the estimator (kac_rice and spectral_route use them): before, these calls failed inside
+    NumPy (or, for the bias law, named no argument)."""
+    from fpkit.theory import kac_rice_sampling
+
+    with pytest.raises(error, match=match):
+        call(kac_rice_sampling)
+
+
+def test_the_proposal_density_is_minus_infinity_far_out_without_warnings():
+    from fpkit.theory.kac_rice_sampling import KacRiceProposal
+
+    prop = KacRiceProposal("meanfield", "tanh", [0.5, 2.0], False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = prop.logpdf(np.array([[0.0, 0.0], [1e300, 1e300]]))
+    assert np.isfinite(out[0]) and out[1] == -np.inf

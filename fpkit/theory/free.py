@@ -145,10 +145,11 @@ def haagerup_larsen_log_radius(sigma_w2, layers, t) -> np.ndarray:
 
     Parameters
     ----------
-    sigma_w2 : sequence of float, length L
+    sigma_w2 : sequence of float > 0, length L
         Weight variance times N, per layer.
     layers : list of (values, probs), length L
-        The law of D_l^2 per layer as atoms, arrays of shape (..., K_l) (a batch of laws per layer).
+        The law of D_l^2 per layer as atoms, arrays >= 0 of shape (..., K_l) (a batch of laws per layer;
+        values and probs broadcast against each other).
     t : array of float in (0, 1), shape (T,)
 
     Returns
@@ -156,9 +157,31 @@ def haagerup_larsen_log_radius(sigma_w2, layers, t) -> np.ndarray:
     ndarray, shape (..., T)
         NaN where t is below the atom at 0.
     """
-    w = np.asarray(t, dtype=float) - 1.0
+    sigma_w2 = v.check_array(sigma_w2, "sigma_w2", ndim=1, min_size=1)
+    if np.any(sigma_w2 <= 0):
+        raise ValueError("sigma_w2 must be positive")
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple)) or len(layers) != sigma_w2.size:
+        raise TypeError(f"layers must be a list of (values, probs) pairs, one per entry of sigma_w2 ({sigma_w2.size}); "
+                        f"got {layers!r:.60}")
+    checked = []
+    for i, law in enumerate(layers):
+        if isinstance(law, (str, bytes)) or not isinstance(law, (tuple, list)) or len(law) != 2:
+            raise TypeError(f"layers[{i}] must be a (values, probs) pair; got {law!r:.60}")
+        values = np.atleast_1d(v.check_array(law[0], f"layers[{i}] values"))
+        probs = np.atleast_1d(v.check_array(law[1], f"layers[{i}] probs"))
+        if values.shape[-1] < 1 or np.any(values < 0) or np.any(probs < 0):
+            raise ValueError(f"layers[{i}] must hold atoms of shape (..., K), K >= 1, values and probs >= 0")
+        try:
+            np.broadcast_shapes(values.shape, probs.shape)
+        except ValueError:
+            raise ValueError(f"layers[{i}]: values {values.shape} and probs {probs.shape} do not broadcast") from None
+        checked.append((values, probs))
+    t = v.check_array(t, "t", ndim=1)
+    if np.any((t <= 0) | (t >= 1)):
+        raise ValueError("t must be in (0, 1)")
+    w = t - 1.0
     log_s = 0.0
-    for s2, (values, probs) in zip(sigma_w2, layers):
+    for s2, (values, probs) in zip(sigma_w2, checked):
         u = _inverse_psi_batch(values, probs, w)
         with np.errstate(invalid="ignore"):
             log_s = log_s + np.log(u / w) - math.log(s2)
@@ -393,7 +416,7 @@ class FreeJacobianLaw:
 
         0 for t at or below the atom at 0; ``outer_radius`` at t = 1.
         """
-        t = np.atleast_1d(np.asarray(t, dtype=float))
+        t = np.atleast_1d(v.check_array(t, "t", finite=False))
         if np.any(~np.isfinite(t)) or np.any((t < 0) | (t > 1)):
             raise ValueError("t must be in [0, 1]")
         inner = (t > 0) & (t < 1)

@@ -78,7 +78,6 @@ __all__ = [
     "KacRiceEstimate",
     "StableFixedPointsEstimate",
     "default_batch_size",
-    "heavy_weights",
     "kac_rice_estimate",
     "mean_stable_fixed_points",
     "score_tail",
@@ -104,6 +103,8 @@ def score_tail(scores) -> tuple[float, float, float]:
     f = v.check_array(scores, "scores", ndim=1, min_size=2)
     if np.any(f < 0):
         raise ValueError("scores must be >= 0")
+    if f.max() > 0 and not 1e-100 <= f.max() <= 1e100:  # squares and sums could leave float64: in units of
+        f = f / f.max()  # the largest score (the same numbers)
     total = f.sum()
     ess = float(total**2 / np.sum(f * f)) if total > 0 else 0.0
     pos = f[f > 0]
@@ -117,7 +118,7 @@ def score_tail(scores) -> tuple[float, float, float]:
     return float(tail), (float(f.max() / total) if total > 0 else 0.0), ess
 
 
-def heavy_weights(config: NetworkConfig) -> bool:
+def _heavy_weights(config: NetworkConfig) -> bool:
     """True for weights of tail index at most 1 (Cauchy; Student-t with df <= 1), for which the ``Q_all``
     scores have infinite variance (see :attr:`KacRiceEstimate.infinite_variance_suspected`)."""
     return bool(config.weights_law().tail_index <= 1.0)
@@ -209,7 +210,7 @@ class KacRiceEstimate:
         ``P(f > t) >~ P(|w| > t) / t ~ t^-(1 + a)``, a tail of index ``1 + a <= 2``; measured, by the rule
         of :func:`~fpkit.theory.kac_rice.score_tail` (Hill tail index below 2, or one score over 10 % of the sum).
         """
-        return heavy_weights(self.config) or _heavy_tailed(self.tail_index, self.max_share)
+        return _heavy_weights(self.config) or _heavy_tailed(self.tail_index, self.max_share)
 
     def summary(self) -> dict[str, Any]:
         """The numbers as a flat dict (config fields included), for a table row."""
@@ -487,6 +488,8 @@ def _stage_seeds(ss: np.random.SeedSequence, n_samples: int, batch_size: int):
 
 def default_batch_size(config: NetworkConfig) -> int:
     """Samples per batch that keep a batch's arrays near 2^21 numbers (about 100 MB): 16 to 2048."""
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
     return int(min(2048, max(16, 2**21 // (config.L * config.N**2))))
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import special
 
 from .. import _validate as v
+from ..activations import Activation, get_activation
 from ..backend import make_rng
 from ..network import Ensemble, NetworkConfig
 from ..sampling import scale_factor, weight_law
@@ -46,6 +47,23 @@ KAC_RICE_LAWS = ("gaussian", "cauchy", "student_t")
 PROPOSALS = ("meanfield", "image", "uniform")
 
 _LOG_2PI = math.log(2.0 * math.pi)
+#: Largest scale, pre-activation or input magnitude the sampling pieces accept (squares stay finite, sums of
+#: many stay below the float64 maximum).
+MAX_VALUE = 1e150
+
+
+def _generator(rng: Any, name: str = "rng") -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator; got {type(rng).__name__}")
+    return rng
+
+
+def _values(x: Any, name: str, *, ndim=None) -> np.ndarray:
+    """A finite float64 array with ``|x| <= MAX_VALUE``, else an error naming ``name``."""
+    arr = v.check_array(x, name, ndim=ndim)
+    if arr.size and np.max(np.abs(arr)) > MAX_VALUE:
+        raise ValueError(f"{name} must be at most {MAX_VALUE:g} in magnitude; got {np.max(np.abs(arr)):g}")
+    return arr
 
 
 def check_kac_rice_config(config: NetworkConfig) -> NetworkConfig:
@@ -54,7 +72,10 @@ def check_kac_rice_config(config: NetworkConfig) -> NetworkConfig:
         raise TypeError(f"config must be a NetworkConfig; got {type(config).__name__}")
     if config.law not in KAC_RICE_LAWS:
         raise ValueError(f"config.law must be one of {KAC_RICE_LAWS} for the Kac-Rice estimator; got {config.law!r}")
-    blaw = config.biases_law()
+    try:
+        blaw = config.biases_law()
+    except ValueError as exc:  # a bias law that needs a parameter of its own
+        raise ValueError(f"config: {exc}") from None
     if blaw is not None and blaw.name not in KAC_RICE_LAWS:
         raise ValueError(f"the bias law must be one of {KAC_RICE_LAWS} (or none); got {blaw.name!r}")
     return config
@@ -110,22 +131,31 @@ class KacRiceProposal:
     Parameters
     ----------
     kind : {"meanfield", "image", "uniform"}
-    activation : Activation
+    activation : str or Activation
         The network's (sigmoid-type) activation phi.
-    scales : array of float > 0, shape (K,)
+    scales : array of float in (0, 1e150], shape (K,)
         The component scales s_k (from :func:`pilot_scales`; ignored for ``"uniform"``).
     heavy : bool
         Cauchy components (heavy-tailed weights) instead of Gaussian ones.
     """
 
-    def __init__(self, kind: str, activation, scales, heavy: bool):
-        self.kind, self.phi, self.heavy = kind, activation, heavy
-        scales = np.asarray(scales, dtype=float)
+    def __init__(self, kind: str, activation: str | Activation, scales, heavy: bool):
+        kind = v.check_choice(kind, "kind", PROPOSALS)
+        activation = get_activation(activation, sigmoid_type=True)
+        scales = _values(scales, "scales", ndim=1)
+        if scales.size == 0 or np.any(scales <= 0):
+            raise ValueError(f"scales must be a non-empty array of positive numbers; got {scales!r:.80}")
+        self.kind, self.phi, self.heavy = kind, activation, v.check_bool(heavy, "heavy")
         self.scales = np.concatenate([scales, [4.0 * scales.max()]])
         self.log_pi = np.log(np.concatenate([np.full(scales.size, 0.95 / scales.size), [0.05]]))
 
     def sample(self, rng, shape):
         """Draws u of shape ``shape`` (..., N) from the proposal, with the NumPy generator ``rng``."""
+        rng = _generator(rng)
+        shape = v.check_shape(shape)
+        if not shape:
+            raise ValueError("shape must have at least one axis (..., N)")
+        v.check_memory(40 * math.prod(shape), f"shape = {shape}")
         if self.kind == "uniform":  # x uniform on the box, u = phi^{-1}(x)
             lo, hi = self.phi.low, self.phi.high
             x = np.clip(rng.uniform(lo, hi, shape), lo + 1e-300, hi - 1e-300)
@@ -137,14 +167,15 @@ class KacRiceProposal:
         return g * self.scales[k][..., None]
 
     def logpdf(self, u):
-        """log q(u) for u of shape (..., N), shape (...)."""
-        if self.kind == "uniform":
-            d = self.phi.derivative(u, np)
-            with np.errstate(divide="ignore"):
+        """log q(u) for u of shape (..., N) (finite), shape (...); ``-inf`` where q underflows to 0."""
+        u = v.check_array(u, "u", ndim=tuple(range(1, 33)))
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):  # a density of 0 is log q = -inf
+            if self.kind == "uniform":
+                d = self.phi.derivative(u, np)
                 return np.sum(np.log(d), axis=-1) - u.shape[-1] * math.log(self.phi.high - self.phi.low)
-        main = _component_logpdf(u, self.scales[:-1], self.heavy) + self.log_pi[:-1]
-        wide = _component_logpdf(u, self.scales[-1:], True) + self.log_pi[-1:]
-        return special.logsumexp(np.concatenate([main, wide], axis=-1), axis=-1)
+            main = _component_logpdf(u, self.scales[:-1], self.heavy) + self.log_pi[:-1]
+            wide = _component_logpdf(u, self.scales[-1:], True) + self.log_pi[-1:]
+            return special.logsumexp(np.concatenate([main, wide], axis=-1), axis=-1)
 
 
 def pilot_scales(config: NetworkConfig, rng, n_components: int = 8, *, at_images: bool = False) -> np.ndarray:
@@ -157,6 +188,10 @@ def pilot_scales(config: NetworkConfig, rng, n_components: int = 8, *, at_images
     The quantiles are floored at ``1e-3`` times the largest one (and at 1e-280), so that no component
     is degenerate.
     """
+    config = check_kac_rice_config(config)
+    rng = _generator(rng)
+    n_components = v.check_int(n_components, "n_components", minimum=1, maximum=10**6)
+    at_images = v.check_bool(at_images, "at_images")
     ens = Ensemble.sample(config, 256, seed=rng, backend="numpy")
     lo, hi = ens.domain
     x = rng.uniform(lo, hi, (256, 1, config.N))
@@ -191,8 +226,7 @@ def scale_bounds(config: NetworkConfig) -> np.ndarray:
     the lower end; Student-t scale mixtures have no upper end). As components of the ``"image"`` proposal
     they bound ``p_z / q`` at the ends of the range the pilot's quantiles may miss.
     """
-    from ..activations import get_activation
-
+    config = check_kac_rice_config(config)
     phi = get_activation(config.activation, sigmoid_type=True)
     law = weight_law(config.law, df=config.df, alpha=config.alpha)
     c = scale_factor(law, config.N, config.convention, config.scale)
@@ -217,12 +251,25 @@ def split_cauchy_sum(gam, total, rng) -> np.ndarray:
 
     Exact: a_k is drawn from its law given the sum of the remaining ones, by rejection from a
     two-component envelope of the product of two Cauchy densities (acceptance >= about 1/4), then
-    the sum is updated. ``gam`` has shape (..., K), ``total`` shape (...); scales may be 0.
+    the sum is updated. ``gam`` has shape (..., K), K >= 1, finite and >= 0 (scales may be 0, but not all of
+    a row's where its total is not 0: such a sum is 0), ``total`` shape (...), finite; ``rng`` a NumPy
+    Generator.
     """
-    gam = np.asarray(gam, dtype=float)
+    gam = v.check_array(gam, "gam", ndim=tuple(range(1, 33)))
+    if gam.shape[-1] == 0 or (gam.size and np.min(gam) < 0):
+        raise ValueError(f"gam must have shape (..., K) with K >= 1 and scales >= 0; got shape {gam.shape}"
+                         + (f", minimum {np.min(gam):g}" if gam.size else ""))
+    S = np.array(v.check_array(total, "total"), dtype=float, copy=True)
+    if S.shape != gam.shape[:-1]:
+        raise ValueError(f"total must have the shape of gam without its last axis, {gam.shape[:-1]}; got {S.shape}")
+    rng = _generator(rng)
+    with np.errstate(over="ignore"):
+        rest = np.cumsum(gam[..., ::-1], axis=-1)[..., ::-1]  # rest[k] = sum_{m >= k} gam[m]
+    if not np.all(np.isfinite(rest)):
+        raise ValueError("gam: the sum of a row's scales overflows float64")
+    if np.any((rest[..., 0] == 0) & (S != 0)):
+        raise ValueError("gam: a row whose scales are all 0 has a sum of 0, but its total is not 0")
     out = np.zeros_like(gam)
-    rest = np.cumsum(gam[..., ::-1], axis=-1)[..., ::-1]  # rest[k] = sum_{m >= k} gam[m]
-    S = np.array(total, dtype=float, copy=True)
     K = gam.shape[-1]
     for k in range(K - 1):
         g1, g2 = gam[..., k], rest[..., k + 1]
@@ -247,24 +294,39 @@ def _two_cauchy_given_sum(g1, g2, S, rng, max_rounds: int = 400):
     like quantities, e.g. ``P_g1(a) P_g2(S - a) / (P_g1(a) max P_g2) = 1 / (1 + ((S - a) / g2)^2)``, so
     no product of densities under- or overflows, whatever the scales: they may differ by hundreds of
     orders of magnitude. The draws are made in units of ``2^e``, the power of two next to
-    ``max(|S|, g1, g2)`` (exact).
+    ``max(|S|, g1, g2)`` (exact). A scale below ``2^-1074`` of that unit (0 in it) is a variable that is 0 at
+    float64 resolution: the other one is the whole sum; where both are, the sum goes to the first with
+    probability ``g1 / (g1 + g2)`` (the limit of the conditional law as both scales go to 0).
     """
     _, exponent = np.frexp(np.maximum(np.maximum(np.abs(S), g1), g2))
+    share = g1 / (g1 + g2)
     g1, g2, S = (np.ldexp(a, -exponent) for a in (g1, g2, S))
     n = S.size
     out = np.empty(n)
+    zero1, zero2 = g1 == 0, g2 == 0
+    out[zero1] = 0.0
+    out[zero2 & ~zero1] = S[zero2 & ~zero1]
+    both = np.nonzero(zero1 & zero2)[0]
+    if both.size:
+        out[both] = np.where(rng.random(both.size) < share[both], S[both], 0.0)
+    g1, g2 = np.where(zero1, 1.0, g1), np.where(zero2, 1.0, g2)  # (not used where 0)
     with np.errstate(over="ignore"):  # an overflowing square means a ratio of 0, as it should
         # pi kappa_i = 1 / (g_i (1 + (S / 2 g_i)^2)); envelope A has area 1 / (pi max(g1, g2))
         q1 = 1.0 / (g1 * (1.0 + (0.5 * S / g1) ** 2))
         q2 = 1.0 / (g2 * (1.0 + (0.5 * S / g2) ** 2))
         use_b = (q1 + q2) * np.maximum(g1, g2) < 1.0
-        left = np.arange(n)
+        # envelope B's first component has weight q2 / (q1 + q2); where both q underflow (|S| >> g1, g2) the
+        # same ratio from q_i = 4 g_i / (4 g_i^2 + S^2), whose terms are at most 1 in these units
+        with np.errstate(invalid="ignore"):
+            p_first = np.where(q1 + q2 > 0, q2 / (q1 + q2), g2 * (4 * g1 * g1 + S * S)
+                               / (g2 * (4 * g1 * g1 + S * S) + g1 * (4 * g2 * g2 + S * S)))
+        left = np.nonzero(~(zero1 | zero2))[0]
         for _ in range(max_rounds):
             if left.size == 0:
                 return np.ldexp(out, exponent)
             a1, b1, s, ub = g1[left], g2[left], S[left], use_b[left]
             c1 = rng.standard_cauchy(left.size)
-            from_first = np.where(ub, rng.random(left.size) < q2[left] / (q1[left] + q2[left]), a1 <= b1)
+            from_first = np.where(ub, rng.random(left.size) < p_first[left], a1 <= b1)
             a = np.where(from_first, a1 * c1, s - b1 * c1)
             # envelope B: 1 / (kappa2 / P_g2(S - a) + kappa1 / P_g1(a)), kappa_i / P_gi(x) = ((x^2 + g_i^2) / (S^2 / 4 + g_i^2))
             ratio_b = 1.0 / ((np.hypot(s - a, b1) / np.hypot(0.5 * s, b1)) ** 2
@@ -282,7 +344,16 @@ def condition_last_layer(config: NetworkConfig, y: np.ndarray, u: np.ndarray, rn
 
     Parameters
     ----------
-    y : (M, N) inputs of the layer; u : (M, N) required pre-activations.
+    config : NetworkConfig
+        Weight and bias laws among :data:`KAC_RICE_LAWS`.
+    y : array, shape (M, N)
+        Inputs of the layer (finite, at most 1e150 in magnitude; N = ``config.N``).
+    u : array, shape (M, N)
+        Required pre-activations (finite; where ``u^2`` leaves float64 the density is computed in logs, or
+        is 0 and ``log_weight`` is ``-inf``).
+    rng : numpy.random.Generator
+    exact : bool
+        Exact conditioning for Cauchy weights (with Cauchy biases or none); otherwise the scale mixture.
 
     Returns
     -------
@@ -292,41 +363,62 @@ def condition_last_layer(config: NetworkConfig, y: np.ndarray, u: np.ndarray, rn
     log_weight : (M,)
         ``sum_i log p(z_i = u_i)``: the exact density of z at u (exact mode), or the Gaussian
         density given the drawn scales (mixture mode; its mean over the scales is the density).
+
+    Raises
+    ------
+    ValueError
+        Where the pre-activation's scale given its input is below 1e-150 or the weight scale above 1e150
+        (densities and squares beyond float64).
     """
+    config = check_kac_rice_config(config)
+    y = _values(y, "y", ndim=2)
+    u = v.check_array(u, "u", ndim=2)
+    if y.shape != u.shape or y.shape[1] != config.N:
+        raise ValueError(f"y and u must both have shape (M, N) with N = config.N = {config.N}; got {y.shape} and "
+                         f"{u.shape}")
+    rng = _generator(rng)
+    exact = v.check_bool(exact, "exact")
     M, N = u.shape
+    v.check_memory(64 * M * N * (N + 1), f"M * N^2 = {M * N * N} weights")
     law = weight_law(config.law, df=config.df, alpha=config.alpha)
     c = scale_factor(law, N, config.convention, config.scale)
     blaw = config.biases_law()
     beta = 0.0 if blaw is None else config.bias_scale
+    if not (c <= MAX_VALUE and beta <= MAX_VALUE):
+        raise ValueError(f"config.scale = {config.scale:g} with bias_scale = {config.bias_scale:g} is too large for "
+                         f"the Kac-Rice estimator: the last layer's weight scale {c:.3g} or bias scale exceeds "
+                         f"{MAX_VALUE:g}, where the squares of its pre-activation scales leave float64")
     if exact and law.name == "cauchy":
         # a_ij = W_ij y_j ~ Cauchy(c |y_j|), bias ~ Cauchy(beta): split u_i among them exactly.
         gam = np.concatenate([np.broadcast_to(c * np.abs(y)[:, None, :], (M, N, N)),
                               np.full((M, N, 1), beta)], axis=-1)
+        g = gam.sum(-1)
+        _check_scale(g, config)
         a = split_cauchy_sum(gam, u, rng)[..., :N]
         safe = np.where(y == 0.0, 1.0, y)[:, None, :]
         W = np.where(y[:, None, :] == 0.0, c * rng.standard_cauchy((M, N, N)), a / safe)
-        g = gam.sum(-1)
-        _check_scale(g, config)
-        square = u * u + g * g
-        log_p = np.log(g / np.pi) - np.log(square)
+        with np.errstate(over="ignore", under="ignore"):  # handled: ``tiny`` below
+            square = u * u + g * g
+            log_p = np.log(g / np.pi) - np.log(square)
         tiny = ~((square >= np.finfo(float).tiny) & (square < np.inf))  # u^2 + g^2 under- or overflows
         log_p = np.where(tiny, np.log(g / np.pi) - 2.0 * np.log(np.hypot(u, g)), log_p)
         return W, np.sum(log_p, axis=-1)
-    s2 = c * c * _mixture_variances(law, (M, N, N), rng)
-    sb2 = beta * beta * (_mixture_variances(blaw, (M, N), rng) if blaw is not None else np.zeros((M, N)))
-    w0 = np.sqrt(s2) * rng.standard_normal((M, N, N))  # unconditioned draws
-    b0 = np.sqrt(sb2) * rng.standard_normal((M, N))
-    terms_v = s2 * (y * y)[:, None, :]  # s2_ij y_j^2
-    v_row = terms_v.sum(-1) + sb2
-    _check_scale(np.sqrt(v_row), config)
-    # Matheron's rule w = w0 + s2 y (u - z0) / v, written with sums over the *other* inputs so
-    # that a dominant heavy-tailed weight does not cancel against itself:
-    # w_j = w0_j v_{-j} / v + s2_j y_j (u - z0_{-j}) / v.
-    v_minus = _exclusive_sums(terms_v) + sb2[..., None]
-    z_minus = _exclusive_sums(w0 * y[:, None, :]) + b0[..., None]
-    W = (w0 * v_minus + s2 * y[:, None, :] * (u[..., None] - z_minus)) / v_row[..., None]
-    log_w = np.sum(-0.5 * (_LOG_2PI + np.log(v_row)) - 0.5 * u * u / v_row, axis=-1)
-    return W, log_w
+    with np.errstate(over="ignore", under="ignore"):  # a density of 0 far out: log_weight = -inf
+        s2 = c * c * _mixture_variances(law, (M, N, N), rng)
+        sb2 = beta * beta * (_mixture_variances(blaw, (M, N), rng) if blaw is not None else np.zeros((M, N)))
+        w0 = np.sqrt(s2) * rng.standard_normal((M, N, N))  # unconditioned draws
+        b0 = np.sqrt(sb2) * rng.standard_normal((M, N))
+        terms_v = s2 * (y * y)[:, None, :]  # s2_ij y_j^2
+        v_row = terms_v.sum(-1) + sb2
+        _check_scale(np.sqrt(v_row), config)
+        # Matheron's rule w = w0 + s2 y (u - z0) / v, written with sums over the *other* inputs so
+        # that a dominant heavy-tailed weight does not cancel against itself:
+        # w_j = w0_j v_{-j} / v + s2_j y_j (u - z0_{-j}) / v.
+        v_minus = _exclusive_sums(terms_v) + sb2[..., None]
+        z_minus = _exclusive_sums(w0 * y[:, None, :]) + b0[..., None]
+        W = (w0 * v_minus + s2 * y[:, None, :] * (u[..., None] - z_minus)) / v_row[..., None]
+        log_w = np.sum(-0.5 * (_LOG_2PI + np.log(v_row)) - 0.5 * u * u / v_row, axis=-1)
+        return W, log_w
 
 
 def _check_scale(scale, config: NetworkConfig) -> None:
@@ -344,7 +436,11 @@ def batch_seeds(seed: Any, config: NetworkConfig, n_samples: int, batch_size: in
     per-sample results (at most 10 bytes each) and one batch of matrices fit in memory.
 
     Children spawned one at a time are the children ``spawn(n)`` would give (child 0 seeds the
-    pilot, child k the k-th batch), without holding one SeedSequence per batch at once."""
+    pilot, child k the k-th batch), without holding one SeedSequence per batch at once. ``n_samples`` and
+    ``batch_size`` are integers >= 1."""
+    config = check_kac_rice_config(config)
+    n_samples = v.check_int(n_samples, "n_samples", minimum=1)
+    batch_size = v.check_int(batch_size, "batch_size", minimum=1)
     v.check_memory(10 * n_samples + 48 * min(batch_size, n_samples) * config.L * config.N**2,
                    f"n_samples = {n_samples} and batch_size = {batch_size}")
     ss = seed_sequence(seed)

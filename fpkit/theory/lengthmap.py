@@ -83,7 +83,11 @@ def activation_functions(phi, *, argument: str = "phi") -> ActivationFunctions:
                                    act.kinks, act.name)
     if not callable(phi):
         raise TypeError(f"{argument} must be an activation name or a callable; got {type(phi).__name__}")
-    f = v.checked_real_function(phi, argument)
+    checked = v.checked_real_function(phi, argument)
+
+    def f(x):  # as float64 (a callable may return a list or integers)
+        return np.asarray(checked(x), dtype=float)
+
     h = 1e-6
     return ActivationFunctions(f, lambda x: (f(x + h) - f(x - h)) / (2 * h), (), None)
 
@@ -134,6 +138,21 @@ def uniform_input_moments(activation) -> tuple[float, float]:
     return mean_abs, (low * low + low * high + high * high) / 3.0
 
 
+def _nonnegative(value, name: str):
+    """A finite real scalar or array >= 0 (a variance or a scale), else an error naming ``name``."""
+    arr = v.check_array(value, name)
+    if arr.size and np.min(arr) < 0:
+        raise ValueError(f"{name} must be >= 0; got a minimum of {np.min(arr):g}")
+    return value
+
+
+def _finite_result(value, what: str):
+    """``value`` if finite everywhere, else a ValueError saying that ``what`` leaves float64."""
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{what} exceeds the float64 range; use smaller scales or variances")
+    return value
+
+
 def _scales(sigma_w, sigma_b) -> tuple[float, float]:
     sigma_w = v.check_real(sigma_w, "sigma_w", low=0.0, high=MAX_SCALE)
     sigma_b = v.check_real(sigma_b, "sigma_b", low=0.0, high=MAX_SCALE)
@@ -145,13 +164,22 @@ def _scales(sigma_w, sigma_b) -> tuple[float, float]:
 # ---------------------------------------------------------------------------
 
 
-def _second_moment(fns: ActivationFunctions, q):
-    """E[phi(sqrt(q) Z)^2], vectorised over q; an overflowing square is an error, never a warning."""
+def _finite_square(f, what: str):
+    """x -> f(x)^2, a ValueError naming the activation where it leaves float64 (never a warning)."""
     def square(x):
         with np.errstate(over="ignore"):
-            return fns.value(x) ** 2
+            y = f(x) ** 2
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"activation: {what} is beyond float64 at some x in {np.min(x):.3g}..{np.max(x):.3g} "
+                             "(the activation grows too fast for this variance)")
+        return y
 
-    return gaussian_expectation(square, 0.0, q, kinks=fns.kinks)[0]
+    return square
+
+
+def _second_moment(fns: ActivationFunctions, q):
+    """E[phi(sqrt(q) Z)^2], vectorised over q; an overflowing square is an error, never a warning."""
+    return gaussian_expectation(_finite_square(fns.value, "phi(x)^2"), 0.0, q, kinks=fns.kinks)[0]
 
 
 def length_map(activation, q, sigma_w: float, sigma_b: float):
@@ -169,8 +197,10 @@ def length_map(activation, q, sigma_w: float, sigma_b: float):
     float or array of shape S
     """
     fns = activation_functions(activation, argument="activation")
+    q = _nonnegative(q, "q")
     sigma_w, sigma_b = _scales(sigma_w, sigma_b)
-    return sigma_w**2 * _second_moment(fns, q) + sigma_b**2
+    with np.errstate(over="ignore"):
+        return _finite_result(sigma_w**2 * _second_moment(fns, q) + sigma_b**2, "the length map")
 
 
 def chi_1(activation, q, sigma_w: float):
@@ -180,8 +210,12 @@ def chi_1(activation, q, sigma_w: float):
     chaotic one (Poole et al. 2016). Vectorised over q (float or array >= 0).
     """
     fns = activation_functions(activation, argument="activation")
+    q = _nonnegative(q, "q")
     sigma_w, _ = _scales(sigma_w, 0.0)
-    return sigma_w**2 * gaussian_expectation(lambda x: fns.derivative(x) ** 2, 0.0, q, kinks=fns.kinks)[0]
+
+    square = _finite_square(fns.derivative, "phi'(x)^2")
+    with np.errstate(over="ignore"):
+        return _finite_result(sigma_w**2 * gaussian_expectation(square, 0.0, q, kinks=fns.kinks)[0], "chi_1")
 
 
 def preactivation_variances(activation: str, L: int, sigma_w: float, sigma_b: float, input_second_moment: float):
@@ -236,8 +270,8 @@ def length_map_fixed_point(activation, sigma_w: float, sigma_b: float, *, q0: fl
         except ValueError:  # phi^2 times the density is not finite
             new = math.inf
         if not new < 1e300:
-            raise ValueError(f"the length map diverges (q > 1e300) for sigma_w={sigma_w:g}, sigma_b={sigma_b:g}: "
-                             "phi grows too fast for a fixed point at this weight scale")
+            raise ValueError(f"the length map diverges (q > 1e300) for this activation at sigma_w={sigma_w:g}, "
+                             f"sigma_b={sigma_b:g}: phi grows too fast for a fixed point at this weight scale")
         if abs(new - q) <= tol * max(1.0, q):
             return float(new)
         q = new
@@ -262,6 +296,7 @@ def meanfield_fixed_variance(config: NetworkConfig, *, tol: float = 1e-13, max_i
 def cauchy_scale_map(activation, gamma, s: float, beta: float):
     """``s E|phi(gamma C)| + beta``: the Cauchy scale of the next layer's pre-activations (vectorised over gamma)."""
     phi = get_activation(activation, sigmoid_type=True)
+    gamma = _nonnegative(gamma, "gamma")
     s, beta = v.check_real(s, "s", low=0.0), v.check_real(beta, "beta", low=0.0)
     return s * cauchy_expectation(lambda h: np.abs(phi.numpy(h)), gamma, kinks=phi.kinks)[0] + beta
 

@@ -99,8 +99,9 @@ class LayerSpectrum:
 
     def log_potential(self, L: int) -> float:
         """``int log max(1, |lambda|) dmu_{J_L}`` for a product of L such layers: the typical-point
-        exponent Lambda(L) of ``|det(I - J)| ~ exp(N Lambda)``; equal to ``L * log_potential(1)``."""
-        L = v.check_int(L, "L", minimum=1)
+        exponent Lambda(L) of ``|det(I - J)| ~ exp(N Lambda)``; equal to ``L * log_potential(1)``. ``L`` is an
+        integer in [1, 10^15] (beyond, L times a radius's log leaves the float64 range or its precision)."""
+        L = v.check_int(L, "L", minimum=1, maximum=10**15)
         y = np.maximum(L * self.log_r, 0.0)
         t = np.concatenate([[0.0], self.t, [1.0]])
         y = np.concatenate([[0.0], y, [y[-1]]])  # beyond the last point: its value (a lower bound)
