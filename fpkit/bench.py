@@ -292,7 +292,8 @@ def cost_law(*, widths=(8, 16, 32, 64), depths=(2, 4, 8, 16), sizes=(256, 1024, 
         v.check_int(value, name, minimum=1)
     E = 16
     N_max, L_max, S_max = max([*widths, base_N]), max([*depths, base_L]), max([*sizes, base_size])
-    v.check_memory(8 * (E * L_max * N_max**2 + 4 * S_max * N_max),
+    # weights, and per start the iteration's ring of past states (up to max_period + 1 = 65) and temporaries
+    v.check_memory(16 * (E * L_max * N_max**2 + 80 * S_max * N_max),  # with room for the roofline beside it
                    f"the largest widths/base_N = {N_max}, depths/base_L = {L_max}, sizes/base_size = {S_max}")
     rows = []
     points = ([("N", n, base_L, base_size) for n in widths] + [("L", base_N, d, base_size) for d in depths]

@@ -78,8 +78,8 @@ def _hall(x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
 
 def _hall_inverse(y: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     """The inverse of :func:`_hall` in x: (3 / gamma) (cbrt(1 + gamma (y - gamma/6)) - 1)."""
-    u = gamma * (y - gamma / 6.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        u = gamma * (y - gamma / 6.0)
         c = np.where(u > -1.0, np.expm1(np.log1p(np.maximum(u, -1.0 + 1e-15)) / 3.0), np.cbrt(1.0 + u) - 1.0)
         x = np.where(gamma != 0.0, 3.0 * c / np.where(gamma != 0.0, gamma, 1.0), y - gamma / 6.0)
     return x
