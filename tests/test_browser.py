@@ -80,8 +80,7 @@ SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
 #: Pages (file stems) not yet rewritten to the chapter pattern (tools/CHAPTER_PATTERN.md): the checks of
 #: a chapter's form skip them. Empty this set chapter by chapter; the final state has none.
-NOT_YET_CONVERTED = {
-}
+NOT_YET_CONVERTED: set[str] = set()
 #: A figure is shown at no less than this fraction of its physical size in a 1280 px window.
 MIN_FIGURE_SCALE = 0.75
 #: Words of a finding in the introduction's claim table.
