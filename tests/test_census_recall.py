@@ -235,3 +235,34 @@ def test_layer_descent_refuses_bad_arguments(kwargs, match):
 def test_recall_settings_are_validated(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         EngineSettings(**kwargs)
+
+
+# --------------------------------------------------------------------------- the census's recall at N <= 4
+
+#: The census settings of chapter 4's count of all fixed points.
+RECALL_SETTINGS = EngineSettings(n_starts=32, max_starts=128, max_iter=300, converge_attractors=True, census=True,
+                                 census_starts=32, census_pairing=True, census_descent_starts=32, census_until_quiet=2)
+
+
+def test_census_recall_at_small_widths_is_at_least_99_5_percent():
+    """The census with the descent and quiet rounds finds at least 99.5 % of the fixed points, and of the
+    unstable ones, that the independent search finds, on 200 Cauchy networks at N = 2, 3, 4 (seeded). Without
+    the descent and the quiet rounds (census and pairing alone) the first four configurations' networks lost
+    12 of their 164 unstable points when this test was written, although every index sum was 1 and every
+    pairing closed: that is what the settings buy."""
+    ref_all = ref_unstable = missed = missed_unstable = 0
+    for i, (N, L) in enumerate([(2, 2), (3, 3), (4, 2), (4, 4), (4, 8)]):
+        ens = Ensemble.sample(CAUCHY_REGIME.replace(N=N, L=L), 40, seed=100 + i)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            census = find_fixed_points(ens, settings=RECALL_SETTINGS, seed=i)
+        ref = layer_newton_fixed_points(ens, n_starts=512, seed=50 + i)
+        miss = census_misses(census, ref, ens)
+        per = ref.per_network()
+        ref_all += int(per.fixed_points.sum())
+        ref_unstable += int(per.unstable.sum())
+        missed += int(miss.missed.sum())
+        missed_unstable += int(miss.missed_unstable.sum())
+    assert ref_unstable >= 150  # enough unstable points for the rate to mean something
+    assert missed <= 0.005 * ref_all, f"the census missed {missed} of {ref_all} fixed points"
+    assert missed_unstable <= 0.005 * ref_unstable, f"missed {missed_unstable} of {ref_unstable} unstable points"
