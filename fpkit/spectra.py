@@ -282,7 +282,7 @@ def linear_network_jacobians(L: int, N: int, n_networks: int = 1, *, sigma_w: fl
     The weights are :func:`~fpkit.sampling.sample_weights` ``("gaussian", (n_networks, L, N, N),
     scale=sigma_w, seed=seed)`` (on the default backend, then on the host), variance ``sigma_w^2 / N``; the product of L of them is the Jacobian of
     a linear network, and ``sigma_w = tau^(1/L)`` gives ``tau X`` for X a product of L Ginibre matrices of
-    variance 1/N. Their spectra follow :meth:`fpkit.theory.free.FreeJacobianLaw.linear`.
+    variance 1/N. Their spectra follow ``FreeJacobianLaw.linear``.
 
     Returns
     -------
