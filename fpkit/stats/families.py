@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from .. import _validate as v
-from .tables import check_column, check_orderable, check_unique_column
+from .tables import check_column, check_labels, check_unique_column
 
 __all__ = ["holm_adjust", "holm_adjust_last_axis", "holm_family", "paired_sign_test", "paired_sign_tests"]
 
@@ -251,12 +251,7 @@ def paired_sign_tests(table: pd.DataFrame, value: str, *, pair: str, group: str,
         raise ValueError("table must have at least one row when by names cases")
     check_column(table, value, "table")
     for b in by_list:
-        check_orderable(table[b], f"table column {b!r} (by)")
-        labels = table[b]
-        if labels.isna().any():
-            raise ValueError(f"table column {b!r} (by) names the cases: it must have no missing value")
-        if pd.api.types.is_numeric_dtype(labels) and not np.isfinite(labels.to_numpy(dtype=float)).all():
-            raise ValueError(f"table column {b!r} (by) names the cases: its numbers must be finite")
+        check_labels(table[b], f"table column {b!r} (by)")
     v.check_choice(alternative, "alternative", PAIRED_ALTERNATIVES)
     if isinstance(against, (str, bytes)) or not isinstance(against, (Sequence, np.ndarray)) or len(against) == 0:
         raise TypeError(f"against must be a non-empty sequence of group labels; got {against!r:.60}")

@@ -43,12 +43,7 @@ def check_table(table: Any, by: Any, column: Any, by_name: str = "by") -> None:
     if len(table) == 0:
         raise ValueError("table must have at least one row")
     for b in by_list:
-        if table[b].isna().any():
-            raise ValueError(f"table column {b!r} ({by_name}) has missing values (NaN/None); its rows would be dropped")
-        check_orderable(table[b], f"table column {b!r} ({by_name})")
-        if pd.api.types.is_float_dtype(table[b]) and not np.all(np.isfinite(table[b].to_numpy(dtype=float))):
-            raise ValueError(f"table column {b!r} ({by_name}) must be finite (found inf): a group or depth of inf "
-                             "means nothing")
+        check_labels(table[b], f"table column {b!r} ({by_name})")
     values = table[column]
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_complex_dtype(values):
         raise TypeError(f"table column {column!r} (column) must be numeric (real); got dtype {values.dtype}")
@@ -73,6 +68,16 @@ def check_orderable(values: pd.Series, label: str) -> None:
         kinds = sorted({type(x).__name__ for x in values.dropna().to_numpy()})
         raise TypeError(f"{label} must hold values of one orderable kind (numbers, or strings); "
                         f"got a mix of {', '.join(kinds)}") from None
+
+
+def check_labels(values: pd.Series, label: str) -> None:
+    """A ValueError or TypeError naming ``label`` unless ``values`` can name groups: no missing value, values
+    of one orderable kind (:func:`check_orderable`), numbers finite."""
+    if values.isna().any():
+        raise ValueError(f"{label} has missing values (NaN/None); its rows would be dropped")
+    check_orderable(values, label)
+    if pd.api.types.is_float_dtype(values) and not np.all(np.isfinite(values.to_numpy(dtype=float))):
+        raise ValueError(f"{label} must be finite (found inf): a group or depth of inf means nothing")
 
 
 def check_column(table: pd.DataFrame, column: str, label: str, *, low: float | None = None,
